@@ -1,0 +1,70 @@
+"""Build the Bolt app: clients, context, handlers and the error handler."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import make_engine
+from bot.deps import Deps
+from bot.slack.client import make_client
+from bot.slack.users import UserDirectory, Workspace
+
+log = logging.getLogger(__name__)
+
+
+def discover_workspace(client: WebClient) -> Workspace:
+    """The workspace (and Grid organisation) the app is installed in, from `auth.test`."""
+    auth = client.auth_test()
+    return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    users: UserDirectory | None = None,
+) -> App:
+    """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures."""
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    deps = Deps(
+        settings=settings,
+        engine=engine or make_engine(settings.database_url),
+        client=client,
+        workspace=discover_workspace(client),
+        clock=clock or SystemClock(),
+        users=users or UserDirectory(),
+    )
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signature",
+        request_verification_enabled=not settings.socket_mode,
+        token_verification_enabled=False,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+        ignoring_self_events_enabled=True,
+    )
+    app._pmbot_deps = deps  # type: ignore[attr-defined]
+
+    @app.middleware
+    def put_deps_in_context(context: BoltContext, next: Any) -> Any:  # noqa: A002 - Bolt's name
+        context["deps"] = deps
+        return next()
+
+    from bot.handlers import register_handlers
+    from bot.handlers.errors import handle_error
+
+    register_handlers(app)
+    app.error(handle_error)
+    return app
+
+
+def deps_of(app: App) -> Deps:
+    return app._pmbot_deps  # type: ignore[attr-defined]

@@ -1,0 +1,253 @@
+"""Views and messages of projects: the setup modal, the summary, the list, the intake message."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.blocks import ids
+from bot.blocks.text import (
+    BLOCKS_PER_MESSAGE,
+    BUTTON_TEXT,
+    HEADER_TEXT,
+    INPUT_HINT,
+    INPUT_LABEL,
+    MODAL_BUTTON,
+    MODAL_TITLE,
+    PLACEHOLDER,
+    PRIVATE_METADATA,
+    SECTION_FIELD,
+    channel_link,
+    fit_blocks,
+    mention,
+    mrkdwn,
+    option,
+    plain_text,
+    safe,
+)
+from bot.i18n import LANGUAGES, t
+from bot.models import Project
+from bot.services.projects import CADENCES
+
+INTAKE_LABELS = {
+    ids.INTAKE_NEW_REQUIREMENT: "intake.new_requirement",
+    ids.INTAKE_CHANGE_REQUEST: "intake.change_request",
+    ids.INTAKE_GIVE_FEEDBACK: "intake.give_feedback",
+}
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
+           hint: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain_text(label, INPUT_LABEL),
+        "element": {**element, "action_id": element.get("action_id", ids.VALUE)},
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain_text(hint, INPUT_HINT)
+    return block
+
+
+def _weekday_options(lang: str) -> list[dict[str, Any]]:
+    return [option(t(f"common.weekday_{d}", lang), str(d)) for d in range(7)]
+
+
+def project_modal(
+    lang: str,
+    *,
+    editing: Project | None,
+    channel_id: str | None,
+    user_id: str,
+    default_timezone: str,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    """The setup form (or the edit form, prefilled from `editing`)."""
+    p = editing
+    tz = p.timezone if p else default_timezone
+    language = p.language if p else lang
+    weekday = p.digest_weekday if p else 4
+    digest_time = p.digest_time.strftime("%H:%M") if p else "16:00"
+    working = p.working_days if p else [0, 1, 2, 3, 4]
+    cadence = p.feedback_cadence_weeks if p else 0
+    weekday_opts = _weekday_options(lang)
+    cadence_opts = [option(t(f"project.cadence_{c}", lang), str(c)) for c in CADENCES]
+    language_opts = [option(t(f"common.language_{code}", lang), code) for code in LANGUAGES]
+    flags = [
+        option(t("project.option_anonymous", lang), "anonymous_feedback"),
+        option(t("project.option_require_approval", lang), "require_pm_approval"),
+    ]
+    on_flags = [o for o in flags if p and getattr(p, o["value"])]
+
+    name_el: dict[str, Any] = {"type": "plain_text_input", "max_length": 80,
+                               "placeholder": plain_text(t("project.placeholder_name", lang), PLACEHOLDER)}
+    if p:
+        name_el["initial_value"] = p.name
+    client_el: dict[str, Any] = {"type": "plain_text_input", "max_length": 120,
+                                 "placeholder": plain_text(t("project.placeholder_client_name", lang), PLACEHOLDER)}
+    if p and p.client_name:
+        client_el["initial_value"] = p.client_name
+    channel_el: dict[str, Any] = {"type": "conversations_select",
+                                  "filter": {"include": ["public", "private"], "exclude_bot_users": True}}
+    initial_channel = p.client_channel_id if p else channel_id
+    if initial_channel:
+        channel_el["initial_conversation"] = initial_channel
+    internal_el: dict[str, Any] = {"type": "conversations_select",
+                                   "filter": {"include": ["public", "private"], "exclude_bot_users": True}}
+    if p and p.internal_channel_id:
+        internal_el["initial_conversation"] = p.internal_channel_id
+    approvers_el: dict[str, Any] = {"type": "multi_users_select"}
+    if p and p.client_approver_ids:
+        approvers_el["initial_users"] = p.client_approver_ids
+    tz_el: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": ids.PROJECT_TZ_ACTION,
+        "min_query_length": 1,
+        "placeholder": plain_text(t("project.placeholder_timezone", lang), PLACEHOLDER),
+        "initial_option": option(tz, tz),
+    }
+    cadence_el: dict[str, Any] = {"type": "static_select", "options": cadence_opts,
+                                  "initial_option": next(o for o in cadence_opts if o["value"] == str(cadence))}
+    options_el: dict[str, Any] = {"type": "checkboxes", "options": flags}
+    if on_flags:
+        options_el["initial_options"] = on_flags
+    holidays_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True,
+                                   "placeholder": plain_text(t("project.placeholder_holidays", lang), PLACEHOLDER)}
+    if p and p.holidays:
+        holidays_el["initial_value"] = ", ".join(p.holidays)
+
+    blocks = [
+        _input(ids.PROJECT_BLOCK_NAME, t("project.label_name", lang), name_el),
+        _input(ids.PROJECT_BLOCK_CLIENT_NAME, t("project.label_client_name", lang), client_el, optional=True),
+        _input(ids.PROJECT_BLOCK_CLIENT_CHANNEL, t("project.label_client_channel", lang), channel_el,
+               hint=t("project.hint_client_channel", lang)),
+        _input(ids.PROJECT_BLOCK_INTERNAL_CHANNEL, t("project.label_internal_channel", lang), internal_el,
+               optional=True, hint=t("project.hint_internal_channel", lang)),
+        _input(ids.PROJECT_BLOCK_PM, t("project.label_pm", lang),
+               {"type": "users_select", "initial_user": p.pm_user_id if p else user_id}),
+        _input(ids.PROJECT_BLOCK_APPROVERS, t("project.label_approvers", lang), approvers_el, optional=True,
+               hint=t("project.hint_approvers", lang)),
+        _input(ids.PROJECT_BLOCK_TIMEZONE, t("project.label_timezone", lang), tz_el),
+        _input(ids.PROJECT_BLOCK_LANGUAGE, t("project.label_language", lang),
+               {"type": "static_select", "options": language_opts,
+                "initial_option": next(o for o in language_opts if o["value"] == language)}),
+        _input(ids.PROJECT_BLOCK_WEEKDAY, t("project.label_weekday", lang),
+               {"type": "static_select", "options": weekday_opts, "initial_option": weekday_opts[weekday]}),
+        _input(ids.PROJECT_BLOCK_TIME, t("project.label_time", lang),
+               {"type": "timepicker", "initial_time": digest_time}),
+        _input(ids.PROJECT_BLOCK_WORKING_DAYS, t("project.label_working_days", lang),
+               {"type": "checkboxes", "options": weekday_opts,
+                "initial_options": [weekday_opts[d] for d in working]}),
+        _input(ids.PROJECT_BLOCK_HOLIDAYS, t("project.label_holidays", lang), holidays_el, optional=True,
+               hint=t("project.hint_holidays", lang)),
+        _input(ids.PROJECT_BLOCK_CADENCE, t("project.label_cadence", lang), cadence_el),
+        _input(ids.PROJECT_BLOCK_OPTIONS, t("project.label_options", lang), options_el, optional=True),
+    ]
+    title_key = "project.modal_title_edit" if p else "project.modal_title_setup"
+    return {
+        "type": "modal",
+        "callback_id": ids.PROJECT_MODAL,
+        "title": plain_text(t(title_key, lang), MODAL_TITLE),
+        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
+        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
+        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
+        "blocks": blocks,
+    }
+
+
+def _users(user_ids: list[str], lang: str) -> str:
+    return ", ".join(mention(u) for u in user_ids) or t("common.none", lang)
+
+
+def project_summary(project: Project, lang: str) -> list[dict[str, Any]]:
+    """`/project show`: every setting at a glance."""
+    cadence = t(f"project.cadence_{project.feedback_cadence_weeks}", lang)
+    fields = [
+        t("project.show_client", lang, value=safe(project.client_name or "-", 500)),
+        t("project.show_status", lang, value=t(f"project.status_{project.status}", lang)),
+        t("project.show_client_channel", lang, value=channel_link(project.client_channel_id)),
+        t("project.show_internal_channel", lang,
+          value=channel_link(project.internal_channel_id) or t("common.none", lang)),
+        t("project.show_pm", lang, value=mention(project.pm_user_id)),
+        t("project.show_approvers", lang, value=_users(project.client_approver_ids, lang)),
+        t("project.show_timezone", lang, value=safe(project.timezone, 100)),
+        t("project.show_language", lang, value=t(f"common.language_{project.language}", lang)),
+        t("project.show_digest", lang, day=t(f"common.weekday_{project.digest_weekday}", lang),
+          time=project.digest_time.strftime("%H:%M")),
+        t("project.show_working_days", lang,
+          value=", ".join(t(f"common.weekday_{d}", lang) for d in project.working_days)),
+    ]
+    extra = [
+        t("project.show_holidays", lang, value=", ".join(project.holidays) or t("common.none", lang)),
+        t("project.show_feedback", lang, value=cadence),
+    ]
+    return [
+        {"type": "section", "text": mrkdwn(t("project.show_title", lang, name=safe(project.name, HEADER_TEXT)))},
+        {"type": "section", "fields": [mrkdwn(f, SECTION_FIELD) for f in fields]},
+        {"type": "section", "fields": [mrkdwn(f, SECTION_FIELD) for f in extra]},
+    ]
+
+
+def project_list(projects: list[Project], lang: str) -> list[dict[str, Any]]:
+    if not projects:
+        return [{"type": "section", "text": mrkdwn(t("project.list_empty", lang))}]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain_text(t("project.list_title", lang), HEADER_TEXT)}
+    ]
+    for p in projects:
+        blocks.append({"type": "section", "text": mrkdwn(t(
+            "project.list_item", lang, name=safe(p.name, 200), client=safe(p.client_name or "-", 200),
+            channel=channel_link(p.client_channel_id), status=t(f"project.status_{p.status}", lang),
+        ))})
+    return fit_blocks(blocks, BLOCKS_PER_MESSAGE,
+                      t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_MESSAGE + 1))
+
+
+def close_prompt(project: Project, lang: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "text": mrkdwn(t("project.close_question", lang, name=safe(project.name, 200)))},
+        {"type": "actions", "elements": [{
+            "type": "button",
+            "action_id": ids.PROJECT_CLOSE_CONFIRM,
+            "style": "danger",
+            "value": str(project.id),
+            "text": plain_text(t("project.close_button", lang), BUTTON_TEXT),
+            "confirm": {
+                "title": plain_text(t("project.close_confirm_title", lang), 100),
+                "text": plain_text(t("project.close_confirm_text", lang, name=project.name), 300),
+                "confirm": plain_text(t("project.close_button", lang), 30),
+                "deny": plain_text(t("common.cancel", lang), 30),
+                "style": "danger",
+            },
+        }]},
+    ]
+
+
+def intake_buttons(project: Project, enabled: list[str]) -> dict[str, Any] | None:
+    """The client's way in (SPEC §3): one button per feature that has a modal for it."""
+    lang = project.language
+    buttons = [
+        {"type": "button", "action_id": action_id, "value": str(project.id),
+         "text": plain_text(t(INTAKE_LABELS[action_id], lang), BUTTON_TEXT),
+         **({"style": "primary"} if i == 0 else {})}
+        for i, action_id in enumerate(a for a in INTAKE_LABELS if a in enabled)
+    ]
+    if not buttons:
+        return None
+    return {"type": "actions", "block_id": f"intake:{project.id}", "elements": buttons}
+
+
+def intake_message(project: Project, enabled: list[str]) -> dict[str, Any]:
+    """Posted (and pinned) in the client channel by `/project setup`."""
+    lang = project.language
+    client = safe(project.client_name, 200) if project.client_name else t("project.intake_client_default", lang)
+    name = safe(project.name, 200)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": mrkdwn(t("project.intake_title", lang, name=name))},
+        {"type": "section", "text": mrkdwn(t("project.intake_body", lang, client=client))},
+    ]
+    actions = intake_buttons(project, enabled)
+    if actions:
+        blocks.append(actions)
+    return {"text": t("project.intake_text", lang, client=client, name=name), "blocks": blocks}

@@ -1,0 +1,132 @@
+"""`pmbot run | migrate | demo | digest | remind` (SPEC §5)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings, require_slack
+
+log = logging.getLogger("bot")
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if settings.log_level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    print("The database schema is up to date.")
+    return 0
+
+
+def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+    require_slack(settings)
+    from bot.app import create_app, deps_of
+    from bot.db import make_engine
+    from bot.migrate import upgrade
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    app = create_app(settings, engine=engine)
+    scheduler = None
+    if settings.scheduler_enabled:
+        from bot.jobs.scheduler import start_scheduler
+
+        scheduler = start_scheduler(deps_of(app))
+    try:
+        if settings.socket_mode:
+            return _run_socket_mode(app, settings)
+        return _run_http(app, settings)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        engine.dispose()
+
+
+def _run_http(app: object, settings: Settings) -> int:
+    import uvicorn
+
+    from bot.web import create_web_app
+
+    log.info("PM Bot listening on port %s (POST /slack/events, GET /healthz)", settings.port)
+    # uvicorn stops gracefully on SIGTERM/SIGINT: it finishes the requests under way first.
+    uvicorn.run(create_web_app(app), host="0.0.0.0", port=settings.port,  # noqa: S104 - a server
+                log_level=settings.log_level.lower(), timeout_graceful_shutdown=20)
+    return 0
+
+
+def _run_socket_mode(app: object, settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, settings.slack_app_token)  # type: ignore[arg-type]
+
+    def stop(_signum: int, _frame: object) -> None:
+        log.info("stopping Socket Mode")
+        handler.close()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    log.info("PM Bot connecting in Socket Mode")
+    handler.start()
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(settings, out_dir=args.out)
+
+
+def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.jobs.commands import digest_command
+
+    return digest_command(settings, project=args.project, dry_run=args.dry_run)
+
+
+def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.jobs.commands import remind_command
+
+    return remind_command(settings, dry_run=args.dry_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pmbot", description="PM Bot for Slack")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="start the bot and its scheduler").set_defaults(func=cmd_run)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    demo = sub.add_parser("demo", help="offline demo on the embedded database, without Slack")
+    demo.add_argument("--out", default="demo-output", help="folder for the Block Kit JSON files")
+    demo.set_defaults(func=cmd_demo)
+    digest = sub.add_parser("digest", help="post this week's due digests now (idempotent)")
+    digest.add_argument("--project", help="only this project (by name)")
+    digest.add_argument("--dry-run", action="store_true", help="show what would be posted")
+    digest.set_defaults(func=cmd_digest)
+    remind = sub.add_parser("remind", help="send due reminders now (idempotent within the day)")
+    remind.add_argument("--dry-run", action="store_true", help="show what would be sent")
+    remind.set_defaults(func=cmd_remind)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        _setup_logging(settings)
+        return int(args.func(settings, args) or 0)
+    except ConfigError as err:
+        print(str(err), file=sys.stderr)
+        return 2

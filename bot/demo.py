@@ -1,0 +1,74 @@
+"""`pmbot demo`: a sample project on the embedded database, shown without Slack.
+
+Each feature adds what it would post for the sample project to `SECTIONS`; the demo prints
+them readably and writes their Block Kit JSON, ready to paste into Slack's Block Kit Builder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from bot.blocks.project import intake_message, project_summary
+from bot.blocks.terminal import render
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import make_engine, session_scope
+from bot.handlers import intake
+from bot.migrate import upgrade
+from bot.models import Project
+from bot.services import projects
+
+DEMO_TEAM = "T0DEMO"
+DEMO_NAME = "Acme Web Shop"
+
+# (title, file name, builder(session, project) -> blocks): the sections the demo shows.
+Section = tuple[str, str, Callable[[Session, Project], list[dict[str, Any]]]]
+SECTIONS: list[Section] = [
+    ("Project settings (/project show)", "project", lambda _s, p: project_summary(p, p.language)),
+    ("Client intake message (pinned in the client channel)", "intake",
+     lambda _s, p: intake_message(p, intake.enabled())["blocks"]),
+]
+# Functions that add sample records to the sample project (features append theirs).
+SEEDERS: list[Callable[[Session, Clock, Project], None]] = []
+
+
+def seed(session: Session, clock: Clock) -> Project:
+    """The sample project, created once."""
+    existing = session.exec(select(Project).where(Project.team_id == DEMO_TEAM, Project.name == DEMO_NAME)).first()
+    if existing is not None:
+        return existing
+    project = projects.create(
+        session, clock, team_id=DEMO_TEAM, enterprise_id=None, actor="U0PM",
+        data=projects.ProjectInput(
+            name=DEMO_NAME, client_name="Acme Ltd.", client_channel_id="C0ACMECLIENT",
+            internal_channel_id="C0ACMETEAM", pm_user_id="U0PM", client_approver_ids=["U0CLIENT"],
+            timezone="Europe/Berlin", language="en", digest_weekday=4, digest_time="16:00",
+        ),
+    )
+    for seeder in SEEDERS:
+        seeder(session, clock, project)
+    return project
+
+
+def run_demo(settings: Settings, *, out_dir: str = "demo-output", clock: Clock | None = None) -> int:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with session_scope(engine) as session:
+        project = seed(session, clock)
+        print(f"PM Bot demo — sample project “{project.name}” in {settings.database_url}\n")
+        for title, filename, build in SECTIONS:
+            blocks = build(session, project)
+            print(f"### {title}\n")
+            print(render(blocks))
+            (out / f"{filename}.json").write_text(json.dumps({"blocks": blocks}, ensure_ascii=False, indent=2))
+    engine.dispose()
+    print(f"Block Kit JSON written to {out}/ — paste a file into https://app.slack.com/block-kit-builder")
+    return 0

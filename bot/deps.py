@@ -1,0 +1,36 @@
+"""What every handler, job and CLI verb needs, built once per process."""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import session_scope
+from bot.slack.users import UserDirectory, Workspace
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    engine: Engine
+    client: WebClient
+    workspace: Workspace
+    clock: Clock = field(default_factory=SystemClock)
+    users: UserDirectory = field(default_factory=UserDirectory)
+    worker: str = field(default_factory=_worker_name)
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A unit of work that commits on success and rolls back on error."""
+        return session_scope(self.engine)

@@ -1,0 +1,153 @@
+"""Small helpers every handler shares: who is asking, in which language, and reading views."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import BoltContext
+
+from bot.deps import Deps
+from bot.i18n import normalise_language, t
+from bot.models import Project
+from bot.services.errors import DomainError, ValidationFailed
+from bot.slack.users import UserKind
+
+
+def deps_of(context: BoltContext) -> Deps:
+    return context["deps"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind a request, as the authorization rules need them."""
+
+    user_id: str
+    kind: UserKind
+    locale: str | None = None
+
+    @property
+    def is_team(self) -> bool:
+        return self.kind == UserKind.team
+
+    @property
+    def is_client_side(self) -> bool:
+        """External users and guests act for the client."""
+        return self.kind != UserKind.team
+
+
+def payload_user(body: dict[str, Any]) -> tuple[str, str | None]:
+    """The user id and their own team id, from any kind of payload."""
+    user = body.get("user")
+    if isinstance(user, dict):
+        return str(user.get("id", "")), user.get("team_id")
+    return str(body.get("user_id", "")), None
+
+
+def actor_of(deps: Deps, body: dict[str, Any]) -> Actor:
+    user_id, team_id = payload_user(body)
+    kind = deps.users.kind(deps.client, user_id, deps.workspace, payload_team_id=team_id)
+    info = deps.users.info(deps.client, user_id)
+    return Actor(user_id=user_id, kind=kind, locale=info.locale if info else None)
+
+
+def language_for(actor: Actor | None, project: Project | None = None) -> str:
+    """Replies follow the project's language; without a project, the user's Slack locale."""
+    if project is not None:
+        return project.language
+    return normalise_language(actor.locale if actor else None)
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    if "channel_id" in body:
+        return body["channel_id"]
+    channel = body.get("channel") or {}
+    if isinstance(channel, dict) and channel.get("id"):
+        return channel["id"]
+    container = body.get("container") or {}
+    return container.get("channel_id")
+
+
+def message(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An ephemeral answer for `ack`/`respond`."""
+    out: dict[str, Any] = {"response_type": "ephemeral", "text": text[:3000]}
+    if blocks:
+        out["blocks"] = blocks
+    return out
+
+
+def refusal(key: str, lang: str, **params: object) -> dict[str, Any]:
+    return message(t(key, lang, **params))
+
+
+def domain_message(err: DomainError, lang: str) -> str:
+    return t(err.key, lang, **err.params)
+
+
+def view_errors(err: ValidationFailed, lang: str, field_to_block: dict[str, str] | None = None) -> dict[str, str]:
+    """`response_action: errors` for a modal: each message next to its field."""
+    mapping = field_to_block or {}
+    return {mapping.get(f, f): t(key, lang, **params)[:2000] for f, (key, params) in err.errors.items()}
+
+
+# Reading `view.state.values` -------------------------------------------------------------
+
+
+def element(values: dict[str, Any], block_id: str) -> dict[str, Any]:
+    block = values.get(block_id) or {}
+    if not isinstance(block, dict) or not block:
+        return {}
+    state = next(iter(block.values()))
+    return state if isinstance(state, dict) else {}
+
+
+def text_value(values: dict[str, Any], block_id: str) -> str:
+    value = element(values, block_id).get("value")
+    return value if isinstance(value, str) else ""
+
+
+def selected_value(values: dict[str, Any], block_id: str) -> str | None:
+    opt = element(values, block_id).get("selected_option")
+    if isinstance(opt, dict) and isinstance(opt.get("value"), str):
+        return opt["value"]
+    return None
+
+
+def selected_values(values: dict[str, Any], block_id: str) -> list[str]:
+    opts = element(values, block_id).get("selected_options") or []
+    return [o["value"] for o in opts if isinstance(o, dict) and isinstance(o.get("value"), str)]
+
+
+def selected_conversation(values: dict[str, Any], block_id: str) -> str | None:
+    el = element(values, block_id)
+    value = el.get("selected_conversation") or el.get("selected_channel")
+    return value if isinstance(value, str) and value else None
+
+
+def selected_user(values: dict[str, Any], block_id: str) -> str | None:
+    value = element(values, block_id).get("selected_user")
+    return value if isinstance(value, str) and value else None
+
+
+def selected_users(values: dict[str, Any], block_id: str) -> list[str]:
+    users = element(values, block_id).get("selected_users") or []
+    return [u for u in users if isinstance(u, str)]
+
+
+def selected_date(values: dict[str, Any], block_id: str) -> str | None:
+    value = element(values, block_id).get("selected_date")
+    return value if isinstance(value, str) else None
+
+
+def selected_time(values: dict[str, Any], block_id: str) -> str | None:
+    value = element(values, block_id).get("selected_time")
+    return value if isinstance(value, str) else None
+
+
+def metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

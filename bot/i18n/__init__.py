@@ -1,0 +1,53 @@
+"""The one lookup for every user-facing text, in English and Simplified Chinese.
+
+Catalogues are TOML files under `locales/<lang>/`, one per area of the product; a key is
+`<file>.<key>` (e.g. `project.saved`). Texts use `str.format` placeholders.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import cache
+from pathlib import Path
+
+LANGUAGES = ("en", "zh-CN")
+DEFAULT_LANGUAGE = "en"
+_LOCALES = Path(__file__).parent / "locales"
+
+
+def _flatten(prefix: str, table: dict, out: dict[str, str]) -> None:
+    for key, value in table.items():
+        full = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            _flatten(full, value, out)
+        else:
+            out[full] = str(value)
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    """All texts of one language, keyed `<file>.<key>`."""
+    out: dict[str, str] = {}
+    for path in sorted((_LOCALES / lang).glob("*.toml")):
+        with path.open("rb") as fh:
+            _flatten(path.stem, tomllib.load(fh), out)
+    return out
+
+
+def normalise_language(lang: str | None) -> str:
+    if not lang:
+        return DEFAULT_LANGUAGE
+    if lang.lower().startswith("zh"):
+        return "zh-CN"
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def t(key: str, lang: str | None = None, /, **params: object) -> str:
+    """Look a text up in `lang` (falling back to English), and fill in its placeholders."""
+    lang = normalise_language(lang)
+    text = catalogue(lang).get(key)
+    if text is None:
+        text = catalogue(DEFAULT_LANGUAGE).get(key)
+    if text is None:
+        raise KeyError(f"no text for {key!r}")
+    return text.format(**params) if params else text

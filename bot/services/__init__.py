@@ -1,0 +1,1 @@
+"""Domain rules. Nothing here knows Slack exists; every function takes `session=` and only flushes."""

@@ -1,0 +1,110 @@
+"""Messages the bot owes Slack, stored with the change that caused them.
+
+Each row has a unique key; a sender claims it atomically (one UPDATE … WHERE status = pending),
+so two processes never both send it, and a failed call leaves it pending for a later retry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session, col, select
+
+from bot.models import Outbox, OutboxStatus
+
+CLAIM_TIMEOUT = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    team_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    channel_id: str | None = None,
+    user_id: str | None = None,
+    project_id: int | None = None,
+    method: str = "chat.postMessage",
+) -> Outbox:
+    """Add a message to send unless one with the same key exists (then return that one)."""
+    existing = session.exec(select(Outbox).where(Outbox.key == key)).first()
+    if existing is not None:
+        return existing
+    row = Outbox(
+        key=key,
+        team_id=team_id,
+        kind=kind,
+        payload=payload,
+        channel_id=channel_id,
+        user_id=user_id,
+        project_id=project_id,
+        method=method,
+        created_at=now,
+        not_before=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def claim(session: Session, outbox_id: int, *, worker: str, now: datetime) -> bool:
+    """Take the row for sending; True for exactly one caller. A claim older than
+    CLAIM_TIMEOUT is considered abandoned (its process died) and can be taken over."""
+    stale = now - CLAIM_TIMEOUT
+    result = session.execute(
+        update(Outbox)
+        .where(
+            col(Outbox.id) == outbox_id,
+            col(Outbox.not_before) <= now,
+            or_(
+                col(Outbox.status) == OutboxStatus.pending,
+                and_(col(Outbox.status) == OutboxStatus.sending, col(Outbox.claimed_at) < stale),
+            ),
+        )
+        .values(status=OutboxStatus.sending, claimed_by=worker, claimed_at=now, attempts=Outbox.attempts + 1)
+    )
+    return result.rowcount == 1
+
+
+def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime) -> None:
+    session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id)
+        .values(status=OutboxStatus.sent, message_ts=ts, sent_at=now, last_error=None)
+    )
+
+
+def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime, permanent: bool) -> None:
+    """Record a failure: retried later with back-off, unless `permanent` or out of attempts."""
+    row = session.get(Outbox, outbox_id)
+    if row is None:
+        return
+    give_up = permanent or row.attempts >= MAX_ATTEMPTS
+    row.status = OutboxStatus.failed if give_up else OutboxStatus.pending
+    row.last_error = error[:2000]
+    row.not_before = now + timedelta(seconds=min(30 * 2 ** max(row.attempts - 1, 0), 3600))
+    session.add(row)
+    session.flush()
+
+
+def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:
+    """Ids of rows waiting to be sent (or abandoned mid-send), oldest first."""
+    stale = now - CLAIM_TIMEOUT
+    stmt = (
+        select(Outbox.id)
+        .where(
+            col(Outbox.not_before) <= now,
+            or_(
+                col(Outbox.status) == OutboxStatus.pending,
+                and_(col(Outbox.status) == OutboxStatus.sending, col(Outbox.claimed_at) < stale),
+            ),
+        )
+        .order_by(col(Outbox.id))
+        .limit(limit)
+    )
+    return [i for i in session.exec(stmt) if i is not None]

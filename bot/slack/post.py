@@ -1,0 +1,134 @@
+"""Deliver outbox rows to Slack exactly once.
+
+Every channel message carries Slack message metadata naming its outbox key. When a row is
+claimed again after a crash between posting and recording, the channel history is searched
+for that key first, so the message is not posted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from sqlmodel import Session
+
+from bot.deps import Deps
+from bot.models import Outbox
+from bot.services import outbox
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "pmbot_message"
+# Errors that will not go away by trying again.
+PERMANENT_ERRORS = {
+    "channel_not_found",
+    "is_archived",
+    "not_in_channel",
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "msg_too_long",
+    "no_text",
+    "user_not_found",
+    "cannot_dm_bot",
+    "account_inactive",
+    "invalid_auth",
+    "restricted_action",
+    "message_not_found",
+    "cant_update_message",
+}
+
+AfterSend = Callable[[Session, Outbox, str | None], None]
+_after_send: dict[str, AfterSend] = {}
+
+
+def on_sent(kind: str) -> Callable[[AfterSend], AfterSend]:
+    """Register what to record in the domain once a message of `kind` is in Slack."""
+
+    def wrap(fn: AfterSend) -> AfterSend:
+        _after_send[kind] = fn
+        return fn
+
+    return wrap
+
+
+def _find_already_posted(deps: Deps, row: Outbox, channel: str) -> str | None:
+    """The ts of a message already posted for this row (found by its metadata), if any."""
+    try:
+        history = deps.client.conversations_history(
+            channel=channel,
+            oldest=str(row.created_at.timestamp() - 60),
+            include_all_metadata=True,
+            limit=200,
+        )
+    except SlackApiError as err:
+        log.warning("could not read history of %s to check for %s: %s", channel, row.key, err)
+        return None
+    for message in history.get("messages", []):
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == row.key:
+            return message.get("ts")
+    return None
+
+
+def _send(deps: Deps, row: Outbox) -> str | None:
+    payload: dict[str, Any] = dict(row.payload)
+    channel = row.channel_id
+    if channel is None and row.user_id:
+        channel = deps.client.conversations_open(users=row.user_id)["channel"]["id"]
+    if row.method == "chat.update":
+        resp = deps.client.chat_update(channel=channel, **payload)
+        return resp.get("ts")
+    if row.method == "chat.postEphemeral":
+        deps.client.chat_postEphemeral(channel=channel, user=payload.pop("user"), **payload)
+        return None
+    if row.attempts > 1 and channel:
+        found = _find_already_posted(deps, row, channel)
+        if found:
+            log.info("outbox %s was already posted as %s; not posting again", row.key, found)
+            return found
+    metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": row.key}}
+    resp = deps.client.chat_postMessage(channel=channel, metadata=metadata, **payload)
+    return resp.get("ts")
+
+
+def deliver(deps: Deps, outbox_id: int) -> bool:
+    """Claim, send and record one row. True when this call sent it."""
+    now = deps.clock.now()
+    with deps.session() as session:
+        if not outbox.claim(session, outbox_id, worker=deps.worker, now=now):
+            return False
+    with deps.session() as session:
+        row = session.get(Outbox, outbox_id)
+        assert row is not None
+    try:
+        ts = _send(deps, row)
+    except SlackApiError as err:
+        code = str(err.response.get("error", "")) if err.response is not None else ""
+        log.warning("sending %s failed: %s", row.key, code or err)
+        with deps.session() as session:
+            outbox.mark_failed(session, outbox_id, error=code or str(err), now=deps.clock.now(),
+                               permanent=code in PERMANENT_ERRORS)
+        return False
+    except Exception as err:  # connection errors after the client's own retries
+        log.exception("sending %s failed", row.key)
+        with deps.session() as session:
+            outbox.mark_failed(session, outbox_id, error=repr(err), now=deps.clock.now(), permanent=False)
+        return False
+    with deps.session() as session:
+        outbox.mark_sent(session, outbox_id, ts=ts, now=deps.clock.now())
+        row.message_ts = ts
+        hook = _after_send.get(row.kind)
+        if hook is not None:
+            hook(session, row, ts)
+    return True
+
+
+def deliver_due(deps: Deps, limit: int = 200) -> int:
+    """Send whatever is waiting (the retry sweep). Returns how many were sent."""
+    with deps.session() as session:
+        ids = outbox.due(session, now=deps.clock.now(), limit=limit)
+    return sum(1 for i in ids if deliver(deps, i))
+
