@@ -28,7 +28,7 @@ def _python() -> Path:
 
 
 def ensure_env() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file also runs on an older python3
         sys.exit(f"PM Bot needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not _python().exists():
         print("Creating .venv …", flush=True)

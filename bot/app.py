@@ -54,7 +54,7 @@ def create_app(
     app._pmbot_deps = deps  # type: ignore[attr-defined]
 
     @app.middleware
-    def put_deps_in_context(context: BoltContext, next: Any) -> Any:  # noqa: A002 - Bolt's name
+    def put_deps_in_context(context: BoltContext, next: Any) -> Any:
         context["deps"] = deps
         return next()
 

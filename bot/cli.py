@@ -64,7 +64,7 @@ def _run_http(app: object, settings: Settings) -> int:
 
     log.info("PM Bot listening on port %s (POST /slack/events, GET /healthz)", settings.port)
     # uvicorn stops gracefully on SIGTERM/SIGINT: it finishes the requests under way first.
-    uvicorn.run(create_web_app(app), host="0.0.0.0", port=settings.port,  # noqa: S104 - a server
+    uvicorn.run(create_web_app(app), host="0.0.0.0", port=settings.port,
                 log_level=settings.log_level.lower(), timeout_graceful_shutdown=20)
     return 0
 

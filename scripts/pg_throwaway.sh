@@ -228,7 +228,8 @@ init_cluster() {
     # Byte-wise collation like SQLite's default, but a UTF-8 ctype so lower()/upper()/ILIKE
     # handle non-ASCII text.
     local ctype=C
-    if locale -a 2>/dev/null | grep -qiE '^C\.utf-?8$'; then
+    # (no grep -q: with pipefail an early exit could SIGPIPE the producer)
+    if locale -a 2>/dev/null | grep -iE '^C\.utf-?8$' >/dev/null; then
         ctype=C.UTF-8
     fi
     note "initdb ($BINDIR/initdb) in $DATA"
@@ -310,7 +311,7 @@ do_start() {
             fi
             # Lost a race for the port with another process: try the next one.
             if [ "$attempt" -lt 5 ] &&
-                tail -n "+$((log_lines + 1))" "$LOG" 2>/dev/null | grep -q "could not bind"; then
+                tail -n "+$((log_lines + 1))" "$LOG" 2>/dev/null | grep "could not bind" >/dev/null; then
                 note "port $port got taken, retrying with another one"
                 port=$((port + 1))
                 continue

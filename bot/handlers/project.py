@@ -25,11 +25,11 @@ from bot.handlers.common import (
     metadata,
     refusal,
     selected_conversation,
+    selected_time,
     selected_user,
     selected_users,
     selected_value,
     selected_values,
-    selected_time,
     text_value,
     view_errors,
 )

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-
 from sqlmodel import Session
 
 from bot.deps import Deps

@@ -68,7 +68,7 @@ def _parse(user: dict) -> SlackUserInfo:
         is_restricted=bool(user.get("is_restricted")),
         is_ultra_restricted=bool(user.get("is_ultra_restricted")),
         is_bot=bool(user.get("is_bot")),
-        name=profile.get("display_name") or profile.get("real_name") or user.get("real_name") or user.get("name") or user["id"],
+        name=profile.get("display_name") or profile.get("real_name") or user.get("name") or user["id"],
         tz=user.get("tz"),
         locale=user.get("locale"),
     )

@@ -1,7 +1,8 @@
 """A fake Slack Web API server on loopback, for tests that run the real bot end to end.
 
 The bot is pointed at it through ``SLACK_API_URL`` (``FakeSlack.url``); slack_sdk's ``WebClient``
-then POSTs (or GETs, for read methods such as ``conversations.history``) to ``<url><method>``.
+then POSTs to ``<url><method>`` (a JSON body for some methods, a form for the others; GET with a
+query string is understood too).
 Every request is recorded as a :class:`Call`; the answers follow Slack's documented shapes
 closely enough for slack_sdk, Bolt and the bot to behave as they would against Slack.
 
@@ -63,6 +64,7 @@ class Call:
     response: dict[str, Any] | None = None
     path: str = ""
     body: bytes = b""
+    verb: str = "POST"
 
     @property
     def token(self) -> str | None:
@@ -287,6 +289,8 @@ class FakeSlack:
         self.home_views: dict[str, dict[str, Any]] = {}
         #: files.completeUploadExternal requests, one dict per file shared.
         self.completed_uploads: list[dict[str, Any]] = []
+        #: Exceptions raised inside the fake itself (answered HTTP 500); a test can assert none.
+        self.errors: list[BaseException] = []
 
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -308,7 +312,10 @@ class FakeSlack:
             return self
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
-        thread = threading.Thread(target=server.serve_forever, name="FakeSlack", daemon=True)
+        # A short poll interval keeps stop() (which waits for the serve loop) fast.
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="FakeSlack", daemon=True
+        )
         thread.start()
         self._server, self._thread = server, thread
         return self
@@ -557,6 +564,7 @@ class FakeSlack:
                 try:
                     answer = self._dispatch(method, path, params, headers, body)
                 except Exception as exc:  # a bug in the fake must not hang the client
+                    self.errors.append(exc)
                     answer = _json_answer(_err("fake_slack_crashed", detail=repr(exc)), status=500)
             self.calls.append(
                 Call(
@@ -568,6 +576,7 @@ class FakeSlack:
                     response=answer.json_body,
                     path=path,
                     body=body,
+                    verb=verb,
                 )
             )
             self._changed.notify_all()
@@ -827,6 +836,16 @@ class FakeSlack:
         channel = self._channels.get(str(params.get("channel", "")))
         members = list(channel.members or []) if channel else []
         return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+
+    def _m_users_conversations(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Channels (set with set_members) the user belongs to."""
+        user = str(params.get("user", ""))
+        channels = [
+            {"id": cid, "name": ch.name, "is_channel": True}
+            for cid, ch in self._channels.items()
+            if ch.members is not None and user in ch.members
+        ]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def _m_conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
         channel_id = str(params.get("channel", ""))

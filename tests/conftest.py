@@ -1,0 +1,304 @@
+"""Shared fixtures: a fresh database per test (SQLite, or PostgreSQL when
+PMBOT_TEST_DATABASE_URL is set), the fake Slack Web API, the bot served over real HTTP, and a
+`slack` driver that sends signed requests the way Slack does."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, SQLModel
+
+import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.app import create_app, deps_of
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.db import make_engine
+from bot.deps import Deps
+from bot.migrate import upgrade
+from bot.web import create_web_app
+from tests.fakes import payloads
+from tests.fakes.slack_api import FakeSlack
+
+PG_URL = os.environ.get("PMBOT_TEST_DATABASE_URL")
+TEAM = "T0TEAM"
+OTHER_ORG = "T0EXT"
+CLIENT_CHANNEL = "C0CLIENT"
+INTERNAL_CHANNEL = "C0INTERNAL"
+OTHER_CHANNEL = "C0OTHER"
+
+# A Wednesday morning, UTC.
+START = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class People:
+    pm: payloads.SlackUser
+    dev: payloads.SlackUser
+    guest: payloads.SlackUser
+    client: payloads.SlackUser  # a client approver from another organisation
+    outsider: payloads.SlackUser  # another external user of the client organisation
+
+
+PEOPLE = People(
+    pm=payloads.SlackUser(id="U0PM", team_id=TEAM, name="pat.pm"),
+    dev=payloads.SlackUser(id="U0DEV", team_id=TEAM, name="dana.dev"),
+    guest=payloads.SlackUser(id="U0GUEST", team_id=TEAM, name="gary.guest"),
+    client=payloads.SlackUser(id="U0CLIENT", team_id=OTHER_ORG, name="chris.client"),
+    outsider=payloads.SlackUser(id="U0OUTSIDER", team_id=OTHER_ORG, name="olga.outsider"),
+)
+
+
+# Database ---------------------------------------------------------------------------------
+
+
+def _psycopg(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str | None]:
+    """One freshly migrated PostgreSQL database per test process (xdist workers get their own)."""
+    if not PG_URL:
+        yield None
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    base = make_url(_psycopg(PG_URL))
+    url = base.set(database=f"{base.database}_{worker}").render_as_string(hide_password=False)
+    admin = make_engine(base.render_as_string(hide_password=False))
+    dbname = make_url(url).database
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
+    admin.dispose()
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+
+
+def _truncate_all(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def database_url(tmp_path, pg_url) -> str:
+    return pg_url or f"sqlite:///{tmp_path}/pmbot-test.db"
+
+
+@pytest.fixture
+def engine(database_url: str, pg_url: str | None) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    if pg_url:
+        _truncate_all(engine)
+    else:
+        SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+class _Rows(list):
+    """Query results already read into memory (the transaction that read them is over)."""
+
+    def all(self) -> list:
+        return list(self)
+
+    def first(self) -> Any:
+        return self[0] if self else None
+
+    def one(self) -> Any:
+        assert len(self) == 1, f"expected one row, got {len(self)}"
+        return self[0]
+
+    def one_or_none(self) -> Any:
+        assert len(self) <= 1, f"expected at most one row, got {len(self)}"
+        return self[0] if self else None
+
+
+class ObserverSession(Session):
+    """The tests' window on the database. Every read starts a fresh transaction and ends it at
+    once, so it sees what the bot committed and never holds SQLite's write lock while the bot
+    works (the bot begins its transactions with BEGIN IMMEDIATE)."""
+
+    def _fresh(self) -> None:
+        if not (self.new or self.dirty or self.deleted):
+            self.rollback()
+
+    def exec(self, statement: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self._fresh()
+        result = super().exec(statement, *args, **kwargs)
+        rows = _Rows(result.all()) if hasattr(result, "all") else result
+        self.commit()
+        return rows
+
+    def get(self, entity: Any, ident: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        self._fresh()
+        kwargs.setdefault("populate_existing", True)
+        obj = super().get(entity, ident, *args, **kwargs)
+        self.commit()
+        return obj
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with ObserverSession(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+# Slack ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack(team_id=TEAM)
+    fake.start()
+    fake.add_user(PEOPLE.pm.id, name=PEOPLE.pm.name, tz="Europe/Berlin")
+    fake.add_user(PEOPLE.dev.id, name=PEOPLE.dev.name)
+    fake.add_user(PEOPLE.guest.id, name=PEOPLE.guest.name, is_restricted=True)
+    fake.add_user(PEOPLE.client.id, team_id=OTHER_ORG, name=PEOPLE.client.name, locale="zh-CN")
+    fake.add_user(PEOPLE.outsider.id, team_id=OTHER_ORG, name=PEOPLE.outsider.name)
+    fake.set_channel(CLIENT_CHANNEL, name="client-acme", is_ext_shared=True)
+    fake.set_channel(INTERNAL_CHANNEL, name="acme-team")
+    fake.set_channel(OTHER_CHANNEL, name="random")
+    fake.set_members(CLIENT_CHANNEL, [PEOPLE.pm.id, PEOPLE.dev.id, PEOPLE.client.id, PEOPLE.outsider.id,
+                                      PEOPLE.guest.id])
+    fake.set_members(INTERNAL_CHANNEL, [PEOPLE.pm.id, PEOPLE.dev.id])
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def settings(fake_slack: FakeSlack, database_url: str) -> Settings:
+    return Settings(
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=payloads.SIGNING_SECRET,
+        slack_app_token=None,
+        slack_api_url=fake_slack.url,
+        database_url=database_url,
+        port=0,
+        scheduler_enabled=False,
+        log_level="INFO",
+    )
+
+
+@pytest.fixture
+def bolt_app(settings: Settings, engine: Engine, clock: FrozenClock):
+    return create_app(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def deps(bolt_app) -> Deps:
+    return deps_of(bolt_app)
+
+
+class _Server:
+    """uvicorn serving the bot's Starlette app on a loopback port, in a thread."""
+
+    def __init__(self, asgi_app: Any) -> None:
+        config = uvicorn.Config(asgi_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(bolt_app) -> Iterator[str]:
+    with _Server(create_web_app(bolt_app)) as base:
+        yield base
+
+
+class SlackDriver:
+    """Sends signed requests to the bot the way Slack does, and reads what the bot sent back."""
+
+    def __init__(self, base: str, fake: FakeSlack) -> None:
+        self.base = base
+        self.fake = fake
+        self.http = httpx.Client(base_url=base, timeout=30)
+        self._n = 0
+
+    def _post(self, built: tuple[str, dict[str, str]]) -> httpx.Response:
+        body, headers = built
+        return self.http.post("/slack/events", content=body.encode(), headers=headers)
+
+    def _response_url(self) -> str:
+        self._n += 1
+        return self.fake.response_url(f"r{self._n}")
+
+    def command(self, command: str, text: str = "", *, user: payloads.SlackUser,
+                channel_id: str = CLIENT_CHANNEL) -> httpx.Response:
+        return self._post(payloads.slash_command(command, text, user=user, channel_id=channel_id,
+                                                 team_id=TEAM, response_url=self._response_url(),
+                                                 trigger_id=f"trigger-{self._n}"))
+
+    def action(self, action_id: str, value: str | None = None, *, user: payloads.SlackUser,
+               channel_id: str = CLIENT_CHANNEL, **kwargs: Any) -> httpx.Response:
+        kwargs.setdefault("response_url", self._response_url())
+        kwargs.setdefault("trigger_id", f"trigger-{self._n}")
+        return self._post(payloads.block_actions(action_id, value, user=user, channel_id=channel_id,
+                                                 team_id=TEAM, **kwargs))
+
+    def submit(self, callback_id: str, values: dict[str, Any], *, user: payloads.SlackUser,
+               private_metadata: str = "", **kwargs: Any) -> httpx.Response:
+        return self._post(payloads.view_submission(callback_id, values, user=user, team_id=TEAM,
+                                                   private_metadata=private_metadata, **kwargs))
+
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        return self._post(payloads.event_callback(event, team_id=TEAM))
+
+    def last_view(self) -> dict[str, Any]:
+        """The view the bot opened or pushed most recently."""
+        calls = [c for c in self.fake.calls if c.method in {"views.open", "views.push", "views.update"}]
+        assert calls, "the bot opened no view"
+        return calls[-1].params["view"]
+
+    def responses(self) -> list[dict[str, Any]]:
+        return [c.params for c in self.fake.calls_to("response_url")]
+
+
+@pytest.fixture
+def slack(server: str, fake_slack: FakeSlack) -> Iterator[SlackDriver]:
+    driver = SlackDriver(server, fake_slack)
+    yield driver
+    driver.http.close()
+
+
+@pytest.fixture
+def people() -> People:
+    return PEOPLE
+
+
+def as_user(user: payloads.SlackUser, **changes: Any) -> payloads.SlackUser:
+    return replace(user, **changes)

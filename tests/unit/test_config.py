@@ -1,0 +1,85 @@
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import ConfigError, load_settings, require_slack
+
+
+def test_defaults_follow_the_spec():
+    s = load_settings({})
+    assert s.slack_api_url == "https://slack.com/api/"
+    assert s.database_url == "sqlite:///pmbot.db"
+    assert s.port == 3000
+    assert s.scheduler_enabled is True
+    assert s.log_level == "INFO"
+    assert s.socket_mode is False
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"PORT": "eighty"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"SCHEDULER_ENABLED": "maybe"}, "SCHEDULER_ENABLED"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
+        ({"SLACK_API_URL": "ftp://example"}, "SLACK_API_URL"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
+    ],
+)
+def test_malformed_values_name_the_variable(env, variable):
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert err.value.variable == variable
+    assert variable in str(err.value)
+
+
+def test_errors_never_echo_a_secret():
+    secret = "xoxp-very-secret-value"
+    with pytest.raises(ConfigError) as err:
+        load_settings({"SLACK_BOT_TOKEN": secret})
+    assert secret not in str(err.value)
+    s = load_settings({"SLACK_BOT_TOKEN": "xoxb-123-secret", "SLACK_SIGNING_SECRET": "shh-secret",
+                       "DATABASE_URL": "postgresql://u:pw-secret@db/pmbot"})
+    shown = repr(s) + str(s)
+    assert "xoxb-123-secret" not in shown and "shh-secret" not in shown and "pw-secret" not in shown
+
+
+def test_http_mode_needs_a_signing_secret_but_socket_mode_does_not():
+    with pytest.raises(ConfigError) as err:
+        require_slack(load_settings({"SLACK_BOT_TOKEN": "xoxb-1"}))
+    assert err.value.variable == "SLACK_SIGNING_SECRET"
+    require_slack(load_settings({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}))
+    with pytest.raises(ConfigError) as err:
+        require_slack(load_settings({}))
+    assert err.value.variable == "SLACK_BOT_TOKEN"
+
+
+def test_postgres_url_gets_the_psycopg3_driver():
+    s = load_settings({"DATABASE_URL": "postgresql://u@localhost/pmbot"})
+    assert s.database_url.startswith("postgresql+psycopg://")
+
+
+def test_dotenv_is_read_without_overriding_the_environment(tmp_path, monkeypatch):
+    (tmp_path / ".env").write_text("PORT=4000\nLOG_LEVEL=debug\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PORT", "5000")
+    monkeypatch.delenv("LOG_LEVEL", raising=False)
+    s = load_settings()
+    assert s.port == 5000
+    assert s.log_level == "DEBUG"
+
+
+def test_pmbot_run_without_signing_secret_prints_one_line_and_fails(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxb-secret-token-value",
+           "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    proc = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "SLACK_SIGNING_SECRET" in lines[0]
+    assert "xoxb-secret-token-value" not in proc.stderr + proc.stdout
