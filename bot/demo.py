@@ -37,6 +37,30 @@ SECTIONS: list[Section] = [
 SEEDERS: list[Callable[[Session, Clock, Project], None]] = []
 
 
+def _load_feature_demos() -> None:
+    """Each feature's demo module appends to SEEDERS and SECTIONS when imported."""
+    import importlib
+
+    for module in (
+        # requirements (issue 3)
+        "bot.demo_parts.requirements",
+
+        # change requests and milestones (issue 4)
+        "bot.demo_parts.changes",
+
+        # risks and feedback (issue 5)
+        "bot.demo_parts.risks_feedback",
+
+        # digest and reminders (issue 6)
+        "bot.demo_parts.digest",
+    ):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+
+
 def seed(session: Session, clock: Clock) -> Project:
     """The sample project, created once."""
     existing = session.exec(select(Project).where(Project.team_id == DEMO_TEAM, Project.name == DEMO_NAME)).first()
@@ -55,15 +79,24 @@ def seed(session: Session, clock: Clock) -> Project:
     return project
 
 
-def run_demo(settings: Settings, *, out_dir: str = "demo-output", clock: Clock | None = None) -> int:
+DEMO_DATABASE = "pmbot-demo.db"
+
+
+def run_demo(settings: Settings, *, out_dir: str = "demo-output", clock: Clock | None = None,
+             database: str = DEMO_DATABASE) -> int:
+    """Seed a fresh embedded database (never the real one) and show what the bot would post."""
     clock = clock or SystemClock()
-    engine = make_engine(settings.database_url)
+    _load_feature_demos()
+    for suffix in ("", "-wal", "-shm"):
+        Path(database + suffix).unlink(missing_ok=True)
+    url = f"sqlite:///{database}"
+    engine = make_engine(url)
     upgrade(engine)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with session_scope(engine) as session:
         project = seed(session, clock)
-        print(f"PM Bot demo — sample project “{project.name}” in {settings.database_url}\n")
+        print(f"PM Bot demo — sample project “{project.name}” in {url} (recreated on every run)\n")
         for title, filename, build in SECTIONS:
             blocks = build(session, project)
             print(f"### {title}\n")

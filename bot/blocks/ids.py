@@ -28,3 +28,25 @@ INTAKE_GIVE_FEEDBACK = "intake_give_feedback"
 
 # Generic input element id inside every input block (the block_id names the field).
 VALUE = "value"
+
+
+# --- Requirements (/req) ---------------------------------------------------------------
+# (issue 3 adds its ids here)
+
+
+
+
+# --- Change requests and milestones (/change, /milestone) --------------------------------
+# (issue 4 adds its ids here)
+
+
+
+
+# --- Risks and feedback (/risk, /feedback) ---------------------------------------------
+# (issue 5 adds its ids here)
+
+
+
+
+# --- Digest, reminders, App Home (/digest) ---------------------------------------------
+# (issue 6 adds its ids here)

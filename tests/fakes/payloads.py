@@ -110,9 +110,7 @@ def sign(body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRE
     """
     ts = int(time.time()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    content_type = (
-        "application/json" if body.lstrip().startswith("{") else "application/x-www-form-urlencoded"
-    )
+    content_type = "application/json" if body.lstrip().startswith("{") else "application/x-www-form-urlencoded"
     return {
         "Content-Type": content_type,
         "X-Slack-Request-Timestamp": str(ts),
@@ -156,9 +154,7 @@ def team_user(id: str, name: str = "") -> SlackUser:
     return SlackUser(id=id, team_id=DEFAULT_TEAM, name=name)
 
 
-def external_user(
-    id: str, team_id: str = "T0EXT", name: str = "", enterprise_id: str | None = None
-) -> SlackUser:
+def external_user(id: str, team_id: str = "T0EXT", name: str = "", enterprise_id: str | None = None) -> SlackUser:
     """A Slack Connect user from another organisation, seen in a shared channel."""
     return SlackUser(id=id, team_id=team_id, name=name, enterprise_id=enterprise_id)
 
@@ -549,8 +545,7 @@ def block_actions(
     else:
         ts = message_ts or (message or {}).get("ts") or _now_ts()
         payload["container"] = dict(
-            container
-            or {"type": "message", "message_ts": ts, "channel_id": channel_id, "is_ephemeral": is_ephemeral}
+            container or {"type": "message", "message_ts": ts, "channel_id": channel_id, "is_ephemeral": is_ephemeral}
         )
         payload["channel"] = {"id": channel_id, "name": channel_name}
         if not is_ephemeral:

@@ -65,6 +65,8 @@ class Call:
     path: str = ""
     body: bytes = b""
     verb: str = "POST"
+    #: True once the answer was written back (or the client hung up before it could be).
+    answered: bool = field(default=False, compare=False)
 
     @property
     def token(self) -> str | None:
@@ -138,9 +140,7 @@ class _Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _json_answer(
-    payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
-) -> _Answer:
+def _json_answer(payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> _Answer:
     return _Answer(
         status=status,
         body=json.dumps(payload).encode(),
@@ -212,9 +212,7 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
         return loaded if isinstance(loaded, dict) else {"_json": loaded}
     if ctype == "multipart/form-data":
         # files.upload (v1) and friends: text parts become str, file parts bytes.
-        msg = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
-        )
+        msg = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
         out: dict[str, Any] = {}
         for part in msg.iter_parts():
             name = part.get_param("name", header="content-disposition")
@@ -247,14 +245,18 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.server.fake._serve(self.command, self.path, headers, body)
-        self.send_response(answer.status)
-        self.send_header("Content-Type", answer.content_type)
-        self.send_header("Content-Length", str(len(answer.body)))
-        for key, value in answer.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(answer.body)
+        answer, call = self.server.fake._serve(self.command, self.path, headers, body)
+        try:
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            for key, value in answer.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(answer.body)
+            self.wfile.flush()
+        finally:
+            self.server.fake._answered(call)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep pytest output quiet
@@ -364,21 +366,23 @@ class FakeSlack:
             return [c for c in self.calls if c.method == method]
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
-        """Block until at least ``count`` calls to ``method`` were recorded; return them all.
+        """Block until at least ``count`` calls to ``method`` were recorded and answered; return
+        all recorded calls to it.
 
         The bot often answers Slack (ack) before it calls the Web API from a worker thread, so
-        tests wait for the call rather than sleep.
+        tests wait for the call rather than sleep. The wait ends once the fake's answer went out,
+        not once the bot has acted on it: state the bot derives from the answer (a ts it stores,
+        say) may land a moment later, so poll for that.
         """
         with self._changed:
             done = self._changed.wait_for(
-                lambda: sum(c.method == method for c in self.calls) >= count, timeout=timeout
+                lambda: sum(c.method == method and c.answered for c in self.calls) >= count, timeout=timeout
             )
             calls = [c for c in self.calls if c.method == method]
             if not done:
                 seen = ", ".join(f"{c.method}[{c.status}]" for c in self.calls) or "nothing"
                 raise AssertionError(
-                    f"expected {count} call(s) to {method} within {timeout}s, got {len(calls)}; "
-                    f"recorded: {seen}"
+                    f"expected {count} call(s) to {method} within {timeout}s, got {len(calls)}; recorded: {seen}"
                 )
             return calls
 
@@ -529,7 +533,7 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ request handling
 
-    def _serve(self, verb: str, raw_path: str, headers: dict[str, str], body: bytes) -> _Answer:
+    def _serve(self, verb: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple[_Answer, Call]:
         at = time.time()
         parts = urlsplit(raw_path)
         path = parts.path
@@ -556,7 +560,7 @@ class FakeSlack:
         if delay is not None and delay.seconds > 0:
             time.sleep(delay.seconds)
 
-        with self._changed:
+        with self._lock:
             fault = self._take(self._faults, method)
             if fault is not None:
                 answer = self._fault_answer(method, fault)
@@ -566,21 +570,28 @@ class FakeSlack:
                 except Exception as exc:  # a bug in the fake must not hang the client
                     self.errors.append(exc)
                     answer = _json_answer(_err("fake_slack_crashed", detail=repr(exc)), status=500)
-            self.calls.append(
-                Call(
-                    method=method,
-                    params=params,
-                    headers=headers,
-                    at=at,
-                    status=answer.status,
-                    response=answer.json_body,
-                    path=path,
-                    body=body,
-                    verb=verb,
-                )
-            )
+        call = Call(
+            method=method,
+            params=params,
+            headers=headers,
+            at=at,
+            status=answer.status,
+            response=answer.json_body,
+            path=path,
+            body=body,
+            verb=verb,
+        )
+        # Recorded before the answer is written, so a synchronous client finds its call recorded
+        # as soon as it returns; wait_for() additionally waits until the answer went out.
+        with self._changed:
+            self.calls.append(call)
             self._changed.notify_all()
-        return answer
+        return answer, call
+
+    def _answered(self, call: Call) -> None:
+        with self._changed:
+            call.answered = True
+            self._changed.notify_all()
 
     @staticmethod
     def _take(rules: dict[str, deque[_Rule]], method: str) -> _Rule | None:
@@ -600,9 +611,7 @@ class FakeSlack:
         if fault.error is not None:
             return _json_answer(_err(fault.error))
         if fault.status == 429:
-            return _json_answer(
-                _err("ratelimited"), status=429, headers={"Retry-After": str(fault.retry_after)}
-            )
+            return _json_answer(_err("ratelimited"), status=429, headers={"Retry-After": str(fault.retry_after)})
         if fault.status >= 500:
             return _json_answer(_err("internal_error"), status=fault.status)
         return _json_answer(_err("fatal_error"), status=fault.status)
@@ -663,11 +672,7 @@ class FakeSlack:
         return None
 
     def _replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
-        return [
-            m
-            for m in self._history.get(channel, [])
-            if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts
-        ]
+        return [m for m in self._history.get(channel, []) if m.get("thread_ts") == thread_ts and m["ts"] != thread_ts]
 
     def _render(self, channel: str, message: dict[str, Any], include_metadata: bool) -> dict[str, Any]:
         """A stored message as conversations.history / replies show it."""
@@ -1080,9 +1085,7 @@ class FakeSlack:
         view_id = params.get("view_id")
         if not view_id:
             external_id = params.get("external_id")
-            matches = [
-                v["id"] for v in self.views.values() if external_id and v["external_id"] == external_id
-            ]
+            matches = [v["id"] for v in self.views.values() if external_id and v["external_id"] == external_id]
             if not matches:
                 return _err("not_found")
             view_id = matches[0]

@@ -401,9 +401,7 @@ def test_view_submission_state_values() -> None:
         "opts": {"v": p.checkboxes(["a", ("b", "Bee")])},
         "ch": {"v": p.conversations_select("C1")},
     }
-    body, headers = p.view_submission(
-        "cr_new", values, user=p.external_user("U9"), private_metadata='{"c":"C1"}'
-    )
+    body, headers = p.view_submission("cr_new", values, user=p.external_user("U9"), private_metadata='{"c":"C1"}')
     req = BoltRequest(body=body, headers=headers)
     view = req.body["view"]
     assert req.body["type"] == "view_submission"

@@ -1,0 +1,1 @@
+"""What each feature adds to `pmbot demo` (imported by bot.demo)."""
