@@ -103,6 +103,42 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
     return remind_command(settings, dry_run=args.dry_run)
 
 
+EXPORT_KINDS = ("requirements", "changes")
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """`pmbot export requirements|changes --project NAME [--format md|csv] [--output FILE]`."""
+    import importlib
+
+    from sqlmodel import select
+
+    from bot.db import make_engine, session_scope
+    from bot.models import Project
+
+    try:
+        module = importlib.import_module(f"bot.services.export_{args.kind}")
+    except ModuleNotFoundError:
+        print(f"pmbot export: exporting {args.kind} is not available in this version.", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        found = list(session.exec(select(Project).where(Project.name == args.project)))
+        if not found:
+            print(f"pmbot export: no project called {args.project!r}.", file=sys.stderr)
+            return 1
+        if len(found) > 1:
+            print(f"pmbot export: {len(found)} workspaces have a project called {args.project!r}.", file=sys.stderr)
+            return 1
+        content = module.render(session, found[0], args.format)
+    engine.dispose()
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as fh:
+            fh.write(content)
+    else:
+        sys.stdout.write(content)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmbot", description="PM Bot for Slack")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -118,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     remind = sub.add_parser("remind", help="send due reminders now (idempotent within the day)")
     remind.add_argument("--dry-run", action="store_true", help="show what would be sent")
     remind.set_defaults(func=cmd_remind)
+    export = sub.add_parser("export", help="write a project's requirements document or change log")
+    export.add_argument("kind", choices=EXPORT_KINDS)
+    export.add_argument("--project", required=True, help="the project's name")
+    export.add_argument("--format", choices=("md", "csv"), default="md")
+    export.add_argument("--output", help="write to this file instead of standard output")
+    export.set_defaults(func=cmd_export)
     return parser
 
 

@@ -151,3 +151,39 @@ def metadata(view: dict[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+# Which project a request is about ----------------------------------------------------------
+
+
+def project_of_channel(deps: Deps, channel_id: str | None) -> Project | None:
+    """The project bound to `channel_id` (client or internal channel), in this workspace."""
+    from bot.services import projects
+
+    with deps.session() as session:
+        return projects.for_channel(session, deps.workspace.team_id, channel_id)
+
+
+def projects_of_user(deps: Deps, user_id: str, *, active_only: bool = True) -> list[Project]:
+    """The projects whose channels `user_id` belongs to (for the picker outside a project channel)."""
+    from bot.services import projects
+    from bot.slack.channels import channels_of_user
+
+    channels = channels_of_user(deps.client, user_id)
+    with deps.session() as session:
+        return projects.visible_to(session, deps.workspace.team_id, channels, include_closed=not active_only)
+
+
+def action_value(body: dict[str, Any]) -> str:
+    """The `value` of the (first) action of a block_actions payload, or ''."""
+    actions = body.get("actions") or []
+    if not actions or not isinstance(actions[0], dict):
+        return ""
+    value = actions[0].get("value") or (actions[0].get("selected_option") or {}).get("value")
+    return value if isinstance(value, str) else ""
+
+
+def action_int(body: dict[str, Any]) -> int | None:
+    """The action's value as a positive id, or None when it is missing or tampered with."""
+    value = action_value(body)
+    return int(value) if value.isdigit() and len(value) < 12 else None

@@ -1,0 +1,26 @@
+"""Block pieces several features share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks import ids
+from bot.blocks.text import INPUT_LABEL, fit_options, option, plain_text
+from bot.i18n import t
+from bot.models import Project
+
+PROJECT_PICKER_BLOCK = "project"
+
+
+def project_picker(projects: list[Project], lang: str) -> dict[str, Any]:
+    """An input to choose one of the user's projects, for modals opened outside a project channel."""
+    options = fit_options([option(p.name, str(p.id)) for p in projects])
+    element: dict[str, Any] = {"type": "static_select", "action_id": ids.VALUE, "options": options}
+    if len(options) == 1:
+        element["initial_option"] = options[0]
+    return {
+        "type": "input",
+        "block_id": PROJECT_PICKER_BLOCK,
+        "label": plain_text(t("common.pick_project", lang), INPUT_LABEL),
+        "element": element,
+    }

@@ -1,0 +1,31 @@
+"""Who may decide for the client (SPEC §7).
+
+Confirm / approve buttons work only for the project's client approvers, and for the PM, whose
+decision is recorded as made "on behalf of the client". Everyone else is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.models import Project
+from bot.services.errors import Forbidden
+
+
+@dataclass(frozen=True)
+class Decider:
+    user_id: str
+    on_behalf_of_client: bool
+
+
+def client_decider(project: Project, user_id: str) -> Decider:
+    """The user as a decider for the client, or Forbidden."""
+    if user_id in (project.client_approver_ids or []):
+        return Decider(user_id=user_id, on_behalf_of_client=False)
+    if user_id == project.pm_user_id:
+        return Decider(user_id=user_id, on_behalf_of_client=True)
+    raise Forbidden("permissions.not_an_approver")
+
+
+def can_decide_for_client(project: Project, user_id: str) -> bool:
+    return user_id in (project.client_approver_ids or []) or user_id == project.pm_user_id
