@@ -41,6 +41,7 @@ def create_app(
         workspace=discover_workspace(client),
         clock=clock or SystemClock(),
         users=users or UserDirectory(),
+        post_client=make_client(settings.slack_bot_token, settings.slack_api_url, repeatable=False),
     )
     app = App(
         client=client,

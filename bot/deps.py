@@ -30,6 +30,12 @@ class Deps:
     clock: Clock = field(default_factory=SystemClock)
     users: UserDirectory = field(default_factory=UserDirectory)
     worker: str = field(default_factory=_worker_name)
+    # For posting messages the outbox owes: no blind retries that could post twice.
+    post_client: WebClient | None = None
+
+    def __post_init__(self) -> None:
+        if self.post_client is None:
+            self.post_client = self.client
 
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work that commits on success and rolls back on error."""

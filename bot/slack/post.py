@@ -89,7 +89,8 @@ def _send(deps: Deps, row: Outbox) -> str | None:
             log.info("outbox %s was already posted as %s; not posting again", row.key, found)
             return found
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": row.key}}
-    resp = deps.client.chat_postMessage(channel=channel, metadata=metadata, **payload)
+    assert deps.post_client is not None
+    resp = deps.post_client.chat_postMessage(channel=channel, metadata=metadata, **payload)
     return resp.get("ts")
 
 
