@@ -67,3 +67,19 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_ignore(session: Session, model: type, values: dict, conflict: list[str]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL. True when the row was inserted.
+
+    The atomic way for several processes to create the same ledger row: exactly one wins."""
+    table = model.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    return session.execute(stmt).rowcount == 1

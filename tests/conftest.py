@@ -138,6 +138,7 @@ class ObserverSession(Session):
     def _fresh(self) -> None:
         if not (self.new or self.dirty or self.deleted):
             self.rollback()
+            self.expire_all()
 
     def exec(self, statement: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         self._fresh()

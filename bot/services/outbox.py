@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
+from bot.db import insert_ignore
 from bot.models import Outbox, OutboxStatus
 
 CLAIM_TIMEOUT = timedelta(minutes=5)
@@ -31,25 +32,21 @@ def enqueue(
     project_id: int | None = None,
     method: str = "chat.postMessage",
 ) -> Outbox:
-    """Add a message to send unless one with the same key exists (then return that one)."""
-    existing = session.exec(select(Outbox).where(Outbox.key == key)).first()
-    if existing is not None:
-        return existing
-    row = Outbox(
-        key=key,
-        team_id=team_id,
-        kind=kind,
-        payload=payload,
-        channel_id=channel_id,
-        user_id=user_id,
-        project_id=project_id,
-        method=method,
-        created_at=now,
-        not_before=now,
-    )
-    session.add(row)
+    """Add a message to send unless one with the same key exists (then return that one).
+
+    Safe when several processes enqueue the same key at once: the insert is atomic."""
     session.flush()
+    insert_ignore(session, Outbox, {
+        "key": key, "team_id": team_id, "kind": kind, "payload": payload, "channel_id": channel_id,
+        "user_id": user_id, "project_id": project_id, "method": method, "created_at": now, "not_before": now,
+        "status": OutboxStatus.pending, "attempts": 0,
+    }, ["key"])
+    row = session.exec(select(Outbox).where(Outbox.key == key)).one()
     return row
+
+
+def exists(session: Session, key: str) -> Outbox | None:
+    return session.exec(select(Outbox).where(Outbox.key == key)).first()
 
 
 def claim(session: Session, outbox_id: int, *, worker: str, now: datetime) -> bool:

@@ -54,14 +54,12 @@ def on_sent(kind: str) -> Callable[[AfterSend], AfterSend]:
 
 
 def _find_already_posted(deps: Deps, row: Outbox, channel: str) -> str | None:
-    """The ts of a message already posted for this row (found by its metadata), if any."""
+    """The ts of a message already posted for this row (found by its metadata), if any.
+
+    A lost post is looked for soon after (claims expire in minutes), so the newest 200
+    messages of the channel are enough."""
     try:
-        history = deps.client.conversations_history(
-            channel=channel,
-            oldest=str(row.created_at.timestamp() - 60),
-            include_all_metadata=True,
-            limit=200,
-        )
+        history = deps.client.conversations_history(channel=channel, include_all_metadata=True, limit=200)
     except SlackApiError as err:
         log.warning("could not read history of %s to check for %s: %s", channel, row.key, err)
         return None
