@@ -48,7 +48,7 @@ from bot.handlers.common import (
 )
 from bot.i18n import t
 from bot.models import Project, ProjectStatus, Requirement
-from bot.services import outbox, permissions, projects, requirements
+from bot.services import activity, outbox, permissions, projects, requirements
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from bot.services.export_requirements import local, ref, render
 from bot.slack.channels import channels_of_user
@@ -140,13 +140,20 @@ def _tell(deps: Deps, user_id: str, channel_id: str | None, text: str,
     deps.client.chat_postMessage(channel=dm, **kwargs)
 
 
-def _enqueue_confirmation_update(session: Any, req: Requirement, project: Project, now: Any) -> int | None:
+def _change_key(session: Any, req: Requirement) -> str:
+    """What makes an outbox key unique per change: the id of the change's activity-log entry."""
+    entries = activity.history(session, requirements.ENTITY, req.id or 0)
+    return str(entries[-1].id) if entries else "0"
+
+
+def _enqueue_confirmation_update(session: Any, req: Requirement, project: Project, now: Any,
+                                 key: str | None = None) -> int | None:
     """Refresh the confirmation message in the client channel in place (decided, edited, taken back)."""
     if not (req.confirmation_channel_id and req.confirmation_ts):
         return None
     payload = {**confirmation_message(req, project), "ts": req.confirmation_ts}
     row = outbox.enqueue(
-        session, key=f"req-update:{req.id}:{req.status}:{now.timestamp()}", team_id=project.team_id,
+        session, key=f"req-update:{req.id}:{key or _change_key(session, req)}", team_id=project.team_id,
         kind=KIND_UPDATE, method="chat.update", channel_id=req.confirmation_channel_id, project_id=project.id,
         now=now, payload=payload,
     )
@@ -158,7 +165,7 @@ def _enqueue_notice(session: Any, req: Requirement, project: Project, key: str, 
     if not project.internal_channel_id:
         return None
     row = outbox.enqueue(
-        session, key=f"req-notice:{req.id}:{key}:{now.timestamp()}", team_id=project.team_id, kind=KIND_NOTICE,
+        session, key=f"req-notice:{req.id}:{_change_key(session, req)}", team_id=project.team_id, kind=KIND_NOTICE,
         channel_id=project.internal_channel_id, project_id=project.id, now=now,
         payload=notice_message(req, project, key, user=user),
     )
@@ -174,7 +181,7 @@ def _deliver_all(deps: Deps, *row_ids: int | None) -> None:
 @on_sent(KIND_CONFIRM)
 def _record_confirmation(session: Any, row: outbox.Outbox, ts: str | None) -> None:
     """Store where the confirmation request went (for the in-place update and for nudges)."""
-    parts = row.key.split(":")  # req-confirm:<id>:<sent at>
+    parts = row.key.split(":")  # req-confirm:<id>:<change>
     if not ts or row.channel_id is None or len(parts) < 3 or not parts[1].isdigit():
         return
     req = session.get(Requirement, int(parts[1]))
@@ -186,7 +193,7 @@ def _record_confirmation(session: Any, row: outbox.Outbox, ts: str | None) -> No
         # the outbox sweep sends it.
         project = session.get(Project, req.project_id)
         if project is not None:
-            _enqueue_confirmation_update(session, req, project, row.created_at)
+            _enqueue_confirmation_update(session, req, project, row.created_at, key=f"after-post-{row.id}")
 
 
 # /req ----------------------------------------------------------------------------------------
@@ -522,12 +529,12 @@ def _refuse(c: Clicked, respond: Respond, text: str) -> None:
     respond(**message(text), replace_original=False)
 
 
-def refusal_text(deps: Deps, lang: str, req_id: int, err: DomainError) -> str:
-    """Why a change was refused. When the client has already decided, say who and when."""
+def refusal_text(deps: Deps, lang: str, req_id: int, err: DomainError, *, decision: bool = False) -> str:
+    """Why a change was refused. A decision that came too late is told who decided and when."""
     with deps.session() as session:
         req, project = requirements.get(session, deps.workspace.team_id, req_id)
     decided = req.status in ("confirmed", "changes_requested") and req.decided_by
-    if decided and err.key.startswith("requirements.error_now_"):
+    if decision and decided and err.key.startswith("requirements.error_now_"):
         who = mention(req.decided_by)
         if req.decided_on_behalf:
             who = t("permissions.on_behalf", lang, user=who)
@@ -536,8 +543,8 @@ def refusal_text(deps: Deps, lang: str, req_id: int, err: DomainError) -> str:
     return t("requirements.refused_prefix", lang, ref=ref(req)) + " " + domain_message(err, lang)
 
 
-def _transition_refusal(c: Clicked, err: DomainError) -> str:
-    return refusal_text(c.deps, c.lang, c.req.id or 0, err)
+def _transition_refusal(c: Clicked, err: DomainError, *, decision: bool = False) -> str:
+    return refusal_text(c.deps, c.lang, c.req.id or 0, err, decision=decision)
 
 
 def team_action_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -582,7 +589,8 @@ def send_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
             requirements.send_for_confirmation(session, c.deps.clock, req=req, project=project,
                                                actor=c.actor.user_id)
             row = outbox.enqueue(
-                session, key=f"req-confirm:{req.id}:{now.timestamp()}", team_id=project.team_id, kind=KIND_CONFIRM,
+                session, key=f"req-confirm:{req.id}:{_change_key(session, req)}", team_id=project.team_id,
+                kind=KIND_CONFIRM,
                 channel_id=project.client_channel_id, project_id=project.id, now=now,
                 payload=confirmation_message(req, project, sender=c.actor.user_id),
             )
@@ -640,7 +648,7 @@ def confirm_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond
             notice_id = _enqueue_notice(session, req, project, "requirements.notice_confirmed",
                                         user=decider.user_id, now=now) if not decider.on_behalf_of_client else None
     except DomainError as err:
-        _refuse(c, respond, _transition_refusal(c, err))
+        _refuse(c, respond, _transition_refusal(c, err, decision=True))
         return
     _deliver_all(c.deps, update_id, notice_id)
     key = "requirements.you_confirmed_on_behalf" if decider.on_behalf_of_client else "requirements.you_confirmed"
@@ -657,7 +665,8 @@ def request_changes_button(ack: Ack, body: dict[str, Any], context: BoltContext,
         _refuse(c, respond, t("permissions.not_an_approver", c.lang))
         return
     if not requirements.can("request_changes", c.req.status):
-        _refuse(c, respond, _transition_refusal(c, InvalidTransition(f"requirements.error_now_{c.req.status}")))
+        _refuse(c, respond, _transition_refusal(c, InvalidTransition(f"requirements.error_now_{c.req.status}"),
+                                                decision=True))
         return
     meta = {"req_id": c.req.id, "origin_channel": c.channel_id, "where": c.where}
     c.deps.client.views_open(trigger_id=body["trigger_id"], view=changes_modal(c.req, c.lang, metadata=meta))
@@ -688,7 +697,7 @@ def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         ack(response_action="errors", errors={block: " ".join(view_errors(err, lang).values())})
         return
     except InvalidTransition as err:
-        text = refusal_text(deps, lang, req_id or 0, err)
+        text = refusal_text(deps, lang, req_id or 0, err, decision=True)
         ack(response_action="errors", errors={block: text[:2000]})
         return
     except DomainError as err:
