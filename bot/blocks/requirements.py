@@ -144,13 +144,15 @@ def item_blocks(req: Requirement, project: Project, lang: str, *, buttons: list[
     text = f"*{ref(req)} · {safe(req.title, 400)}*"
     if req.description:
         text += "\n" + safe(req.description, SNIPPET)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": mrkdwn(text, SECTION_TEXT)},
-        {"type": "context", "elements": [mrkdwn(_facts(req, project, lang), CONTEXT_TEXT)]},
-    ]
+    context = [mrkdwn(_facts(req, project, lang), CONTEXT_TEXT)]
     decided = decision_line(req, project, lang)
     if decided:
-        blocks.append({"type": "context", "elements": [mrkdwn(decided, CONTEXT_TEXT)]})
+        context.append(mrkdwn(decided, CONTEXT_TEXT))
+    # At most 3 blocks per item (+ a divider in lists): a full page stays within 50 blocks.
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": mrkdwn(text, SECTION_TEXT)},
+        {"type": "context", "elements": context},
+    ]
     if buttons:
         blocks.append({"type": "actions", "block_id": item_block_id(req, where),
                        "elements": [_button(a, req, lang) for a in buttons]})

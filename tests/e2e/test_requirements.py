@@ -614,8 +614,42 @@ def test_a_failed_post_is_retried_and_its_message_recorded(slack, fake_slack, pe
     reply = fake_slack.wait_for("response_url")[0].params["text"]
     assert "could not post" in reply
     assert reqs(session)[0].status == "proposed" and reqs(session)[0].confirmation_ts is None
+    # meanwhile the PM confirms on the client's behalf from the list
+    slack.action(ids.REQ_CONFIRM, str(req.id), user=people.pm, channel_id=INTERNAL_CHANNEL,
+                 block_id=f"req_item:{req.id}:list::1", is_ephemeral=True)
+    fake_slack.wait_for("response_url", 2)
+    assert reqs(session)[0].status == "confirmed"
     clock.advance(minutes=10)
     assert deliver_due(deps) == 1
     stored = reqs(session)[0]
-    assert stored.confirmation_ts == fake_slack.messages(CLIENT_CHANNEL)[-1]["ts"]
-    assert len(fake_slack.messages(CLIENT_CHANNEL)) == 1
+    [message] = fake_slack.messages(CLIENT_CHANNEL)
+    assert stored.confirmation_ts == message["ts"]
+    # the late post is then shown decided, without live buttons
+    assert deliver_due(deps) == 1
+    shown = fake_slack.message(CLIENT_CHANNEL, message["ts"])
+    assert buttons(shown["blocks"]) == [] and "on behalf of the client" in json.dumps(shown["blocks"])
+
+
+def test_intake_message_of_a_new_project_carries_the_new_requirement_button(slack, fake_slack, people):
+    from tests.e2e.helpers import submit_project
+
+    submit_project(slack, people.pm)
+    post = fake_slack.wait_for("chat.postMessage")[0].params
+    assert ids.INTAKE_NEW_REQUIREMENT in buttons(post["blocks"])
+
+
+def test_a_chinese_project_asks_and_records_in_chinese(slack, fake_slack, people, session, make_project, engine,
+                                                       clock):
+    project = make_project(language="zh-CN")
+    with session_scope(engine) as s:
+        req = requirements.create(s, clock, project=s.get(type(project), project.id), actor="U0DEV",
+                                  raised_by_client=False, data=requirements.RequirementInput(title="支持支付宝"))
+    post = send_for_confirmation(slack, fake_slack, people, req.id)
+    assert "请确认这条需求" in json.dumps(post["blocks"], ensure_ascii=False)
+    assert [e["text"]["text"] for e in post["blocks"][-1]["elements"]] == ["确认", "请求修改"]
+    slack.action(ids.REQ_CONFIRM, str(req.id), user=people.client, block_id=f"req_item:{req.id}:confirm")
+    thanks = fake_slack.wait_for("response_url", 2)[-1].params["text"]
+    assert "谢谢您" in thanks
+    shown = json.dumps(fake_slack.message(CLIENT_CHANNEL, reqs(session)[0].confirmation_ts)["blocks"],
+                       ensure_ascii=False)
+    assert "已由 <@U0CLIENT> 于 2026-11-18 18:00 (Asia/Shanghai) 确认" in shown

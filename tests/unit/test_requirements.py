@@ -302,3 +302,22 @@ def test_cli_export(engine, clock, project, database_url, monkeypatch, tmp_path,
     assert main(["export", "requirements", "--project", "Acme Web Shop"]) == 0
     assert "### REQ-1 · Pay, with \"Alipay\"" in capsys.readouterr().out
     assert main(["export", "requirements", "--project", "Nope"]) == 1
+
+
+def test_a_full_list_page_fits_in_one_message_with_its_pager(db, clock, project):
+    from bot.blocks import ids
+    from bot.blocks.requirements import buttons_for, list_blocks
+
+    for i in range(12):
+        req = _new(db, clock, project, title=f"R{i} " + "x" * 190, description="d" * 3000)
+        requirements.request_changes(db, clock, req=req, project=db.get(Project, project.id), decider=CLIENT,
+                                     comment="c" * 3000)
+    items, total = requirements.list_page(db, project.id, page=1, per_page=10)
+    blocks = list_blocks(items, db.get(Project, project.id), "en", total=total, page=1, status_filter="",
+                         buttons=lambda r: buttons_for(r, is_team=True, can_decide=True), notice="Done.")
+    assert len(blocks) <= 50
+    assert blocks[-1]["elements"][0]["action_id"] == f"{ids.REQ_LIST_PAGE}:next"
+    for block in blocks:
+        for el in block.get("elements", []) + ([block["text"]] if "text" in block else []):
+            if el.get("type") == "mrkdwn":
+                assert len(el["text"]) <= 3000
