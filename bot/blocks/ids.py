@@ -32,6 +32,22 @@ VALUE = "value"
 
 # --- Requirements (/req) ---------------------------------------------------------------
 # (issue 3 adds its ids here)
+REQ_MODAL = "req_modal"
+REQ_BLOCK_TITLE = "req_title"
+REQ_BLOCK_DESCRIPTION = "req_description"
+REQ_BLOCK_PRIORITY = "req_priority"
+REQ_BLOCK_ACCEPTANCE = "req_acceptance"
+REQ_CHANGES_MODAL = "req_changes_modal"
+REQ_BLOCK_COMMENT = "req_comment"
+REQ_EDIT = "req_edit"
+REQ_SEND = "req_send"
+REQ_DEFER = "req_defer"
+REQ_DROP = "req_drop"
+REQ_DONE = "req_done"
+REQ_CONFIRM = "req_confirm"
+REQ_REQUEST_CHANGES = "req_request_changes"
+REQ_LIST_PAGE = "req_list_page"  # the pager appends ":prev" / ":next"
+REQ_ITEM_BLOCK = "req_item"  # actions block_id prefix: "req_item:<id>:<where the item is shown>"
 
 
 

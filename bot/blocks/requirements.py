@@ -1,0 +1,318 @@
+"""Views and messages of requirements: the capture modal, an item with its buttons, the list,
+the confirmation request posted to the client channel (and its decided form)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bot.blocks import ids
+from bot.blocks.common import project_picker
+from bot.blocks.pagination import pager
+from bot.blocks.text import (
+    BLOCKS_PER_MESSAGE,
+    BUTTON_TEXT,
+    CONTEXT_TEXT,
+    HEADER_TEXT,
+    INPUT_HINT,
+    INPUT_LABEL,
+    MODAL_BUTTON,
+    MODAL_TITLE,
+    PLACEHOLDER,
+    PRIVATE_METADATA,
+    SECTION_FIELD,
+    SECTION_TEXT,
+    fit_blocks,
+    mention,
+    mrkdwn,
+    option,
+    plain_text,
+    safe,
+)
+from bot.i18n import t
+from bot.models import Project, Requirement, RequirementStatus
+from bot.services import requirements
+from bot.services.export_requirements import local, ref
+
+S = RequirementStatus
+PER_PAGE = 10
+SNIPPET = 280
+
+# action_id -> (label key, button style, needs a confirmation dialog)
+BUTTONS: dict[str, tuple[str, str | None, bool]] = {
+    ids.REQ_CONFIRM: ("requirements.button_confirm", "primary", False),
+    ids.REQ_REQUEST_CHANGES: ("requirements.button_request_changes", None, False),
+    ids.REQ_EDIT: ("requirements.button_edit", None, False),
+    ids.REQ_SEND: ("requirements.button_send", "primary", False),
+    ids.REQ_DONE: ("requirements.button_done", None, False),
+    ids.REQ_DEFER: ("requirements.button_defer", None, False),
+    ids.REQ_DROP: ("requirements.button_drop", "danger", True),
+}
+
+
+def buttons_for(req: Requirement, *, is_team: bool, can_decide: bool) -> list[str]:
+    """The buttons a viewer may use on `req`: team actions for team members, Confirm /
+    Request changes for the client's deciders while it awaits their confirmation."""
+    out: list[str] = []
+    if can_decide and requirements.is_awaiting_confirmation(req):
+        out += [ids.REQ_CONFIRM, ids.REQ_REQUEST_CHANGES]
+    if is_team:
+        if requirements.can_edit(req.status):
+            out.append(ids.REQ_EDIT)
+        if requirements.can_send(req):
+            out.append(ids.REQ_SEND)
+        if requirements.can("mark_done", req.status):
+            out.append(ids.REQ_DONE)
+        if requirements.can("defer", req.status):
+            out += [ids.REQ_DEFER, ids.REQ_DROP]
+    return out
+
+
+def _button(action_id: str, req: Requirement, lang: str) -> dict[str, Any]:
+    label, style, confirm = BUTTONS[action_id]
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": str(req.id),
+                              "text": plain_text(t(label, lang), BUTTON_TEXT)}
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = {
+            "title": plain_text(t("requirements.drop_confirm_title", lang), 100),
+            "text": plain_text(t("requirements.drop_confirm_text", lang, ref=ref(req), title=req.title), 300),
+            "confirm": plain_text(t("requirements.button_drop", lang), 30),
+            "deny": plain_text(t("common.cancel", lang), 30),
+            "style": "danger",
+        }
+    return button
+
+
+def item_block_id(req: Requirement, where: str) -> str:
+    """`req_item:<id>:<where>`: tells a button's handler what to refresh (`item`, `confirm`,
+    or `list:<filter>:<page>`)."""
+    return f"{ids.REQ_ITEM_BLOCK}:{req.id}:{where}"[:255]
+
+
+def parse_item_block_id(block_id: str | None) -> str:
+    """The `where` part of an item's actions block id ('' when it is not one of ours)."""
+    parts = (block_id or "").split(":", 2)
+    if len(parts) == 3 and parts[0] == ids.REQ_ITEM_BLOCK:
+        return parts[2]
+    return ""
+
+
+def status_label(status: str, lang: str) -> str:
+    return t(f"requirements.status_{status}", lang)
+
+
+def priority_label(priority: str, lang: str) -> str:
+    return t(f"requirements.priority_{priority}", lang)
+
+
+def _who(user_id: str | None, on_behalf: bool, lang: str) -> str:
+    who = mention(user_id)
+    return t("permissions.on_behalf", lang, user=who) if on_behalf else who
+
+
+def decision_line(req: Requirement, project: Project, lang: str) -> str | None:
+    """"Confirmed by @chris on 2026-11-18 18:00 (Asia/Shanghai)" and the like, or None."""
+    when = local(req.decided_at, project.timezone, with_zone=True)
+    who = _who(req.decided_by, req.decided_on_behalf, lang)
+    if req.status in (S.confirmed, S.done) and req.decided_by:
+        return t("requirements.decided_confirmed", lang, user=who, when=when)
+    if req.status == S.changes_requested and req.decided_by:
+        return t("requirements.decided_changes", lang, user=who, when=when,
+                 comment=safe(req.change_comment or "", 1500))
+    return None
+
+
+def _facts(req: Requirement, project: Project, lang: str) -> str:
+    raised_key = "requirements.raised_by_client" if req.raised_by_client else "requirements.raised_by"
+    facts = [
+        t("requirements.priority_line", lang, priority=priority_label(req.priority, lang)),
+        t("requirements.status_line", lang, status=status_label(req.status, lang)),
+        t(raised_key, lang, user=mention(req.raised_by), when=local(req.created_at, project.timezone)),
+    ]
+    if requirements.is_awaiting_confirmation(req):
+        facts.append(t("requirements.awaiting_since", lang, when=local(req.sent_for_confirmation_at,
+                                                                          project.timezone)))
+    return " · ".join(facts)
+
+
+def item_blocks(req: Requirement, project: Project, lang: str, *, buttons: list[str],
+                where: str = "item") -> list[dict[str, Any]]:
+    """One requirement in an ephemeral reply or a list: title, facts, decision, its buttons."""
+    text = f"*{ref(req)} · {safe(req.title, 400)}*"
+    if req.description:
+        text += "\n" + safe(req.description, SNIPPET)
+    context = [mrkdwn(_facts(req, project, lang), CONTEXT_TEXT)]
+    decided = decision_line(req, project, lang)
+    if decided:
+        context.append(mrkdwn(decided, CONTEXT_TEXT))
+    # At most 3 blocks per item (+ a divider in lists): a full page stays within 50 blocks.
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": mrkdwn(text, SECTION_TEXT)},
+        {"type": "context", "elements": context},
+    ]
+    if buttons:
+        blocks.append({"type": "actions", "block_id": item_block_id(req, where),
+                       "elements": [_button(a, req, lang) for a in buttons]})
+    return blocks
+
+
+def list_blocks(items: list[Requirement], project: Project, lang: str, *, total: int, page: int,
+                status_filter: str, buttons: Callable[[Requirement], list[str]],
+                notice: str | None = None) -> list[dict[str, Any]]:
+    """`/req list`: newest first, PER_PAGE per page, each item with the viewer's buttons."""
+    title_key = "requirements.list_title_filtered" if status_filter else "requirements.list_title"
+    filter_label = t(f"requirements.filter_{status_filter}", lang) if status_filter else ""
+    blocks: list[dict[str, Any]] = []
+    if notice:
+        blocks.append({"type": "context", "elements": [mrkdwn(notice, CONTEXT_TEXT)]})
+    blocks.append({"type": "section", "text": mrkdwn(t(title_key, lang, name=safe(project.name, 200),
+                                                         status=filter_label, count=total))})
+    if not items:
+        key = "requirements.list_empty_filtered" if status_filter else "requirements.list_empty"
+        blocks.append({"type": "context", "elements": [mrkdwn(t(key, lang), CONTEXT_TEXT)]})
+        return blocks
+    where = f"list:{status_filter}:{page}"
+    for req in items:
+        blocks.append({"type": "divider"})
+        blocks += item_blocks(req, project, lang, buttons=buttons(req), where=where)
+    if total > PER_PAGE:
+        blocks += pager(ids.REQ_LIST_PAGE, page=page, total=total, per_page=PER_PAGE, lang=lang,
+                        state={"s": status_filter})
+    return fit_blocks(blocks, BLOCKS_PER_MESSAGE)
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
+           hint: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain_text(label, INPUT_LABEL),
+                             "element": {**element, "action_id": ids.VALUE}, "optional": optional}
+    if hint:
+        block["hint"] = plain_text(hint, INPUT_HINT)
+    return block
+
+
+def requirement_modal(lang: str, *, metadata: dict[str, Any], editing: Requirement | None = None,
+                      project: Project | None = None, picker: list[Project] | None = None,
+                      initial_title: str = "", for_client: bool = False) -> dict[str, Any]:
+    """Capture (or edit) a requirement. `picker`: the user's projects, when opened outside a
+    project channel."""
+    r = editing
+    title_el: dict[str, Any] = {"type": "plain_text_input", "max_length": requirements.TITLE_MAX,
+                                "placeholder": plain_text(t("requirements.placeholder_title", lang), PLACEHOLDER)}
+    title = r.title if r else initial_title
+    if title:
+        title_el["initial_value"] = title[: requirements.TITLE_MAX]
+    desc_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": requirements.TEXT_MAX,
+                               "placeholder": plain_text(t("requirements.placeholder_description", lang),
+                                                         PLACEHOLDER)}
+    if r and r.description:
+        desc_el["initial_value"] = r.description
+    acc_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": requirements.TEXT_MAX,
+                              "placeholder": plain_text(t("requirements.placeholder_acceptance", lang),
+                                                        PLACEHOLDER)}
+    if r and r.acceptance_criteria:
+        acc_el["initial_value"] = r.acceptance_criteria
+    prio_opts = [option(priority_label(p, lang), str(p)) for p in requirements.PRIORITIES]
+    current = str(r.priority) if r else "should"
+    prio_el = {"type": "static_select", "options": prio_opts,
+               "initial_option": next(o for o in prio_opts if o["value"] == current)}
+
+    blocks: list[dict[str, Any]] = []
+    if picker is not None:
+        blocks.append(project_picker(picker, lang))
+    elif project is not None:
+        intro = "requirements.modal_intro_client" if for_client else "requirements.modal_intro"
+        blocks.append({"type": "context", "elements": [mrkdwn(t(intro, lang, name=safe(project.name, 200)),
+                                                              CONTEXT_TEXT)]})
+    blocks += [
+        _input(ids.REQ_BLOCK_TITLE, t("requirements.label_title", lang), title_el),
+        _input(ids.REQ_BLOCK_DESCRIPTION, t("requirements.label_description", lang), desc_el, optional=True),
+        _input(ids.REQ_BLOCK_PRIORITY, t("requirements.label_priority", lang), prio_el,
+               hint=t("requirements.hint_priority", lang)),
+        _input(ids.REQ_BLOCK_ACCEPTANCE, t("requirements.label_acceptance", lang), acc_el, optional=True,
+               hint=t("requirements.hint_acceptance", lang)),
+    ]
+    title_key = "requirements.modal_title_edit" if r else "requirements.modal_title_new"
+    return {
+        "type": "modal",
+        "callback_id": ids.REQ_MODAL,
+        "title": plain_text(t(title_key, lang), MODAL_TITLE),
+        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
+        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
+        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
+        "blocks": blocks,
+    }
+
+
+def changes_modal(req: Requirement, lang: str, *, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Request changes: the client says what should change."""
+    comment_el = {"type": "plain_text_input", "multiline": True, "max_length": requirements.COMMENT_MAX,
+                  "placeholder": plain_text(t("requirements.placeholder_comment", lang), PLACEHOLDER)}
+    return {
+        "type": "modal",
+        "callback_id": ids.REQ_CHANGES_MODAL,
+        "title": plain_text(t("requirements.changes_modal_title", lang), MODAL_TITLE),
+        "submit": plain_text(t("requirements.changes_modal_submit", lang), MODAL_BUTTON),
+        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
+        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
+        "blocks": [
+            {"type": "section", "text": mrkdwn(f"*{ref(req)} · {safe(req.title, 400)}*")},
+            _input(ids.REQ_BLOCK_COMMENT, t("requirements.label_comment", lang), comment_el),
+        ],
+    }
+
+
+def confirmation_message(req: Requirement, project: Project, *, sender: str | None = None) -> dict[str, Any]:
+    """The request posted to the client channel, in the project's language. While the
+    requirement awaits the client it carries Confirm / Request changes; once decided (or taken
+    back by the team) the same message shows the outcome, who and when, and no buttons."""
+    lang = project.language
+    title = safe(req.title, 400)
+    awaiting = requirements.is_awaiting_confirmation(req)
+    heading_key = "requirements.confirm_heading" if awaiting else "requirements.confirm_heading_closed"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain_text(t(heading_key, lang), HEADER_TEXT)},
+        {"type": "section", "text": mrkdwn(f"*{ref(req)} · {title}*")},
+        {"type": "section", "fields": [
+            mrkdwn(t("requirements.field_priority", lang, value=priority_label(req.priority, lang)), SECTION_FIELD),
+            mrkdwn(t("requirements.field_raised_by", lang, value=mention(req.raised_by)), SECTION_FIELD),
+        ]},
+    ]
+    if req.description:
+        blocks.append({"type": "section", "text": mrkdwn(
+            t("requirements.field_description", lang, value=safe(req.description, 2800)))})
+    acceptance = safe(req.acceptance_criteria, 2800) if req.acceptance_criteria else t("common.none", lang)
+    blocks.append({"type": "section", "text": mrkdwn(t("requirements.field_acceptance", lang, value=acceptance))})
+    if awaiting:
+        ask = t("requirements.confirm_ask", lang, approvers=", ".join(
+            mention(u) for u in project.client_approver_ids) or t("requirements.confirm_ask_client", lang))
+        if sender:
+            ask += " " + t("requirements.confirm_sent_by", lang, user=mention(sender))
+        blocks.append({"type": "context", "elements": [mrkdwn(ask, CONTEXT_TEXT)]})
+        blocks.append({"type": "actions", "block_id": item_block_id(req, "confirm"),
+                       "elements": [_button(ids.REQ_CONFIRM, req, lang), _button(ids.REQ_REQUEST_CHANGES, req, lang)]})
+        text = t("requirements.confirm_text", lang, ref=ref(req), title=title)
+    else:
+        outcome = decision_line(req, project, lang) or t("requirements.outcome_other", lang,
+                                                         status=status_label(req.status, lang))
+        blocks.append({"type": "section", "text": mrkdwn(outcome)})
+        text = t("requirements.confirm_text_closed", lang, ref=ref(req), title=title,
+                 status=status_label(req.status, lang))
+    return {"text": text, "blocks": blocks}
+
+
+def notice_message(req: Requirement, project: Project, key: str, *, user: str) -> dict[str, Any]:
+    """A short note to the team's internal channel (a client raised or decided something)."""
+    lang = project.language
+    line = t(key, lang, user=mention(user), ref=ref(req), title=safe(req.title, 400))
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(line)}]
+    decided = decision_line(req, project, lang)
+    if decided:
+        blocks.append({"type": "context", "elements": [mrkdwn(decided, CONTEXT_TEXT)]})
+    buttons = buttons_for(req, is_team=True, can_decide=False)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": item_block_id(req, "notice"),
+                       "elements": [_button(a, req, lang) for a in buttons]})
+    return {"text": line, "blocks": blocks}
