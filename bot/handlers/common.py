@@ -81,8 +81,13 @@ def refusal(key: str, lang: str, **params: object) -> dict[str, Any]:
     return message(t(key, lang, **params))
 
 
-def domain_message(err: DomainError, lang: str) -> str:
-    return t(err.key, lang, **err.params)
+def domain_message(err: DomainError, lang: str, *, for_mrkdwn: bool = True) -> str:
+    """The refusal in words. Its parameters may hold user text (a project's name), so they are
+    escaped for mrkdwn unless the text goes to a plain-text place (a modal's field error)."""
+    from bot.blocks.text import safe
+
+    params = {k: safe(v, 300) if isinstance(v, str) and for_mrkdwn else v for k, v in err.params.items()}
+    return t(err.key, lang, **params)
 
 
 def view_errors(err: ValidationFailed, lang: str, field_to_block: dict[str, str] | None = None) -> dict[str, str]:

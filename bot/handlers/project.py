@@ -184,7 +184,7 @@ def submit_project(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         ack(response_action="errors", errors=view_errors(err, lang, FIELD_TO_BLOCK))
         return
     except DomainError as err:
-        ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: domain_message(err, lang)})
+        ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: domain_message(err, lang, for_mrkdwn=False)})
         return
     ack()
     assert intake_id is not None

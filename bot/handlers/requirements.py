@@ -450,10 +450,10 @@ def submit_requirement(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
         return
     except NotFound as err:
         block = PROJECT_PICKER_BLOCK if req_id is None and meta.get("project_id") is None else error_block
-        ack(response_action="errors", errors={block: domain_message(err, lang)})
+        ack(response_action="errors", errors={block: domain_message(err, lang, for_mrkdwn=False)})
         return
     except DomainError as err:
-        ack(response_action="errors", errors={error_block: domain_message(err, lang)})
+        ack(response_action="errors", errors={error_block: domain_message(err, lang, for_mrkdwn=False)})
         return
     ack()
     _deliver_all(deps, *row_ids)
@@ -701,7 +701,7 @@ def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         ack(response_action="errors", errors={block: text[:2000]})
         return
     except DomainError as err:
-        ack(response_action="errors", errors={block: domain_message(err, lang)})
+        ack(response_action="errors", errors={block: domain_message(err, lang, for_mrkdwn=False)})
         return
     ack()
     _deliver_all(deps, update_id, notice_id)
