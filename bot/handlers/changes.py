@@ -44,11 +44,18 @@ from bot.handlers.common import (
     text_value,
     view_errors,
 )
-from bot.handlers.plan_common import check_request_channel, explain, int_values, is_outside_channels, tell
+from bot.handlers.plan_common import (
+    channel_language,
+    check_request_channel,
+    explain,
+    int_values,
+    is_outside_channels,
+    tell,
+)
 from bot.i18n import t
 from bot.models import ChangeRequest, ChangeStatus, Outbox, Project, Requirement
 from bot.services import changes, export_changes, milestones, outbox, permissions, projects
-from bot.services.errors import DomainError, NotFound, ValidationFailed
+from bot.services.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from bot.slack.post import deliver, on_sent
 
 log = logging.getLogger(__name__)
@@ -193,7 +200,7 @@ def intake_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     channel_id = channel_of(body)
     with deps.session() as session:
         project = session.get(Project, project_id) if project_id else None
-    lang = language_for(actor, project)
+    lang = language_for(actor, project) if project else channel_language(deps, actor, channel_id)
     if project is None or project.team_id != deps.workspace.team_id or project.client_channel_id != channel_id:
         respond(**refusal("common.not_found", lang), replace_original=False)
         return
@@ -212,7 +219,7 @@ def submit_request(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     if not isinstance(project_id, int):
         picked = selected_value(values, PROJECT_PICKER_BLOCK) or ""
         project_id = int(picked) if picked.isdigit() else None
-    lang = language_for(actor)
+    lang = channel_language(deps, actor, channel_of(body))
     data = changes.ChangeInput(
         title=text_value(values, ids.CHANGE_BLOCK_TITLE),
         description=text_value(values, ids.CHANGE_BLOCK_DESCRIPTION),
@@ -296,13 +303,12 @@ def assess_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
-    if not actor.is_team:
-        respond(**refusal("common.refused_team_only", lang), replace_original=False)
-        return
+    lang = channel_language(deps, actor, channel_of(body))
     try:
         cr, project = _load(deps, body)
         lang = project.language
+        if not actor.is_team:
+            raise Forbidden("common.refused_team_only")
         changes.check_transition(cr.status, ChangeStatus.assessed)
     except DomainError as err:
         respond(**message(explain(err, lang)), replace_original=False)
@@ -319,10 +325,7 @@ def assess_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 def submit_assessment(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
-    if not actor.is_team:
-        ack(response_action="errors", errors={ids.CHANGE_BLOCK_SCHEDULE: t("common.refused_team_only", lang)})
-        return
+    lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
     values = (view.get("state") or {}).get("values") or {}
     share = ids.CHANGE_SHARE_COST_OPTION in selected_values(values, ids.CHANGE_BLOCK_SHARE_COST)
@@ -343,6 +346,8 @@ def submit_assessment(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
         with deps.session() as session:
             cr, project = changes.get_in_team(session, deps.workspace.team_id, cr_id)
             lang = project.language
+            if not actor.is_team:
+                raise Forbidden("common.refused_team_only")
             if share and actor.user_id != project.pm_user_id:
                 raise ValidationFailed({"share_cost": ("changes.error_share_pm_only", {})})
             cr = changes.assess(session, deps.clock, cr=cr, project=project, actor=actor.user_id, data=data)
@@ -432,7 +437,7 @@ def approve_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respon
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
+    lang = channel_language(deps, actor, channel_of(body))
     project: Project | None = None
     try:
         cr, project = _load(deps, body)
@@ -458,7 +463,7 @@ def reject_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
+    lang = channel_language(deps, actor, channel_of(body))
     project: Project | None = None
     try:
         cr, project = _load(deps, body)
@@ -477,7 +482,7 @@ def reject_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 def submit_rejection(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
+    lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
     values = (view.get("state") or {}).get("values") or {}
     reason = text_value(values, ids.CHANGE_BLOCK_REJECT_REASON)
@@ -511,14 +516,13 @@ def implemented_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, re
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
-    if not actor.is_team:
-        respond(**refusal("common.refused_team_only", lang), replace_original=False)
-        return
+    lang = channel_language(deps, actor, channel_of(body))
     project: Project | None = None
     try:
         cr, project = _load(deps, body)
         lang = project.language
+        if not actor.is_team:
+            raise Forbidden("common.refused_team_only")
         with deps.session() as session:
             cr = changes.implement(session, deps.clock, cr_id=cr.id or 0, project=project, actor=actor.user_id)
             update_id = _enqueue_message_update(session, cr, project, "implemented")
@@ -535,7 +539,7 @@ def withdraw_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respo
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
+    lang = channel_language(deps, actor, channel_of(body))
     project: Project | None = None
     try:
         cr, project = _load(deps, body)

@@ -39,11 +39,11 @@ from bot.handlers.common import (
     text_value,
     view_errors,
 )
-from bot.handlers.plan_common import check_request_channel, explain, is_outside_channels, tell
+from bot.handlers.plan_common import channel_language, check_request_channel, explain, is_outside_channels, tell
 from bot.i18n import t
 from bot.models import Project
 from bot.services import milestones, projects
-from bot.services.errors import DomainError, NotFound, ValidationFailed
+from bot.services.errors import DomainError, Forbidden, NotFound, ValidationFailed
 
 PER_PAGE = 10
 FIELDS = {
@@ -146,7 +146,7 @@ def milestone_command(ack: Ack, body: dict[str, Any], context: BoltContext, resp
 def submit_milestone(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
+    lang = channel_language(deps, actor, channel_of(body))
     if not actor.is_team:
         ack(response_action="errors", errors={ids.MILESTONE_BLOCK_NAME: t("common.refused_team_only", lang)})
         return
@@ -197,10 +197,7 @@ def edit_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
-    if not actor.is_team:
-        respond(**refusal("common.refused_team_only", lang), replace_original=False)
-        return
+    lang = channel_language(deps, actor, channel_of(body))
     try:
         milestone_id = action_int(body)
         if milestone_id is None:
@@ -208,6 +205,8 @@ def edit_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
         with deps.session() as session:
             milestone, project = milestones.get_in_team(session, deps.workspace.team_id, milestone_id)
         lang = project.language
+        if not actor.is_team:
+            raise Forbidden("common.refused_team_only")
         check_request_channel(deps, channel_of(body), project)
     except DomainError as err:
         respond(**message(explain(err, lang)), replace_original=False)
@@ -221,13 +220,11 @@ def submit_pick(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
     """`/milestone update`, step one: the chosen milestone's form replaces the picker."""
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
+    lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
     values = (view.get("state") or {}).get("values") or {}
     picked = selected_value(values, ids.MILESTONE_BLOCK_PICK) or ""
     try:
-        if not actor.is_team:
-            raise NotFound("common.refused_team_only")
         if not picked.isdigit():
             raise NotFound("common.not_found")
         with deps.session() as session:
@@ -235,6 +232,8 @@ def submit_pick(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         if project.id != meta.get("project_id"):
             raise NotFound("common.not_found")
         lang = project.language
+        if not actor.is_team:
+            raise Forbidden("common.refused_team_only")
     except DomainError as err:
         ack(response_action="errors", errors={ids.MILESTONE_BLOCK_PICK: explain(err, lang)})
         return
@@ -245,10 +244,7 @@ def submit_pick(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
 def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
-    if not actor.is_team:
-        ack(response_action="errors", errors={ids.MILESTONE_BLOCK_DUE: t("common.refused_team_only", lang)})
-        return
+    lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
     values = (view.get("state") or {}).get("values") or {}
     change = milestones.MilestoneChange(
@@ -263,6 +259,8 @@ def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         with deps.session() as session:
             milestone, project = milestones.get_in_team(session, deps.workspace.team_id, milestone_id)
             lang = project.language
+            if not actor.is_team:
+                raise Forbidden("common.refused_team_only")
             was_done = milestone.done
             milestone = milestones.update(session, deps.clock, project=project, milestone=milestone,
                                           actor=actor.user_id, change=change)

@@ -10,7 +10,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
-from bot.handlers.common import project_of_channel
+from bot.handlers.common import Actor, language_for, project_of_channel
 from bot.i18n import t
 from bot.models import Project
 from bot.services.errors import DomainError, NotFound
@@ -30,6 +30,11 @@ def check_request_channel(deps: Deps, channel_id: str | None, project: Project) 
     bound = project_of_channel(deps, channel_id)
     if bound is not None and bound.id != project.id:
         raise NotFound("common.not_found")
+
+
+def channel_language(deps: Deps, actor: Actor, channel_id: str | None) -> str:
+    """The language of the project bound to the channel a request came from (else the user's)."""
+    return language_for(actor, project_of_channel(deps, channel_id))
 
 
 def explain(err: DomainError, lang: str, project: Project | None = None) -> str:
