@@ -147,9 +147,6 @@ def submit_milestone(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
     deps = deps_of(context)
     actor = actor_of(deps, body)
     lang = channel_language(deps, actor, channel_of(body))
-    if not actor.is_team:
-        ack(response_action="errors", errors={ids.MILESTONE_BLOCK_NAME: t("common.refused_team_only", lang)})
-        return
     meta = metadata(view)
     values = (view.get("state") or {}).get("values") or {}
     project_id = meta.get("project_id")
@@ -172,6 +169,8 @@ def submit_milestone(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
         with deps.session() as session:
             project = projects.get(session, deps.workspace.team_id, project_id)
             lang = project.language
+            if not actor.is_team:
+                raise Forbidden("common.refused_team_only")
             milestone = milestones.create(session, deps.clock, project=project, actor=actor.user_id, data=data,
                                           allow_past_due=WARNINGS.seen(warning_key))
     except ValidationFailed as err:
