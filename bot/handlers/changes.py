@@ -48,6 +48,7 @@ from bot.handlers.plan_common import (
     channel_language,
     check_request_channel,
     explain,
+    from_slash_text,
     int_values,
     is_outside_channels,
     tell,
@@ -101,8 +102,9 @@ def change_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     channel_id = channel_of(body)
     project = project_of_channel(deps, channel_id)
     lang = language_for(actor, project)
-    text = " ".join((body.get("text") or "").split())
-    words = text.split(" ") if text else []
+    raw = " ".join((body.get("text") or "").split())
+    words = raw.split(" ") if raw else []
+    text = from_slash_text(raw)
     sub = words[0].lower() if words else ""
 
     if sub == "help":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,30 @@ def tell(deps: Deps, user_id: str, channel_id: str | None, text: str,
                      err.response.get("error"))
     dm = deps.client.conversations_open(users=user_id)["channel"]["id"]
     deps.client.chat_postMessage(channel=dm, text=text, **extra)
+
+
+_SLACK_MARKUP = re.compile(r"<([@#!])?([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def from_slash_text(text: str) -> str:
+    """The words a person typed after a slash command, as plain text to store.
+
+    With `should_escape: true` Slack sends `&`, `<`, `>` as entities and mentions, channels and
+    links as `<@U…|name>`, `<#C…|name>`, `<!here>`, `<url|label>`. Those become readable text
+    (`@name`, `#name`, `@here`, `label (url)`); the entities become characters again. Whatever is
+    stored is escaped again wherever it is shown."""
+
+    def readable(match: re.Match[str]) -> str:
+        sigil, target, label = match.groups()
+        if sigil in ("@", "#"):
+            return sigil + (label or target)
+        if sigil == "!":
+            shown = label or target.split("^", 1)[0]
+            return shown if shown.startswith("@") else "@" + shown
+        return f"{label} ({target})" if label and label != target else target
+
+    text = _SLACK_MARKUP.sub(readable, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def int_values(values: list[str]) -> list[int]:

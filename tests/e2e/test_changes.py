@@ -114,7 +114,7 @@ def assess(slack, fake, people, cr_id: int, *, user=None, **values) -> None:
 
 def approval_post(fake, cr_id: int) -> dict:
     posts = [c for c in fake.calls_to("chat.postMessage")
-             if c.params["channel"] == "C0CLIENT" and c.params["metadata"]["event_payload"]["key"]
+             if c.ok and c.params["channel"] == "C0CLIENT" and c.params["metadata"]["event_payload"]["key"]
              == f"cr-approval:{cr_id}"]
     assert len(posts) == 1
     return posts[0].params
@@ -377,16 +377,18 @@ def test_pm_shares_the_cost_with_the_client(flow, fake_slack, people, setup, ses
 def test_a_team_request_without_internal_channel_goes_to_the_pm_by_dm(slack, fake_slack, people, make_project,
                                                                       session):
     make_project(internal_channel_id=None)
-    resp = slack.command("/change", "Dark mode <!channel>", user=people.dev)
+    # What Slack sends (should_escape): typed "<b> & <!channel>" and a real @channel mention.
+    resp = slack.command("/change", "Dark mode &lt;b&gt; &amp; &lt;!channel&gt; <!channel>", user=people.dev)
     body = resp.json()
     assert body["response_type"] == "ephemeral" and "CR-1" in body["text"]
-    assert "&lt;!channel&gt;" in body["text"]
+    assert "Dark mode &lt;b&gt; &amp; &lt;!channel&gt; @channel" in body["text"]
     dm = fake_slack.wait_for("chat.postMessage")[0]
     assert dm.params["channel"] == "DU0PM"
     assert button_ids(dm.params["blocks"]) == [ids.CHANGE_ASSESS]
     assert "<!channel>" not in json.dumps(dm.params["blocks"])
     [cr] = crs(session)
-    assert cr.title == "Dark mode <!channel>" and not cr.requested_by_client and cr.requested_by == "U0DEV"
+    assert cr.title == "Dark mode <b> & <!channel> @channel"
+    assert not cr.requested_by_client and cr.requested_by == "U0DEV"
 
 
 def test_change_command_help_modal_unbound_channel_and_dm_picker(slack, fake_slack, people, setup):
@@ -534,3 +536,26 @@ def test_export_from_the_cli(setup, engine, clock, database_url, monkeypatch, ca
     assert main(["export", "changes", "--project", "Acme Web Shop", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ID,Title,Status") and "From the CLI" in out
+
+
+def test_a_decision_made_before_the_post_got_through_still_updates_it(flow, fake_slack, people, setup, session,
+                                                                       deps, clock):
+    """The client channel post failed (and waits for a retry) while the client approved from a list:
+    once the post goes out, it is corrected in place, so no live Approve button is left behind."""
+    from bot.slack.post import deliver_due
+
+    cr_id = raise_from_intake(flow, fake_slack, people, setup)
+    fake_slack.fail("chat.postMessage", error="fatal_error")
+    assess(flow, fake_slack, people, cr_id, milestones_=[setup["beta"]])
+    assert crs(session)[0].approval_ts is None
+    reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
+        ids.CHANGE_APPROVE, str(cr_id), user=people.client, is_ephemeral=True))
+    assert reply.params["text"].startswith("You approved")
+    clock.advance(minutes=5)
+    assert deliver_due(deps) == 1  # the approval post, at last
+    ts = crs(session)[0].approval_ts
+    assert ts and button_ids(approval_post(fake_slack, cr_id)["blocks"]) == [ids.CHANGE_APPROVE, ids.CHANGE_REJECT]
+    assert deliver_due(deps) == 1  # and its correction
+    update = fake_slack.calls_to("chat.update")[-1]
+    assert update.params["channel"] == "C0CLIENT" and update.params["ts"] == ts
+    assert button_ids(update.params["blocks"]) == [] and "Approved by <@U0CLIENT>" in json.dumps(update.params)

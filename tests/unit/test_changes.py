@@ -352,3 +352,16 @@ def test_export_in_chinese_and_empty(engine, clock, make_project):
     assert head.startswith("编号,标题,状态")
     with pytest.raises(ValueError), session_scope(engine) as s:
         export_changes.render(s, project, "pdf")
+
+
+@pytest.mark.parametrize(("sent", "stored"), [
+    ("Dark mode", "Dark mode"),
+    ("a &lt;b&gt; &amp;amp; c", "a <b> &amp; c"),
+    ("ask <@U0CLIENT|chris> in <#C0CLIENT|client-acme>", "ask @chris in #client-acme"),
+    ("<!here> and <!subteam^S1|@devs> and <!channel>", "@here and @devs and @channel"),
+    ("see <https://example.com|the spec> or <https://x.io>", "see the spec (https://example.com) or https://x.io"),
+])
+def test_slash_command_text_becomes_plain_text(sent, stored):
+    from bot.handlers.plan_common import from_slash_text
+
+    assert from_slash_text(sent) == stored
