@@ -578,9 +578,10 @@ def _list_message(deps: Deps, actor: Actor, project: Project, *, status: str | N
         ms, _reqs = changes.affected(session, cr_ids)
         names = {m.id: m.name for group in ms.values() for m in group if m.id is not None}
     can_decide = permissions.can_decide_for_client(project, actor.user_id)
+    active = project.status == "active"  # a closed project shows its record, and no buttons
     items = [ListItem(cr=c, history=logs.get(c.id or 0, []), milestone_names=names,
                       actions=changes.actions_for(c, user_id=actor.user_id, is_team=actor.is_team,
-                                                  can_decide=can_decide))
+                                                  can_decide=can_decide) if active else [])
              for c in rows]
     pages = pager(ids.CHANGE_LIST_PAGE, page=page, total=total, per_page=PER_PAGE, lang=lang,
                   state={"p": project.id, "s": status}) if total > PER_PAGE else []

@@ -559,3 +559,19 @@ def test_a_decision_made_before_the_post_got_through_still_updates_it(flow, fake
     update = fake_slack.calls_to("chat.update")[-1]
     assert update.params["channel"] == "C0CLIENT" and update.params["ts"] == ts
     assert button_ids(update.params["blocks"]) == [] and "Approved by <@U0CLIENT>" in json.dumps(update.params)
+
+
+def test_withdrawn_before_assessment_the_team_notice_loses_its_button(slack, fake_slack, people, setup, session):
+    call, _ = next_call(fake_slack, "chat.postMessage", lambda: slack.command("/change", "Bigger logo",
+                                                                             user=people.dev))
+    notice_ts = call.response["ts"]
+    [cr] = crs(session)
+    reply, _ = next_call(fake_slack, "response_url", lambda: slack.action(
+        ids.CHANGE_WITHDRAW, str(cr.id), user=people.dev, is_ephemeral=True))
+    assert "withdrawn" in reply.params["text"]
+    update = fake_slack.calls_to("chat.update")[-1]
+    assert update.params["channel"] == "C0INTERNAL" and update.params["ts"] == notice_ts
+    assert button_ids(update.params["blocks"]) == [] and "Withdrawn by <@U0DEV>" in json.dumps(update.params)
+    reply, _ = next_call(fake_slack, "response_url", lambda: slack.action(
+        ids.CHANGE_ASSESS, str(cr.id), user=people.pm, channel_id="C0INTERNAL"))
+    assert "already *Withdrawn*" in reply.params["text"] and crs(session)[0].status == "withdrawn"
