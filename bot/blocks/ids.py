@@ -54,6 +54,43 @@ REQ_ITEM_BLOCK = "req_item"  # actions block_id prefix: "req_item:<id>:<where th
 
 # --- Change requests and milestones (/change, /milestone) --------------------------------
 # (issue 4 adds its ids here)
+# /change: the request modal, the team's assessment, the client's decision, the list.
+CHANGE_MODAL = "change_modal"
+CHANGE_BLOCK_TITLE = "cr_title"
+CHANGE_BLOCK_DESCRIPTION = "cr_description"
+CHANGE_BLOCK_REASON = "cr_reason"
+CHANGE_BLOCK_REQUIREMENTS = "cr_requirements"
+CHANGE_BLOCK_MILESTONES = "cr_milestones"
+CHANGE_ASSESS = "change_assess"
+CHANGE_ASSESS_MODAL = "change_assess_modal"
+CHANGE_BLOCK_SCHEDULE = "cr_schedule_days"
+CHANGE_BLOCK_EFFORT = "cr_effort_hours"
+CHANGE_BLOCK_COST_AMOUNT = "cr_cost_amount"
+CHANGE_BLOCK_COST_CURRENCY = "cr_cost_currency"
+CHANGE_BLOCK_SHARE_COST = "cr_share_cost"
+CHANGE_BLOCK_RECOMMENDATION = "cr_recommendation"
+CHANGE_SHARE_COST_OPTION = "share_cost_with_client"
+CHANGE_APPROVE = "change_approve"
+CHANGE_REJECT = "change_reject"
+CHANGE_REJECT_MODAL = "change_reject_modal"
+CHANGE_BLOCK_REJECT_REASON = "cr_reject_reason"
+CHANGE_IMPLEMENTED = "change_implemented"
+CHANGE_WITHDRAW = "change_withdraw"
+CHANGE_LIST_PAGE = "change_list_page"
+
+# /milestone: the create modal, the update modal (and its picker), the list.
+MILESTONE_MODAL = "milestone_modal"
+MILESTONE_EDIT_MODAL = "milestone_edit_modal"
+MILESTONE_PICK_MODAL = "milestone_pick_modal"
+MILESTONE_BLOCK_NAME = "ms_name"
+MILESTONE_BLOCK_DUE = "ms_due_date"
+MILESTONE_BLOCK_PROGRESS = "ms_progress"
+MILESTONE_BLOCK_DESCRIPTION = "ms_description"
+MILESTONE_BLOCK_DONE = "ms_done"
+MILESTONE_BLOCK_PICK = "ms_pick"
+MILESTONE_DONE_OPTION = "done"
+MILESTONE_EDIT = "milestone_edit"
+MILESTONE_LIST_PAGE = "milestone_list_page"
 
 
 

@@ -1,0 +1,99 @@
+"""Helpers `/change` and `/milestone` share: where a request comes from, and telling people."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.deps import Deps
+from bot.handlers.common import Actor, language_for, project_of_channel
+from bot.i18n import t
+from bot.models import Project
+from bot.services.errors import DomainError, NotFound
+from bot.services.export_changes import local_time
+
+log = logging.getLogger(__name__)
+
+
+def is_outside_channels(channel_id: str | None) -> bool:
+    """A DM with the bot (or no channel at all): there a modal offers a project picker.
+    In an ordinary channel without a project the answer is `common.no_project_here` instead."""
+    return not channel_id or channel_id.startswith("D")
+
+
+def check_request_channel(deps: Deps, channel_id: str | None, project: Project) -> None:
+    """A button about `project` pressed in a channel bound to another project is refused."""
+    bound = project_of_channel(deps, channel_id)
+    if bound is not None and bound.id != project.id:
+        raise NotFound("common.not_found")
+
+
+def channel_language(deps: Deps, actor: Actor, channel_id: str | None) -> str:
+    """The language of the project bound to the channel a request came from (else the user's)."""
+    return language_for(actor, project_of_channel(deps, channel_id))
+
+
+def explain(err: DomainError, lang: str, project: Project | None = None) -> str:
+    """The refusal in words, with user ids as mentions and times in the project's time zone."""
+    params = dict(err.params)
+    if isinstance(params.get("user"), str):
+        from bot.blocks.text import mention
+
+        params["user"] = mention(params["user"]) or "-"
+    if isinstance(params.get("at"), str) and params["at"] and project is not None:
+        with contextlib.suppress(ValueError):
+            params["at"] = local_time(datetime.fromisoformat(params["at"]), project)
+    if isinstance(params.get("status"), str):
+        key = f"changes.status_{params['status']}"
+        with contextlib.suppress(KeyError):
+            params["status"] = t(key, lang)
+    return t(err.key, lang, **params)
+
+
+def tell(deps: Deps, user_id: str, channel_id: str | None, text: str,
+         blocks: list[dict[str, Any]] | None = None) -> None:
+    """An ephemeral note to the user in `channel_id`; by DM when that is not possible."""
+    extra: dict[str, Any] = {"blocks": blocks} if blocks else {}
+    if channel_id:
+        try:
+            deps.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, **extra)
+            return
+        except SlackApiError as err:
+            log.info("ephemeral to %s in %s failed (%s); sending a DM", user_id, channel_id,
+                     err.response.get("error"))
+    dm = deps.client.conversations_open(users=user_id)["channel"]["id"]
+    deps.client.chat_postMessage(channel=dm, text=text, **extra)
+
+
+_SLACK_MARKUP = re.compile(r"<([@#!])?([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def from_slash_text(text: str) -> str:
+    """The words a person typed after a slash command, as plain text to store.
+
+    With `should_escape: true` Slack sends `&`, `<`, `>` as entities and mentions, channels and
+    links as `<@U…|name>`, `<#C…|name>`, `<!here>`, `<url|label>`. Those become readable text
+    (`@name`, `#name`, `@here`, `label (url)`); the entities become characters again. Whatever is
+    stored is escaped again wherever it is shown."""
+
+    def readable(match: re.Match[str]) -> str:
+        sigil, target, label = match.groups()
+        if sigil in ("@", "#"):
+            return sigil + (label or target)
+        if sigil == "!":
+            shown = label or target.split("^", 1)[0]
+            return shown if shown.startswith("@") else "@" + shown
+        return f"{label} ({target})" if label and label != target else target
+
+    text = _SLACK_MARKUP.sub(readable, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def int_values(values: list[str]) -> list[int]:
+    """Option values that are ids; anything else is dropped."""
+    return [int(v) for v in values if v.isdigit() and len(v) < 12]

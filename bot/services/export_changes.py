@@ -1,0 +1,227 @@
+"""The change log of a project, as Markdown or CSV (`pmbot export changes`, `/change list export`).
+
+Also the plain-text pieces the Slack views of change requests share with it: impact, history
+lines, local times. Nothing here knows Slack; who a user is comes in as a function.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot.i18n import t
+from bot.models import ActivityLog, ChangeRequest, Milestone, Project
+from bot.services import changes
+
+Who = Callable[[str | None], str]
+
+
+def _plain_user(user_id: str | None) -> str:
+    return user_id or "-"
+
+
+def _zone(project: Project) -> ZoneInfo:
+    try:
+        return ZoneInfo(project.timezone or "UTC")
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
+def local_time(at: datetime | None, project: Project) -> str:
+    """`YYYY-MM-DD HH:MM` in the project's time zone ('' for no time)."""
+    return at.astimezone(_zone(project)).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def hours(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def money(amount: Decimal | None, currency: str | None) -> str:
+    if amount is None:
+        return ""
+    return f"{amount:,.2f} {currency or ''}".strip()
+
+
+def schedule_text(days: int | None, lang: str) -> str:
+    if days is None:
+        return ""
+    if days == 0:
+        return t("changes.impact_no_delay", lang)
+    return t("changes.impact_days", lang, days=f"{days:+d}")
+
+
+def impact_text(cr: ChangeRequest, lang: str, *, to_client: bool) -> str:
+    """"+5 days · 12 h · 1,200.00 EUR" (the cost only where it may be shown)."""
+    if cr.schedule_impact_days is None and cr.effort_hours is None:
+        return t("changes.not_assessed_yet", lang)
+    parts = [schedule_text(cr.schedule_impact_days, lang),
+             t("changes.impact_hours", lang, hours=hours(cr.effort_hours))]
+    if changes.cost_visible(cr, to_client=to_client):
+        cost = money(cr.cost_amount, cr.cost_currency)
+        parts.append(cost if cr.share_cost_with_client else t("changes.cost_internal", lang, cost=cost))
+    return " · ".join(p for p in parts if p)
+
+
+def status_label(status: str, lang: str) -> str:
+    return t(f"changes.status_{status}", lang)
+
+
+def history_line(entry: ActivityLog, project: Project, lang: str, who: Who,
+                 milestone_names: dict[int, str] | None = None,
+                 clean: Callable[[str], str] = str) -> str:
+    """One line of a request's history: when, what, by whom (and the plan change it made).
+    `clean` prepares typed text (a reason, a milestone name) for where the line is shown."""
+    when = local_time(entry.created_at, project)
+    user = who(entry.actor_user_id)
+    if entry.on_behalf_of_client:
+        user = t("permissions.on_behalf", lang, user=user)
+    key = f"changes.history_{entry.action}"
+    try:
+        line = t(key, lang, when=when, user=user)
+    except KeyError:
+        line = t("changes.history_other", lang, when=when, user=user, action=entry.action)
+    after = entry.after or {}
+    if entry.action == "rejected" and after.get("reason"):
+        line += t("changes.history_reason", lang, reason=clean(str(after["reason"])))
+    moves = after.get("rescheduled") or []
+    names = milestone_names or {}
+    for move in moves:
+        name = names.get(int(move.get("milestone_id") or 0), f"#{move.get('milestone_id')}")
+        line += t("changes.history_moved", lang, name=clean(name), old=move.get("from"), new=move.get("to"))
+    return line
+
+
+def decision_moves(entries: list[ActivityLog]) -> list[dict[str, Any]]:
+    """The milestone moves an approval made, from its log entry."""
+    for entry in reversed(entries):
+        if entry.action == "approved":
+            return list((entry.after or {}).get("rescheduled") or [])
+    return []
+
+
+# The export --------------------------------------------------------------------------------
+
+COLUMNS = ["id", "title", "status", "requested_by", "requested_at", "by_client", "description", "reason",
+           "schedule_impact_days", "effort_hours", "cost", "cost_shared", "recommendation", "assessed_by",
+           "assessed_at", "decision", "decided_by", "decided_at", "on_behalf_of_client", "decision_reason",
+           "milestones", "requirements", "plan_change"]
+
+
+def _rows(session: Session, project: Project, lang: str, include_internal: bool) -> list[dict[str, str]]:
+    assert project.id is not None
+    crs = changes.all_for_project(session, project.id)
+    ids = [c.id for c in crs if c.id is not None]
+    ms, reqs = changes.affected(session, ids)
+    logs = changes.history(session, ids)
+    names = _milestone_names(ms)
+    yes, no = t("common.yes", lang), t("common.no", lang)
+    out = []
+    for cr in crs:
+        assert cr.id is not None
+        show_cost = changes.cost_visible(cr, to_client=not include_internal)
+        decided = cr.status in ("approved", "rejected", "implemented")
+        moves = decision_moves(logs.get(cr.id, []))
+        out.append({
+            "id": f"CR-{cr.id}",
+            "title": cr.title,
+            "status": status_label(cr.status, lang),
+            "requested_by": cr.requested_by,
+            "requested_at": local_time(cr.created_at, project),
+            "by_client": yes if cr.requested_by_client else no,
+            "description": cr.description,
+            "reason": cr.reason,
+            "schedule_impact_days": "" if cr.schedule_impact_days is None else f"{cr.schedule_impact_days:+d}",
+            "effort_hours": hours(cr.effort_hours),
+            "cost": money(cr.cost_amount, cr.cost_currency) if show_cost else "",
+            "cost_shared": (yes if cr.share_cost_with_client else no) if show_cost else "",
+            "recommendation": cr.recommendation or "",
+            "assessed_by": cr.assessed_by or "",
+            "assessed_at": local_time(cr.assessed_at, project),
+            "decision": status_label("approved" if cr.status == "implemented" else cr.status, lang) if decided else "",
+            "decided_by": cr.decided_by or "",
+            "decided_at": local_time(cr.decided_at, project),
+            "on_behalf_of_client": (yes if cr.decided_on_behalf else no) if cr.decided_by else "",
+            "decision_reason": cr.decision_reason or "",
+            "milestones": "; ".join(m.name for m in ms.get(cr.id, [])),
+            "requirements": "; ".join(f"#{r.id} {r.title}" for r in reqs.get(cr.id, [])),
+            "plan_change": "; ".join(
+                f"{names.get(int(m.get('milestone_id') or 0), '#' + str(m.get('milestone_id')))}: "
+                f"{m.get('from')} → {m.get('to')}" for m in moves),
+        })
+    return out
+
+
+def _milestone_names(ms: dict[int, list[Milestone]]) -> dict[int, str]:
+    return {m.id: m.name for group in ms.values() for m in group if m.id is not None}
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(column: str, value: str) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: neutralise typed text."""
+    if column not in ("schedule_impact_days",) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def render_csv(rows: list[dict[str, str]], lang: str) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([t(f"changes.export_col_{c}", lang) for c in COLUMNS])
+    for row in rows:
+        writer.writerow([_csv_cell(c, row[c]) for c in COLUMNS])
+    return buf.getvalue()
+
+
+def _md(text: str) -> str:
+    """Typed text made safe for one Markdown table cell or list item."""
+    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+
+def render_markdown(session: Session, project: Project, rows: list[dict[str, str]], lang: str,
+                    today: date | None) -> str:
+    lines = [f"# {t('changes.export_title', lang, name=_md(project.name))}", ""]
+    if today:
+        lines += [t("changes.export_generated", lang, date=today.isoformat()), ""]
+    if not rows:
+        lines.append(t("changes.export_empty", lang))
+        return "\n".join(lines) + "\n"
+    summary = ["id", "title", "status", "schedule_impact_days", "effort_hours", "cost", "decided_by", "decided_at"]
+    lines.append("| " + " | ".join(t(f"changes.export_col_{c}", lang) for c in summary) + " |")
+    lines.append("|" + "---|" * len(summary))
+    for row in rows:
+        lines.append("| " + " | ".join(_md(row[c]) or " " for c in summary) + " |")
+    lines.append("")
+    details = [c for c in COLUMNS if c not in ("id", "title")]
+    for row in rows:
+        lines += [f"## {row['id']} · {_md(row['title'])}", ""]
+        for c in details:
+            if row[c]:
+                lines.append(f"- **{t(f'changes.export_col_{c}', lang)}:** {_md(row[c])}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render(session: Session, project: Project, fmt: str, *, include_internal: bool = True,
+           today: date | None = None) -> str:
+    """The project's change log in `fmt` ("md" or "csv"), in the project's language.
+
+    `include_internal=False` leaves out costs the PM did not share with the client."""
+    lang = project.language
+    rows = _rows(session, project, lang, include_internal)
+    if fmt == "csv":
+        return render_csv(rows, lang)
+    if fmt == "md":
+        return render_markdown(session, project, rows, lang, today)
+    raise ValueError(f"unknown export format {fmt!r}")
