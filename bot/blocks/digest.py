@@ -106,7 +106,8 @@ def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[s
           progress=m.progress, due=format_date(m.due_date, lang), status=t(f"digest.milestone_status_{m.status}", lang))
         for m in facts.milestones
     ]
-    blocks.append(_section(t("digest.milestones_title", lang) + "\n" + (_lines(ms, lang) or t("digest.no_milestones", lang))))
+    milestones_text = _lines(ms, lang) or t("digest.no_milestones", lang)
+    blocks.append(_section(t("digest.milestones_title", lang) + "\n" + milestones_text))
 
     # This week
     week_lines: list[str] = []

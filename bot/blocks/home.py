@@ -51,6 +51,6 @@ def home_view(lang: str, entries: list[tuple[DigestFacts, list[ReminderItem], li
             if element:
                 blocks.append({"type": "actions", "elements": [element]})
     if len(blocks) > BLOCKS_PER_VIEW:
-        blocks = blocks[: BLOCKS_PER_VIEW - 1] + [
-            {"type": "context", "elements": [mrkdwn(t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_VIEW + 1))]}]
+        more = t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_VIEW + 1)
+        blocks = [*blocks[: BLOCKS_PER_VIEW - 1], {"type": "context", "elements": [mrkdwn(more)]}]
     return {"type": "home", "blocks": blocks}

@@ -29,7 +29,7 @@ def _internal(session: Session, project: Project) -> list[dict[str, Any]]:
 
 def _preview(session: Session, project: Project) -> list[dict[str, Any]]:
     facts = _facts(session, project)
-    week, due = calendar.recent_digest_weeks(project, datetime.now(UTC))[-1]
+    _week, due = calendar.recent_digest_weeks(project, datetime.now(UTC))[-1]
     return preview_message(facts, due=due.astimezone(calendar.tz(project)).date(),
                            requires_approval=project.require_pm_approval, intake_enabled=intake.enabled())["blocks"]
 

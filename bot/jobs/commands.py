@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
 from bot.config import Settings, require_slack
 
 
-def _deps(settings: Settings):  # noqa: ANN202 - Deps, imported late to keep the CLI start fast
+def _deps(settings: Settings):
     from bot.app import create_app, deps_of
     from bot.db import make_engine
     from bot.migrate import upgrade
