@@ -102,4 +102,10 @@ MILESTONE_LIST_PAGE = "milestone_list_page"
 
 
 # --- Digest, reminders, App Home (/digest) ---------------------------------------------
-# (issue 6 adds its ids here)
+DIGEST_POST_NOW = "digest_post_now"
+DIGEST_ADD_NOTE = "digest_add_note"
+DIGEST_SKIP = "digest_skip"
+DIGEST_NOTE_MODAL = "digest_note_modal"
+DIGEST_NOTE_BLOCK = "note"
+REMINDER_SNOOZE = "reminder_snooze"
+HOME_REFRESH = "home_refresh"

@@ -51,3 +51,15 @@ def t(key: str, lang: str | None = None, /, **params: object) -> str:
     if text is None:
         raise KeyError(f"no text for {key!r}")
     return text.format(**params) if params else text
+
+
+def format_date(day: object, lang: str | None = None) -> str:
+    """A short, localised date: "Fri 20 Nov 2026" / "2026年11月20日（周五）"."""
+    from datetime import date as _date
+
+    assert isinstance(day, _date)
+    lang = normalise_language(lang)
+    weekday = t(f"common.weekday_short_{day.weekday()}", lang)
+    if lang == "zh-CN":
+        return f"{day.year}年{day.month}月{day.day}日（{weekday}）"
+    return f"{weekday} {day.day} {t(f'common.month_{day.month}', lang)} {day.year}"

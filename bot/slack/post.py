@@ -115,9 +115,10 @@ def deliver(deps: Deps, outbox_id: int) -> bool:
         with deps.session() as session:
             outbox.mark_failed(session, outbox_id, error=repr(err), now=deps.clock.now(), permanent=False)
         return False
+    sent_at = deps.clock.now()
     with deps.session() as session:
-        outbox.mark_sent(session, outbox_id, ts=ts, now=deps.clock.now())
-        row.message_ts = ts
+        outbox.mark_sent(session, outbox_id, ts=ts, now=sent_at)
+        row.message_ts, row.sent_at, row.status = ts, sent_at, "sent"
         hook = _after_send.get(row.kind)
         if hook is not None:
             hook(session, row, ts)

@@ -1,0 +1,239 @@
+"""The weekly digest: the client's version (client channel) and the team's (internal channel).
+
+The client version never shows internal risks, costs the PM did not share, or internal
+counts. Whatever the project's size, the message stays within Block Kit's limits: long lists
+are cut with "…and N more".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from bot.blocks import ids
+from bot.blocks.project import intake_buttons
+from bot.blocks.text import (
+    BLOCKS_PER_MESSAGE,
+    BUTTON_TEXT,
+    HEADER_TEXT,
+    SECTION_TEXT,
+    mention,
+    mrkdwn,
+    plain_text,
+    safe,
+)
+from bot.i18n import format_date, t
+from bot.models import ChangeRequest, Risk
+from bot.services import calendar
+from bot.services.digests import DigestFacts
+
+LIST_LIMIT = 8  # items per list before "…and N more"
+TITLE_LIMIT = 150
+# Extra actions per awaiting item, added by the features that own them: (facts, item) -> element.
+AwaitingButton = Callable[[str, Any], dict[str, Any] | None]
+AWAITING_BUTTONS: dict[str, AwaitingButton] = {}
+
+
+def progress_bar(progress: int, width: int = 10) -> str:
+    filled = max(0, min(width, round(progress / 100 * width)))
+    return "▓" * filled + "░" * (width - filled)
+
+
+def _lines(items: list[str], lang: str, limit: int = LIST_LIMIT) -> str:
+    shown = items[:limit]
+    if len(items) > limit:
+        shown.append(t("digest.and_more", lang, count=len(items) - limit))
+    text = "\n".join(shown)
+    if len(text) > SECTION_TEXT:
+        # keep whole lines, then say how many were left out
+        kept: list[str] = []
+        size = 0
+        for line in shown:
+            if size + len(line) + 1 > SECTION_TEXT - 60:
+                break
+            kept.append(line)
+            size += len(line) + 1
+        kept.append(t("digest.and_more", lang, count=len(items) - len(kept)))
+        text = "\n".join(kept)
+    return text
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def _impact(c: ChangeRequest, lang: str, *, show_cost: bool) -> str:
+    out = ""
+    if c.schedule_impact_days:
+        out += t("digest.impact_days", lang, days=c.schedule_impact_days)
+    if show_cost and c.cost_amount is not None and c.cost_currency:
+        out += t("digest.impact_cost", lang, amount=_money(c.cost_amount), currency=safe(c.cost_currency, 3))
+    return out
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:,.2f}"
+
+
+def _risk_line(r: Risk, lang: str, *, internal: bool) -> str:
+    marker = t("digest.risk_internal_marker", lang) if internal and r.visibility != "client" else ""
+    mitigation = safe(r.mitigation, 300) if r.mitigation.strip() else t("digest.risk_no_mitigation", lang)
+    return marker + t("digest.risk_line", lang, title=safe(r.title, TITLE_LIMIT), score=r.score, mitigation=mitigation)
+
+
+def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[str] | None = None
+                   ) -> dict[str, Any]:
+    """`{text, blocks}` of the digest. `internal=False` is what the client channel gets."""
+    p = facts.project
+    lang = p.language
+    name = safe(p.name, 100)
+    week_monday = calendar.week_start(facts.since.astimezone(calendar.tz(p)).date())
+    header = t("digest.header_internal" if internal else "digest.header", lang, name=p.name)
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": plain_text(header, HEADER_TEXT)}]
+    if facts.note:
+        blocks.append(_section(t("digest.note_title", lang, pm=mention(p.pm_user_id)) + "\n" + safe(facts.note, 2000)))
+    status_text = t(f"digest.status_{facts.overall}", lang)
+    blocks.append({"type": "section", "text": mrkdwn(status_text)})
+    blocks.append({"type": "context", "elements": [mrkdwn(t(
+        "digest.week_line", lang, week=facts.week.split("-W")[1].lstrip("0"), date=format_date(week_monday, lang)))]})
+    blocks.append({"type": "divider"})
+
+    # Milestones
+    ms = [
+        t("digest.milestone_line", lang, name=safe(m.name, TITLE_LIMIT), bar=progress_bar(m.progress),
+          progress=m.progress, due=format_date(m.due_date, lang), status=t(f"digest.milestone_status_{m.status}", lang))
+        for m in facts.milestones
+    ]
+    milestones_text = _lines(ms, lang) or t("digest.no_milestones", lang)
+    blocks.append(_section(t("digest.milestones_title", lang) + "\n" + milestones_text))
+
+    # This week
+    week_lines: list[str] = []
+    if facts.requirements_raised or facts.requirements_confirmed:
+        week_lines.append(t("digest.requirements_line", lang, raised=len(facts.requirements_raised),
+                            confirmed=len(facts.requirements_confirmed)))
+    if facts.changes_raised or facts.changes_decided:
+        week_lines.append(t("digest.changes_line", lang, raised=len(facts.changes_raised),
+                            decided=len(facts.changes_decided)))
+        for c in facts.changes_decided[:LIST_LIMIT]:
+            decision = t(f"digest.decision_{c.status}", lang)
+            week_lines.append(t("digest.change_decided", lang, title=safe(c.title, TITLE_LIMIT), decision=decision,
+                                impact=_impact(c, lang, show_cost=internal or c.share_cost_with_client)))
+    if facts.feedback:
+        avg = facts.feedback_average
+        week_lines.append(t("digest.feedback_line", lang, count=len(facts.feedback), average=avg) if avg is not None
+                          else t("digest.feedback_line_no_score", lang, count=len(facts.feedback)))
+    if not week_lines:
+        week_lines.append(t("digest.nothing_this_week", lang))
+    blocks.append(_section(t("digest.this_week_title", lang) + "\n" + _lines(week_lines, lang, 30)))
+
+    # What waits on the client
+    blocks.append({"type": "divider"})
+    blocks.append(_section(t("digest.awaiting_title_internal" if internal else "digest.awaiting_title", lang)))
+    awaiting: list[tuple[str, Any, str]] = []
+    for r in facts.awaiting_requirements:
+        since = r.sent_for_confirmation_at or r.created_at
+        days = calendar.working_days_between(p, since, _now_of(facts))
+        awaiting.append(("requirement", r, t("digest.awaiting_requirement", lang, title=safe(r.title, TITLE_LIMIT),
+                                             days=days)))
+    for c in facts.awaiting_changes:
+        days = calendar.working_days_between(p, c.assessed_at or c.created_at, _now_of(facts))
+        awaiting.append(("change", c, t("digest.awaiting_change", lang, title=safe(c.title, TITLE_LIMIT), days=days,
+                                        impact=_impact(c, lang, show_cost=internal or c.share_cost_with_client))))
+    if not awaiting:
+        blocks.append({"type": "context", "elements": [mrkdwn(t("digest.awaiting_none", lang))]})
+    for kind, item, text in awaiting[:LIST_LIMIT]:
+        block = _section(text)
+        button = AWAITING_BUTTONS.get(kind)
+        element = button(lang, item) if button and not internal else None
+        if element:
+            block["accessory"] = element
+        blocks.append(block)
+    if len(awaiting) > LIST_LIMIT:
+        blocks.append({"type": "context", "elements": [mrkdwn(t("digest.and_more", lang,
+                                                                 count=len(awaiting) - LIST_LIMIT))]})
+
+    # Risks
+    risks = facts.risks if internal else facts.client_risks
+    if risks:
+        blocks.append({"type": "divider"})
+        blocks.append(_section(t("digest.risks_title", lang) + "\n" + _lines(
+            [_risk_line(r, lang, internal=internal) for r in risks], lang)))
+
+    # Next week
+    next_lines = [t("digest.next_week_line", lang, name=safe(m.name, TITLE_LIMIT), due=format_date(m.due_date, lang),
+                    progress=m.progress) for m in facts.due_next_week]
+    blocks.append(_section(t("digest.next_week_title", lang) + "\n" + (_lines(next_lines, lang)
+                                                                       or t("digest.next_week_none", lang))))
+
+    if internal:
+        extra = [t("digest.internal_follow_ups", lang, count=facts.open_follow_ups)]
+        costs = [f"{_money(c.cost_amount)} {safe(c.cost_currency or '', 3)}" for c in
+                 facts.changes_raised + facts.awaiting_changes if c.cost_amount is not None]
+        if costs:
+            extra.append(t("digest.internal_costs", lang, costs=", ".join(dict.fromkeys(costs))))
+        blocks.append({"type": "divider"})
+        blocks.append(_section(t("digest.internal_title", lang) + "\n" + "\n".join(extra)))
+    else:
+        actions = intake_buttons(p, intake_enabled or [])
+        if actions:
+            blocks.append({"type": "context", "elements": [mrkdwn(t("digest.intake_hint", lang))]})
+            blocks.append({**actions, "block_id": f"digest-intake:{p.id}"})
+
+    if len(blocks) > BLOCKS_PER_MESSAGE:  # defensive: lists above are already capped
+        blocks = blocks[: BLOCKS_PER_MESSAGE - 1] + blocks[-1:]
+    text = t("digest.text_fallback", lang, name=name, status=status_text.replace("*", ""))
+    return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def _now_of(facts: DigestFacts) -> Any:
+    """The moment the facts were gathered for (end of the local day of `today`)."""
+    from datetime import time as _time
+
+    return calendar.at_local(facts.project, facts.today, _time(23, 59))
+
+
+def preview_message(facts: DigestFacts, *, due: date, requires_approval: bool,
+                    intake_enabled: list[str] | None = None) -> dict[str, Any]:
+    """The PM's DM before the digest is due: the digest as the client will see it, and buttons."""
+    p = facts.project
+    lang = p.language
+    digest = digest_message(facts, internal=False, intake_enabled=intake_enabled)
+    value = f"{p.id}:{facts.week}"
+    intro = [
+        _section(t("digest.preview_intro", lang, name=safe(p.name, 100), due=format_date(due, lang))),
+        {"type": "context", "elements": [mrkdwn(t(
+            "digest.preview_requires_approval" if requires_approval else "digest.preview_posts_on_time", lang))]},
+        {"type": "actions", "block_id": f"preview:{p.id}", "elements": [
+            {"type": "button", "style": "primary", "action_id": ids.DIGEST_POST_NOW, "value": value,
+             "text": plain_text(t("digest.preview_post_now", lang), BUTTON_TEXT)},
+            {"type": "button", "action_id": ids.DIGEST_ADD_NOTE, "value": value,
+             "text": plain_text(t("digest.preview_add_note", lang), BUTTON_TEXT)},
+            {"type": "button", "action_id": ids.DIGEST_SKIP, "value": value,
+             "text": plain_text(t("digest.preview_skip", lang), BUTTON_TEXT)},
+        ]},
+        {"type": "divider"},
+    ]
+    body = [b for b in digest["blocks"] if b.get("type") != "actions"]
+    blocks = (intro + body)[:BLOCKS_PER_MESSAGE]
+    return {"text": t("digest.preview_intro", lang, name=safe(p.name, 100), due=format_date(due, lang)),
+            "blocks": blocks}
+
+
+def late_question(facts: DigestFacts, *, due: date) -> dict[str, Any]:
+    p = facts.project
+    lang = p.language
+    value = f"{p.id}:{facts.week}"
+    text = t("digest.late_question", lang, name=safe(p.name, 100), due=format_date(due, lang))
+    return {"text": text, "blocks": [
+        _section(text),
+        {"type": "actions", "elements": [
+            {"type": "button", "style": "primary", "action_id": ids.DIGEST_POST_NOW, "value": value,
+             "text": plain_text(t("digest.late_post", lang), BUTTON_TEXT)},
+            {"type": "button", "action_id": ids.DIGEST_SKIP, "value": value,
+             "text": plain_text(t("digest.late_skip", lang), BUTTON_TEXT)},
+        ]},
+    ]}
+

@@ -1,0 +1,56 @@
+"""The App Home tab: the user's projects, their status, and what waits on the user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.blocks import ids
+from bot.blocks.digest import AWAITING_BUTTONS
+from bot.blocks.reminders import ACT_BUTTONS, item_text
+from bot.blocks.text import BLOCKS_PER_VIEW, BUTTON_TEXT, HEADER_TEXT, channel_link, mrkdwn, plain_text, safe
+from bot.i18n import t
+from bot.services.digests import DigestFacts
+from bot.services.reminders import ReminderItem
+
+
+def home_view(lang: str, entries: list[tuple[DigestFacts, list[ReminderItem], list[tuple[str, Any]]]]
+              ) -> dict[str, Any]:
+    """`entries`: per project, its digest facts, the user's reminder items, and the decisions
+    (kind, item) the user owes as a client approver."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain_text(t("home.title", lang), HEADER_TEXT)},
+        {"type": "context", "elements": [mrkdwn(t("home.intro", lang))]},
+        {"type": "actions", "elements": [{"type": "button", "action_id": ids.HOME_REFRESH, "value": "refresh",
+                                          "text": plain_text(t("home.refresh", lang), BUTTON_TEXT)}]},
+    ]
+    if not entries:
+        blocks.append({"type": "section", "text": mrkdwn(t("home.no_projects", lang))})
+    for facts, items, decisions in entries:
+        p = facts.project
+        plang = p.language
+        blocks.append({"type": "divider"})
+        blocks.append({"type": "section", "text": mrkdwn(t(
+            "home.project_line", lang, name=safe(p.name, 150), client=safe(p.client_name or "-", 150),
+            channel=channel_link(p.client_channel_id), status=t(f"digest.status_{facts.overall}", lang)))})
+        if not items and not decisions:
+            blocks.append({"type": "context", "elements": [mrkdwn(t("home.nothing_waiting", lang))]})
+            continue
+        blocks.append({"type": "section", "text": mrkdwn(t("home.waiting_title", lang))})
+        for kind, item in decisions:
+            block: dict[str, Any] = {"type": "section", "text": mrkdwn(t(
+                f"home.decide_{kind}", lang, title=safe(item.title, 200)))}
+            button = AWAITING_BUTTONS.get(kind)
+            element = button(plang, item) if button else None
+            if element:
+                block["accessory"] = element
+            blocks.append(block)
+        for item in items:
+            blocks.append({"type": "section", "text": mrkdwn(item_text(item, lang))})
+            act = ACT_BUTTONS.get(item.kind)
+            element = act(lang, item) if act else None
+            if element:
+                blocks.append({"type": "actions", "elements": [element]})
+    if len(blocks) > BLOCKS_PER_VIEW:
+        more = t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_VIEW + 1)
+        blocks = [*blocks[: BLOCKS_PER_VIEW - 1], {"type": "context", "elements": [mrkdwn(more)]}]
+    return {"type": "home", "blocks": blocks}

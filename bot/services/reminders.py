@@ -1,0 +1,157 @@
+"""What each person should be reminded of today (SPEC §4 Reminders), for many projects at once.
+
+An item has a stable key (e.g. `risk-review:12`) so the same item is not repeated to the same
+person within 24 hours, and so a person can snooze it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from bot.models import (
+    ChangeRequest,
+    ChangeStatus,
+    FollowUp,
+    FollowUpStatus,
+    Milestone,
+    Project,
+    ReminderItemSent,
+    Requirement,
+    RequirementStatus,
+    Risk,
+    RiskStatus,
+    Snooze,
+)
+from bot.services import calendar
+
+REPEAT_AFTER = timedelta(hours=24)
+HIGH_RISK_SCORE = 15
+MILESTONE_SOON_DAYS = 3
+MILESTONE_SOON_PROGRESS = 80
+ASSESS_AFTER_WORKING_DAYS = 2
+DECISION_AFTER_DAYS = 3
+CONFIRM_AFTER_DAYS = 5
+REMIND_AT_HOUR = 9
+
+
+@dataclass(frozen=True)
+class ReminderItem:
+    key: str
+    user_id: str
+    project: Project
+    kind: str  # risk_review, risk_unmitigated, milestone_late, milestone_soon, cr_assess, cr_decision,
+    #           follow_up, req_confirm
+    title: str
+    entity_id: int
+    detail: dict = field(default_factory=dict)
+
+
+def is_reminder_time(project: Project, now: datetime) -> bool:
+    """On a working day, from 09:00 project time, within its working hours."""
+    local = calendar.local_now(project, now)
+    return calendar.within_working_hours(project, now) and local.hour >= REMIND_AT_HOUR
+
+
+def items_for(session: Session, projects: list[Project], now: datetime) -> list[ReminderItem]:
+    """Every reminder item of these projects, regardless of dedupe and snoozes."""
+    if not projects:
+        return []
+    by_id = {p.id: p for p in projects if p.id is not None}
+    ids = list(by_id)
+    items: list[ReminderItem] = []
+
+    for r in session.exec(select(Risk).where(col(Risk.project_id).in_(ids), Risk.status == RiskStatus.open)).all():
+        p = by_id[r.project_id]
+        owner = r.owner_user_id or p.pm_user_id
+        today = calendar.today(p, now)
+        if r.next_review_date is not None and r.next_review_date <= today:
+            items.append(ReminderItem(f"risk-review:{r.id}", owner, p, "risk_review", r.title, r.id or 0,
+                                      {"date": r.next_review_date}))
+        if r.score >= HIGH_RISK_SCORE and not r.mitigation.strip():
+            items.append(ReminderItem(f"risk-unmitigated:{r.id}", owner, p, "risk_unmitigated", r.title,
+                                      r.id or 0, {"score": r.score}))
+
+    for m in session.exec(select(Milestone).where(col(Milestone.project_id).in_(ids),
+                                                  col(Milestone.done).is_(False))).all():
+        p = by_id[m.project_id]
+        today = calendar.today(p, now)
+        if m.due_date < today:
+            items.append(ReminderItem(f"milestone:{m.id}", p.pm_user_id, p, "milestone_late", m.name, m.id or 0,
+                                      {"date": m.due_date, "progress": m.progress}))
+        elif m.due_date <= today + timedelta(days=MILESTONE_SOON_DAYS) and m.progress < MILESTONE_SOON_PROGRESS:
+            items.append(ReminderItem(f"milestone:{m.id}", p.pm_user_id, p, "milestone_soon", m.name, m.id or 0,
+                                      {"date": m.due_date, "progress": m.progress}))
+
+    for c in session.exec(select(ChangeRequest).where(
+            col(ChangeRequest.project_id).in_(ids),
+            col(ChangeRequest.status).in_([ChangeStatus.submitted, ChangeStatus.assessed]))).all():
+        p = by_id[c.project_id]
+        if c.status == ChangeStatus.submitted:
+            days = calendar.working_days_between(p, c.created_at, now)
+            if days > ASSESS_AFTER_WORKING_DAYS:
+                items.append(ReminderItem(f"cr-assess:{c.id}", p.pm_user_id, p, "cr_assess", c.title, c.id or 0,
+                                          {"days": days}))
+        elif c.assessed_at is not None and now - c.assessed_at > timedelta(days=DECISION_AFTER_DAYS):
+            items.append(ReminderItem(f"cr-decision:{c.id}", p.pm_user_id, p, "cr_decision", c.title, c.id or 0,
+                                      {"days": (now - c.assessed_at).days}))
+
+    for f in session.exec(select(FollowUp).where(col(FollowUp.project_id).in_(ids),
+                                                 FollowUp.status == FollowUpStatus.open)).all():
+        p = by_id[f.project_id]
+        items.append(ReminderItem(f"follow-up:{f.id}", p.pm_user_id, p, "follow_up", "", f.id or 0,
+                                  {"since": f.created_at}))
+
+    for r in session.exec(select(Requirement).where(
+            col(Requirement.project_id).in_(ids), Requirement.status == RequirementStatus.proposed,
+            col(Requirement.sent_for_confirmation_at).is_not(None))).all():
+        p = by_id[r.project_id]
+        sent = r.sent_for_confirmation_at
+        if sent is not None and now - sent > timedelta(days=CONFIRM_AFTER_DAYS):
+            items.append(ReminderItem(f"req-confirm:{r.id}", p.pm_user_id, p, "req_confirm", r.title, r.id or 0,
+                                      {"days": (now - sent).days}))
+    return items
+
+
+def due_batches(session: Session, projects: list[Project], now: datetime) -> dict[str, list[ReminderItem]]:
+    """Items per person that are due now: in their project's reminder window, not snoozed, and
+    not sent to that person in the last 24 hours."""
+    in_window = [p for p in projects if is_reminder_time(p, now)]
+    items = items_for(session, in_window, now)
+    if not items:
+        return {}
+    users = {i.user_id for i in items}
+    keys = {i.key for i in items}
+    recent = set(session.exec(select(ReminderItemSent.user_id, ReminderItemSent.item_key).where(
+        col(ReminderItemSent.user_id).in_(users), col(ReminderItemSent.item_key).in_(keys),
+        ReminderItemSent.sent_at > now - REPEAT_AFTER)).all())
+    snoozed = set(session.exec(select(Snooze.user_id, Snooze.item_key).where(
+        col(Snooze.user_id).in_(users), col(Snooze.item_key).in_(keys), Snooze.until > now)).all())
+    batches: dict[str, list[ReminderItem]] = defaultdict(list)
+    for item in items:
+        if (item.user_id, item.key) in recent or (item.user_id, item.key) in snoozed:
+            continue
+        if any(i.key == item.key for i in batches[item.user_id]):
+            continue
+        batches[item.user_id].append(item)
+    return {u: b for u, b in batches.items() if b}
+
+
+def record_sent(session: Session, items: list[ReminderItem], now: datetime) -> None:
+    for item in items:
+        session.add(ReminderItemSent(team_id=item.project.team_id, user_id=item.user_id, item_key=item.key,
+                                     sent_at=now))
+    session.flush()
+
+
+def snooze(session: Session, *, user_id: str, item_key: str, until: datetime) -> None:
+    row = session.exec(select(Snooze).where(Snooze.user_id == user_id, Snooze.item_key == item_key)).first()
+    if row is None:
+        row = Snooze(user_id=user_id, item_key=item_key, until=until)
+    else:
+        row.until = until
+    session.add(row)
+    session.flush()
