@@ -11,7 +11,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True) -> Engine:
     """Build an engine. SQLite gets WAL, foreign keys and a busy timeout so the HTTP server's
     threads and the scheduler can share one file; PostgreSQL gets pre-ping to survive restarts."""
     parsed = make_url(url)
@@ -33,10 +33,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(conn) -> None:
+        def _sqlite_begin(conn) -> None:
             # Take the write lock at the start of a transaction: concurrent writers then wait
             # (busy_timeout) instead of failing with "database is locked" on upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # (A read-only observer, like the tests' window on the database, can opt out.)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
 
         _disable_pysqlite_autobegin(engine)
         return engine

@@ -170,9 +170,13 @@ class ObserverSession(Session):
 
 
 @pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with ObserverSession(engine, expire_on_commit=False) as s:
+def session(database_url: str, engine: Engine) -> Iterator[Session]:
+    # Its own engine, whose SQLite transactions begin DEFERRED: a test reading (even lazily)
+    # never holds the write lock the bot needs.
+    observer = make_engine(database_url, sqlite_immediate=False)
+    with ObserverSession(observer, expire_on_commit=False) as s:
         yield s
+    observer.dispose()
 
 
 @pytest.fixture
