@@ -205,22 +205,23 @@ def _score_ref(value: str) -> tuple[int, int] | None:
 
 
 def _prompt_for_click(deps: Deps, body: dict[str, Any], actor: Actor, prompt_id: int | None
-                      ) -> tuple[FeedbackPrompt, Project] | str:
-    """The prompt a click is about, or the i18n key of the refusal."""
+                      ) -> tuple[FeedbackPrompt | None, Project | None, str | None]:
+    """The prompt a click is about and its project, or the i18n key of a refusal (with the
+    project when it is known, so the refusal speaks the project's language)."""
     if prompt_id is None:
-        return "common.not_found"
+        return None, None, "common.not_found"
     with deps.session() as session:
         try:
             prompt, project = feedback.get_prompt(session, deps.workspace.team_id, prompt_id)
         except NotFound:
-            return "common.not_found"
+            return None, None, "common.not_found"
     if channel_of(body) not in (project.client_channel_id, prompt.channel_id):
-        return "common.not_found"
+        return None, None, "common.not_found"
     if project.status != "active":
-        return "feedback.prompt_closed"
+        return prompt, project, "feedback.prompt_closed"
     if not may_answer(actor, project):
-        return "feedback.only_clients"
-    return prompt, project
+        return prompt, project, "feedback.only_clients"
+    return prompt, project, None
 
 
 def _refuse(respond: Respond, key: str, lang: str, project: Project | None = None) -> None:
@@ -232,17 +233,18 @@ def score_click(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
-    ref = _score_ref(action_value(body))
+    value = action_value(body)
+    prompt_part = value.partition(":")[0]
+    prompt, project, refused = _prompt_for_click(
+        deps, body, actor, int(prompt_part) if prompt_part.isdigit() and len(prompt_part) < 12 else None)
+    lang = project.language if project else language_for(actor)
+    ref = _score_ref(value)
     if ref is None:
         _refuse(respond, "feedback.error_score", lang)
         return
-    found = _prompt_for_click(deps, body, actor, ref[0])
-    if isinstance(found, str):
-        _refuse(respond, found, lang)
+    if refused or prompt is None or project is None:
+        _refuse(respond, refused or "common.not_found", lang)
         return
-    prompt, project = found
-    lang = project.language
     try:
         with deps.session() as session:
             project = session.get(Project, project.id) or project
@@ -279,12 +281,11 @@ def open_comment(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    lang = language_for(actor)
-    found = _prompt_for_click(deps, body, actor, action_int(body))
-    if isinstance(found, str):
-        _refuse(respond, found, lang)
+    prompt, project, refused = _prompt_for_click(deps, body, actor, action_int(body))
+    lang = project.language if project else language_for(actor)
+    if refused or prompt is None or project is None:
+        _refuse(respond, refused or "common.not_found", lang)
         return
-    prompt, project = found
     with deps.session() as session:
         existing = feedback.my_answer(session, prompt, actor.user_id, prompts.secret_of(deps))
     view = comment_modal(prompt, project.language, existing=existing, metadata={"prompt_id": prompt.id})
