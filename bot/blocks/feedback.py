@@ -242,7 +242,7 @@ def resolved_dm(project: Project, follow_up: FollowUp, response: FeedbackRespons
     lang = project.language
     name = safe(project.name, 200)
     done = t("feedback.dm_resolved", lang, user=mention(follow_up.resolved_by),
-             date=follow_up.resolved_at.strftime("%Y-%m-%d %H:%M UTC") if follow_up.resolved_at else "",
+             date=local_date(project, follow_up.resolved_at) if follow_up.resolved_at else "",
              note=safe(follow_up.resolution_note, 2500))
     return {
         "text": t("feedback.dm_resolved_text", lang, name=name),
@@ -269,8 +269,8 @@ def resolve_modal(project: Project, response: FeedbackResponse, question: str | 
 # --- /feedback list --------------------------------------------------------------------------
 
 
-def _response_line(response: FeedbackResponse, question: str | None, lang: str) -> str:
-    when = response.updated_at.strftime("%Y-%m-%d")
+def _response_line(project: Project, response: FeedbackResponse, question: str | None, lang: str) -> str:
+    when = local_date(project, response.updated_at)
     head = t("feedback.list_response", lang, what=_what(response, lang), who=_who(response, lang), date=when)
     parts = [head]
     if question:
@@ -294,7 +294,7 @@ def results(project: Project, *, stats: list[fb.PromptStats], follow_ups: list[t
             "feedback.list_trend", lang, spark=fb.trend(stats), count=len(stats),
             latest=f"{latest:.1f}" if latest is not None else "–",
             overall=f"{sum(averages) / len(averages):.1f}" if averages else "–"))})
-        lines = [t("feedback.list_prompt", lang, date=s.prompt.created_at.strftime("%Y-%m-%d"),
+        lines = [t("feedback.list_prompt", lang, date=local_date(project, s.prompt.created_at),
                    question=safe(s.prompt.question, 120),
                    average=f"{s.average:.1f}" if s.average is not None else "–", answers=s.answers)
                  for s in reversed(stats)]
@@ -306,7 +306,7 @@ def results(project: Project, *, stats: list[fb.PromptStats], follow_ups: list[t
     for follow_up, response in follow_ups[:8]:
         blocks.append({
             "type": "section",
-            "text": mrkdwn(_response_line(response, questions.get(response.prompt_id or 0), lang)),
+            "text": mrkdwn(_response_line(project, response, questions.get(response.prompt_id or 0), lang)),
             "accessory": {"type": "button", "action_id": ids.FEEDBACK_RESOLVE, "value": str(follow_up.id),
                           "text": plain_text(t("feedback.resolve", lang), BUTTON_TEXT)},
         })
@@ -317,7 +317,7 @@ def results(project: Project, *, stats: list[fb.PromptStats], follow_ups: list[t
         blocks.append({"type": "section", "text": mrkdwn(t("feedback.list_recent", lang, count=total))})
         for response in responses:
             blocks.append({"type": "section", "text": mrkdwn(
-                _response_line(response, questions.get(response.prompt_id or 0), lang))})
+                _response_line(project, response, questions.get(response.prompt_id or 0), lang))})
     blocks += pager(ids.FEEDBACK_LIST_PAGE, page=page, total=total, per_page=PER_PAGE, lang=lang,
                     state={"project": project.id})
     return fit_blocks(blocks, BLOCKS_PER_MESSAGE,

@@ -152,9 +152,12 @@ def review_modal(risk: Risk, lang: str, *, today: date, metadata: dict[str, Any]
 def risk_line(risk: Risk, lang: str, *, milestone: str | None = None, today: date | None = None) -> str:
     """The facts of one risk in mrkdwn: badge, title, status, owner, review, visibility, milestone."""
     status = f"{STATUS_ICONS[RiskStatus(risk.status)]} {t(f'risk.status_{risk.status}', lang)}"
-    review = risk.next_review_date.isoformat() if risk.next_review_date else t("risk.no_review", lang)
-    if risk.next_review_date and today and risk.next_review_date < today and risk.status != RiskStatus.closed:
-        review = t("risk.review_overdue", lang, date=review)
+    if risk.next_review_date is None:
+        review = t("risk.no_review", lang)
+    elif today and risk.next_review_date < today and risk.status != RiskStatus.closed:
+        review = t("risk.review_overdue", lang, date=risk.next_review_date.isoformat())
+    else:
+        review = t("risk.review_on", lang, date=risk.next_review_date.isoformat())
     lines = [
         t("risk.line_title", lang, badge=badge(risk.score), id=risk.id, title=safe(risk.title, 200)),
         t("risk.line_facts", lang, status=status, owner=mention(risk.owner_user_id) or t("common.none", lang),

@@ -279,3 +279,18 @@ def test_prompt_message_has_five_scores_and_escapes_the_question(make_project):
     assert [b["value"] for b in buttons[:5]] == ["7:1", "7:2", "7:3", "7:4", "7:5"]
     assert len({b["action_id"] for b in buttons}) == 6  # unique within the block, as Slack requires
     assert "<!channel>" not in str(msg) and "&lt;!channel&gt;" in msg["blocks"][0]["text"]["text"]
+
+
+def test_demo_shows_the_register_and_the_feedback(tmp_path, monkeypatch, capsys):
+    import json as _json
+
+    from bot.config import load_settings
+    from bot.demo import run_demo
+
+    monkeypatch.chdir(tmp_path)
+    assert run_demo(load_settings({}), out_dir="out") == 0
+    out = capsys.readouterr().out
+    assert "Risk register (/risk list)" in out and "🔴 20" in out and "Feedback results (/feedback list)" in out
+    assert "Open follow-ups: 1" in out
+    prompt = _json.loads((tmp_path / "out" / "feedback_prompt.json").read_text())
+    assert len(prompt["blocks"][1]["elements"]) == 6
