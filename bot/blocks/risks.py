@@ -173,7 +173,7 @@ def risk_line(risk: Risk, lang: str, *, milestone: str | None = None, today: dat
     return "\n".join(lines)
 
 
-def risk_buttons(risk: Risk, lang: str, *, page: int) -> list[dict[str, Any]]:
+def risk_buttons(risk: Risk, lang: str, *, page: int, include_closed: bool = False) -> list[dict[str, Any]]:
     """Edit, the status changes allowed from the risk's status, and Set next review."""
     def button(action_id: str, label_key: str, value: str, style: str | None = None,
                confirm: str | None = None) -> dict[str, Any]:
@@ -191,7 +191,7 @@ def risk_buttons(risk: Risk, lang: str, *, page: int) -> list[dict[str, Any]]:
     out = [button(ids.RISK_EDIT, "risk.button_edit", str(risk.id))]
     for status in (RiskStatus.mitigated, RiskStatus.occurred, RiskStatus.closed, RiskStatus.open):
         if status in risks.TRANSITIONS[RiskStatus(risk.status)]:
-            value = json.dumps({"id": risk.id, "from": risk.status, "page": page})
+            value = json.dumps({"id": risk.id, "from": risk.status, "page": page, "all": include_closed})
             confirm = "risk.confirm_occurred" if status == RiskStatus.occurred else None
             style = "danger" if status == RiskStatus.occurred else None
             out.append(button(STATUS_BUTTONS[status], f"risk.button_{status.value}", value, style, confirm))
@@ -230,7 +230,7 @@ def register_list(project: Project, items: list[Risk], *, total: int, page: int,
         blocks.append({"type": "section", "text": mrkdwn(risk_line(
             risk, lang, milestone=milestones.get(risk.milestone_id or 0), today=today))})
         blocks.append({"type": "actions", "block_id": f"{ids.RISK_ITEM_BLOCK}:{page}:{risk.id}",
-                       "elements": risk_buttons(risk, lang, page=page)})
+                       "elements": risk_buttons(risk, lang, page=page, include_closed=include_closed)})
     blocks += pager(ids.RISK_LIST_PAGE, page=page, total=total, per_page=risks.PER_PAGE, lang=lang,
                     state={"project": project.id, "all": include_closed})
     if not include_closed:

@@ -161,6 +161,8 @@ def _outcome_message(project: Project, outcome: PromptOutcome, question: str | N
     if outcome.status == "cooling_down" and outcome.last is not None and outcome.until is not None:
         blocks = cooldown_prompt(project, outcome.last, outcome.until, lang, question)
         return message(blocks[0]["text"]["text"], blocks)
+    if outcome.status in ("closed", "not_found"):
+        return message(t("feedback.error_project_closed", lang, name=safe(project.name, 200)))
     if outcome.status == "superseded":
         return message(t("feedback.superseded", lang, channel=channel))
     if outcome.status == "queued":

@@ -280,8 +280,8 @@ def open_edit(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
     deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def _status_ref(body: dict[str, Any]) -> tuple[int, str, int] | None:
-    """(risk id, the status the person saw, list page) from a status button's JSON value."""
+def _status_ref(body: dict[str, Any]) -> tuple[int, str, int, bool] | None:
+    """(risk id, the status the person saw, list page, closed shown) from a status button's JSON value."""
     try:
         data = json.loads(action_value(body) or "null")
     except ValueError:
@@ -291,7 +291,7 @@ def _status_ref(body: dict[str, Any]) -> tuple[int, str, int] | None:
     risk_id, seen, page = data.get("id"), data.get("from"), data.get("page", 1)
     if not (isinstance(risk_id, int) and risk_id > 0 and isinstance(seen, str) and isinstance(page, int)):
         return None
-    return risk_id, seen, max(page, 1)
+    return risk_id, seen, max(page, 1), data.get("all") is True
 
 
 def change_status(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -309,7 +309,7 @@ def change_status(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
         return
     risk, project = found
     lang = project.language
-    _, seen, page = ref
+    _, seen, page, include_closed = ref
     try:
         with deps.session() as session:
             risk = session.get(Risk, risk.id) or risk
@@ -318,7 +318,7 @@ def change_status(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
             notice = t(f"risk.marked_{to.value}", lang, title=safe(risk.title, 200), user=f"<@{actor.user_id}>")
     except DomainError as err:
         notice = "⚠️ " + domain_message(err, lang)
-    respond(**_list_message(deps, project, page=page, include_closed=False, lang=lang, notice=notice),
+    respond(**_list_message(deps, project, page=page, include_closed=include_closed, lang=lang, notice=notice),
             replace_original=True)
 
 

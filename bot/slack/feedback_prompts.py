@@ -26,7 +26,7 @@ from bot.blocks.feedback import follow_up_dm, prompt_message, resolved_dm
 from bot.clock import Clock
 from bot.deps import Deps
 from bot.i18n import t
-from bot.models import FeedbackPrompt, FeedbackResponse, FollowUp, Outbox, OutboxStatus, Project
+from bot.models import FeedbackPrompt, FeedbackResponse, FollowUp, Outbox, OutboxStatus, Project, ProjectStatus
 from bot.services import feedback, outbox
 from bot.slack.post import deliver, on_sent
 
@@ -50,8 +50,9 @@ def prompt_key(project_id: int, after_prompt_id: int | None) -> str:
 
 @dataclass
 class PromptOutcome:
-    """`queued`/`posted`/`failed` (a prompt was created), `cooling_down` (nothing done: the last
-    prompt is too recent) or `superseded` (someone else posted a prompt a moment ago)."""
+    """`queued`/`posted`/`failed` (a prompt was created); or nothing was done: `cooling_down`
+    (the last prompt is too recent), `superseded` (someone else posted one a moment ago),
+    `closed` (the project is closed) or `not_found`."""
 
     status: str
     project_id: int
@@ -70,6 +71,8 @@ def enqueue_prompt(session: Session, clock: Clock, *, project: Project, actor: s
     `expected_last_id`: post only if the latest prompt is still that one (the *Post anyway*
     button carries the prompt the person was warned about)."""
     assert project.id is not None
+    if project.status != ProjectStatus.active:
+        return PromptOutcome("closed", project.id)
     last = feedback.last_prompt(session, project.id)
     last_id = last.id if last else None
     until = feedback.cooldown_until(project, last)

@@ -324,3 +324,24 @@ def test_list_shows_averages_trend_and_open_follow_ups(slack, fake_slack, people
     assert "Only members of the team" in out  # in the project's language
     out = slack.command("/feedback", "ask", user=people.guest).json()["text"]
     assert "Only members of the team" in out
+
+
+def test_a_job_posts_prompts_through_the_same_code(deps, fake_slack, session, make_project, engine, clock):
+    from bot.slack.feedback_prompts import post_prompt
+
+    project = make_project(language="zh-CN")
+    outcome = post_prompt(deps, project_id=project.id, actor="pmbot", trigger="recurring")
+    assert outcome.status == "posted"
+    [prompt] = _rows(session, FeedbackPrompt)
+    assert (prompt.trigger, prompt.sent_by, prompt.question) == ("recurring", "pmbot", "您对我们本周的工作满意吗？")
+    assert prompt.message_ts == fake_slack.wait_for("chat.postMessage")[0].response["ts"]
+    # within the cooldown a job does nothing (and says why)
+    clock.advance(days=7)
+    again = post_prompt(deps, project_id=project.id, actor="pmbot", trigger="milestone")
+    assert again.status == "cooling_down" and again.last.id == prompt.id
+    assert len(_rows(session, FeedbackPrompt)) == 1
+    clock.advance(days=8)
+    with session_scope(engine) as s:
+        projects.close(s, clock, project=projects.get(s, "T0TEAM", project.id), actor="U0PM")
+    assert post_prompt(deps, project_id=project.id, actor="pmbot").status == "closed"
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
