@@ -12,7 +12,7 @@ from bot.blocks.feedback import PER_PAGE, follow_up_dm, prompt_message, results
 from bot.blocks.risks import register_list
 from bot.clock import Clock, FrozenClock, SystemClock
 from bot.i18n import t
-from bot.models import FeedbackPrompt, FeedbackResponse, FollowUp, Project
+from bot.models import FeedbackResponse, FollowUp, Project
 from bot.services import feedback, risks
 
 DEMO_SECRET = b"pmbot-demo"
@@ -94,8 +94,7 @@ def _follow_up(session: Session, project: Project) -> list[dict[str, Any]]:
     if row is None:
         return []
     follow_up, response = row
-    prompt = session.get(FeedbackPrompt, response.prompt_id) if response.prompt_id else None
-    return follow_up_dm(project, follow_up, response, prompt.question if prompt else None)["blocks"]
+    return follow_up_dm(project, follow_up, response, feedback.question_of(session, response))["blocks"]
 
 
 demo.SEEDERS.append(seed)

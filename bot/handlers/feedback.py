@@ -47,7 +47,7 @@ from bot.handlers.common import (
     view_errors,
 )
 from bot.i18n import t
-from bot.models import FeedbackPrompt, FeedbackResponse, Project
+from bot.models import FeedbackPrompt, Project
 from bot.services import feedback, projects
 from bot.services.errors import DomainError, NotFound, ValidationFailed
 from bot.slack import feedback_prompts as prompts
@@ -433,7 +433,7 @@ def open_resolve(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
             if follow_up_id is None:
                 raise NotFound("common.not_found")
             follow_up, response, project = feedback.get_follow_up(session, deps.workspace.team_id, follow_up_id)
-            question = _question(session, response)
+            question = feedback.question_of(session, response)
     except NotFound:
         _refuse(respond, "common.not_found", lang)
         return
@@ -444,13 +444,6 @@ def open_resolve(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
         return
     view = resolve_modal(project, response, question, {"follow_up_id": follow_up.id})
     deps.client.views_open(trigger_id=body["trigger_id"], view=view)
-
-
-def _question(session: Any, response: FeedbackResponse) -> str | None:
-    if response.prompt_id is None:
-        return None
-    prompt = session.get(FeedbackPrompt, response.prompt_id)
-    return prompt.question if prompt else None
 
 
 def submit_resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:

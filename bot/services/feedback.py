@@ -392,6 +392,14 @@ def recent_responses(session: Session, project_id: int, *, page: int = 1, per_pa
     return list(session.exec(stmt)), int(total)
 
 
+def question_of(session: Session, response: FeedbackResponse) -> str | None:
+    """The question a response answers (None for ad-hoc feedback)."""
+    if response.prompt_id is None:
+        return None
+    prompt = session.get(FeedbackPrompt, response.prompt_id)
+    return prompt.question if prompt else None
+
+
 def questions(session: Session, prompt_ids: set[int]) -> dict[int, str]:
     if not prompt_ids:
         return {}

@@ -142,18 +142,11 @@ def follow_up_key(follow_up_id: int) -> str:
     return f"feedback-follow-up:{follow_up_id}"
 
 
-def _question(session: Session, response: FeedbackResponse) -> str | None:
-    if response.prompt_id is None:
-        return None
-    prompt = session.get(FeedbackPrompt, response.prompt_id)
-    return prompt.question if prompt else None
-
-
 def enqueue_follow_up_dm(session: Session, clock: Clock, *, project: Project, follow_up: FollowUp,
                          response: FeedbackResponse) -> Outbox:
     """DM the PM about a new follow-up (conversations.open + chat.postMessage at send time)."""
     assert follow_up.id is not None
-    payload = follow_up_dm(project, follow_up, response, _question(session, response))
+    payload = follow_up_dm(project, follow_up, response, feedback.question_of(session, response))
     return outbox.enqueue(session, key=follow_up_key(follow_up.id), team_id=project.team_id, kind=KIND_FOLLOW_UP,
                           payload=payload, now=clock.now(), user_id=project.pm_user_id, project_id=project.id)
 
@@ -163,7 +156,7 @@ def enqueue_follow_up_update(session: Session, clock: Clock, *, project: Project
     """A comment arrived on a response whose follow-up is still open: DM the PM the news."""
     assert follow_up.id is not None and response.id is not None
     stamp = int(response.updated_at.timestamp() * 1000)
-    payload = follow_up_dm(project, follow_up, response, _question(session, response), updated=True)
+    payload = follow_up_dm(project, follow_up, response, feedback.question_of(session, response), updated=True)
     return outbox.enqueue(session, key=f"{follow_up_key(follow_up.id)}:update:{stamp}", team_id=project.team_id,
                           kind=KIND_FOLLOW_UP, payload=payload, now=clock.now(), user_id=project.pm_user_id,
                           project_id=project.id)
@@ -176,7 +169,8 @@ def enqueue_resolved_update(session: Session, clock: Clock, *, project: Project,
     sent = session.exec(select(Outbox).where(Outbox.key == follow_up_key(follow_up.id))).first()
     if sent is None or not sent.message_ts:
         return None
-    payload = {**resolved_dm(project, follow_up, response, _question(session, response)), "ts": sent.message_ts}
+    question = feedback.question_of(session, response)
+    payload = {**resolved_dm(project, follow_up, response, question), "ts": sent.message_ts}
     return outbox.enqueue(session, key=f"{follow_up_key(follow_up.id)}:resolved", team_id=project.team_id,
                           kind=KIND_FOLLOW_UP, method="chat.update", payload=payload, now=clock.now(),
                           user_id=sent.user_id, channel_id=sent.channel_id, project_id=project.id)
