@@ -15,8 +15,11 @@ from tests.fakes import payloads as p
 
 
 def _rows(session, model) -> list[Any]:
+    """Fresh rows, detached: later reads of the observer session do not reload (and lock) them."""
     session.expire_all()
-    return list(session.exec(select(model).order_by(model.id)))
+    rows = list(session.exec(select(model).order_by(model.id)))
+    session.expunge_all()
+    return rows
 
 
 def _dump(obj: Any) -> str:

@@ -18,8 +18,11 @@ TODAY_SHANGHAI = date(2026, 11, 18)  # the clock: Wed 2026-11-18 10:00 UTC = 18:
 
 
 def _risks(session) -> list[Risk]:
+    """Fresh rows, detached: later reads of the observer session do not reload (and lock) them."""
     session.expire_all()
-    return list(session.exec(select(Risk).order_by(Risk.id)))
+    rows = list(session.exec(select(Risk).order_by(Risk.id)))
+    session.expunge_all()
+    return rows
 
 
 def risk_values(title: str | None = "Payment API may change", *, probability: str | None = "4",
