@@ -48,6 +48,11 @@ def prompt_key(project_id: int, after_prompt_id: int | None) -> str:
     return f"feedback-prompt:{project_id}:after:{after_prompt_id or 0}"
 
 
+class PromptRaced(Exception):
+    """Another process posted the prompt that follows the same one at the same moment. Raised
+    so the caller's transaction rolls back and no prompt without a message is kept."""
+
+
 @dataclass
 class PromptOutcome:
     """`queued`/`posted`/`failed` (a prompt was created); or nothing was done: `cooling_down`
@@ -68,8 +73,9 @@ def enqueue_prompt(session: Session, clock: Clock, *, project: Project, actor: s
                    expected_last_id: int | None = _UNSET) -> PromptOutcome:
     """Create a prompt and owe its message, in the caller's transaction (no Slack I/O).
 
-    `expected_last_id`: post only if the latest prompt is still that one (the *Post anyway*
-    button carries the prompt the person was warned about)."""
+    Raises PromptRaced (or IntegrityError) when another process did the same at the same moment:
+    let the transaction roll back. `expected_last_id`: post only if the latest prompt is still
+    that one (the *Post anyway* button carries the prompt the person was warned about)."""
     assert project.id is not None
     if project.status != ProjectStatus.active:
         return PromptOutcome("closed", project.id)
@@ -85,8 +91,11 @@ def enqueue_prompt(session: Session, clock: Clock, *, project: Project, actor: s
         return PromptOutcome("superseded", project.id, last=last, until=until)
     text = question or t("feedback.default_question", project.language)
     prompt = feedback.create_prompt(session, clock, project=project, actor=actor, question=text, trigger=trigger)
-    row = outbox.enqueue(session, key=key, team_id=project.team_id, kind=KIND_PROMPT, payload=prompt_message(
-        prompt, project), now=clock.now(), channel_id=project.client_channel_id, project_id=project.id)
+    payload = prompt_message(prompt, project)
+    row = outbox.enqueue(session, key=key, team_id=project.team_id, kind=KIND_PROMPT, payload=payload,
+                         now=clock.now(), channel_id=project.client_channel_id, project_id=project.id)
+    if row.payload != payload:  # another process owes this key's message: ours must not be kept
+        raise PromptRaced(project.id)
     return PromptOutcome("queued", project.id, prompt_id=prompt.id, outbox_id=row.id, last=last, until=until)
 
 
@@ -101,7 +110,7 @@ def post_prompt(deps: Deps, *, project_id: int, actor: str, trigger: str = "manu
             outcome = enqueue_prompt(session, deps.clock, project=project, actor=actor, trigger=trigger,
                                      question=question, ignore_cooldown=ignore_cooldown,
                                      expected_last_id=expected_last_id)
-    except IntegrityError:  # another process created the same prompt's message at the same moment
+    except (IntegrityError, PromptRaced):  # another process posted a prompt at the same moment
         log.info("a feedback prompt for project %s was posted concurrently", project_id)
         return PromptOutcome("superseded", project_id)
     if outcome.status != "queued" or outcome.outbox_id is None:

@@ -348,3 +348,22 @@ def test_a_job_posts_prompts_through_the_same_code(deps, fake_slack, session, ma
         projects.close(s, clock, project=projects.get(s, "T0TEAM", project.id), actor="U0PM")
     assert post_prompt(deps, project_id=project.id, actor="pmbot").status == "closed"
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+def test_two_processes_posting_at_once_keep_one_prompt(deps, fake_slack, session, make_project, monkeypatch):
+    """The other process enqueues the same key between our check and our insert: ours rolls back."""
+    from bot.services import outbox
+    from bot.slack import feedback_prompts
+
+    project = make_project()
+    real_enqueue = outbox.enqueue
+
+    def rival_first(s, **kwargs):
+        real_enqueue(s, **{**kwargs, "payload": {"text": "the other process's prompt"}})
+        return real_enqueue(s, **kwargs)
+
+    monkeypatch.setattr(feedback_prompts.outbox, "enqueue", rival_first)
+    outcome = feedback_prompts.post_prompt(deps, project_id=project.id, actor="pmbot", trigger="recurring")
+    assert outcome.status == "superseded"
+    assert _rows(session, FeedbackPrompt) == [] and _rows(session, Outbox) == []
+    assert fake_slack.calls_to("chat.postMessage") == []
