@@ -97,6 +97,42 @@ MILESTONE_LIST_PAGE = "milestone_list_page"
 
 # --- Risks and feedback (/risk, /feedback) ---------------------------------------------
 # (issue 5 adds its ids here)
+# /risk modal, list and buttons
+RISK_MODAL = "risk_modal"
+RISK_BLOCK_TITLE = "risk_title"
+RISK_BLOCK_DESCRIPTION = "risk_description"
+RISK_BLOCK_PROBABILITY = "risk_probability"
+RISK_BLOCK_IMPACT = "risk_impact"
+RISK_BLOCK_OWNER = "risk_owner"
+RISK_BLOCK_MITIGATION = "risk_mitigation"
+RISK_BLOCK_REVIEW = "risk_review"
+RISK_BLOCK_VISIBILITY = "risk_visibility"
+RISK_BLOCK_MILESTONE = "risk_milestone"
+RISK_REVIEW_MODAL = "risk_review_modal"
+RISK_ADD_DETAILS = "risk_add_details"
+RISK_EDIT = "risk_edit"
+RISK_MITIGATED = "risk_mitigated"
+RISK_OCCURRED = "risk_occurred"
+RISK_CLOSED = "risk_closed"
+RISK_REOPEN = "risk_reopen"
+RISK_SET_REVIEW = "risk_set_review"
+RISK_LIST_PAGE = "risk_list_page"  # + ":prev" / ":next"
+RISK_ITEM_BLOCK = "risk_item"  # + ":<page>:<risk id>"
+# /feedback: the satisfaction prompt, the modals, the PM's follow-up
+FEEDBACK_SCORE = "feedback_score"  # + ":<1-5>", one action_id per button; the value says "<prompt>:<score>"
+FEEDBACK_COMMENT = "feedback_comment"
+FEEDBACK_PROMPT_BLOCK = "feedback_prompt"  # + ":<prompt id>"
+FEEDBACK_COMMENT_MODAL = "feedback_comment_modal"
+FEEDBACK_BLOCK_SCORE = "feedback_score_input"
+FEEDBACK_BLOCK_COMMENT = "feedback_comment_input"
+FEEDBACK_MODAL = "feedback_modal"
+FEEDBACK_BLOCK_KIND = "feedback_kind"
+FEEDBACK_BLOCK_TEXT = "feedback_text"
+FEEDBACK_POST_ANYWAY = "feedback_post_anyway"
+FEEDBACK_RESOLVE = "feedback_resolve"
+FEEDBACK_RESOLVE_MODAL = "feedback_resolve_modal"
+FEEDBACK_BLOCK_NOTE = "feedback_note"
+FEEDBACK_LIST_PAGE = "feedback_list_page"  # + ":prev" / ":next"
 
 
 
