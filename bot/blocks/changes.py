@@ -382,3 +382,12 @@ def safe_lines(lines: list[str]) -> str:
         kept.append(line)
         size += len(line) + 1
     return "\n".join(reversed(kept))
+
+
+def decision_buttons(cr: ChangeRequest, lang: str) -> list[dict[str, Any]]:
+    """Approve / Reject, for showing an assessed change request elsewhere (digest, App Home)."""
+    return [_button("approve", cr, lang), _button("reject", cr, lang)]
+
+
+def assess_button(cr: ChangeRequest, lang: str) -> dict[str, Any]:
+    return _button("assess", cr, lang)

@@ -7,7 +7,6 @@ are cut with "…and N more".
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -31,9 +30,20 @@ from bot.services.digests import DigestFacts
 
 LIST_LIMIT = 8  # items per list before "…and N more"
 TITLE_LIMIT = 150
-# Extra actions per awaiting item, added by the features that own them: (facts, item) -> element.
-AwaitingButton = Callable[[str, Any], dict[str, Any] | None]
-AWAITING_BUTTONS: dict[str, AwaitingButton] = {}
+
+
+def decision_buttons(kind: str, lang: str, item: Any) -> list[dict[str, Any]]:
+    """The buttons with which a client approver decides an awaiting item, wherever it is shown
+    (the digest, the App Home): the same actions as on the original request."""
+    if kind == "requirement":
+        from bot.blocks.requirements import decision_buttons as requirement_buttons
+
+        return requirement_buttons(item, lang)
+    if kind == "change":
+        from bot.blocks.changes import decision_buttons as change_buttons
+
+        return change_buttons(item, lang)
+    return []
 
 
 def progress_bar(progress: int, width: int = 10) -> str:
@@ -145,12 +155,10 @@ def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[s
     if not awaiting:
         blocks.append({"type": "context", "elements": [mrkdwn(t("digest.awaiting_none", lang))]})
     for kind, item, text in awaiting[:LIST_LIMIT]:
-        block = _section(text)
-        button = AWAITING_BUTTONS.get(kind)
-        element = button(lang, item) if button and not internal else None
-        if element:
-            block["accessory"] = element
-        blocks.append(block)
+        blocks.append(_section(text))
+        if not internal:
+            blocks.append({"type": "actions", "block_id": f"digest-{kind}:{item.id}",
+                           "elements": decision_buttons(kind, lang, item)})
     if len(awaiting) > LIST_LIMIT:
         blocks.append({"type": "context", "elements": [mrkdwn(t("digest.and_more", lang,
                                                                  count=len(awaiting) - LIST_LIMIT))]})

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks import ids
-from bot.blocks.digest import AWAITING_BUTTONS
-from bot.blocks.reminders import ACT_BUTTONS, item_text
+from bot.blocks.digest import decision_buttons
+from bot.blocks.reminders import act_button, item_text
 from bot.blocks.text import BLOCKS_PER_VIEW, BUTTON_TEXT, HEADER_TEXT, channel_link, mrkdwn, plain_text, safe
 from bot.i18n import t
 from bot.services.digests import DigestFacts
@@ -37,19 +37,15 @@ def home_view(lang: str, entries: list[tuple[DigestFacts, list[ReminderItem], li
             continue
         blocks.append({"type": "section", "text": mrkdwn(t("home.waiting_title", lang))})
         for kind, item in decisions:
-            block: dict[str, Any] = {"type": "section", "text": mrkdwn(t(
-                f"home.decide_{kind}", lang, title=safe(item.title, 200)))}
-            button = AWAITING_BUTTONS.get(kind)
-            element = button(plang, item) if button else None
+            blocks.append({"type": "section", "text": mrkdwn(t(f"home.decide_{kind}", lang,
+                                                               title=safe(item.title, 200)))})
+            blocks.append({"type": "actions", "elements": decision_buttons(kind, plang, item)})
+        for item in items:
+            block: dict[str, Any] = {"type": "section", "text": mrkdwn(item_text(item, lang))}
+            element = act_button(item, lang)
             if element:
                 block["accessory"] = element
             blocks.append(block)
-        for item in items:
-            blocks.append({"type": "section", "text": mrkdwn(item_text(item, lang))})
-            act = ACT_BUTTONS.get(item.kind)
-            element = act(lang, item) if act else None
-            if element:
-                blocks.append({"type": "actions", "elements": [element]})
     if len(blocks) > BLOCKS_PER_VIEW:
         more = t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_VIEW + 1)
         blocks = [*blocks[: BLOCKS_PER_VIEW - 1], {"type": "context", "elements": [mrkdwn(more)]}]

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from bot.blocks import ids
-from bot.blocks.text import BLOCKS_PER_MESSAGE, HEADER_TEXT, OPTION_VALUE, mrkdwn, option, plain_text, safe
+from bot.blocks.text import (
+    BLOCKS_PER_MESSAGE,
+    BUTTON_TEXT,
+    HEADER_TEXT,
+    OPTION_VALUE,
+    mrkdwn,
+    option,
+    plain_text,
+    safe,
+)
 from bot.i18n import format_date, t
 from bot.services.reminders import ReminderItem
 
-# Buttons that act on an item, added by the features that own them: (lang, item) -> element.
-ACT_BUTTONS: dict[str, Callable[[str, ReminderItem], dict[str, Any] | None]] = {}
+_ACT = {  # item kind -> (action_id of the feature's own button, label key)
+    "risk_review": (ids.RISK_SET_REVIEW, "reminders.act_review"),
+    "risk_unmitigated": (ids.RISK_EDIT, "reminders.act_mitigate"),
+    "milestone_late": (ids.MILESTONE_EDIT, "reminders.act_update"),
+    "milestone_soon": (ids.MILESTONE_EDIT, "reminders.act_update"),
+    "cr_assess": (ids.CHANGE_ASSESS, "reminders.act_assess"),
+    "follow_up": (ids.FEEDBACK_RESOLVE, "reminders.act_resolve"),
+}
+
+
+def act_button(item: ReminderItem, lang: str) -> dict[str, Any] | None:
+    """The button that opens what the item asks for, using the owning feature's own action."""
+    found = _ACT.get(item.kind)
+    if found is None:
+        return None
+    action_id, label = found
+    return {"type": "button", "action_id": action_id, "value": str(item.entity_id),
+            "text": plain_text(t(label, lang), BUTTON_TEXT)}
 
 
 def item_text(item: ReminderItem, lang: str) -> str:
@@ -40,13 +64,10 @@ def reminder_message(items: list[ReminderItem]) -> dict[str, Any]:
         blocks.append({"type": "context", "elements": [mrkdwn(t("reminders.project_line", lang,
                                                                  project=safe(group[0].project.name, 150)))]})
         for item in group:
-            block: dict[str, Any] = {"type": "section", "text": mrkdwn(item_text(item, lang)),
-                                     "accessory": _snooze_menu(item, lang)}
-            blocks.append(block)
-            act = ACT_BUTTONS.get(item.kind)
-            element = act(lang, item) if act else None
-            if element:
-                blocks.append({"type": "actions", "elements": [element]})
+            blocks.append({"type": "section", "text": mrkdwn(item_text(item, lang))})
+            element = act_button(item, lang)
+            blocks.append({"type": "actions", "block_id": f"remind:{item.key}"[:255],
+                           "elements": [*([element] if element else []), _snooze_menu(item, lang)]})
     if len(blocks) > BLOCKS_PER_MESSAGE:
         hidden = len(blocks) - BLOCKS_PER_MESSAGE + 1
         blocks = blocks[: BLOCKS_PER_MESSAGE - 1] + [

@@ -316,3 +316,8 @@ def notice_message(req: Requirement, project: Project, key: str, *, user: str) -
         blocks.append({"type": "actions", "block_id": item_block_id(req, "notice"),
                        "elements": [_button(a, req, lang) for a in buttons]})
     return {"text": line, "blocks": blocks}
+
+
+def decision_buttons(req: Requirement, lang: str) -> list[dict[str, Any]]:
+    """Confirm / Request changes, for showing an awaiting requirement elsewhere (digest, App Home)."""
+    return [_button(ids.REQ_CONFIRM, req, lang), _button(ids.REQ_REQUEST_CHANGES, req, lang)]

@@ -277,3 +277,26 @@ def test_every_digest_message_carries_metadata_naming_its_week(deps, fake_slack,
     [post] = digests_in(fake_slack)
     assert post.params["metadata"]["event_type"] == METADATA_EVENT
     assert post.params["metadata"]["event_payload"]["key"] == "digest:1:2026-W47:client"
+
+
+def test_the_client_confirms_a_requirement_from_the_digest(deps, fake_slack, make_project, clock, session, slack,
+                                                           people):
+    project = make_project()
+    seed(session, project, clock)
+    clock.set(FRIDAY_SHANGHAI)
+    run_digests(deps)
+    [digest] = digests_in(fake_slack)
+    confirm = next(e for b in digest.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+                   if e["action_id"] == ids.REQ_CONFIRM)
+    slack.action(ids.REQ_CONFIRM, confirm["value"], user=people.client, message_ts=digest.params.get("ts"))
+    fake_slack.wait_for("response_url")
+    session.expire_all()
+    req = session.get(Requirement, int(confirm["value"]))
+    assert req.status == "confirmed" and req.decided_by == "U0CLIENT"
+    # an outsider from the same organisation is refused, and nothing changes
+    other = next(e for b in digest.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+                 if e["action_id"] == ids.CHANGE_APPROVE)
+    slack.action(ids.CHANGE_APPROVE, other["value"], user=people.outsider)
+    refusal = fake_slack.wait_for("response_url", 2)[1]
+    assert refusal.params.get("replace_original") is False
+    assert session.get(ChangeRequest, int(other["value"])).status == "assessed"

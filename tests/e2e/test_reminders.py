@@ -71,8 +71,10 @@ def test_snoozed_items_wait_and_weekends_are_quiet(deps, fake_slack, make_projec
     clock.set(THURSDAY_0930_SHANGHAI)
     run_reminders(deps)
     [dev] = dms(fake_slack, "U0DEV")
-    menu = next(b["accessory"] for b in dev.params["blocks"] if "Data loss" in str(b.get("text")))
-    assert menu["action_id"] == ids.REMINDER_SNOOZE
+    blocks = dev.params["blocks"]
+    at = next(i for i, b in enumerate(blocks) if "Data loss" in str(b.get("text")))
+    act, menu = blocks[at + 1]["elements"]
+    assert act["action_id"] == ids.RISK_EDIT and menu["action_id"] == ids.REMINDER_SNOOZE
     week = next(o for o in menu["options"] if o["value"].endswith("|7d"))
     slack.action(ids.REMINDER_SNOOZE, None, user=people.dev, channel_id="DU0DEV", action_type="overflow",
                  selected_option=week)
@@ -139,3 +141,16 @@ def test_cli_remind_dry_run_sends_nothing(tmp_path, fake_slack):
     assert proc.returncode == 0, proc.stderr
     assert "No digest is due." in proc.stdout
     assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_a_reminder_button_opens_the_work_it_asks_for(deps, fake_slack, make_project, clock, session, slack, people):
+    project = make_project()
+    seed(session, project, clock)
+    clock.set(THURSDAY_0930_SHANGHAI)
+    run_reminders(deps)
+    [pm] = dms(fake_slack, "U0PM")
+    assess = next(e for b in pm.params["blocks"] if b["type"] == "actions" for e in b["elements"]
+                  if e.get("action_id") == ids.CHANGE_ASSESS)
+    slack.action(ids.CHANGE_ASSESS, assess["value"], user=people.pm, channel_id="DU0PM")
+    view = fake_slack.wait_for("views.open")[0].params["view"]
+    assert view["callback_id"] == ids.CHANGE_ASSESS_MODAL
