@@ -83,6 +83,11 @@ def _impact(c: ChangeRequest, lang: str, *, show_cost: bool) -> str:
     return out
 
 
+def _waiting(days: int, lang: str) -> str:
+    return t("digest.waiting_0" if days <= 0 else "digest.waiting_1" if days == 1 else "digest.waiting_n", lang,
+             **({"days": days} if days > 1 else {}))
+
+
 def _money(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
@@ -147,10 +152,11 @@ def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[s
         since = r.sent_for_confirmation_at or r.created_at
         days = calendar.working_days_between(p, since, _now_of(facts))
         awaiting.append(("requirement", r, t("digest.awaiting_requirement", lang, title=safe(r.title, TITLE_LIMIT),
-                                             days=days)))
+                                             waiting=_waiting(days, lang))))
     for c in facts.awaiting_changes:
         days = calendar.working_days_between(p, c.assessed_at or c.created_at, _now_of(facts))
-        awaiting.append(("change", c, t("digest.awaiting_change", lang, title=safe(c.title, TITLE_LIMIT), days=days,
+        awaiting.append(("change", c, t("digest.awaiting_change", lang, title=safe(c.title, TITLE_LIMIT),
+                                        waiting=_waiting(days, lang),
                                         impact=_impact(c, lang, show_cost=internal or c.share_cost_with_client))))
     if not awaiting:
         blocks.append({"type": "context", "elements": [mrkdwn(t("digest.awaiting_none", lang))]})

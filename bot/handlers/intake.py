@@ -1,18 +1,21 @@
-"""Which intake buttons exist: a feature that builds the modal for a button enables it."""
+"""The client's intake buttons (SPEC §3): New requirement, Change request, Give feedback.
+
+Each feature registers the listener that opens its modal (`register(app)` of requirements,
+changes and feedback); all three exist, so every intake message and digest carries all three.
+"""
 
 from __future__ import annotations
 
 from bot.blocks import ids
 
-# Filled by the handler modules that own each button's modal, at registration time.
-ENABLED: list[str] = []
+INTAKE_ACTIONS = (ids.INTAKE_NEW_REQUIREMENT, ids.INTAKE_CHANGE_REQUEST, ids.INTAKE_GIVE_FEEDBACK)
 
 
 def enable(action_id: str) -> None:
-    if action_id not in ENABLED:
-        ENABLED.append(action_id)
+    """Kept for the features' `register(app)`: a button must have a listener (checked by a test)."""
+    if action_id not in INTAKE_ACTIONS:
+        raise ValueError(f"unknown intake action {action_id!r}")
 
 
 def enabled() -> list[str]:
-    return [a for a in (ids.INTAKE_NEW_REQUIREMENT, ids.INTAKE_CHANGE_REQUEST, ids.INTAKE_GIVE_FEEDBACK)
-            if a in ENABLED]
+    return list(INTAKE_ACTIONS)

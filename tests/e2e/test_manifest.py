@@ -22,3 +22,13 @@ def test_every_declared_command_answers_help(slack, people):
         resp = slack.command(command, "help", user=people.pm, channel_id="C0OTHER")
         assert resp.status_code == 200, command
         assert command in resp.json()["text"], command
+
+
+def test_every_intake_button_opens_a_modal_for_an_external_client(slack, fake_slack, people, make_project):
+    from bot.handlers import intake
+
+    project = make_project()
+    for n, action_id in enumerate(intake.enabled(), start=1):
+        resp = slack.action(action_id, str(project.id), user=people.client)
+        assert resp.status_code == 200, action_id
+        assert len(fake_slack.wait_for("views.open", n)) == n, action_id
