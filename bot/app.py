@@ -13,7 +13,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine
 from bot.deps import Deps
-from bot.slack.client import make_client
+from bot.slack.client import RateGate, make_client
 from bot.slack.users import UserDirectory, Workspace
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ def create_app(
     users: UserDirectory | None = None,
 ) -> App:
     """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures."""
-    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    gate = RateGate()  # one pause for every client of this process when Slack rate-limits
+    client = make_client(settings.slack_bot_token, settings.slack_api_url, gate=gate)
     deps = Deps(
         settings=settings,
         engine=engine or make_engine(settings.database_url),
@@ -41,7 +42,8 @@ def create_app(
         workspace=discover_workspace(client),
         clock=clock or SystemClock(),
         users=users or UserDirectory(),
-        post_client=make_client(settings.slack_bot_token, settings.slack_api_url, repeatable=False),
+        post_client=make_client(settings.slack_bot_token, settings.slack_api_url, repeatable=False, gate=gate),
+        gate=gate,
     )
     app = App(
         client=client,

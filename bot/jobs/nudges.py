@@ -15,7 +15,7 @@ from bot.deps import Deps
 from bot.i18n import t
 from bot.models import ChangeRequest, ChangeStatus, Project, ProjectStatus, Requirement, RequirementStatus
 from bot.services import calendar, outbox
-from bot.slack.post import deliver
+from bot.slack.post import deliver_many
 
 
 def _approvers(project: Project) -> str:
@@ -65,6 +65,5 @@ def run_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
                                                        project=safe(p.name, 100), days=days)})
                     to_send.append(row.id or 0)
                     sent.append(key)
-    for row_id in to_send:
-        deliver(deps, row_id)
+    deliver_many(deps, to_send)
     return sent

@@ -12,7 +12,7 @@ from bot.blocks.reminders import reminder_message
 from bot.deps import Deps
 from bot.models import Project, ProjectStatus
 from bot.services import outbox, reminders
-from bot.slack.post import deliver
+from bot.slack.post import deliver_many
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,5 @@ def run_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = Fa
                                  user_id=user_id, now=now, payload=message)
             reminders.record_sent(session, items, now)
             to_send.append(row.id or 0)
-    for row_id in to_send:
-        deliver(deps, row_id)
+    deliver_many(deps, to_send)
     return report

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import threading
+import time
+from typing import Any
+
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -12,25 +17,73 @@ from slack_sdk.http_retry.handler import RetryHandler
 
 # Slack asks clients to wait Retry-After seconds on HTTP 429; server errors and dropped
 # connections are retried with exponential back-off (0.5 s, 1 s, 2 s …).
-RATE_LIMIT_RETRIES = 5
+RATE_LIMIT_RETRIES = 30
 SERVER_ERROR_RETRIES = 3
 CONNECTION_ERROR_RETRIES = 3
 
 
-def retry_handlers(*, repeatable: bool = True) -> list[RetryHandler]:
+class RateGate:
+    """One process-wide pause: when Slack says "retry after N s", every sender waits, instead of
+    each thread finding out by hammering Slack with its own request."""
+
+    def __init__(self, monotonic: Any = time.monotonic, sleep: Any = time.sleep) -> None:
+        self._until = 0.0
+        self._lock = threading.Lock()
+        self._monotonic = monotonic
+        self._sleep = sleep
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, self._monotonic() + seconds)
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                left = self._until - self._monotonic()
+            if left <= 0:
+                return
+            self._sleep(left)
+
+
+class SharedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Retries a 429 after Retry-After, and makes every other call of the process wait too."""
+
+    def __init__(self, gate: RateGate, max_retry_count: int = RATE_LIMIT_RETRIES) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.gate = gate
+
+    def prepare_for_next_attempt(self, *, state: Any, request: Any, response: Any = None,
+                                 error: Exception | None = None) -> None:
+        if response is None:
+            raise error  # type: ignore[misc]
+        state.next_attempt_requested = True
+        header = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
+        value = header[0] if isinstance(header, list) else header
+        try:
+            seconds = float(value) if value is not None else 1.0
+        except ValueError:
+            seconds = 1.0
+        self.gate.pause(seconds + random.uniform(0, 0.05))
+        self.gate.wait()
+        state.increment_current_attempt()
+
+
+def retry_handlers(*, repeatable: bool = True, gate: RateGate | None = None) -> list[RetryHandler]:
     """Handlers for a client. A call that is not `repeatable` (posting a message) is retried
     only on 429, when Slack has certainly not acted: after a 5xx or a dropped connection the
     message may already be in the channel, so the outbox checks before it tries again."""
+    rate_limit = SharedRateLimitRetryHandler(gate or RateGate())
     if not repeatable:
-        return [RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+        return [rate_limit]
     return [
-        RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        rate_limit,
         ServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
         ConnectionErrorRetryHandler(max_retry_count=CONNECTION_ERROR_RETRIES),
     ]
 
 
-def make_client(token: str | None, base_url: str, *, timeout: int = 15, repeatable: bool = True) -> WebClient:
+def make_client(token: str | None, base_url: str, *, timeout: int = 15, repeatable: bool = True,
+                gate: RateGate | None = None) -> WebClient:
     """A WebClient for `base_url` (Slack, GovSlack, a proxy or the tests' fake server)."""
     return WebClient(token=token, base_url=base_url, timeout=timeout,
-                     retry_handlers=retry_handlers(repeatable=repeatable))
+                     retry_handlers=retry_handlers(repeatable=repeatable, gate=gate))
