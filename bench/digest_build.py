@@ -42,7 +42,7 @@ NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 BATCH = 100
 
 
-def seed(engine, n: int) -> None:
+def seed(engine, n: int, *, created_at: datetime | None = None) -> None:
     rng = random.Random(42)
     week_ago = NOW - timedelta(days=6)
     with engine.begin() as conn:
@@ -54,7 +54,8 @@ def seed(engine, n: int) -> None:
             require_pm_approval=False, working_days=[0, 1, 2, 3, 4], holidays=[],
             work_start=datetime(2026, 1, 1, 9).time(), work_end=datetime(2026, 1, 1, 18).time(),
             nudge_after_days=3, escalate_after_days=5, feedback_cadence_weeks=0, feedback_cooldown_days=14,
-            anonymous_feedback=False, status="active", created_by="U0", created_at=week_ago - timedelta(days=60),
+            anonymous_feedback=False, status="active", created_by="U0",
+            created_at=created_at or week_ago - timedelta(days=60),
             updated_at=week_ago,
         ) for i in range(n)])
         ids = [row[0] for row in conn.execute(select(Project.id))]

@@ -8,6 +8,7 @@ for that key first, so the message is not posted twice.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -90,6 +91,7 @@ def _send(deps: Deps, row: Outbox) -> str | None:
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": row.key}}
     assert deps.post_client is not None
     resp = deps.post_client.chat_postMessage(channel=channel, metadata=metadata, **payload)
+    deps.gate.accepted()
     return resp.get("ts")
 
 
@@ -127,6 +129,7 @@ def deliver(deps: Deps, outbox_id: int) -> bool:
 
 
 DELIVERY_THREADS = 8
+CHANNEL_INTERVAL = 1.0  # seconds between two messages to the same channel
 
 
 def deliver_many(deps: Deps, outbox_ids: list[int], *, threads: int = DELIVERY_THREADS) -> int:
@@ -144,8 +147,13 @@ def deliver_many(deps: Deps, outbox_ids: list[int], *, threads: int = DELIVERY_T
 
     def run_lane(ids: list[int]) -> int:
         sent = 0
+        last = -CHANNEL_INTERVAL
         for row_id in ids:
+            gap = CHANNEL_INTERVAL - (time.monotonic() - last)
+            if gap > 0:  # Slack's pace within one channel: about one message per second
+                time.sleep(gap)
             deps.gate.wait()
+            last = time.monotonic()
             sent += deliver(deps, row_id)
         return sent
 
