@@ -33,13 +33,17 @@ class RateGate:
     """
 
     CALM_SECONDS = 10.0
-    SPEED_UP = 1.1
+    SPEED_UP = 1.03
+    TRUST = 0.9  # after a 429: this share of what got through
+    NEAR = 0.97  # calm spells raise the pace up to this share of the last known limit…
+    PROBE_SECONDS = 60.0  # …and past it only after this long without a 429
 
     def __init__(self, monotonic: Any = time.monotonic, sleep: Any = time.sleep) -> None:
         self._until = 0.0
         self._rate: float | None = None  # sends per second; None = not limited yet
         self._next_slot = 0.0
         self._calm_since = 0.0
+        self._ceiling = 0.0  # what got through per second when Slack last said "wait"
         self._accepted: deque[float] = deque(maxlen=10_000)
         self._lock = threading.Lock()
         self._monotonic = monotonic
@@ -56,7 +60,8 @@ class RateGate:
             self._until = max(self._until, now + seconds)
             got_through = sum(1 for at in self._accepted if now - at <= 1.0)
             if got_through > 1:
-                self._rate = max(1.0, got_through * 0.9)
+                self._ceiling = float(got_through)
+                self._rate = max(1.0, got_through * self.TRUST)
             else:
                 self._rate = max(0.5, (self._rate or 2.0) * 0.5)
             self._next_slot = self._until
@@ -76,9 +81,12 @@ class RateGate:
                 if left <= 0:
                     if self._rate is None:
                         return
-                    if now - self._calm_since > self.CALM_SECONDS:
-                        self._rate *= self.SPEED_UP
-                        self._calm_since = now
+                    calm = now - self._calm_since
+                    if calm > self.CALM_SECONDS:
+                        limit = self._ceiling * self.NEAR if calm < self.PROBE_SECONDS else float("inf")
+                        self._rate = max(self._rate, min(self._rate * self.SPEED_UP, limit))
+                        if calm >= self.PROBE_SECONDS:
+                            self._calm_since = now
                     slot = max(now, self._next_slot)
                     self._next_slot = slot + 1.0 / self._rate
                     left = slot - now
