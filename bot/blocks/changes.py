@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
     CONTEXT_TEXT,
-    INPUT_HINT,
-    INPUT_LABEL,
     MODAL_BUTTON,
     MODAL_TITLE,
     OPTION_TEXT,
@@ -64,18 +63,6 @@ def ref(cr: ChangeRequest) -> str:
     return f"CR-{cr.id}"
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
-           hint: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain_text(label, INPUT_LABEL),
-        "element": {**element, "action_id": element.get("action_id", ids.VALUE)},
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain_text(hint, INPUT_HINT)
-    return block
 
 
 def _text_input(lang: str, *, max_length: int, multiline: bool = False, initial: str | None = None,

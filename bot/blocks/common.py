@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks import ids
-from bot.blocks.text import INPUT_LABEL, fit_options, option, plain_text
+from bot.blocks.text import INPUT_HINT, INPUT_LABEL, fit_options, option, plain_text
 from bot.i18n import t
 from bot.models import Project
 
@@ -24,3 +24,19 @@ def project_picker(projects: list[Project], lang: str) -> dict[str, Any]:
         "label": plain_text(t("common.pick_project", lang), INPUT_LABEL),
         "element": element,
     }
+
+
+def input_block(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
+                hint: str | None = None) -> dict[str, Any]:
+    """A modal input: the block_id names the field, the element's action_id is `ids.VALUE`
+    unless the element brings its own (an external select, say)."""
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain_text(label, INPUT_LABEL),
+        "element": {**element, "action_id": element.get("action_id", ids.VALUE)},
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain_text(hint, INPUT_HINT)
+    return block

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.blocks import ids
+from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker
 from bot.blocks.pagination import pager
 from bot.blocks.text import (
@@ -15,8 +16,6 @@ from bot.blocks.text import (
     BUTTON_TEXT,
     CONTEXT_TEXT,
     HEADER_TEXT,
-    INPUT_HINT,
-    INPUT_LABEL,
     MODAL_BUTTON,
     MODAL_TITLE,
     PLACEHOLDER,
@@ -64,14 +63,6 @@ def _modal(callback_id: str, title: str, blocks: list[dict[str, Any]], lang: str
     }
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
-           hint: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain_text(label, INPUT_LABEL),
-                             "element": {**element, "action_id": element.get("action_id", ids.VALUE)},
-                             "optional": optional}
-    if hint:
-        block["hint"] = plain_text(hint, INPUT_HINT)
-    return block
 
 
 def _text_input(lang: str, placeholder_key: str, initial: str | None = None) -> dict[str, Any]:

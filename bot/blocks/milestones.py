@@ -7,12 +7,11 @@ from datetime import date
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
-    INPUT_HINT,
-    INPUT_LABEL,
     MODAL_BUTTON,
     MODAL_TITLE,
     PLACEHOLDER,
@@ -49,18 +48,6 @@ def status_text(status: MilestoneStatus, lang: str) -> str:
     return f"{STATUS_EMOJI[status]} {t(f'milestones.status_{status.value}', lang)}"
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
-           hint: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain_text(label, INPUT_LABEL),
-        "element": {**element, "action_id": element.get("action_id", ids.VALUE)},
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain_text(hint, INPUT_HINT)
-    return block
 
 
 def _modal(callback_id: str, title: str, lang: str, blocks: list[dict[str, Any]],

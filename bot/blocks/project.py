@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import input_block as _input
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
     HEADER_TEXT,
-    INPUT_HINT,
-    INPUT_LABEL,
     MODAL_BUTTON,
     MODAL_TITLE,
     PLACEHOLDER,
@@ -36,18 +35,6 @@ INTAKE_LABELS = {
 }
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
-           hint: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain_text(label, INPUT_LABEL),
-        "element": {**element, "action_id": element.get("action_id", ids.VALUE)},
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain_text(hint, INPUT_HINT)
-    return block
 
 
 def _weekday_options(lang: str) -> list[dict[str, Any]]:

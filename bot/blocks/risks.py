@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker
 from bot.blocks.pagination import pager
 from bot.blocks.text import (
@@ -14,8 +15,6 @@ from bot.blocks.text import (
     BUTTON_TEXT,
     CONTEXT_TEXT,
     HEADER_TEXT,
-    INPUT_HINT,
-    INPUT_LABEL,
     MODAL_BUTTON,
     MODAL_TITLE,
     PLACEHOLDER,
@@ -50,14 +49,6 @@ def badge(score: int) -> str:
     return f"{BADGES[risks.level(score)]} {score}"
 
 
-def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
-           hint: str | None = None) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": plain_text(label, INPUT_LABEL),
-                             "element": {**element, "action_id": element.get("action_id", ids.VALUE)},
-                             "optional": optional}
-    if hint:
-        block["hint"] = plain_text(hint, INPUT_HINT)
-    return block
 
 
 def _scale(kind: str, lang: str, initial: int) -> dict[str, Any]:
