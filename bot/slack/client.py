@@ -29,12 +29,12 @@ class RateGate:
     Slack answers 429 with Retry-After (whole seconds) when a workspace posts too fast. Waiting
     is mandatory, but finding the limit by hitting it costs up to a second each time. So the
     gate learns: on a 429 every sender pauses for Retry-After, and from then on sends are spaced
-    at 90 % of the rate that was getting through; after a calm spell the pace rises again.
+    at 95 % of the rate that was getting through; after a calm spell the pace rises again.
     """
 
-    CALM_SECONDS = 10.0
+    CALM_SECONDS = 5.0
     SPEED_UP = 1.03
-    TRUST = 0.9  # after a 429: this share of what got through
+    TRUST = 0.95  # after a 429: this share of what got through
     NEAR = 0.97  # calm spells raise the pace up to this share of the last known limit…
     PROBE_SECONDS = 60.0  # …and past it only after this long without a 429
 

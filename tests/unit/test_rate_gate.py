@@ -24,7 +24,7 @@ def test_unlimited_until_slack_says_wait():
     assert clock.slept == [] and gate.rate is None
 
 
-def test_a_429_pauses_everyone_then_paces_at_90_percent_of_what_got_through():
+def test_a_429_pauses_everyone_then_paces_at_95_percent_of_what_got_through():
     clock = FakeTime()
     gate = RateGate(clock.monotonic, clock.sleep)
     for i in range(20):  # Slack accepted 20 messages in the last second
@@ -32,14 +32,14 @@ def test_a_429_pauses_everyone_then_paces_at_90_percent_of_what_got_through():
         gate.accepted()
     clock.now = 1.0
     gate.pause(2.0)
-    assert gate.rate == 18.0
+    assert gate.rate == 19.0
     gate.wait()
     assert clock.now == 3.0  # nobody sends before Retry-After has passed
     starts = []
     for _ in range(18):
         gate.wait()
         starts.append(clock.now)
-    assert abs((starts[-1] - starts[0]) - 17 / 18) < 1e-9  # evenly spaced, 18 per second
+    assert abs((starts[-1] - starts[0]) - 17 / 19) < 1e-9  # evenly spaced, 19 per second
 
 
 def test_the_pace_rises_again_after_a_calm_spell():
