@@ -101,12 +101,27 @@ def database(kind: str) -> Iterator[str]:
             return
         script = str(ROOT / "scripts" / "pg_throwaway.sh")
         started = subprocess.run([script, "start", tmp], check=True, capture_output=True, text=True, timeout=180)
+        url = started.stdout.strip().splitlines()[-1]
+        _postmaster_pid_files[url] = Path(tmp) / "data" / "postmaster.pid"
         try:
-            yield started.stdout.strip().splitlines()[-1]
+            yield url
         finally:
+            _postmaster_pid_files.pop(url, None)
             subprocess.run([script, "stop", tmp], capture_output=True, timeout=120)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_postmaster_pid_files: dict[str, Path] = {}
+
+
+def database_pids(url: str) -> list[int]:
+    """The PostgreSQL server process behind `url` when this module started it (its backends are
+    its children); nothing for SQLite, which runs inside the bot."""
+    pid_file = _postmaster_pid_files.get(url)
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return [int(pid_file.read_text().split()[0])] if pid_file else []
+    return []
 
 
 def migrate_and_make_project(url: str, *, pm: str = PM) -> int:
@@ -224,6 +239,58 @@ def proc_status(pid: int) -> dict[str, int]:
             if key.startswith("Vm") and value.strip().endswith("kB"):
                 out[key] = int(value.split()[0])
     return out
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().rpartition(")")[2].split()
+
+
+def tree_cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by these processes and all their descendants, the live ones and the
+    ones already gone (their time is in their parent's cutime / cstime)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                children.setdefault(int(_stat(int(entry))[1]), []).append(int(entry))
+    ticks, stack, seen = 0, list(pids), set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = _stat(pid)
+            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        stack.extend(children.get(pid, []))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (all CPUs, everything but idle and iowait)."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class Interference:
+    """How much CPU other processes on the machine took while a measurement ran: a busy
+    neighbour slows both servers unevenly and makes the figures worthless."""
+
+    def __init__(self, ours: list[int]) -> None:
+        self.ours = ours
+
+    def __enter__(self) -> Interference:
+        self._wall = time.monotonic()
+        self._busy = machine_busy_seconds()
+        self._ours = tree_cpu_seconds(self.ours)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.monotonic() - self._wall
+        others = (machine_busy_seconds() - self._busy) - (tree_cpu_seconds(self.ours) - self._ours)
+        self.share = max(0.0, others) / max(1e-9, wall * (os.cpu_count() or 1))
 
 
 def cpu_seconds(pid: int) -> float:

@@ -26,8 +26,12 @@ httpx-async to compare).
 Prints, per phase and server, p50 / p95 / p99 / max, throughput, the server's CPU time per request
 and errors (transport errors, non-200 answers, and for PM Bot an answer that is not the "Saved"
 confirmation); the ratio of each percentile; whether every requirement was stored exactly once;
-and the peak RSS of `pmbot run`. Goal (issue 7): in the closed loop, p99 at most 1.5x the bare
-app's, zero errors, all N requirements stored. Exit status 0 when that goal is met, else 1.
+the peak RSS of `pmbot run`; and, column "others", the share of the machine's CPU that processes
+other than the benchmark's (this one, the two servers, PostgreSQL) took meanwhile: on a shared
+machine a busy neighbour distorts the figures, which are then flagged.
+
+Goal (issue 7): in the closed loop, p99 at most 1.5x the bare app's, zero errors, all N
+requirements stored. Exit status 0 when that goal is met, else 1.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import contextlib
 import http.client
 import json
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -57,6 +62,7 @@ import httpx
 from _harness import payloads
 
 GOAL_P99_RATIO = 1.5
+NOISE_LIMIT = 0.10  # share of the machine's CPU other processes may take before the figures are flagged
 PERCENTILES = (50, 95, 99)
 
 
@@ -69,6 +75,7 @@ class Result:
     wall: float = 0.0
     not_sent: int = 0
     server_cpu: float = 0.0  # CPU seconds the server process used during the phase
+    others: float = 0.0  # share of the machine's CPU that other processes used meanwhile
 
     def pct(self, p: float) -> float:
         """Nearest-rank percentile, in milliseconds."""
@@ -300,7 +307,8 @@ def profiled(folder: Path | None, name: str, server: h.Server, idle: bool) -> It
 
 
 def report(results: list[Result]) -> None:
-    head = f"{'':10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'req/s':>9}{'CPU ms/req':>11}  errors"
+    head = (f"{'':10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'req/s':>9}{'CPU ms/req':>11}"
+            f"{'others':>8}  errors")
     print(head)
     for r in results:
         rate = len(r.latencies) / r.wall if r.wall else 0.0
@@ -308,7 +316,8 @@ def report(results: list[Result]) -> None:
         if r.not_sent:
             errs += f"; not sent (time limit): {r.not_sent}"
         print(f"{r.name:10}" + "".join(f"{r.pct(p):9.1f}" for p in PERCENTILES)
-              + f"{r.max_ms:9.1f}{rate:9.0f}{1000 * r.server_cpu / max(1, len(r.latencies)):11.1f}  {errs}")
+              + f"{r.max_ms:9.1f}{rate:9.0f}{1000 * r.server_cpu / max(1, len(r.latencies)):11.1f}"
+              + f"{100 * r.others:7.0f}%  {errs}")
 
 
 def _phases(args: argparse.Namespace) -> list[tuple[str, Load]]:
@@ -378,6 +387,7 @@ def main() -> int:
             bare, pmbot = _start_servers(fake, url, Path(logs), servers)
             idle_kb = h.proc_status(pmbot.process.pid)["VmHWM"]
             pairs = (("bare Bolt", bare, False), ("PM Bot", pmbot, True))
+            ours = [os.getpid(), bare.process.pid, pmbot.process.pid, *h.database_pids(url)]
             for name, server, _ in pairs:
                 warm = build_requests(args.warmup, users, f"warm-up {run_id} {name}", fake)
                 run_load(name, server.base, warm, phases[0][1], check_saved=False)
@@ -390,9 +400,11 @@ def main() -> int:
                 results = []
                 for name, server, check in pairs:
                     cpu_before = h.cpu_seconds(server.process.pid)
-                    with profiled(args.profile, f"{name} p{k}", server, args.profile_idle):
+                    with h.Interference(ours) as noise, profiled(args.profile, f"{name} p{k}", server,
+                                                                 args.profile_idle):
                         result = run_load(name, server.base, measured, load, check_saved=check)
                     result.server_cpu = h.cpu_seconds(server.process.pid) - cpu_before
+                    result.others = noise.share
                     results.append(result)
                 done.append((label, results))
             peak_kb = h.proc_status(pmbot.process.pid)["VmHWM"]
@@ -424,6 +436,10 @@ def main() -> int:
                 if server.process.returncode not in (0, -signal.SIGTERM, None):
                     print(f"{server.name} exited with {server.process.returncode}:\n{server.log_tail()}")
 
+            noisy = max(r.others for _, rs in done for r in rs)
+            if noisy > NOISE_LIMIT:
+                print(f"WARNING: other processes took up to {100 * noisy:.0f}% of the machine's CPU during a "
+                      "measurement (column 'others'); run again on a quiet machine.")
             clean = (missing == 0 and duplicates == 0
                      and all(r.error_count == 0 and r.not_sent == 0 for _, rs in done for r in rs))
             ok = clean and ratios[0][99] <= GOAL_P99_RATIO
