@@ -1,0 +1,69 @@
+"""The baseline of bench/ack_latency.py: a bare Bolt app whose `/req` handler only calls ack(),
+served by the same stack as PM Bot (Starlette + uvicorn, `app.dispatch` in the thread pool,
+the same Bolt options as `bot.app.create_app`).
+
+    PORT=3001 SLACK_SIGNING_SECRET=… SLACK_API_URL=http://127.0.0.1:…/api/ python bench/bare_bolt.py
+
+Listens on 127.0.0.1 only; GET /healthz answers 200 once it is up.
+"""
+
+from __future__ import annotations
+
+import os
+
+import uvicorn
+from slack_bolt import Ack, App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+
+def create_bolt_app(signing_secret: str, api_url: str, token: str) -> App:
+    app = App(
+        client=WebClient(token=token, base_url=api_url),
+        signing_secret=signing_secret,
+        request_verification_enabled=True,
+        token_verification_enabled=False,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+        ignoring_self_events_enabled=True,
+    )
+
+    @app.command("/req")
+    def req(ack: Ack) -> None:
+        ack()
+
+    return app
+
+
+def create_web_app(app: App) -> Starlette:
+    """The same endpoint as `bot.web.create_web_app`, without the database behind /healthz."""
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        bolt_request = to_bolt_request(request, body)
+        bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
+        return to_starlette_response(bolt_response)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[
+        Route("/slack/events", slack_events, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ])
+
+
+def main() -> None:
+    app = create_bolt_app(os.environ["SLACK_SIGNING_SECRET"], os.environ["SLACK_API_URL"],
+                          os.environ.get("SLACK_BOT_TOKEN", "xoxb-bench-token"))
+    uvicorn.run(create_web_app(app), host="127.0.0.1", port=int(os.environ["PORT"]),
+                log_level=os.environ.get("LOG_LEVEL", "warning").lower(), timeout_graceful_shutdown=20)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""SQLite writers of one process take turns first come, first served (bot.db._writer_turn):
+a busy writer cannot starve another one, as SQLite's polling busy handler let it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import text
+
+from bot.db import FairLock, make_engine, session_scope
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'queue.db'}")
+    with session_scope(engine) as s:
+        s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, who TEXT)"))
+    yield engine
+    engine.dispose()
+
+
+def test_a_busy_writer_does_not_starve_another(sqlite_engine):
+    stop = threading.Event()
+    hot_started = threading.Event()
+
+    def hot_writer() -> None:
+        # Back-to-back write transactions, each holding the write lock for 5 ms (for 3 s at most).
+        until = time.monotonic() + 3
+        while not stop.is_set() and time.monotonic() < until:
+            with session_scope(sqlite_engine) as s:
+                s.execute(text("INSERT INTO t (who) VALUES ('hot')"))
+                hot_started.set()
+                time.sleep(0.005)
+
+    hot = threading.Thread(target=hot_writer, daemon=True)
+    hot.start()
+    assert hot_started.wait(5)
+    try:
+        waits = []
+        for _ in range(5):
+            started = time.monotonic()
+            with session_scope(sqlite_engine) as s:
+                s.execute(text("INSERT INTO t (who) VALUES ('other')"))
+            waits.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        hot.join(10)
+    # Its turn comes after the hot writer's current transaction (5 ms), not seconds later.
+    assert max(waits) < 0.25, waits
+    with session_scope(sqlite_engine) as s:
+        assert s.execute(text("SELECT count(*) FROM t WHERE who = 'other'")).scalar_one() == 5
+
+
+def test_a_nested_scope_in_the_same_thread_does_not_wait_for_itself(sqlite_engine):
+    done = threading.Event()
+
+    def nested() -> None:
+        with session_scope(sqlite_engine), session_scope(sqlite_engine) as inner:
+            inner.execute(text("INSERT INTO t (who) VALUES ('inner')"))
+        done.set()
+
+    threading.Thread(target=nested, daemon=True).start()
+    assert done.wait(5)
+
+
+def test_fair_lock_serves_waiters_in_arrival_order_and_gives_up_after_its_timeout():
+    lock = FairLock()
+    assert lock.acquire(timeout=1)
+    order: list[int] = []
+    queued = []
+
+    def waiter(n: int) -> None:
+        assert lock.acquire(timeout=5)
+        order.append(n)
+        lock.release()
+
+    for n in range(4):
+        th = threading.Thread(target=waiter, args=(n,), daemon=True)
+        th.start()
+        queued.append(th)
+        time.sleep(0.05)  # each queues before the next starts
+    late = threading.Thread(target=lambda: order.append(-1 if lock.acquire(timeout=0.05) else 99), daemon=True)
+    late.start()
+    late.join(5)
+    lock.release()
+    for th in queued:
+        th.join(5)
+    assert order == [99, 0, 1, 2, 3]
