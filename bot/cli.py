@@ -53,6 +53,9 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
         return _run_http(app, settings)
     finally:
         if scheduler is not None:
+            from bot.shutdown import request_stop
+
+            request_stop()  # a tick under way stops after the message it is sending
             scheduler.shutdown(wait=True)
         engine.dispose()
 

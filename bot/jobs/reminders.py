@@ -12,7 +12,7 @@ from bot.blocks.reminders import reminder_message
 from bot.deps import Deps
 from bot.models import Project, ProjectStatus
 from bot.services import outbox, reminders
-from bot.slack.post import deliver
+from bot.slack.post import deliver_all
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ def run_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = Fa
     report = RemindReport()
     to_send: list[int] = []
     with deps.session() as session:
+        if not dry_run:  # queued by an earlier run that stopped or failed before sending them
+            to_send.extend(outbox.unsent(session, kind="reminder", since=now - reminders.REPEAT_AFTER))
         projects = list(session.exec(select(Project).where(Project.status == ProjectStatus.active)))
         batches = reminders.due_batches(session, projects, now)
         for user_id, items in sorted(batches.items()):
@@ -45,6 +47,5 @@ def run_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = Fa
                                  user_id=user_id, now=now, payload=message)
             reminders.record_sent(session, items, now)
             to_send.append(row.id or 0)
-    for row_id in to_send:
-        deliver(deps, row_id)
+    deliver_all(deps, to_send)
     return report

@@ -8,7 +8,8 @@ for that key first, so the message is not posted twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -17,6 +18,7 @@ from sqlmodel import Session
 from bot.deps import Deps
 from bot.models import Outbox
 from bot.services import outbox
+from bot.shutdown import stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ PERMANENT_ERRORS = {
     "cant_update_message",
 }
 
+# Failures that say "not now" rather than "never".
+TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
 AfterSend = Callable[[Session, Outbox, str | None], None]
 _after_send: dict[str, AfterSend] = {}
 
@@ -53,6 +58,13 @@ def on_sent(kind: str) -> Callable[[AfterSend], AfterSend]:
     return wrap
 
 
+def _transient(err: SlackApiError) -> bool:
+    response = err.response
+    if response is None:
+        return True
+    return response.status_code >= 500 or response.status_code == 429 or response.get("error") in TRANSIENT_ERRORS
+
+
 def _find_already_posted(deps: Deps, row: Outbox, channel: str) -> str | None:
     """The ts of a message already posted for this row (found by its metadata), if any.
 
@@ -61,6 +73,10 @@ def _find_already_posted(deps: Deps, row: Outbox, channel: str) -> str | None:
     try:
         history = deps.client.conversations_history(channel=channel, include_all_metadata=True, limit=200)
     except SlackApiError as err:
+        if _transient(err):
+            # Slack is struggling: we cannot tell whether the message is there, and posting
+            # blindly could post it twice. Let the outbox try again later.
+            raise
         log.warning("could not read history of %s to check for %s: %s", channel, row.key, err)
         return None
     for message in history.get("messages", []):
@@ -96,7 +112,7 @@ def deliver(deps: Deps, outbox_id: int) -> bool:
     """Claim, send and record one row. True when this call sent it."""
     now = deps.clock.now()
     with deps.session() as session:
-        if not outbox.claim(session, outbox_id, worker=deps.worker, now=now):
+        if not outbox.claim(session, outbox_id, worker=deps.worker, now=now, claim_timeout=_claim_timeout(deps)):
             return False
     with deps.session() as session:
         row = session.get(Outbox, outbox_id)
@@ -125,9 +141,26 @@ def deliver(deps: Deps, outbox_id: int) -> bool:
     return True
 
 
+def deliver_all(deps: Deps, outbox_ids: Iterable[int | None]) -> int:
+    """Deliver rows one after the other; stop early, between two messages, when the process is
+    asked to stop (the rest stays queued). Returns how many this call sent."""
+    sent = 0
+    ids = [i for i in outbox_ids if i]
+    for n, outbox_id in enumerate(ids):
+        if stop_requested():
+            log.warning("stopping: %d message(s) left for the next run", len(ids) - n)
+            break
+        sent += deliver(deps, outbox_id)
+    return sent
+
+
 def deliver_due(deps: Deps, limit: int = 200) -> int:
     """Send whatever is waiting (the retry sweep). Returns how many were sent."""
     with deps.session() as session:
-        ids = outbox.due(session, now=deps.clock.now(), limit=limit)
-    return sum(1 for i in ids if deliver(deps, i))
+        ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
+    return deliver_all(deps, ids)
+
+
+def _claim_timeout(deps: Deps) -> timedelta:
+    return timedelta(seconds=deps.settings.claim_timeout_seconds)
 
