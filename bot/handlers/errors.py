@@ -98,4 +98,5 @@ def _locale(body: dict[str, Any], context: Any) -> str | None:
     deps = context.get("deps") if hasattr(context, "get") else None
     if not user_id or deps is None:
         return None
-    return deps.users.cached_locale(str(user_id))
+    cached_locale = getattr(deps.users, "cached_locale", None)
+    return cached_locale(str(user_id)) if callable(cached_locale) else None

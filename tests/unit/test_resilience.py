@@ -105,3 +105,12 @@ def test_after_ack_only_the_response_url_is_left(fake_slack):
     assert handle_error(DB_DOWN, {"type": "block_actions", "user": {"id": "U1"}, "response_url": url}, {}, None) is None
     [told] = fake_slack.calls_to("response_url")
     assert told.params["text"] == t("common.error_try_again", "en") and told.params["replace_original"] is False
+
+
+def test_the_answer_is_in_the_persons_language_when_slack_already_told_us(deps, fake_slack):
+    deps.users.info(deps.client, "U0CLIENT")  # a handler looked the client up before failing
+    calls = len(fake_slack.calls)
+    returned = handle_error(DB_DOWN, {"command": "/req", "user_id": "U0CLIENT"}, {"deps": deps},
+                            BoltResponse(status=500))
+    assert returned is not None and json.loads(returned.body)["text"] == t("common.error_try_again", "zh-CN")
+    assert len(fake_slack.calls) == calls  # no Slack call on the error path
