@@ -64,7 +64,9 @@ def _posts_so_far(fake_slack) -> int:
 def test_sigterm_mid_run_stops_cleanly_and_the_next_run_posts_the_rest(
         fake_slack, make_project, engine, database_url, session, tmp_path):
     projects = _projects_due_now(make_project, engine)
-    fake_slack.delay("chat.postMessage", 0.2, times=10_000)  # about 12 s for the 60 posts
+    # Slow posts (0.3 s each): the run is still posting when SIGTERM comes, whether it sends one
+    # message at a time or several channels at once.
+    fake_slack.delay("chat.postMessage", 0.3, times=10_000)
     env = bot_env(fake_slack, database_url)  # the default claim timeout (5 minutes)
 
     first = _digest_run(env, tmp_path, "first")
@@ -98,8 +100,8 @@ KILLS = 10
 def test_sigkill_at_random_moments_ten_times_still_one_digest_per_project(
         fake_slack, make_project, engine, database_url, session, tmp_path):
     projects = _projects_due_now(make_project, engine)
-    fake_slack.delay("chat.postMessage", 0.1, times=100_000)
-    claim_timeout = 2  # seconds; far longer than one post (0.1 s) takes
+    fake_slack.delay("chat.postMessage", 0.3, times=100_000)
+    claim_timeout = 2  # seconds; far longer than one post (0.3 s) takes
     env = bot_env(fake_slack, database_url, PMBOT_CLAIM_TIMEOUT_SECONDS=str(claim_timeout), LOG_LEVEL="INFO")
     seed = int(os.environ.get("PMBOT_TEST_SEED") or time.time())
     rng = random.Random(seed)

@@ -114,3 +114,26 @@ def test_the_answer_is_in_the_persons_language_when_slack_already_told_us(deps, 
                             BoltResponse(status=500))
     assert returned is not None and json.loads(returned.body)["text"] == t("common.error_try_again", "zh-CN")
     assert len(fake_slack.calls) == calls  # no Slack call on the error path
+
+
+# A lost answer, then Slack's history unreadable for a while ------------------------------------
+
+
+def test_when_history_cannot_be_read_the_outbox_waits_instead_of_posting_blindly(deps, fake_slack, clock, session):
+    from bot.slack.post import METADATA_EVENT, deliver_due
+
+    with deps.session() as s:
+        row_id = outbox.enqueue(s, key="k", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
+                                payload={"text": "hi"}, now=clock.now()).id
+        assert outbox.claim(s, row_id, worker="dead", now=clock.now())  # it died after posting:
+    fake_slack.add_message("C0CLIENT", "hi", user="UBOT",
+                           metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k"}})
+    clock.advance(minutes=6)
+    fake_slack.fail("conversations.history", status=500, times=4)  # beyond the client's 3 retries
+    assert deliver_due(deps) == 0
+    row = session.exec(select(Outbox)).one()
+    assert row.status == "pending" and fake_slack.calls_to("chat.postMessage") == []
+    clock.advance(minutes=2)
+    assert deliver_due(deps) == 1  # history readable again: found, not posted a second time
+    assert fake_slack.calls_to("chat.postMessage") == []
+    assert session.exec(select(Outbox)).one().status == "sent"
