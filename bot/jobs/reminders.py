@@ -12,7 +12,7 @@ from bot.blocks.reminders import reminder_message
 from bot.deps import Deps
 from bot.models import Project, ProjectStatus
 from bot.services import outbox, reminders
-from bot.slack.post import deliver_all
+from bot.slack.post import deliver_many
 
 log = logging.getLogger(__name__)
 
@@ -47,5 +47,5 @@ def run_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = Fa
                                  user_id=user_id, now=now, payload=message)
             reminders.record_sent(session, items, now)
             to_send.append(row.id or 0)
-    deliver_all(deps, to_send)
+    deliver_many(deps, to_send)
     return report

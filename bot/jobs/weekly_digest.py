@@ -20,7 +20,7 @@ from bot.deps import Deps
 from bot.handlers import intake
 from bot.models import DigestWeek, Outbox, Project, ProjectStatus
 from bot.services import calendar, digests, outbox
-from bot.slack.post import deliver, deliver_all, on_sent
+from bot.slack.post import deliver_many, on_sent
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def run_digests(deps: Deps, *, now: datetime | None = None, project_name: str | 
                 continue
             _ensure_week(session, p, week, due_at)
             to_send.extend(enqueue_digest(session, facts, now))
-    deliver_all(deps, to_send)
+    deliver_many(deps, to_send)
     return report
 
 
@@ -179,8 +179,7 @@ def post_now(deps: Deps, project: Project, week: str, *, approved_by: str | None
         session.add(dw)
         facts = digests.collect(session, [p], now, weeks={p.id: week})[p.id]
         ids = enqueue_digest(session, facts, now)
-    for row_id in ids:
-        deliver(deps, row_id)
+    deliver_many(deps, ids)
     return True
 
 
@@ -212,7 +211,7 @@ def send_previews(deps: Deps, *, now: datetime | None = None) -> DigestReport:
                                  user_id=p.pm_user_id, project_id=p.id, now=now, payload=payload)
             to_send.append(row.id or 0)
             report.previews.append((p.name, week))
-    deliver_all(deps, to_send)
+    deliver_many(deps, to_send)
     return report
 
 

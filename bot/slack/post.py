@@ -141,7 +141,7 @@ def deliver(deps: Deps, outbox_id: int) -> bool:
     return True
 
 
-def deliver_all(deps: Deps, outbox_ids: Iterable[int | None]) -> int:
+def deliver_many(deps: Deps, outbox_ids: Iterable[int | None]) -> int:
     """Deliver rows one after the other; stop early, between two messages, when the process is
     asked to stop (the rest stays queued). Returns how many this call sent."""
     sent = 0
@@ -158,7 +158,7 @@ def deliver_due(deps: Deps, limit: int = 200) -> int:
     """Send whatever is waiting (the retry sweep). Returns how many were sent."""
     with deps.session() as session:
         ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
-    return deliver_all(deps, ids)
+    return deliver_many(deps, ids)
 
 
 def _claim_timeout(deps: Deps) -> timedelta:

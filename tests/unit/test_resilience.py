@@ -15,7 +15,7 @@ from bot.i18n import t
 from bot.models import Outbox
 from bot.services import outbox
 from bot.shutdown import request_stop, reset
-from bot.slack.post import deliver_all
+from bot.slack.post import deliver_many
 
 DB_DOWN = OperationalError("SELECT 1", {}, Exception("connection refused"))
 
@@ -52,14 +52,14 @@ def test_an_abandoned_claim_is_taken_over_after_the_configured_timeout(deps, fak
 # Stopping between two messages ---------------------------------------------------------------
 
 
-def test_deliver_all_stops_between_messages_when_asked(deps, fake_slack, clock, session):
+def test_deliver_many_stops_between_messages_when_asked(deps, fake_slack, clock, session):
     with deps.session() as s:
         ids = [outbox.enqueue(s, key=f"k{i}", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
                               payload={"text": "hi"}, now=clock.now()).id for i in range(3)]
-    assert deliver_all(deps, ids[:1]) == 1
+    assert deliver_many(deps, ids[:1]) == 1
     request_stop()
     try:
-        assert deliver_all(deps, ids[1:]) == 0
+        assert deliver_many(deps, ids[1:]) == 0
     finally:
         reset()
     rows = session.exec(select(Outbox).order_by(Outbox.id)).all()
