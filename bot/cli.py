@@ -53,6 +53,9 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
         return _run_http(app, settings)
     finally:
         if scheduler is not None:
+            from bot.shutdown import request_stop
+
+            request_stop()  # a tick under way stops after the message it is sending
             scheduler.shutdown(wait=True)
         engine.dispose()
 
@@ -60,10 +63,15 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
 def _run_http(app: object, settings: Settings) -> int:
     import uvicorn
 
+    from bot.shutdown import request_stop
     from bot.web import create_web_app
 
     log.info("PM Bot listening on port %s (POST /slack/events, GET /healthz)", settings.port)
-    # uvicorn stops gracefully on SIGTERM/SIGINT: it finishes the requests under way first.
+    # uvicorn stops gracefully on SIGTERM/SIGINT: it finishes the requests under way first, then
+    # raises the signal again for the handler it found. With this one, that lands back here
+    # (instead of killing the process), so `cmd_run` stops the scheduler cleanly and exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: request_stop())
     uvicorn.run(create_web_app(app), host="0.0.0.0", port=settings.port,
                 log_level=settings.log_level.lower(), timeout_graceful_shutdown=20)
     return 0

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///pmbot.db"
+DEFAULT_CLAIM_TIMEOUT_SECONDS = 300
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -43,6 +44,9 @@ class Settings:
     port: int
     scheduler_enabled: bool
     log_level: str
+    # How long a message being sent stays claimed by its sender before another process takes
+    # it to be abandoned (its sender died) and sends it, after checking Slack for it.
+    claim_timeout_seconds: int = DEFAULT_CLAIM_TIMEOUT_SECONDS
 
     def __repr__(self) -> str:  # never print a secret
         hidden = {True: "'***'", False: "None"}
@@ -51,7 +55,8 @@ class Settings:
             f"slack_signing_secret={hidden[bool(self.slack_signing_secret)]}, "
             f"slack_app_token={hidden[bool(self.slack_app_token)]}, slack_api_url={self.slack_api_url!r}, "
             f"database_url={_redact_url(self.database_url)!r}, port={self.port}, "
-            f"scheduler_enabled={self.scheduler_enabled}, log_level={self.log_level!r})"
+            f"scheduler_enabled={self.scheduler_enabled}, log_level={self.log_level!r}, "
+            f"claim_timeout_seconds={self.claim_timeout_seconds})"
         )
 
     __str__ = __repr__
@@ -125,6 +130,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
     if level not in logging.getLevelNamesMapping():
         raise ConfigError("LOG_LEVEL", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 
+    claim_text = _str(env, "PMBOT_CLAIM_TIMEOUT_SECONDS") or str(DEFAULT_CLAIM_TIMEOUT_SECONDS)
+    if not claim_text.isdigit() or int(claim_text) < 1:
+        raise ConfigError("PMBOT_CLAIM_TIMEOUT_SECONDS", "must be a whole number of seconds, at least 1 (default 300)")
+
     return Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
@@ -134,6 +143,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, read_dotenv: bool = T
         port=int(port_text),
         scheduler_enabled=sched_text in _TRUE,
         log_level=level,
+        claim_timeout_seconds=int(claim_text),
     )
 
 

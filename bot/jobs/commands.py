@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 from bot.config import Settings, require_slack
+from bot.shutdown import request_stop, stop_requested
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, Kubernetes, a timeout wrapper) ends the run after the message under
+    way, instead of in the middle of it: nothing is left claimed, the rest stays queued."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: request_stop())
+
+
+def _report_stop() -> None:
+    if stop_requested():
+        print("Stopped on SIGTERM; the next run sends what is left.", file=sys.stderr)
 
 
 def _deps(settings: Settings):
@@ -20,7 +35,11 @@ def digest_command(settings: Settings, *, project: str | None, dry_run: bool) ->
     from bot.blocks.terminal import render
     from bot.jobs.weekly_digest import run_digests
 
+    _stop_on_sigterm()
     report = run_digests(_deps(settings), project_name=project, dry_run=dry_run)
+    _report_stop()
+    for key in report.resumed:
+        print(f"resumed (queued by an earlier run): {key}")
     for name, week in report.posted:
         print(f"{'would post' if dry_run else 'posted'}: {name} ({week})")
     for name, week in report.asked_pm:
@@ -30,7 +49,7 @@ def digest_command(settings: Settings, *, project: str | None, dry_run: bool) ->
     if dry_run:
         for msg in report.messages:
             print(f"\n--- to {msg['channel']} ---\n{render(msg['blocks'])}")
-    if not (report.posted or report.asked_pm or report.waiting_for_approval):
+    if not (report.posted or report.asked_pm or report.waiting_for_approval or report.resumed):
         print("No digest is due.")
     return 0
 
@@ -39,7 +58,9 @@ def remind_command(settings: Settings, *, dry_run: bool) -> int:
     from bot.blocks.terminal import render
     from bot.jobs.reminders import run_reminders
 
+    _stop_on_sigterm()
     report = run_reminders(_deps(settings), dry_run=dry_run)
+    _report_stop()
     for user, keys in report.sent.items():
         print(f"{'would remind' if dry_run else 'reminded'} {user}: {', '.join(keys)}")
         if dry_run:

@@ -30,6 +30,8 @@ def run_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = Fa
     report = RemindReport()
     to_send: list[int] = []
     with deps.session() as session:
+        if not dry_run:  # queued by an earlier run that stopped or failed before sending them
+            to_send.extend(outbox.unsent(session, kind="reminder", since=now - reminders.REPEAT_AFTER))
         projects = list(session.exec(select(Project).where(Project.status == ProjectStatus.active)))
         batches = reminders.due_batches(session, projects, now)
         for user_id, items in sorted(batches.items()):

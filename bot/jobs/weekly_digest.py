@@ -39,6 +39,7 @@ class DigestReport:
     asked_pm: list[tuple[str, str]] = field(default_factory=list)
     waiting_for_approval: list[tuple[str, str]] = field(default_factory=list)
     previews: list[tuple[str, str]] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # outbox keys an earlier run queued but did not send
     messages: list[dict] = field(default_factory=list)  # dry run: what would be posted
 
 
@@ -116,6 +117,12 @@ def run_digests(deps: Deps, *, now: datetime | None = None, project_name: str | 
         keys = [digest_key(p.id or 0, w) for p, w, _ in candidates]
         keys += [f"digest-late:{p.id}:{w}" for p, w, _ in candidates]
         existing = _existing_keys(session, keys)
+        if not dry_run:  # queued by an earlier run that stopped or failed before sending them
+            owed = [k for k in keys if k in existing]
+            owed += [k.removesuffix(":client") + ":internal" for k in owed if k.endswith(":client")]
+            resumed = outbox.unsent(session, keys=owed)
+            to_send.extend(resumed)
+            report.resumed = [r.key for r in (session.get(Outbox, i) for i in resumed) if r is not None]
         weeks = _week_rows(session, [(p.id or 0, w) for p, w, _ in candidates])
         post: list[tuple[Project, str, datetime]] = []
         for p, week, due_at in candidates:

@@ -15,6 +15,8 @@ from sqlmodel import Session, col, select
 from bot.db import insert_ignore
 from bot.models import Outbox, OutboxStatus
 
+# A claim older than this is taken to be abandoned (its process died). Operators may change it
+# with PMBOT_CLAIM_TIMEOUT_SECONDS; it must stay well above the time one send can take.
 CLAIM_TIMEOUT = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 
@@ -49,10 +51,29 @@ def exists(session: Session, key: str) -> Outbox | None:
     return session.exec(select(Outbox).where(Outbox.key == key)).first()
 
 
-def claim(session: Session, outbox_id: int, *, worker: str, now: datetime) -> bool:
+def unsent(session: Session, *, keys: list[str] | None = None, kind: str | None = None,
+           since: datetime | None = None) -> list[int]:
+    """Ids of rows still owed (waiting, or claimed by a sender that may have died), by key or by
+    kind and age, oldest first. A run that finds its messages already queued sends them if it
+    can, rather than leave them to the retry sweep of a process that may not be running (as
+    with `pmbot digest` from cron)."""
+    if keys is not None and not keys:
+        return []
+    stmt = select(Outbox.id).where(col(Outbox.status).in_([OutboxStatus.pending, OutboxStatus.sending]))
+    if keys is not None:
+        stmt = stmt.where(col(Outbox.key).in_(keys))
+    if kind is not None:
+        stmt = stmt.where(Outbox.kind == kind)
+    if since is not None:
+        stmt = stmt.where(col(Outbox.created_at) >= since)
+    return [i for i in session.exec(stmt.order_by(col(Outbox.id))) if i is not None]
+
+
+def claim(session: Session, outbox_id: int, *, worker: str, now: datetime,
+          claim_timeout: timedelta = CLAIM_TIMEOUT) -> bool:
     """Take the row for sending; True for exactly one caller. A claim older than
-    CLAIM_TIMEOUT is considered abandoned (its process died) and can be taken over."""
-    stale = now - CLAIM_TIMEOUT
+    `claim_timeout` is considered abandoned (its process died) and can be taken over."""
+    stale = now - claim_timeout
     result = session.execute(
         update(Outbox)
         .where(
@@ -89,9 +110,10 @@ def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime, 
     session.flush()
 
 
-def due(session: Session, *, now: datetime, limit: int = 200) -> list[int]:
+def due(session: Session, *, now: datetime, limit: int = 200,
+        claim_timeout: timedelta = CLAIM_TIMEOUT) -> list[int]:
     """Ids of rows waiting to be sent (or abandoned mid-send), oldest first."""
-    stale = now - CLAIM_TIMEOUT
+    stale = now - claim_timeout
     stmt = (
         select(Outbox.id)
         .where(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -19,6 +20,7 @@ from sqlmodel import Session, col, select
 from bot.deps import Deps
 from bot.models import Outbox
 from bot.services import outbox
+from bot.shutdown import stop_requested
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,9 @@ PERMANENT_ERRORS = {
     "cant_update_message",
 }
 
+# Failures that say "not now" rather than "never".
+TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
 AfterSend = Callable[[Session, Outbox, str | None], None]
 _after_send: dict[str, AfterSend] = {}
 
@@ -55,6 +60,13 @@ def on_sent(kind: str) -> Callable[[AfterSend], AfterSend]:
     return wrap
 
 
+def _transient(err: SlackApiError) -> bool:
+    response = err.response
+    if response is None:
+        return True
+    return response.status_code >= 500 or response.status_code == 429 or response.get("error") in TRANSIENT_ERRORS
+
+
 def _find_already_posted(deps: Deps, row: Outbox, channel: str) -> str | None:
     """The ts of a message already posted for this row (found by its metadata), if any.
 
@@ -63,6 +75,10 @@ def _find_already_posted(deps: Deps, row: Outbox, channel: str) -> str | None:
     try:
         history = deps.client.conversations_history(channel=channel, include_all_metadata=True, limit=200)
     except SlackApiError as err:
+        if _transient(err):
+            # Slack is struggling: we cannot tell whether the message is there, and posting
+            # blindly could post it twice. Let the outbox try again later.
+            raise
         log.warning("could not read history of %s to check for %s: %s", channel, row.key, err)
         return None
     for message in history.get("messages", []):
@@ -99,7 +115,7 @@ def deliver(deps: Deps, outbox_id: int) -> bool:
     """Claim, send and record one row. True when this call sent it."""
     now = deps.clock.now()
     with deps.session() as session:
-        if not outbox.claim(session, outbox_id, worker=deps.worker, now=now):
+        if not outbox.claim(session, outbox_id, worker=deps.worker, now=now, claim_timeout=_claim_timeout(deps)):
             return False
     with deps.session() as session:
         row = session.get(Outbox, outbox_id)
@@ -132,15 +148,17 @@ DELIVERY_THREADS = 8
 CHANNEL_INTERVAL = 1.0  # seconds between two messages to the same channel
 
 
-def deliver_many(deps: Deps, outbox_ids: list[int], *, threads: int = DELIVERY_THREADS) -> int:
+def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int = DELIVERY_THREADS) -> int:
     """Send many rows concurrently across channels, in order within each channel (one sender
     per channel keeps Slack's per-channel pace). A 429 pauses every sender of the process
-    (see `RateGate`). Returns how many were sent."""
-    if not outbox_ids:
+    (see `RateGate`). When the process is asked to stop, each sender stops between two
+    messages and the rest stays queued. Returns how many this call sent."""
+    wanted = [i for i in outbox_ids if i]
+    if not wanted:
         return 0
     with deps.session() as session:
         rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id)
-                            .where(col(Outbox.id).in_(outbox_ids))).all()
+                            .where(col(Outbox.id).in_(wanted))).all()
     lanes: dict[str, list[int]] = {}
     for row_id, channel, user in sorted(rows, key=lambda r: r[0] or 0):
         lanes.setdefault(channel or f"dm:{user}", []).append(row_id or 0)
@@ -148,7 +166,10 @@ def deliver_many(deps: Deps, outbox_ids: list[int], *, threads: int = DELIVERY_T
     def run_lane(ids: list[int]) -> int:
         sent = 0
         last = -CHANNEL_INTERVAL
-        for row_id in ids:
+        for n, row_id in enumerate(ids):
+            if stop_requested():
+                log.warning("stopping: %d message(s) of this channel left for the next run", len(ids) - n)
+                break
             gap = CHANNEL_INTERVAL - (time.monotonic() - last)
             if gap > 0:  # Slack's pace within one channel: about one message per second
                 time.sleep(gap)
@@ -166,6 +187,10 @@ def deliver_many(deps: Deps, outbox_ids: list[int], *, threads: int = DELIVERY_T
 def deliver_due(deps: Deps, limit: int = 500) -> int:
     """Send whatever is waiting (the retry sweep). Returns how many were sent."""
     with deps.session() as session:
-        ids = outbox.due(session, now=deps.clock.now(), limit=limit)
+        ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
     return deliver_many(deps, ids)
+
+
+def _claim_timeout(deps: Deps) -> timedelta:
+    return timedelta(seconds=deps.settings.claim_timeout_seconds)
 

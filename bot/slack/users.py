@@ -101,6 +101,12 @@ class UserDirectory:
             self._cache[user_id] = (now, info)
         return info
 
+    def cached_locale(self, user_id: str) -> str | None:
+        """The user's Slack locale if a recent look-up knows it; never calls Slack."""
+        with self._lock:
+            hit = self._cache.get(user_id)
+        return hit[1].locale if hit and hit[1] is not None else None
+
     def kind(
         self, client: WebClient, user_id: str, workspace: Workspace, *, payload_team_id: str | None = None
     ) -> UserKind:

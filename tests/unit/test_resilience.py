@@ -1,0 +1,139 @@
+"""Fast checks of the hardening pieces (the slow end-to-end proofs are in tests/resilience)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from slack_bolt import BoltResponse
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
+
+from bot.config import ConfigError, load_settings
+from bot.handlers.errors import handle_error
+from bot.i18n import t
+from bot.models import Outbox
+from bot.services import outbox
+from bot.shutdown import request_stop, reset
+from bot.slack.post import deliver_many
+
+DB_DOWN = OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+
+# PMBOT_CLAIM_TIMEOUT_SECONDS -----------------------------------------------------------------
+
+
+def test_claim_timeout_defaults_to_five_minutes_and_is_validated():
+    assert load_settings({}).claim_timeout_seconds == 300
+    assert load_settings({"PMBOT_CLAIM_TIMEOUT_SECONDS": "30"}).claim_timeout_seconds == 30
+    for bad in ("0", "-5", "soon", "1.5"):
+        with pytest.raises(ConfigError) as err:
+            load_settings({"PMBOT_CLAIM_TIMEOUT_SECONDS": bad})
+        assert err.value.variable == "PMBOT_CLAIM_TIMEOUT_SECONDS"
+
+
+def test_an_abandoned_claim_is_taken_over_after_the_configured_timeout(deps, fake_slack, clock, session):
+    from dataclasses import replace
+
+    deps.settings = replace(deps.settings, claim_timeout_seconds=20)
+    with deps.session() as s:
+        row_id = outbox.enqueue(s, key="k", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
+                                payload={"text": "hi"}, now=clock.now()).id
+        assert outbox.claim(s, row_id, worker="dead", now=clock.now())
+    from bot.slack.post import deliver_due
+
+    clock.advance(seconds=15)
+    assert deliver_due(deps) == 0
+    clock.advance(seconds=10)
+    assert deliver_due(deps) == 1
+    assert session.exec(select(Outbox)).one().status == "sent"
+
+
+# Stopping between two messages ---------------------------------------------------------------
+
+
+def test_deliver_many_stops_between_messages_when_asked(deps, fake_slack, clock, session):
+    with deps.session() as s:
+        ids = [outbox.enqueue(s, key=f"k{i}", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
+                              payload={"text": "hi"}, now=clock.now()).id for i in range(3)]
+    assert deliver_many(deps, ids[:1]) == 1
+    request_stop()
+    try:
+        assert deliver_many(deps, ids[1:]) == 0
+    finally:
+        reset()
+    rows = session.exec(select(Outbox).order_by(Outbox.id)).all()
+    assert [r.status for r in rows] == ["sent", "pending", "pending"]  # nothing left claimed
+    assert outbox.unsent(session, keys=["k0", "k1", "k2"]) == ids[1:]
+
+
+# The error handler's answers -------------------------------------------------------------------
+
+
+def _handle(body: dict) -> tuple[BoltResponse | None, BoltResponse]:
+    response = BoltResponse(status=500)
+    returned = handle_error(DB_DOWN, body, {}, response)
+    return returned, response
+
+
+def test_a_command_that_fails_before_ack_gets_an_ephemeral_try_again():
+    returned, _ = _handle({"command": "/req", "text": "x", "user_id": "U1"})
+    assert returned is not None and returned.status == 200
+    assert json.loads(returned.body) == {"response_type": "ephemeral", "text": t("common.error_try_again", "en")}
+
+
+def test_a_modal_that_fails_before_ack_stays_open_with_the_message_under_its_first_field():
+    view = {"blocks": [{"type": "section", "block_id": "intro"}, {"type": "input", "block_id": "title"},
+                       {"type": "input", "block_id": "more"}], "state": {"values": {}}}
+    returned, _ = _handle({"type": "view_submission", "user": {"id": "U1"}, "view": view})
+    assert returned is not None and json.loads(returned.body) == {
+        "response_action": "errors", "errors": {"title": t("common.error_try_again", "en")}}
+    # a view without input blocks: a notice pushed on top, the submitted view kept under it
+    returned, _ = _handle({"type": "view_submission", "user": {"id": "U1"}, "view": {"blocks": []}})
+    assert returned is not None and json.loads(returned.body)["response_action"] == "push"
+
+
+def test_a_generic_failure_says_so_and_an_options_request_gets_no_options():
+    returned = handle_error(RuntimeError("bug"), {"command": "/req", "user_id": "U1"}, {}, BoltResponse(status=500))
+    assert returned is not None and json.loads(returned.body)["text"] == t("common.error_generic", "en")
+    returned, _ = _handle({"type": "block_suggestion", "user": {"id": "U1"}})
+    assert returned is not None and json.loads(returned.body) == {"options": []}
+
+
+def test_after_ack_only_the_response_url_is_left(fake_slack):
+    url = fake_slack.response_url("after-ack")
+    assert handle_error(DB_DOWN, {"type": "block_actions", "user": {"id": "U1"}, "response_url": url}, {}, None) is None
+    [told] = fake_slack.calls_to("response_url")
+    assert told.params["text"] == t("common.error_try_again", "en") and told.params["replace_original"] is False
+
+
+def test_the_answer_is_in_the_persons_language_when_slack_already_told_us(deps, fake_slack):
+    deps.users.info(deps.client, "U0CLIENT")  # a handler looked the client up before failing
+    calls = len(fake_slack.calls)
+    returned = handle_error(DB_DOWN, {"command": "/req", "user_id": "U0CLIENT"}, {"deps": deps},
+                            BoltResponse(status=500))
+    assert returned is not None and json.loads(returned.body)["text"] == t("common.error_try_again", "zh-CN")
+    assert len(fake_slack.calls) == calls  # no Slack call on the error path
+
+
+# A lost answer, then Slack's history unreadable for a while ------------------------------------
+
+
+def test_when_history_cannot_be_read_the_outbox_waits_instead_of_posting_blindly(deps, fake_slack, clock, session):
+    from bot.slack.post import METADATA_EVENT, deliver_due
+
+    with deps.session() as s:
+        row_id = outbox.enqueue(s, key="k", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
+                                payload={"text": "hi"}, now=clock.now()).id
+        assert outbox.claim(s, row_id, worker="dead", now=clock.now())  # it died after posting:
+    fake_slack.add_message("C0CLIENT", "hi", user="UBOT",
+                           metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k"}})
+    clock.advance(minutes=6)
+    fake_slack.fail("conversations.history", status=500, times=4)  # beyond the client's 3 retries
+    assert deliver_due(deps) == 0
+    row = session.exec(select(Outbox)).one()
+    assert row.status == "pending" and fake_slack.calls_to("chat.postMessage") == []
+    clock.advance(minutes=2)
+    assert deliver_due(deps) == 1  # history readable again: found, not posted a second time
+    assert fake_slack.calls_to("chat.postMessage") == []
+    assert session.exec(select(Outbox)).one().status == "sent"
