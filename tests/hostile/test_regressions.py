@@ -62,3 +62,16 @@ def test_a_refusal_in_the_app_home_is_told_by_dm_too(hostile, world):
                     view={"id": "V0HOME", "type": "home"})
     Hostile.check(outcome, what="intake from the App Home")
     assert any("no longer exists" in a for a in answers(outcome))
+
+
+# Payloads of the wrong shape -------------------------------------------------------------------
+
+
+def test_a_body_bolt_cannot_parse_is_a_400_not_a_500(hostile, world):
+    """`"enterprise": false` made Bolt's request parsing raise (before the signature check): HTTP
+    500 with a traceback, for any sender."""
+    payload = unsign(payloads.block_actions(ids.RISK_EDIT, "1", user=PEOPLE.pm))
+    payload["enterprise"] = False
+    outcome = hostile.send(signed_interaction(payload))
+    assert outcome.response.status_code == 400
+    assert not outcome.errors and not outcome.calls
