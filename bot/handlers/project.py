@@ -116,7 +116,7 @@ def project_command(ack: Ack, body: dict[str, Any], context: BoltContext, respon
     elif sub == "help":
         ack(message(t("project.help", lang)))
     else:
-        ack(message(t("project.unknown_subcommand", lang, sub=sub[:30]) + "\n\n" + t("project.help", lang)))
+        ack(message(t("project.unknown_subcommand", lang, sub=safe(sub, 30)) + "\n\n" + t("project.help", lang)))
 
 
 def _open_modal(

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.blocks import ids
 from bot.models import Project, Requirement
-from tests.conftest import CLIENT_CHANNEL, PEOPLE
+from tests.conftest import CLIENT_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
 from tests.hostile.harness import Hostile
 from tests.hostile.strategies import signed_interaction, unsign
@@ -161,3 +161,15 @@ def test_a_digest_week_that_is_not_a_week_is_refused(hostile, world):
     assert outcome.view_errors
     outcome = click(hostile, ids.DIGEST_SKIP, f"{world.a.project}:abcd-Wxy")
     Hostile.check(outcome, what="week abcd-Wxy")
+
+
+# Escaping --------------------------------------------------------------------------------------
+
+
+def test_an_unknown_project_subcommand_is_escaped(hostile, world):
+    """`/project <!channel>` quoted the word back unescaped: a ping of the whole channel."""
+    built = payloads.slash_command("/project", "<!channel>", user=PEOPLE.pm, channel_id=CLIENT_CHANNEL,
+                                   team_id=TEAM, response_url=hostile.fake.response_url("p"))
+    outcome = hostile.send(built)
+    Hostile.check(outcome, what="/project <!channel>")
+    assert "&lt;!channel&gt;" in outcome.response.json()["text"]
