@@ -8,7 +8,7 @@ import json
 from sqlmodel import select
 
 from bot.blocks import ids
-from bot.models import Project, Requirement
+from bot.models import Milestone, Project, Requirement
 from tests.conftest import CLIENT_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
 from tests.hostile.harness import Hostile
@@ -161,6 +161,21 @@ def test_a_digest_week_that_is_not_a_week_is_refused(hostile, world):
     assert outcome.view_errors
     outcome = click(hostile, ids.DIGEST_SKIP, f"{world.a.project}:abcd-Wxy")
     Hostile.check(outcome, what="week abcd-Wxy")
+
+
+def test_progress_in_digits_that_are_not_decimal_is_answered_inline(hostile, world, session):
+    """Found by the view property: progress "²" passed isdigit() and int() raised (HTTP 500)."""
+    values = {ids.MILESTONE_BLOCK_NAME: {ids.VALUE: payloads.plain_text("Beta")},
+              ids.MILESTONE_BLOCK_DUE: {ids.VALUE: payloads.datepicker("2026-12-20")},
+              ids.MILESTONE_BLOCK_PROGRESS: {ids.VALUE: payloads.number("²")}}
+    outcome = submit(hostile, ids.MILESTONE_MODAL, values, meta={"project_id": world.a.project})
+    Hostile.check(outcome, what="progress ²")
+    assert ids.MILESTONE_BLOCK_PROGRESS in (outcome.view_errors or {})
+    values[ids.MILESTONE_BLOCK_PROGRESS] = {ids.VALUE: payloads.number("５０")}  # a Chinese IME's digits
+    outcome = submit(hostile, ids.MILESTONE_MODAL, values, meta={"project_id": world.a.project})
+    Hostile.check(outcome, what="progress ５０")
+    assert outcome.view_errors is None
+    assert session.exec(select(Milestone).where(Milestone.name == "Beta")).one().progress == 50
 
 
 # Escaping --------------------------------------------------------------------------------------
