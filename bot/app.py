@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.db import make_engine
 from bot.deps import Deps
 from bot.slack.client import RateGate, make_client
+from bot.slack.respond import fallback_respond
 from bot.slack.users import UserDirectory, Workspace
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,12 @@ def create_app(
     app._pmbot_deps = deps  # type: ignore[attr-defined]
 
     @app.middleware
-    def put_deps_in_context(context: BoltContext, next: Any) -> Any:
+    def put_deps_in_context(context: BoltContext, body: Any, next: Any) -> Any:
         context["deps"] = deps
+        if not context.response_url:  # a click in the App Home or a modal: answer by DM
+            fallback = fallback_respond(client, body)
+            if fallback is not None:
+                context["respond"] = fallback
         return next()
 
     from bot.handlers import register_handlers

@@ -25,7 +25,11 @@ def create_web_app(app: App) -> Starlette:
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        bolt_request = to_bolt_request(request, body)
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except Exception as err:  # Bolt parses before it checks the signature: never a 500 for that
+            log.warning("malformed request to /slack/events refused: %s", type(err).__name__)
+            return JSONResponse({"error": "malformed request"}, status_code=400)
         bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 

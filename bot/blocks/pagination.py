@@ -39,11 +39,11 @@ def pager(action_id: str, *, page: int, total: int, per_page: int, lang: str,
 def page_state(value: str | None) -> dict[str, Any]:
     """The state a pager button carried; `page` is always a positive int."""
     try:
-        data = json.loads(value or "{}")
+        data = json.loads(value or "{}") if isinstance(value, str | None) else {}
     except ValueError:
         data = {}
     if not isinstance(data, dict):
         data = {}
     page = data.get("page")
-    data["page"] = page if isinstance(page, int) and page > 0 else 1
+    data["page"] = page if isinstance(page, int) and not isinstance(page, bool) and 0 < page < 100_000 else 1
     return data

@@ -91,9 +91,9 @@ def item_block_id(req: Requirement, where: str) -> str:
     return f"{ids.REQ_ITEM_BLOCK}:{req.id}:{where}"[:255]
 
 
-def parse_item_block_id(block_id: str | None) -> str:
+def parse_item_block_id(block_id: object) -> str:
     """The `where` part of an item's actions block id ('' when it is not one of ours)."""
-    parts = (block_id or "").split(":", 2)
+    parts = (block_id if isinstance(block_id, str) else "").split(":", 2)
     if len(parts) == 3 and parts[0] == ids.REQ_ITEM_BLOCK:
         return parts[2]
     return ""

@@ -31,6 +31,7 @@ from bot.handlers import intake
 from bot.handlers.common import (
     Actor,
     actor_of,
+    as_id,
     channel_of,
     deps_of,
     language_for,
@@ -43,6 +44,7 @@ from bot.handlers.common import (
     selected_values,
     text_value,
     view_errors,
+    view_values,
 )
 from bot.handlers.plan_common import (
     channel_language,
@@ -216,11 +218,8 @@ def submit_request(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     deps = deps_of(context)
     actor = actor_of(deps, body)
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
-    project_id = meta.get("project_id")
-    if not isinstance(project_id, int):
-        picked = selected_value(values, PROJECT_PICKER_BLOCK) or ""
-        project_id = int(picked) if picked.isdigit() else None
+    values = view_values(view)
+    project_id = as_id(meta.get("project_id")) or as_id(selected_value(values, PROJECT_PICKER_BLOCK))
     lang = channel_language(deps, actor, channel_of(body))
     data = changes.ChangeInput(
         title=text_value(values, ids.CHANGE_BLOCK_TITLE),
@@ -329,7 +328,7 @@ def submit_assessment(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
     actor = actor_of(deps, body)
     lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
+    values = view_values(view)
     share = ids.CHANGE_SHARE_COST_OPTION in selected_values(values, ids.CHANGE_BLOCK_SHARE_COST)
     data = changes.AssessmentInput(
         schedule_impact_days=text_value(values, ids.CHANGE_BLOCK_SCHEDULE),
@@ -340,10 +339,10 @@ def submit_assessment(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
         milestone_ids=int_values(selected_values(values, ids.CHANGE_BLOCK_MILESTONES)),
         recommendation=text_value(values, ids.CHANGE_BLOCK_RECOMMENDATION),
     )
-    cr_id = meta.get("cr_id")
+    cr_id = as_id(meta.get("cr_id"))
     project: Project | None = None
     try:
-        if not isinstance(cr_id, int):
+        if cr_id is None:
             raise NotFound("common.not_found")
         with deps.session() as session:
             cr, project = changes.get_in_team(session, deps.workspace.team_id, cr_id)
@@ -486,12 +485,12 @@ def submit_rejection(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
     actor = actor_of(deps, body)
     lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
+    values = view_values(view)
     reason = text_value(values, ids.CHANGE_BLOCK_REJECT_REASON)
-    cr_id = meta.get("cr_id")
+    cr_id = as_id(meta.get("cr_id"))
     project: Project | None = None
     try:
-        if not isinstance(cr_id, int):
+        if cr_id is None:
             raise NotFound("common.not_found")
         with deps.session() as session:
             _cr, project = changes.get_in_team(session, deps.workspace.team_id, cr_id)

@@ -59,14 +59,19 @@ def language_for(actor: Actor | None, project: Project | None = None) -> str:
     return normalise_language(actor.locale if actor else None)
 
 
+def _channel_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def channel_of(body: dict[str, Any]) -> str | None:
+    """The channel a command ran or a button was clicked in (None in the App Home or a modal)."""
     if "channel_id" in body:
-        return body["channel_id"]
-    channel = body.get("channel") or {}
-    if isinstance(channel, dict) and channel.get("id"):
+        return _channel_id(body["channel_id"])
+    channel = body.get("channel")
+    if isinstance(channel, dict) and _channel_id(channel.get("id")):
         return channel["id"]
-    container = body.get("container") or {}
-    return container.get("channel_id")
+    container = body.get("container")
+    return _channel_id(container.get("channel_id")) if isinstance(container, dict) else None
 
 
 def message(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -99,8 +104,15 @@ def view_errors(err: ValidationFailed, lang: str, field_to_block: dict[str, str]
 # Reading `view.state.values` -------------------------------------------------------------
 
 
+def view_values(view: Any) -> dict[str, Any]:
+    """`view.state.values` of a submitted modal ({} when it is missing or not a mapping)."""
+    state = view.get("state") if isinstance(view, dict) else None
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
 def element(values: dict[str, Any], block_id: str) -> dict[str, Any]:
-    block = values.get(block_id) or {}
+    block = values.get(block_id) if isinstance(values, dict) else None
     if not isinstance(block, dict) or not block:
         return {}
     state = next(iter(block.values()))
@@ -120,7 +132,9 @@ def selected_value(values: dict[str, Any], block_id: str) -> str | None:
 
 
 def selected_values(values: dict[str, Any], block_id: str) -> list[str]:
-    opts = element(values, block_id).get("selected_options") or []
+    opts = element(values, block_id).get("selected_options")
+    if not isinstance(opts, list):
+        return []
     return [o["value"] for o in opts if isinstance(o, dict) and isinstance(o.get("value"), str)]
 
 
@@ -136,8 +150,8 @@ def selected_user(values: dict[str, Any], block_id: str) -> str | None:
 
 
 def selected_users(values: dict[str, Any], block_id: str) -> list[str]:
-    users = element(values, block_id).get("selected_users") or []
-    return [u for u in users if isinstance(u, str)]
+    users = element(values, block_id).get("selected_users")
+    return [u for u in users if isinstance(u, str)] if isinstance(users, list) else []
 
 
 def selected_date(values: dict[str, Any], block_id: str) -> str | None:
@@ -179,16 +193,42 @@ def projects_of_user(deps: Deps, user_id: str, *, active_only: bool = True) -> l
         return projects.visible_to(session, deps.workspace.team_id, channels, include_closed=not active_only)
 
 
+def first_action(body: dict[str, Any]) -> dict[str, Any]:
+    """The (first) action of a block_actions payload, or {}."""
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return {}
+    return actions[0]
+
+
 def action_value(body: dict[str, Any]) -> str:
-    """The `value` of the (first) action of a block_actions payload, or ''."""
-    actions = body.get("actions") or []
-    if not actions or not isinstance(actions[0], dict):
-        return ""
-    value = actions[0].get("value") or (actions[0].get("selected_option") or {}).get("value")
+    """The `value` of a button, or of the option picked in a menu; '' when there is none (or it
+    is not text)."""
+    action = first_action(body)
+    value = action.get("value")
+    if not value:
+        option = action.get("selected_option")
+        value = option.get("value") if isinstance(option, dict) else None
     return value if isinstance(value, str) else ""
+
+
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
+
+
+def as_id(value: object) -> int | None:
+    """A database id from untrusted input (a button value, an option, private_metadata): a
+    positive integer that fits the column, else None. Booleans, floats, signs, spaces and digits
+    other than ASCII 0-9 (`²`, `１`) are refused, never passed on to int() or the database."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= MAX_ID else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10:
+        number = int(value)
+        return number if 0 < number <= MAX_ID else None
+    return None
 
 
 def action_int(body: dict[str, Any]) -> int | None:
     """The action's value as a positive id, or None when it is missing or tampered with."""
-    value = action_value(body)
-    return int(value) if value.isdigit() and len(value) < 12 else None
+    return as_id(action_value(body))

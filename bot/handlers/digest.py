@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -14,7 +15,9 @@ from bot.blocks.digest import digest_message
 from bot.blocks.text import INPUT_LABEL, MODAL_BUTTON, MODAL_TITLE, channel_link, mrkdwn, plain_text, safe
 from bot.handlers import intake
 from bot.handlers.common import (
+    action_value,
     actor_of,
+    as_id,
     channel_of,
     deps_of,
     language_for,
@@ -23,6 +26,7 @@ from bot.handlers.common import (
     project_of_channel,
     refusal,
     text_value,
+    view_values,
 )
 from bot.i18n import t
 from bot.jobs.weekly_digest import digest_key, post_now
@@ -84,15 +88,29 @@ def digest_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond
         respond(**message(t("digest.already_posted", lang, name=name)))
 
 
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.ASCII)
+
+
+def parse_week(text: object) -> str | None:
+    """An ISO week key ("2026-W47") from untrusted input, or None."""
+    match = _WEEK.match(text) if isinstance(text, str) else None
+    if match is None or not 2000 <= int(match.group(1)) <= 2999:
+        return None
+    try:
+        date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        return None
+    return text
+
+
 def _preview_target(deps: Any, body: dict[str, Any]) -> tuple[Project, str]:
     """The project and week a preview button names; NotFound when tampered with or gone."""
-    actions = body.get("actions") or [{}]
-    value = str(actions[0].get("value") or "")
-    pid, _, week = value.partition(":")
-    if not pid.isdigit() or not week or len(week) != 8 or week[4:6] != "-W":
+    pid, _, week_text = action_value(body).partition(":")
+    project_id, week = as_id(pid), parse_week(week_text)
+    if project_id is None or week is None:
         raise NotFound("common.not_found")
     with deps.session() as session:
-        project = session.get(Project, int(pid))
+        project = session.get(Project, project_id)
     if project is None or project.team_id != deps.workspace.team_id:
         raise NotFound("common.not_found")
     return project, week
@@ -148,8 +166,6 @@ def _digest_week(session: Any, project: Project, week: str) -> DigestWeek:
                                                DigestWeek.week == week)).first()
     if dw is None:
         year, wk = week.split("-W")
-        from datetime import date
-
         monday = date.fromisocalendar(int(year), int(wk), 1)
         dw = DigestWeek(project_id=project.id or 0, week=week, due_at=calendar.digest_due_at(project, monday))
     return dw
@@ -183,14 +199,14 @@ def submit_note(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
     deps = deps_of(context)
     actor = actor_of(deps, body)
     meta = metadata(view)
-    note = text_value((view.get("state") or {}).get("values") or {}, ids.DIGEST_NOTE_BLOCK).strip()
+    note = text_value(view_values(view), ids.DIGEST_NOTE_BLOCK).strip()
     lang = language_for(actor)
     if len(note) > NOTE_MAX:
         ack(response_action="errors", errors={ids.DIGEST_NOTE_BLOCK: t("common.error_too_long", lang, max=NOTE_MAX)})
         return
-    pid, week = meta.get("project_id"), str(meta.get("week") or "")
+    pid, week = as_id(meta.get("project_id")), parse_week(meta.get("week"))
     with deps.session() as session:
-        project = session.get(Project, pid) if isinstance(pid, int) else None
+        project = session.get(Project, pid) if pid is not None and week is not None else None
         if project is None or project.team_id != deps.workspace.team_id or actor.user_id != project.pm_user_id:
             ack(response_action="errors", errors={ids.DIGEST_NOTE_BLOCK: t("digest.not_pm", lang)})
             return
@@ -208,8 +224,7 @@ def snooze_item(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     ack()
     deps = deps_of(context)
     actor = actor_of(deps, body)
-    selected = ((body.get("actions") or [{}])[0].get("selected_option") or {}).get("value") or ""
-    key, _, span = str(selected).rpartition("|")
+    key, _, span = action_value(body).rpartition("|")
     lang = language_for(actor)
     if not key or span not in {"1d", "7d"} or len(key) > 80:
         respond(**refusal("common.not_found", lang), replace_original=False)

@@ -33,6 +33,7 @@ from bot.handlers.common import (
     action_int,
     action_value,
     actor_of,
+    as_id,
     channel_of,
     deps_of,
     domain_message,
@@ -45,6 +46,7 @@ from bot.handlers.common import (
     selected_value,
     text_value,
     view_errors,
+    view_values,
 )
 from bot.i18n import t
 from bot.models import FeedbackPrompt, Project
@@ -186,8 +188,8 @@ def post_anyway(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     project_id = data.get("project") if isinstance(data, dict) else None
     after = data.get("after") if isinstance(data, dict) else None
     question = data.get("question") if isinstance(data, dict) else None
-    project = _project(deps, project_id if isinstance(project_id, int) else None)
-    if project is None or not (after is None or isinstance(after, int)):
+    project = _project(deps, as_id(project_id))
+    if project is None or not (after is None or as_id(after) is not None):
         respond(**refusal("common.not_found", lang), replace_original=False)
         return
     _ask(deps, respond, actor, project, question=question if isinstance(question, str) and question else None,
@@ -200,10 +202,11 @@ def post_anyway(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
 def _score_ref(value: str) -> tuple[int, int] | None:
     """(prompt id, score) from a score button's value `<prompt>:<score>`; None when tampered with."""
     prompt_part, sep, score_part = value.partition(":")
-    if not sep or not prompt_part.isdigit() or len(prompt_part) > 11:
+    prompt_id = as_id(prompt_part) if sep else None
+    if prompt_id is None:
         return None
     score = feedback.parse_score(score_part)
-    return (int(prompt_part), score) if score is not None else None
+    return (prompt_id, score) if score is not None else None
 
 
 def _prompt_for_click(deps: Deps, body: dict[str, Any], actor: Actor, prompt_id: int | None
@@ -237,8 +240,7 @@ def score_click(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     actor = actor_of(deps, body)
     value = action_value(body)
     prompt_part = value.partition(":")[0]
-    prompt, project, refused = _prompt_for_click(
-        deps, body, actor, int(prompt_part) if prompt_part.isdigit() and len(prompt_part) < 12 else None)
+    prompt, project, refused = _prompt_for_click(deps, body, actor, as_id(prompt_part))
     lang = project.language if project else language_for(actor)
     ref = _score_ref(value)
     if ref is None:
@@ -299,10 +301,10 @@ def submit_comment(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     actor = actor_of(deps, body)
     lang = language_for(actor)
     meta = metadata(view)
-    prompt_id = meta.get("prompt_id")
+    prompt_id = as_id(meta.get("prompt_id"))
     prompt: FeedbackPrompt | None = None
     project: Project | None = None
-    if isinstance(prompt_id, int):
+    if prompt_id is not None:
         with deps.session() as session:
             try:
                 prompt, project = feedback.get_prompt(session, deps.workspace.team_id, prompt_id)
@@ -316,7 +318,7 @@ def submit_comment(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         key = "feedback.prompt_closed" if project.status != "active" else "feedback.only_clients"
         ack(response_action="errors", errors={ids.FEEDBACK_BLOCK_COMMENT: t(key, lang)})
         return
-    values = (view.get("state") or {}).get("values") or {}
+    values = view_values(view)
     raw_score = selected_value(values, ids.FEEDBACK_BLOCK_SCORE)
     score = feedback.parse_score(raw_score) if raw_score is not None else None
     comment = text_value(values, ids.FEEDBACK_BLOCK_COMMENT)
@@ -382,10 +384,10 @@ def submit_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], contex
     actor = actor_of(deps, body)
     lang = language_for(actor)
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
-    project_id = meta.get("project_id")
+    values = view_values(view)
+    project_id = as_id(meta.get("project_id"))
     first_block = PROJECT_PICKER_BLOCK if PROJECT_PICKER_BLOCK in values else ids.FEEDBACK_BLOCK_KIND
-    if isinstance(project_id, int):
+    if project_id is not None:
         project = _project(deps, project_id)
     else:
         picked = selected_value(values, PROJECT_PICKER_BLOCK) or ""
@@ -453,11 +455,11 @@ def submit_resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     if not actor.is_team:
         ack(response_action="errors", errors={ids.FEEDBACK_BLOCK_NOTE: t("common.refused_team_only", lang)})
         return
-    follow_up_id = metadata(view).get("follow_up_id")
-    note = text_value((view.get("state") or {}).get("values") or {}, ids.FEEDBACK_BLOCK_NOTE)
+    follow_up_id = as_id(metadata(view).get("follow_up_id"))
+    note = text_value(view_values(view), ids.FEEDBACK_BLOCK_NOTE)
     try:
         with deps.session() as session:
-            if not isinstance(follow_up_id, int):
+            if follow_up_id is None:
                 raise NotFound("common.not_found")
             follow_up, response, project = feedback.get_follow_up(session, deps.workspace.team_id, follow_up_id)
             lang = project.language
@@ -503,8 +505,7 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
         _refuse(respond, "common.refused_team_only", language_for(actor))
         return
     state = page_state(action_value(body))
-    project_id = state.get("project")
-    project = _project(deps, project_id if isinstance(project_id, int) else None)
+    project = _project(deps, as_id(state.get("project")))
     if project is None:
         _refuse(respond, "common.not_found", language_for(actor))
         return

@@ -25,6 +25,7 @@ from bot.handlers.common import (
     Actor,
     action_int,
     actor_of,
+    as_id,
     channel_of,
     deps_of,
     language_for,
@@ -38,6 +39,7 @@ from bot.handlers.common import (
     selected_values,
     text_value,
     view_errors,
+    view_values,
 )
 from bot.handlers.plan_common import channel_language, check_request_channel, explain, is_outside_channels, tell
 from bot.i18n import t
@@ -148,11 +150,8 @@ def submit_milestone(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
     actor = actor_of(deps, body)
     lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
-    project_id = meta.get("project_id")
-    if not isinstance(project_id, int):
-        picked = selected_value(values, PROJECT_PICKER_BLOCK) or ""
-        project_id = int(picked) if picked.isdigit() else None
+    values = view_values(view)
+    project_id = as_id(meta.get("project_id")) or as_id(selected_value(values, PROJECT_PICKER_BLOCK))
     error_block = ids.MILESTONE_BLOCK_NAME if meta.get("project_id") else PROJECT_PICKER_BLOCK
     if project_id is None:
         ack(response_action="errors", errors={error_block: t("common.not_found", lang)})
@@ -221,13 +220,13 @@ def submit_pick(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
     actor = actor_of(deps, body)
     lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
-    picked = selected_value(values, ids.MILESTONE_BLOCK_PICK) or ""
+    values = view_values(view)
+    picked = as_id(selected_value(values, ids.MILESTONE_BLOCK_PICK))
     try:
-        if not picked.isdigit():
+        if picked is None:
             raise NotFound("common.not_found")
         with deps.session() as session:
-            milestone, project = milestones.get_in_team(session, deps.workspace.team_id, int(picked))
+            milestone, project = milestones.get_in_team(session, deps.workspace.team_id, picked)
         if project.id != meta.get("project_id"):
             raise NotFound("common.not_found")
         lang = project.language
@@ -245,15 +244,15 @@ def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
     actor = actor_of(deps, body)
     lang = channel_language(deps, actor, channel_of(body))
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
+    values = view_values(view)
     change = milestones.MilestoneChange(
         due_date=selected_date(values, ids.MILESTONE_BLOCK_DUE) or "",
         progress=text_value(values, ids.MILESTONE_BLOCK_PROGRESS),
         done=ids.MILESTONE_DONE_OPTION in selected_values(values, ids.MILESTONE_BLOCK_DONE),
     )
-    milestone_id = meta.get("milestone_id")
+    milestone_id = as_id(meta.get("milestone_id"))
     try:
-        if not isinstance(milestone_id, int):
+        if milestone_id is None:
             raise NotFound("common.not_found")
         with deps.session() as session:
             milestone, project = milestones.get_in_team(session, deps.workspace.team_id, milestone_id)

@@ -96,4 +96,6 @@ def from_slash_text(text: str) -> str:
 
 def int_values(values: list[str]) -> list[int]:
     """Option values that are ids; anything else is dropped."""
-    return [int(v) for v in values if v.isdigit() and len(v) < 12]
+    from bot.handlers.common import as_id
+
+    return [n for n in (as_id(v) for v in values) if n is not None]

@@ -16,7 +16,9 @@ from bot.deps import Deps
 from bot.handlers import intake
 from bot.handlers.common import (
     Actor,
+    action_int,
     actor_of,
+    as_id,
     channel_of,
     deps_of,
     domain_message,
@@ -32,6 +34,7 @@ from bot.handlers.common import (
     selected_values,
     text_value,
     view_errors,
+    view_values,
 )
 from bot.i18n import t
 from bot.models import Project
@@ -113,7 +116,7 @@ def project_command(ack: Ack, body: dict[str, Any], context: BoltContext, respon
     elif sub == "help":
         ack(message(t("project.help", lang)))
     else:
-        ack(message(t("project.unknown_subcommand", lang, sub=sub[:30]) + "\n\n" + t("project.help", lang)))
+        ack(message(t("project.unknown_subcommand", lang, sub=safe(sub, 30)) + "\n\n" + t("project.help", lang)))
 
 
 def _open_modal(
@@ -162,12 +165,12 @@ def submit_project(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: t("common.refused_team_only", lang)})
         return
     meta = metadata(view)
-    data = _input_from_view((view.get("state") or {}).get("values") or {})
+    data = _input_from_view(view_values(view))
     now = deps.clock.now()
     try:
         with deps.session() as session:
-            project_id = meta.get("project_id")
-            if isinstance(project_id, int):
+            project_id = as_id(meta.get("project_id"))
+            if project_id is not None:
                 project = projects.get(session, deps.workspace.team_id, project_id)
                 old_channel = project.client_channel_id
                 project = projects.update(session, deps.clock, project=project, actor=actor.user_id, data=data)
@@ -262,9 +265,8 @@ def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
     if not actor.is_team:
         respond(**refusal("common.refused_team_only", lang), replace_original=False)
         return
-    try:
-        project_id = int((body.get("actions") or [{}])[0].get("value", ""))
-    except (TypeError, ValueError):
+    project_id = action_int(body)
+    if project_id is None:
         respond(**refusal("common.not_found", lang), replace_original=False)
         return
     try:

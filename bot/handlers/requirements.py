@@ -34,6 +34,7 @@ from bot.handlers.common import (
     Actor,
     action_int,
     actor_of,
+    as_id,
     channel_of,
     deps_of,
     domain_message,
@@ -45,6 +46,7 @@ from bot.handlers.common import (
     selected_value,
     text_value,
     view_errors,
+    view_values,
 )
 from bot.i18n import t
 from bot.models import Project, ProjectStatus, Requirement
@@ -400,10 +402,7 @@ def _input_from_view(values: dict[str, Any]) -> requirements.RequirementInput:
 
 
 def _picked_project_id(meta: dict[str, Any], values: dict[str, Any]) -> int | None:
-    if isinstance(meta.get("project_id"), int):
-        return meta["project_id"]
-    picked = selected_value(values, PROJECT_PICKER_BLOCK) or ""
-    return int(picked) if picked.isdigit() else None
+    return as_id(meta.get("project_id")) or as_id(selected_value(values, PROJECT_PICKER_BLOCK))
 
 
 def submit_requirement(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
@@ -411,10 +410,10 @@ def submit_requirement(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
     actor = actor_of(deps, body)
     lang = language_for(actor)
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
+    values = view_values(view)
     data = _input_from_view(values)
     project_id = _picked_project_id(meta, values)
-    req_id = meta.get("req_id") if isinstance(meta.get("req_id"), int) else None
+    req_id = as_id(meta.get("req_id"))
     error_block = ids.REQ_BLOCK_TITLE
     if project_id is None:
         ack(response_action="errors", errors={PROJECT_PICKER_BLOCK: t("requirements.error_pick_project", lang)})
@@ -513,7 +512,7 @@ def _refresh(c: Clicked, respond: Respond, note: str) -> None:
     if c.where.startswith("list:"):
         _, status_filter, page = [*c.where.split(":"), "", "1"][:3]
         status_filter = status_filter if status_filter in FILTERS else ""
-        blocks = _list(c.deps, c.actor, project, c.lang, status_filter, int(page) if page.isdigit() else 1,
+        blocks = _list(c.deps, c.actor, project, c.lang, status_filter, as_id(page) or 1,
                        notice=note)
         respond(**message(t("requirements.list_text", c.lang, name=safe(project.name, 200)), blocks),
                 replace_original=True)
@@ -677,8 +676,8 @@ def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     actor = actor_of(deps, body)
     lang = language_for(actor)
     meta = metadata(view)
-    comment = text_value((view.get("state") or {}).get("values") or {}, ids.REQ_BLOCK_COMMENT)
-    req_id = meta.get("req_id") if isinstance(meta.get("req_id"), int) else None
+    comment = text_value(view_values(view), ids.REQ_BLOCK_COMMENT)
+    req_id = as_id(meta.get("req_id"))
     block = ids.REQ_BLOCK_COMMENT
     now = deps.clock.now()
     try:

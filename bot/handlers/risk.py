@@ -21,6 +21,7 @@ from bot.handlers.common import (
     action_int,
     action_value,
     actor_of,
+    as_id,
     channel_of,
     deps_of,
     domain_message,
@@ -35,6 +36,7 @@ from bot.handlers.common import (
     selected_value,
     text_value,
     view_errors,
+    view_values,
 )
 from bot.i18n import t
 from bot.models import Project, Risk
@@ -153,8 +155,8 @@ def _open_new_with_picker(deps: Deps, body: dict[str, Any], actor: Actor, lang: 
 
 def _input_from_view(values: dict[str, Any]) -> risks.RiskInput:
     def scale(block_id: str) -> int | None:
-        value = selected_value(values, block_id) or ""
-        return int(value) if value.isdigit() and len(value) == 1 else None
+        value = as_id(selected_value(values, block_id))
+        return value if value is not None and value < 10 else None
 
     milestone = selected_value(values, ids.RISK_BLOCK_MILESTONE)
     return risks.RiskInput(
@@ -166,8 +168,7 @@ def _input_from_view(values: dict[str, Any]) -> risks.RiskInput:
         mitigation=text_value(values, ids.RISK_BLOCK_MITIGATION),
         next_review=selected_date(values, ids.RISK_BLOCK_REVIEW),
         visibility=selected_value(values, ids.RISK_BLOCK_VISIBILITY) or "internal",
-        milestone_id=int(milestone) if milestone and milestone.isdigit() and len(milestone) < 12 else (
-            -1 if milestone else None),
+        milestone_id=(as_id(milestone) or -1) if milestone else None,
     )
 
 
@@ -175,17 +176,17 @@ def _project_for_submission(deps: Deps, actor: Actor, meta: dict[str, Any], valu
                             ) -> Project | None:
     """The project the modal is about: the one it was opened for, or the one picked (which must
     be one of the user's projects)."""
-    project_id = meta.get("project_id")
-    if isinstance(project_id, int):
+    project_id = as_id(meta.get("project_id"))
+    if project_id is not None:
         with deps.session() as session:
             try:
                 return projects.get(session, deps.workspace.team_id, project_id)
             except DomainError:
                 return None
-    picked = selected_value(values, PROJECT_PICKER_BLOCK) or ""
-    if not picked.isdigit():
+    picked = as_id(selected_value(values, PROJECT_PICKER_BLOCK))
+    if picked is None:
         return None
-    return next((p for p in projects_of_user(deps, actor.user_id) if p.id == int(picked)), None)
+    return next((p for p in projects_of_user(deps, actor.user_id) if p.id == picked), None)
 
 
 def submit_risk(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
@@ -193,7 +194,7 @@ def submit_risk(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
     actor = actor_of(deps, body)
     lang = language_for(actor)
     meta = metadata(view)
-    values = (view.get("state") or {}).get("values") or {}
+    values = view_values(view)
     first_block = PROJECT_PICKER_BLOCK if PROJECT_PICKER_BLOCK in values else ids.RISK_BLOCK_TITLE
     if not actor.is_team:
         ack(response_action="errors", errors={first_block: t("common.refused_team_only", lang)})
@@ -204,10 +205,10 @@ def submit_risk(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         return
     lang = project.language
     data = _input_from_view(values)
-    risk_id = meta.get("risk_id")
+    risk_id = as_id(meta.get("risk_id"))
     try:
         with deps.session() as session:
-            if isinstance(risk_id, int):
+            if risk_id is not None:
                 risk, owner_project = risks.get(session, deps.workspace.team_id, risk_id)
                 if owner_project.id != project.id:
                     raise ValidationFailed({"title": ("common.not_found", {})})
@@ -288,10 +289,10 @@ def _status_ref(body: dict[str, Any]) -> tuple[int, str, int, bool] | None:
         return None
     if not isinstance(data, dict):
         return None
-    risk_id, seen, page = data.get("id"), data.get("from"), data.get("page", 1)
-    if not (isinstance(risk_id, int) and risk_id > 0 and isinstance(seen, str) and isinstance(page, int)):
+    risk_id, seen, page = as_id(data.get("id")), data.get("from"), data.get("page", 1)
+    if not (risk_id is not None and isinstance(seen, str) and isinstance(page, int) and not isinstance(page, bool)):
         return None
-    return risk_id, seen, max(page, 1), data.get("all") is True
+    return risk_id, seen, min(max(page, 1), 100_000), data.get("all") is True
 
 
 def change_status(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -346,14 +347,13 @@ def submit_review(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
         ack(response_action="errors", errors={ids.RISK_BLOCK_REVIEW: t("common.refused_team_only", lang)})
         return
     meta = metadata(view)
-    risk_id = meta.get("risk_id")
-    found = _load(deps, risk_id if isinstance(risk_id, int) else None)
+    found = _load(deps, as_id(meta.get("risk_id")))
     if found is None:
         ack(response_action="errors", errors={ids.RISK_BLOCK_REVIEW: t("common.not_found", lang)})
         return
     risk, project = found
     lang = project.language
-    review = selected_date((view.get("state") or {}).get("values") or {}, ids.RISK_BLOCK_REVIEW)
+    review = selected_date(view_values(view), ids.RISK_BLOCK_REVIEW)
     try:
         with deps.session() as session:
             risk = session.get(Risk, risk.id) or risk
@@ -377,11 +377,10 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
     if actor is None:
         return
     state = page_state(action_value(body))
-    project_id = state.get("project")
+    project_id = as_id(state.get("project"))
     with deps.session() as session:
         try:
-            project = projects.get(session, deps.workspace.team_id, project_id) if isinstance(
-                project_id, int) else None
+            project = projects.get(session, deps.workspace.team_id, project_id) if project_id else None
         except DomainError:
             project = None
     if project is None:

@@ -155,7 +155,8 @@ def _parse_date(value: str | None) -> date | None:
 def _parse_progress(value: str | None) -> int | None:
     """A whole percentage 0–100 ("40", "40%", " 40 "), or None when it is not one."""
     text = (value or "").strip().rstrip("%").strip()
-    if not text.isdigit() or len(text) > 3:
+    # isdecimal, not isdigit: int() takes "５０" (typed with a Chinese IME) but not "²".
+    if not text.isdecimal() or len(text) > 3:
         return None
     number = int(text)
     return number if 0 <= number <= 100 else None

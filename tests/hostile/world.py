@@ -1,0 +1,131 @@
+"""A small but complete world for the hostile-input and authorization tests.
+
+Project A is the ordinary project of the suite (client channel C0CLIENT, internal C0INTERNAL, PM
+U0PM, client approver U0CLIENT). Project B lives in other channels of the same workspace, with
+its own PM and approver, and none of the suite's people in its channels. Project X belongs to
+another workspace that shares the database. Each holds one item in every state a button acts on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.clock import Clock
+from bot.db import session_scope
+from bot.models import Project
+from bot.services import calendar, changes, feedback, milestones, projects, requirements, risks
+from bot.services.permissions import Decider
+
+# Project B: same workspace, channels none of the suite's people belong to.
+B_CLIENT_CHANNEL = "C0BCLIENT"
+B_INTERNAL_CHANNEL = "C0BINTERNAL"
+B_PM = "U0PMB"
+B_CLIENT = "U0CLIENTB"
+# Project X: another workspace (a second installation sharing the database).
+X_TEAM = "T0XWS"
+X_CLIENT_CHANNEL = "C0XCLIENT"
+X_PM = "U0PMX"
+X_CLIENT = "U0CLIENTX"
+SECRET = b"hostile-tests"
+
+
+@dataclass
+class Items:
+    """The ids of one project's items, by the state they are in."""
+
+    project: int
+    week: str
+    req: dict[str, int] = field(default_factory=dict)  # proposed, awaiting, confirmed, changes, deferred
+    cr: dict[str, int] = field(default_factory=dict)  # submitted, assessed, approved
+    milestone: dict[str, int] = field(default_factory=dict)  # open, done
+    risk: dict[str, int] = field(default_factory=dict)  # open, mitigated
+    prompt: int = 0
+    follow_up: int = 0
+
+
+def populate(session: Any, clock: Clock, project: Project, *, client: str, pm: str, dev: str) -> Items:
+    """One item in every state the buttons act on (services straight, no Slack)."""
+    pid = project.id or 0
+    week = calendar.week_key(calendar.week_start(calendar.today(project, clock.now())))
+    items = Items(project=pid, week=week)
+    as_client = Decider(user_id=client, on_behalf_of_client=False)
+
+    def req(title: str, by: str = dev) -> Any:
+        return requirements.create(session, clock, project=project, actor=by, raised_by_client=by == client,
+                                   data=requirements.RequirementInput(title=title, description="As agreed."))
+
+    items.req["proposed"] = req("Proposed requirement").id or 0
+    for state in ("awaiting", "confirmed", "changes"):
+        r = req(f"Requirement {state}")
+        requirements.send_for_confirmation(session, clock, req=r, project=project, actor=pm)
+        if state == "confirmed":
+            requirements.confirm(session, clock, req=r, project=project, decider=as_client)
+        elif state == "changes":
+            requirements.request_changes(session, clock, req=r, project=project, decider=as_client,
+                                         comment="Please keep the receipt.")
+        items.req[state] = r.id or 0
+    deferred = req("Deferred requirement")
+    requirements.defer(session, clock, req=deferred, project=project, actor=pm)
+    items.req["deferred"] = deferred.id or 0
+
+    today = milestones.project_today(project, clock)
+    for state in ("open", "done"):
+        m = milestones.create(session, clock, project=project, actor=pm, data=milestones.MilestoneInput(
+            name=f"Milestone {state}", due_date=(today + timedelta(days=20)).isoformat(), progress="30"))
+        if state == "done":
+            milestones.update(session, clock, project=project, milestone=m, actor=pm,
+                              change=milestones.MilestoneChange(done=True))
+        items.milestone[state] = m.id or 0
+
+    for state in ("submitted", "assessed", "approved", "withdrawable"):
+        cr = changes.submit(session, clock, project=project, actor=client, by_client=True,
+                            data=changes.ChangeInput(title=f"Change {state}", reason="Customers ask for it."))
+        if state in ("assessed", "approved"):
+            changes.assess(session, clock, cr=cr, project=project, actor=dev, data=changes.AssessmentInput(
+                schedule_impact_days="3", effort_hours="16", milestone_ids=[items.milestone["open"]]))
+        if state == "approved":
+            changes.decide(session, clock, cr_id=cr.id or 0, project=project, decider=as_client, approve=True)
+        items.cr[state] = cr.id or 0
+
+    for state in ("open", "mitigated"):
+        r = risks.create(session, clock, project=project, actor=pm, data=risks.RiskInput(
+            title=f"Risk {state}", owner_user_id=pm, probability=3, impact=4))
+        if state == "mitigated":
+            risks.change_status(session, clock, project=project, risk=r, actor=pm, to="mitigated")
+        items.risk[state] = r.id or 0
+
+    prompt = feedback.create_prompt(session, clock, project=project, actor=pm, question="How are we doing?")
+    recorded = feedback.record_score(session, clock, prompt=prompt, project=project, user_id=client, score=2,
+                                     secret=SECRET)
+    items.prompt = prompt.id or 0
+    items.follow_up = recorded.follow_up.id if recorded.follow_up and recorded.follow_up.id else 0
+    return items
+
+
+@dataclass
+class World:
+    a: Items
+    b: Items
+    x: Items
+
+
+def build_world(engine: Engine, clock: Clock, make_project: Any) -> World:
+    """Projects A, B (same workspace) and X (another workspace), each fully populated."""
+    a_project = make_project()
+    b_project = make_project("Beta Portal", client_channel_id=B_CLIENT_CHANNEL,
+                             internal_channel_id=B_INTERNAL_CHANNEL, pm_user_id=B_PM, client_approver_ids=[B_CLIENT])
+    with session_scope(engine) as s:
+        x_project = projects.create(s, clock, team_id=X_TEAM, enterprise_id=None, actor=X_PM,
+                                    data=projects.ProjectInput(
+                                        name="Xeno Shop", client_name="Xeno Inc.", client_channel_id=X_CLIENT_CHANNEL,
+                                        internal_channel_id=None, pm_user_id=X_PM, client_approver_ids=[X_CLIENT],
+                                        timezone="UTC", language="en"))
+    with session_scope(engine) as s:
+        a = populate(s, clock, s.get(Project, a_project.id), client="U0CLIENT", pm="U0PM", dev="U0DEV")
+        b = populate(s, clock, s.get(Project, b_project.id), client=B_CLIENT, pm=B_PM, dev=B_PM)
+        x = populate(s, clock, s.get(Project, x_project.id), client=X_CLIENT, pm=X_PM, dev=X_PM)
+    return World(a=a, b=b, x=x)
