@@ -178,6 +178,29 @@ def test_progress_in_digits_that_are_not_decimal_is_answered_inline(hostile, wor
     assert session.exec(select(Milestone).where(Milestone.name == "Beta")).one().progress == 50
 
 
+def test_nul_in_user_text_is_dropped(hostile, world, session):
+    """Found on PostgreSQL by the command and view properties: PostgreSQL refuses NUL in text
+    (and in any query parameter), so `/req a\x00b` and a resolve note "\x00" were HTTP 500s."""
+    built = payloads.slash_command("/req", "Pay\x00 by card", user=PEOPLE.client, channel_id=CLIENT_CHANNEL,
+                                   team_id=TEAM, response_url=hostile.fake.response_url("nul"))
+    outcome = hostile.send(built)
+    Hostile.check(outcome, what="/req with NUL")
+    assert session.exec(select(Requirement).where(Requirement.title == "Pay by card")).one()
+    outcome = submit(hostile, ids.FEEDBACK_RESOLVE_MODAL, {ids.FEEDBACK_BLOCK_NOTE: {ids.VALUE: payloads.plain_text(
+        "\x00")}}, meta={"follow_up_id": world.a.follow_up})
+    Hostile.check(outcome, what="resolve note NUL")
+    outcome = click(hostile, ids.REQ_CONFIRM, "\x00", channel="C0\x00")
+    Hostile.check(outcome, what="NUL in a value and a channel id")
+
+
+def test_a_lone_surrogate_in_user_text_is_replaced(hostile, world, session):
+    """JSON may escape a lone UTF-16 surrogate; no database driver can encode it."""
+    outcome = submit(hostile, ids.REQ_MODAL, {ids.REQ_BLOCK_TITLE: {ids.VALUE: payloads.plain_text("Odd \ud800 one")}},
+                     user=PEOPLE.client, meta={"project_id": world.a.project})
+    Hostile.check(outcome, what="lone surrogate")
+    assert session.exec(select(Requirement).where(Requirement.title.startswith("Odd "))).one()
+
+
 # Buttons carrying another project's ids (found by the authorization matrix) ----------------------
 
 
