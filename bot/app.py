@@ -15,6 +15,7 @@ from bot.db import make_engine
 from bot.deps import Deps
 from bot.slack.client import RateGate, make_client
 from bot.slack.respond import fallback_respond
+from bot.slack.sanitize import clean
 from bot.slack.users import UserDirectory, Workspace
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def create_app(
     @app.middleware
     def put_deps_in_context(context: BoltContext, body: Any, next: Any) -> Any:
         context["deps"] = deps
+        clean(body)  # no NUL or lone surrogate reaches a handler (or the database)
         if not context.response_url:  # a click in the App Home or a modal: answer by DM
             fallback = fallback_respond(client, body)
             if fallback is not None:

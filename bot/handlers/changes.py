@@ -288,15 +288,15 @@ def _action_id(body: dict[str, Any]) -> int | None:
     return action_int(body)
 
 
-def _load(deps: Deps, body: dict[str, Any]) -> tuple[ChangeRequest, Project]:
-    """The request a button names, refused (NotFound) when it is not of this workspace, or of
-    another project than the channel the button was pressed in."""
+def _load(deps: Deps, body: dict[str, Any], actor: Actor) -> tuple[ChangeRequest, Project]:
+    """The request a button names, refused (NotFound) when it is not of this workspace, or not
+    within the clicker's reach (another project's channel; outside the project's channels)."""
     cr_id = _action_id(body)
     if cr_id is None:
         raise NotFound("common.not_found")
     with deps.session() as session:
         cr, project = changes.get_in_team(session, deps.workspace.team_id, cr_id)
-    check_request_channel(deps, channel_of(body), project)
+    check_request_channel(deps, channel_of(body), project, actor.user_id)
     return cr, project
 
 
@@ -306,7 +306,7 @@ def assess_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     actor = actor_of(deps, body)
     lang = channel_language(deps, actor, channel_of(body))
     try:
-        cr, project = _load(deps, body)
+        cr, project = _load(deps, body, actor)
         lang = project.language
         if not actor.is_team:
             raise Forbidden("common.refused_team_only")
@@ -441,7 +441,7 @@ def approve_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respon
     lang = channel_language(deps, actor, channel_of(body))
     project: Project | None = None
     try:
-        cr, project = _load(deps, body)
+        cr, project = _load(deps, body, actor)
         lang = project.language
         decider = _decider(project, actor)
         with deps.session() as session:
@@ -467,7 +467,7 @@ def reject_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     lang = channel_language(deps, actor, channel_of(body))
     project: Project | None = None
     try:
-        cr, project = _load(deps, body)
+        cr, project = _load(deps, body, actor)
         lang = project.language
         _decider(project, actor)
         if cr.status != ChangeStatus.assessed:
@@ -520,7 +520,7 @@ def implemented_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, re
     lang = channel_language(deps, actor, channel_of(body))
     project: Project | None = None
     try:
-        cr, project = _load(deps, body)
+        cr, project = _load(deps, body, actor)
         lang = project.language
         if not actor.is_team:
             raise Forbidden("common.refused_team_only")
@@ -543,7 +543,7 @@ def withdraw_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respo
     lang = channel_language(deps, actor, channel_of(body))
     project: Project | None = None
     try:
-        cr, project = _load(deps, body)
+        cr, project = _load(deps, body, actor)
         lang = project.language
         with deps.session() as session:
             cr, former = changes.withdraw(session, deps.clock, cr_id=cr.id or 0, project=project,

@@ -201,6 +201,19 @@ def first_action(body: dict[str, Any]) -> dict[str, Any]:
     return actions[0]
 
 
+def within_reach(deps: Deps, user_id: str, channel_id: str | None, project: Project) -> bool:
+    """May a click in `channel_id` act on `project`? In a channel bound to a project, only on
+    that project; elsewhere (a DM, the App Home, an unbound channel) only for someone in one of
+    the project's channels. Button values are untrusted: they may name any project's items."""
+    here = project_of_channel(deps, channel_id)
+    if here is not None:
+        return here.id == project.id
+    from bot.slack.channels import channels_of_user
+
+    mine = {project.client_channel_id, project.internal_channel_id} - {None}
+    return bool(mine & channels_of_user(deps.client, user_id))
+
+
 def action_value(body: dict[str, Any]) -> str:
     """The `value` of a button, or of the option picked in a menu; '' when there is none (or it
     is not text)."""

@@ -47,6 +47,7 @@ from bot.handlers.common import (
     text_value,
     view_errors,
     view_values,
+    within_reach,
 )
 from bot.i18n import t
 from bot.models import FeedbackPrompt, Project
@@ -189,7 +190,8 @@ def post_anyway(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     after = data.get("after") if isinstance(data, dict) else None
     question = data.get("question") if isinstance(data, dict) else None
     project = _project(deps, as_id(project_id))
-    if project is None or not (after is None or as_id(after) is not None):
+    if project is None or not (after is None or as_id(after) is not None) or \
+            not within_reach(deps, actor.user_id, channel_of(body), project):
         respond(**refusal("common.not_found", lang), replace_original=False)
         return
     _ask(deps, respond, actor, project, question=question if isinstance(question, str) and question else None,
@@ -436,6 +438,8 @@ def open_resolve(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
                 raise NotFound("common.not_found")
             follow_up, response, project = feedback.get_follow_up(session, deps.workspace.team_id, follow_up_id)
             question = feedback.question_of(session, response)
+        if not within_reach(deps, actor.user_id, channel_of(body), project):
+            raise NotFound("common.not_found")
     except NotFound:
         _refuse(respond, "common.not_found", lang)
         return
@@ -506,7 +510,7 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
         return
     state = page_state(action_value(body))
     project = _project(deps, as_id(state.get("project")))
-    if project is None:
+    if project is None or not within_reach(deps, actor.user_id, channel_of(body), project):
         _refuse(respond, "common.not_found", language_for(actor))
         return
     respond(**_results_message(deps, project, page=state["page"]), replace_original=True)

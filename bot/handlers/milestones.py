@@ -205,7 +205,7 @@ def edit_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
         lang = project.language
         if not actor.is_team:
             raise Forbidden("common.refused_team_only")
-        check_request_channel(deps, channel_of(body), project)
+        check_request_channel(deps, channel_of(body), project, actor.user_id)
     except DomainError as err:
         respond(**message(explain(err, lang)), replace_original=False)
         return

@@ -11,7 +11,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
-from bot.handlers.common import Actor, language_for, project_of_channel
+from bot.handlers.common import Actor, language_for, project_of_channel, within_reach
 from bot.i18n import t
 from bot.models import Project
 from bot.services.errors import DomainError, NotFound
@@ -26,10 +26,10 @@ def is_outside_channels(channel_id: str | None) -> bool:
     return not channel_id or channel_id.startswith("D")
 
 
-def check_request_channel(deps: Deps, channel_id: str | None, project: Project) -> None:
-    """A button about `project` pressed in a channel bound to another project is refused."""
-    bound = project_of_channel(deps, channel_id)
-    if bound is not None and bound.id != project.id:
+def check_request_channel(deps: Deps, channel_id: str | None, project: Project, user_id: str) -> None:
+    """A button about `project` is refused in a channel bound to another project, and elsewhere
+    (a DM, the App Home) for someone in none of the project's channels."""
+    if not within_reach(deps, user_id, channel_id, project):
         raise NotFound("common.not_found")
 
 

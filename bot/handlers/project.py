@@ -35,11 +35,12 @@ from bot.handlers.common import (
     text_value,
     view_errors,
     view_values,
+    within_reach,
 )
 from bot.i18n import t
 from bot.models import Project
 from bot.services import outbox, projects
-from bot.services.errors import DomainError, ValidationFailed
+from bot.services.errors import DomainError, NotFound, ValidationFailed
 from bot.slack.channels import channels_of_user
 from bot.slack.post import deliver, on_sent
 
@@ -270,6 +271,10 @@ def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
         respond(**refusal("common.not_found", lang), replace_original=False)
         return
     try:
+        with deps.session() as session:
+            project = projects.get(session, deps.workspace.team_id, project_id)
+        if not within_reach(deps, actor.user_id, channel_of(body), project):
+            raise NotFound("common.not_found")
         with deps.session() as session:
             project = projects.get(session, deps.workspace.team_id, project_id)
             projects.close(session, deps.clock, project=project, actor=actor.user_id)

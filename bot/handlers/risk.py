@@ -37,6 +37,7 @@ from bot.handlers.common import (
     text_value,
     view_errors,
     view_values,
+    within_reach,
 )
 from bot.i18n import t
 from bot.models import Project, Risk
@@ -246,14 +247,20 @@ def _team_or_refuse(deps: Deps, body: dict[str, Any], respond: Respond) -> Actor
     return actor
 
 
-def _load(deps: Deps, risk_id: int | None) -> tuple[Risk, Project] | None:
+def _load(deps: Deps, risk_id: int | None, body: dict[str, Any] | None = None,
+          actor: Actor | None = None) -> tuple[Risk, Project] | None:
+    """The risk and its project; None when it is not of this workspace, or (for a click) not
+    within the clicker's reach."""
     if risk_id is None:
         return None
     with deps.session() as session:
         try:
-            return risks.get(session, deps.workspace.team_id, risk_id)
+            found = risks.get(session, deps.workspace.team_id, risk_id)
         except DomainError:
             return None
+    if body is not None and actor is not None and not within_reach(deps, actor.user_id, channel_of(body), found[1]):
+        return None
+    return found
 
 
 def open_edit(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -263,7 +270,7 @@ def open_edit(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
     actor = _team_or_refuse(deps, body, respond)
     if actor is None:
         return
-    found = _load(deps, action_int(body))
+    found = _load(deps, action_int(body), body, actor)
     if found is None:
         respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
         return
@@ -304,7 +311,7 @@ def change_status(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
     action_id = (body.get("actions") or [{}])[0].get("action_id")
     to = ACTION_TO_STATUS.get(action_id)
     ref = _status_ref(body)
-    found = _load(deps, ref[0] if ref else None)
+    found = _load(deps, ref[0] if ref else None, body, actor)
     if to is None or ref is None or found is None:
         respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
         return
@@ -329,7 +336,7 @@ def open_review(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     actor = _team_or_refuse(deps, body, respond)
     if actor is None:
         return
-    found = _load(deps, action_int(body))
+    found = _load(deps, action_int(body), body, actor)
     if found is None:
         respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
         return
@@ -383,7 +390,7 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
             project = projects.get(session, deps.workspace.team_id, project_id) if project_id else None
         except DomainError:
             project = None
-    if project is None:
+    if project is None or not within_reach(deps, actor.user_id, channel_of(body), project):
         respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
         return
     respond(**_list_message(deps, project, page=state["page"], include_closed=state.get("all") is True,

@@ -180,6 +180,16 @@ def unescaped_markup(texts: Iterator[tuple[str, str]]) -> list[tuple[str, str]]:
 # Stored rows -------------------------------------------------------------------------------
 
 
+def snapshot(engine: Engine) -> dict[str, list[tuple]]:
+    """Every row of every table, in primary-key order: equal snapshots mean nothing changed."""
+    out = {}
+    with engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            rows = conn.execute(select(table).order_by(*table.primary_key.columns)).all()
+            out[table.name] = [tuple(r) for r in rows]
+    return out
+
+
 def row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()

@@ -8,7 +8,7 @@ import json
 from sqlmodel import select
 
 from bot.blocks import ids
-from bot.models import Milestone, Project, Requirement
+from bot.models import Milestone, Project, Requirement, Risk
 from tests.conftest import CLIENT_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
 from tests.hostile.harness import Hostile
@@ -176,6 +176,78 @@ def test_progress_in_digits_that_are_not_decimal_is_answered_inline(hostile, wor
     Hostile.check(outcome, what="progress ５０")
     assert outcome.view_errors is None
     assert session.exec(select(Milestone).where(Milestone.name == "Beta")).one().progress == 50
+
+
+def test_nul_in_user_text_is_dropped(hostile, world, session):
+    """Found on PostgreSQL by the command and view properties: PostgreSQL refuses NUL in text
+    (and in any query parameter), so `/req a\x00b` and a resolve note "\x00" were HTTP 500s."""
+    built = payloads.slash_command("/req", "Pay\x00 by card", user=PEOPLE.client, channel_id=CLIENT_CHANNEL,
+                                   team_id=TEAM, response_url=hostile.fake.response_url("nul"))
+    outcome = hostile.send(built)
+    Hostile.check(outcome, what="/req with NUL")
+    assert session.exec(select(Requirement).where(Requirement.title == "Pay by card")).one()
+    outcome = submit(hostile, ids.FEEDBACK_RESOLVE_MODAL, {ids.FEEDBACK_BLOCK_NOTE: {ids.VALUE: payloads.plain_text(
+        "\x00")}}, meta={"follow_up_id": world.a.follow_up})
+    Hostile.check(outcome, what="resolve note NUL")
+    outcome = click(hostile, ids.REQ_CONFIRM, "\x00", channel="C0\x00")
+    Hostile.check(outcome, what="NUL in a value and a channel id")
+
+
+def test_a_lone_surrogate_in_user_text_is_replaced(hostile, world, session):
+    """JSON may escape a lone UTF-16 surrogate; no database driver can encode it."""
+    outcome = submit(hostile, ids.REQ_MODAL, {ids.REQ_BLOCK_TITLE: {ids.VALUE: payloads.plain_text("Odd \ud800 one")}},
+                     user=PEOPLE.client, meta={"project_id": world.a.project})
+    Hostile.check(outcome, what="lone surrogate")
+    assert session.exec(select(Requirement).where(Requirement.title.startswith("Odd "))).one()
+
+
+# Buttons carrying another project's ids (found by the authorization matrix) ----------------------
+
+
+def refused_and_unchanged(hostile: Hostile, outcome, what: str) -> None:
+    Hostile.check(outcome, what=what)
+    told = " ".join(answers(outcome))
+    assert "no longer exists" in told and "Beta" not in told, f"{what}: {told!r}"
+    assert not any(c.method == "views.open" for c in outcome.calls), what
+
+
+def test_close_with_another_project_s_id_is_refused(hostile, world, session):
+    """The PM of A clicked *Close* carrying project B's id in A's channel: B was closed."""
+    outcome = click(hostile, ids.PROJECT_CLOSE_CONFIRM, str(world.b.project))
+    refused_and_unchanged(hostile, outcome, "close B from A's channel")
+    assert session.get(Project, world.b.project).status == "active"
+
+
+def test_risk_buttons_act_only_on_projects_within_reach(hostile, world, session):
+    """Risk buttons looked the risk up by id alone: B's register could be read and changed
+    from A's channel or a DM by anyone of the team."""
+    risk_id = world.b.risk["open"]
+    for action_id, value, channel in [
+            (ids.RISK_EDIT, str(risk_id), CLIENT_CHANNEL), (ids.RISK_SET_REVIEW, str(risk_id), "D0PM"),
+            (ids.RISK_CLOSED, json.dumps({"id": risk_id, "from": "open", "page": 1}), CLIENT_CHANNEL),
+            (ids.RISK_LIST_PAGE + ":next", json.dumps({"project": world.b.project, "page": 1}), "D0PM")]:
+        outcome = click(hostile, action_id, value, channel=channel)
+        refused_and_unchanged(hostile, outcome, f"{action_id} of B in {channel}")
+    assert session.get(Risk, risk_id).status == "open"
+
+
+def test_feedback_buttons_act_only_on_projects_within_reach(hostile, world):
+    for action_id, value in [(ids.FEEDBACK_RESOLVE, str(world.b.follow_up)),
+                             (ids.FEEDBACK_POST_ANYWAY, json.dumps({"project": world.b.project, "after": None})),
+                             (ids.FEEDBACK_LIST_PAGE + ":next", json.dumps({"project": world.b.project, "page": 1}))]:
+        outcome = click(hostile, action_id, value, user=PEOPLE.dev, channel=CLIENT_CHANNEL)
+        refused_and_unchanged(hostile, outcome, f"{action_id} of B")
+
+
+def test_change_and_milestone_buttons_in_a_dm_need_the_project_s_channels(hostile, world):
+    """From a DM (no project bound) the assess / update forms opened for any project's items."""
+    for action_id, value in [(ids.CHANGE_ASSESS, str(world.b.cr["submitted"])),
+                             (ids.MILESTONE_EDIT, str(world.b.milestone["open"]))]:
+        outcome = click(hostile, action_id, value, user=PEOPLE.dev, channel="D0DEV")
+        refused_and_unchanged(hostile, outcome, f"{action_id} of B in a DM")
+    # ... while the same buttons for A's items still work there for A's team.
+    outcome = click(hostile, ids.CHANGE_ASSESS, str(world.a.cr["submitted"]), user=PEOPLE.dev, channel="D0DEV")
+    assert any(c.method == "views.open" for c in outcome.calls)
 
 
 # Escaping --------------------------------------------------------------------------------------

@@ -47,62 +47,84 @@ class Items:
     follow_up: int = 0
 
 
+def make_req(session: Any, clock: Clock, project: Project, state: str, *, tag: str, client: str, pm: str,
+             dev: str) -> int:
+    """A requirement in `state`: proposed, awaiting (sent for confirmation), confirmed, changes
+    (changes requested) or deferred."""
+    as_client = Decider(user_id=client, on_behalf_of_client=False)
+    r = requirements.create(session, clock, project=project, actor=dev, raised_by_client=False,
+                            data=requirements.RequirementInput(title=f"{tag} requirement {state}",
+                                                               description="As agreed."))
+    if state in ("awaiting", "confirmed", "changes"):
+        requirements.send_for_confirmation(session, clock, req=r, project=project, actor=pm)
+    if state == "confirmed":
+        requirements.confirm(session, clock, req=r, project=project, decider=as_client)
+    elif state == "changes":
+        requirements.request_changes(session, clock, req=r, project=project, decider=as_client,
+                                     comment="Please keep the receipt.")
+    elif state == "deferred":
+        requirements.defer(session, clock, req=r, project=project, actor=pm)
+    return r.id or 0
+
+
+def make_milestone(session: Any, clock: Clock, project: Project, state: str, *, tag: str, pm: str) -> int:
+    today = milestones.project_today(project, clock)
+    m = milestones.create(session, clock, project=project, actor=pm, data=milestones.MilestoneInput(
+        name=f"{tag} milestone {state}", due_date=(today + timedelta(days=20)).isoformat(), progress="30"))
+    if state == "done":
+        milestones.update(session, clock, project=project, milestone=m, actor=pm,
+                          change=milestones.MilestoneChange(done=True))
+    return m.id or 0
+
+
+def make_cr(session: Any, clock: Clock, project: Project, state: str, *, tag: str, client: str, dev: str,
+            milestone: int | None = None) -> int:
+    """A change request raised by the client: submitted, assessed or approved."""
+    cr = changes.submit(session, clock, project=project, actor=client, by_client=True,
+                        data=changes.ChangeInput(title=f"{tag} change {state}", reason="Customers ask for it."))
+    if state in ("assessed", "approved"):
+        changes.assess(session, clock, cr=cr, project=project, actor=dev, data=changes.AssessmentInput(
+            schedule_impact_days="3", effort_hours="16", milestone_ids=[milestone] if milestone else []))
+    if state == "approved":
+        changes.decide(session, clock, cr_id=cr.id or 0, project=project,
+                       decider=Decider(user_id=client, on_behalf_of_client=False), approve=True)
+    return cr.id or 0
+
+
+def make_risk(session: Any, clock: Clock, project: Project, state: str, *, tag: str, pm: str) -> int:
+    r = risks.create(session, clock, project=project, actor=pm, data=risks.RiskInput(
+        title=f"{tag} risk {state}", owner_user_id=pm, probability=3, impact=4))
+    if state == "mitigated":
+        risks.change_status(session, clock, project=project, risk=r, actor=pm, to="mitigated")
+    return r.id or 0
+
+
+def make_follow_up(session: Any, clock: Clock, project: Project, *, tag: str, client: str, pm: str
+                   ) -> tuple[int, int]:
+    """A prompt, and the open follow-up of a poor score to it: (prompt id, follow-up id)."""
+    prompt = feedback.create_prompt(session, clock, project=project, actor=pm, question=f"{tag}: how are we doing?")
+    recorded = feedback.record_score(session, clock, prompt=prompt, project=project, user_id=client, score=2,
+                                     secret=SECRET)
+    return prompt.id or 0, recorded.follow_up.id if recorded.follow_up and recorded.follow_up.id else 0
+
+
 def populate(session: Any, clock: Clock, project: Project, *, client: str, pm: str, dev: str) -> Items:
-    """One item in every state the buttons act on (services straight, no Slack)."""
+    """One item in every state the buttons act on (services straight, no Slack). Titles start
+    with the project's first word, so a test can tell whose data a reply shows."""
+    tag = project.name.split()[0]
     pid = project.id or 0
     week = calendar.week_key(calendar.week_start(calendar.today(project, clock.now())))
     items = Items(project=pid, week=week)
-    as_client = Decider(user_id=client, on_behalf_of_client=False)
-
-    def req(title: str, by: str = dev) -> Any:
-        return requirements.create(session, clock, project=project, actor=by, raised_by_client=by == client,
-                                   data=requirements.RequirementInput(title=title, description="As agreed."))
-
-    items.req["proposed"] = req("Proposed requirement").id or 0
-    for state in ("awaiting", "confirmed", "changes"):
-        r = req(f"Requirement {state}")
-        requirements.send_for_confirmation(session, clock, req=r, project=project, actor=pm)
-        if state == "confirmed":
-            requirements.confirm(session, clock, req=r, project=project, decider=as_client)
-        elif state == "changes":
-            requirements.request_changes(session, clock, req=r, project=project, decider=as_client,
-                                         comment="Please keep the receipt.")
-        items.req[state] = r.id or 0
-    deferred = req("Deferred requirement")
-    requirements.defer(session, clock, req=deferred, project=project, actor=pm)
-    items.req["deferred"] = deferred.id or 0
-
-    today = milestones.project_today(project, clock)
+    for state in ("proposed", "awaiting", "confirmed", "changes", "deferred"):
+        items.req[state] = make_req(session, clock, project, state, tag=tag, client=client, pm=pm, dev=dev)
     for state in ("open", "done"):
-        m = milestones.create(session, clock, project=project, actor=pm, data=milestones.MilestoneInput(
-            name=f"Milestone {state}", due_date=(today + timedelta(days=20)).isoformat(), progress="30"))
-        if state == "done":
-            milestones.update(session, clock, project=project, milestone=m, actor=pm,
-                              change=milestones.MilestoneChange(done=True))
-        items.milestone[state] = m.id or 0
-
+        items.milestone[state] = make_milestone(session, clock, project, state, tag=tag, pm=pm)
     for state in ("submitted", "assessed", "approved", "withdrawable"):
-        cr = changes.submit(session, clock, project=project, actor=client, by_client=True,
-                            data=changes.ChangeInput(title=f"Change {state}", reason="Customers ask for it."))
-        if state in ("assessed", "approved"):
-            changes.assess(session, clock, cr=cr, project=project, actor=dev, data=changes.AssessmentInput(
-                schedule_impact_days="3", effort_hours="16", milestone_ids=[items.milestone["open"]]))
-        if state == "approved":
-            changes.decide(session, clock, cr_id=cr.id or 0, project=project, decider=as_client, approve=True)
-        items.cr[state] = cr.id or 0
-
+        items.cr[state] = make_cr(session, clock, project, state, tag=tag, client=client, dev=dev,
+                                  milestone=items.milestone["open"])
     for state in ("open", "mitigated"):
-        r = risks.create(session, clock, project=project, actor=pm, data=risks.RiskInput(
-            title=f"Risk {state}", owner_user_id=pm, probability=3, impact=4))
-        if state == "mitigated":
-            risks.change_status(session, clock, project=project, risk=r, actor=pm, to="mitigated")
-        items.risk[state] = r.id or 0
-
-    prompt = feedback.create_prompt(session, clock, project=project, actor=pm, question="How are we doing?")
-    recorded = feedback.record_score(session, clock, prompt=prompt, project=project, user_id=client, score=2,
-                                     secret=SECRET)
-    items.prompt = prompt.id or 0
-    items.follow_up = recorded.follow_up.id if recorded.follow_up and recorded.follow_up.id else 0
+        items.risk[state] = make_risk(session, clock, project, state, tag=tag, pm=pm)
+    items.prompt, items.follow_up = make_follow_up(session, clock, project, tag=tag, client=client, pm=pm)
     return items
 
 
