@@ -17,6 +17,12 @@ def _text(obj: dict[str, Any] | None) -> str:
     return _unmrkdwn(obj.get("text", "")) if obj else ""
 
 
+def _element(element: dict[str, Any]) -> str:
+    if element.get("type") == "overflow":
+        return "[⋯ " + " / ".join(_text(o.get("text")) for o in element.get("options", [])) + "]"
+    return f"[{_text(element.get('text'))}]"
+
+
 def render(blocks: list[dict[str, Any]], width: int = 78) -> str:
     lines: list[str] = []
     for block in blocks:
@@ -37,6 +43,6 @@ def render(blocks: list[dict[str, Any]], width: int = 78) -> str:
         elif kind == "divider":
             lines.append("-" * width)
         elif kind == "actions":
-            lines.append("  " + "  ".join(f"[{_text(e.get('text'))}]" for e in block.get("elements", [])))
+            lines.append("  " + "  ".join(_element(e) for e in block.get("elements", [])))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
