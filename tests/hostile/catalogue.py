@@ -26,6 +26,25 @@ ACTIONS: list[str] = [
     *[f"{page}:{way}" for page in LIST_PAGES for way in ("prev", "next")],
 ]
 
+# Action ids one handler serves alike are tried together (each example picks one of them), so
+# the suite stays fast; every action_id is in exactly one group.
+SAME_HANDLER = [{ids.REQ_DEFER, ids.REQ_DROP, ids.REQ_DONE}, {ids.RISK_ADD_DETAILS, ids.RISK_EDIT},
+                set(RISK_STATUS_ACTIONS)]
+
+
+def _group(action_ids: list[str]) -> list[tuple[str, ...]]:
+    def key(action_id: str) -> str:
+        same = next((g for g in SAME_HANDLER if action_id in g), None)
+        return min(same) if same else action_id.split(":")[0]  # feedback_score:N, <list>_page:prev/next
+
+    groups: dict[str, tuple[str, ...]] = {}
+    for action_id in action_ids:
+        groups[key(action_id)] = (*groups.get(key(action_id), ()), action_id)
+    return list(groups.values())
+
+
+ACTION_GROUPS = _group(ACTIONS)
+
 CALLBACKS: list[str] = [
     ids.PROJECT_MODAL, ids.REQ_MODAL, ids.REQ_CHANGES_MODAL, ids.CHANGE_MODAL, ids.CHANGE_ASSESS_MODAL,
     ids.CHANGE_REJECT_MODAL, ids.MILESTONE_MODAL, ids.MILESTONE_EDIT_MODAL, ids.MILESTONE_PICK_MODAL, ids.RISK_MODAL,

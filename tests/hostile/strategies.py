@@ -19,7 +19,7 @@ from tests.fakes import payloads
 HOSTILE = settings(
     max_examples=int(os.environ.get("PMBOT_HOSTILE_EXAMPLES", "25")), deadline=None, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.filter_too_much],
+                           HealthCheck.filter_too_much, HealthCheck.large_base_example],
 )
 
 # What people type to ping, mention or link (as Slack sends it after a slash command, and as
