@@ -42,6 +42,7 @@ from bot.handlers.common import (
     refusal,
     selected_value,
     selected_values,
+    tell,
     text_value,
     view_errors,
     view_values,
@@ -53,7 +54,6 @@ from bot.handlers.plan_common import (
     from_slash_text,
     int_values,
     is_outside_channels,
-    tell,
 )
 from bot.i18n import t
 from bot.models import ChangeRequest, ChangeStatus, Outbox, Project, Requirement

@@ -245,3 +245,25 @@ def as_id(value: object) -> int | None:
 def action_int(body: dict[str, Any]) -> int | None:
     """The action's value as a positive id, or None when it is missing or tampered with."""
     return as_id(action_value(body))
+
+
+def tell(deps: Deps, user_id: str, channel_id: str | None, text: str,
+         blocks: list[dict[str, Any]] | None = None) -> None:
+    """An ephemeral note to the user where they were; by DM when that is not possible (the bot
+    is not in the channel, the channel is gone, or there is none)."""
+    import logging
+
+    from slack_sdk.errors import SlackApiError
+
+    kwargs: dict[str, Any] = {"text": text[:3000]}
+    if blocks:
+        kwargs["blocks"] = blocks
+    if channel_id:
+        try:
+            deps.client.chat_postEphemeral(channel=channel_id, user=user_id, **kwargs)
+            return
+        except SlackApiError as err:
+            logging.getLogger(__name__).info("ephemeral to %s in %s failed (%s); sending a DM", user_id,
+                                             channel_id, err.response.get("error"))
+    dm = deps.client.conversations_open(users=user_id)["channel"]["id"]
+    deps.client.chat_postMessage(channel=dm, **kwargs)

@@ -37,11 +37,12 @@ from bot.handlers.common import (
     selected_date,
     selected_value,
     selected_values,
+    tell,
     text_value,
     view_errors,
     view_values,
 )
-from bot.handlers.plan_common import channel_language, check_request_channel, explain, is_outside_channels, tell
+from bot.handlers.plan_common import channel_language, check_request_channel, explain, is_outside_channels
 from bot.i18n import t
 from bot.models import Project
 from bot.services import milestones, projects

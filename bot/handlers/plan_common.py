@@ -6,9 +6,6 @@ import contextlib
 import logging
 import re
 from datetime import datetime
-from typing import Any
-
-from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
 from bot.handlers.common import Actor, language_for, project_of_channel, within_reach
@@ -55,19 +52,6 @@ def explain(err: DomainError, lang: str, project: Project | None = None) -> str:
     return t(err.key, lang, **params)
 
 
-def tell(deps: Deps, user_id: str, channel_id: str | None, text: str,
-         blocks: list[dict[str, Any]] | None = None) -> None:
-    """An ephemeral note to the user in `channel_id`; by DM when that is not possible."""
-    extra: dict[str, Any] = {"blocks": blocks} if blocks else {}
-    if channel_id:
-        try:
-            deps.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, **extra)
-            return
-        except SlackApiError as err:
-            log.info("ephemeral to %s in %s failed (%s); sending a DM", user_id, channel_id,
-                     err.response.get("error"))
-    dm = deps.client.conversations_open(users=user_id)["channel"]["id"]
-    deps.client.chat_postMessage(channel=dm, text=text, **extra)
 
 
 _SLACK_MARKUP = re.compile(r"<([@#!])?([^<>|]+)(?:\|([^<>]*))?>")

@@ -32,6 +32,7 @@ from bot.handlers.common import (
     selected_users,
     selected_value,
     selected_values,
+    tell,
     text_value,
     view_errors,
     view_values,
@@ -207,7 +208,7 @@ def submit_project(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         text = t("project.created", lang, name=name, channel=channel)
     else:
         text = t("project.updated", lang, name=name)
-    _tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
+    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
 
 
 def _enqueue_intake(session: Any, project: Project, now: Any, *, moved: bool) -> outbox.Outbox:
@@ -234,15 +235,6 @@ def _record_intake(session: Any, row: outbox.Outbox, ts: str | None) -> None:
         projects.set_intake_message(session, project, ts)
 
 
-def _tell(deps: Deps, user_id: str, channel_id: str, text: str) -> None:
-    """An ephemeral note to the user where they ran the command; by DM if that fails."""
-    try:
-        deps.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
-        return
-    except SlackApiError as err:
-        log.info("ephemeral to %s in %s failed (%s); sending a DM", user_id, channel_id, err.response.get("error"))
-    dm = deps.client.conversations_open(users=user_id)["channel"]["id"]
-    deps.client.chat_postMessage(channel=dm, text=text)
 
 
 def _pin(deps: Deps, channel_id: str, ts: str) -> None:

@@ -44,6 +44,7 @@ from bot.handlers.common import (
     projects_of_user,
     refusal,
     selected_value,
+    tell,
     text_value,
     view_errors,
     view_values,
@@ -125,21 +126,6 @@ def _viewer_buttons(actor: Actor, project: Project):
     return lambda req: buttons_for(req, is_team=actor.is_team, can_decide=can_decide)
 
 
-def _tell(deps: Deps, user_id: str, channel_id: str | None, text: str,
-          blocks: list[dict[str, Any]] | None = None) -> None:
-    """An ephemeral note to the user where they were; by DM when that is not possible."""
-    kwargs: dict[str, Any] = {"text": text[:3000]}
-    if blocks:
-        kwargs["blocks"] = blocks
-    if channel_id:
-        try:
-            deps.client.chat_postEphemeral(channel=channel_id, user=user_id, **kwargs)
-            return
-        except SlackApiError as err:
-            log.info("ephemeral to %s in %s failed (%s); sending a DM", user_id, channel_id,
-                     err.response.get("error"))
-    dm = deps.client.conversations_open(users=user_id)["channel"]["id"]
-    deps.client.chat_postMessage(channel=dm, **kwargs)
 
 
 def _change_key(session: Any, req: Requirement) -> str:
@@ -458,7 +444,7 @@ def submit_requirement(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
     _deliver_all(deps, *row_ids)
     text = t(saved_key, lang, ref=ref(req), title=safe(req.title, 400))
     blocks = item_blocks(req, project, lang, buttons=_viewer_buttons(actor, project)(req))
-    _tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text, blocks)
+    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text, blocks)
 
 
 # Buttons on a requirement --------------------------------------------------------------------
@@ -706,7 +692,7 @@ def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     _deliver_all(deps, update_id, notice_id)
     key = "requirements.you_requested_changes_on_behalf" if decider.on_behalf_of_client \
         else "requirements.you_requested_changes"
-    _tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, t(key, lang, ref=ref(req)))
+    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, t(key, lang, ref=ref(req)))
 
 
 def list_page_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:

@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk.errors import SlackApiError
 
 from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
@@ -34,6 +33,7 @@ from bot.handlers.common import (
     selected_date,
     selected_user,
     selected_value,
+    tell,
     text_value,
     view_errors,
     view_values,
@@ -143,7 +143,7 @@ def _open_new_with_picker(deps: Deps, body: dict[str, Any], actor: Actor, lang: 
     """Outside a project channel: the same modal with a project picker (no milestone link)."""
     mine = projects_of_user(deps, actor.user_id)
     if not mine:
-        _tell(deps, actor.user_id, channel_of(body), t("common.no_projects_for_you", lang))
+        tell(deps, actor.user_id, channel_of(body), t("common.no_projects_for_you", lang))
         return
     today = risks.project_today(mine[0], deps.clock.now())
     view = risk_modal(lang, metadata={"project_id": None, "origin_channel": channel_of(body)},
@@ -232,7 +232,7 @@ def submit_risk(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         return
     ack()
     text = t(key, lang, title=title)
-    _tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text,
+    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text,
           [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, *card])
 
 
@@ -374,7 +374,7 @@ def submit_review(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
         ack(response_action="errors", errors={ids.RISK_BLOCK_REVIEW: domain_message(err, lang)})
         return
     ack()
-    _tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
+    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
 
 
 def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -412,17 +412,3 @@ def _list_message(deps: Deps, project: Project, *, page: int, include_closed: bo
                            today=risks.project_today(project, deps.clock.now()), milestones=names,
                            include_closed=include_closed, notice=notice)
     return message(t("risk.list_text", lang, name=safe(project.name, 200), count=total), blocks)
-
-
-def _tell(deps: Deps, user_id: str, channel_id: str | None, text: str,
-          blocks: list[dict[str, Any]] | None = None) -> None:
-    """An ephemeral note where the person works; by DM when that is not possible."""
-    if channel_id:
-        try:
-            deps.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=blocks)
-            return
-        except SlackApiError as err:
-            log.info("ephemeral to %s in %s failed (%s); sending a DM", user_id, channel_id,
-                     err.response.get("error"))
-    dm = deps.client.conversations_open(users=user_id)["channel"]["id"]
-    deps.client.chat_postMessage(channel=dm, text=text, blocks=blocks)
