@@ -1,4 +1,8 @@
-"""Bring a database schema up to date with Alembic, from code (used by `pmbot migrate` and `run`)."""
+"""Bring a database schema up to date with Alembic, from code (used by `pmbot migrate` and `run`).
+
+The migration scripts live inside the package (`bot/migrations/`), so an installed wheel can
+migrate from any directory; `alembic.ini` at the repository root points there for developers.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config() -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    """Alembic's configuration built in code: no alembic.ini needed at run time."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("path_separator", "os")
     return cfg
 
 

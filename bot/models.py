@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -116,6 +117,8 @@ class Project(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("team_id", "name", name="uq_project_team_name"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # Bumped by every change; buttons and edit forms carry the version they showed (stale → refused).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     team_id: str = Field(index=True, max_length=32)
     enterprise_id: str | None = Field(default=None, max_length=32)
     name: str = Field(max_length=80)
@@ -153,6 +156,8 @@ class Requirement(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_requirement_project_status", "project_id", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # Bumped by every change; buttons and edit forms carry the version they showed (stale → refused).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     project_id: int = Field(foreign_key="project.id", index=True)
     title: str = Field(max_length=200)
     description: str = Field(default="", sa_type=sa.Text)
@@ -176,6 +181,8 @@ class Milestone(SQLModel, table=True):
     """A dated point of the plan; its status (done / late / at risk / on track) is derived."""
 
     id: int | None = Field(default=None, primary_key=True)
+    # Bumped by every change; buttons and edit forms carry the version they showed (stale → refused).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     project_id: int = Field(foreign_key="project.id", index=True)
     name: str = Field(max_length=150)
     description: str = Field(default="", sa_type=sa.Text)
@@ -194,6 +201,8 @@ class ChangeRequest(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_changerequest_project_status", "project_id", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # Bumped by every change; buttons and edit forms carry the version they showed (stale → refused).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     project_id: int = Field(foreign_key="project.id", index=True)
     title: str = Field(max_length=200)
     description: str = Field(default="", sa_type=sa.Text)
@@ -241,6 +250,8 @@ class Risk(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_risk_project_status", "project_id", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    # Bumped by every change; buttons and edit forms carry the version they showed (stale → refused).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     project_id: int = Field(foreign_key="project.id", index=True)
     title: str = Field(max_length=200)
     description: str = Field(default="", sa_type=sa.Text)
@@ -358,6 +369,10 @@ class Outbox(SQLModel, table=True):
     message_ts: str | None = Field(default=None, max_length=32)
     last_error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
+    # The bot message this row posts or updates ("req:12"): rendered from the record when sent.
+    target: str | None = Field(default=None, max_length=64, index=True)
+    # A digest of what was last sent for the target, to tell whether the record moved on since.
+    rendered_hash: str | None = Field(default=None, max_length=64)
 
 
 class DigestWeek(SQLModel, table=True):
@@ -398,3 +413,24 @@ class Snooze(SQLModel, table=True):
     user_id: str = Field(max_length=32)
     item_key: str = Field(max_length=80)
     until: datetime = Field(sa_type=UTCDateTime)
+
+
+# Versions ----------------------------------------------------------------------------------
+
+VERSIONED = (Project, Requirement, Milestone, ChangeRequest, Risk)
+# Columns whose change is not a change of what anybody was shown (where a message lives, when).
+_BOOKKEEPING = frozenset({"version", "updated_at", "confirmation_channel_id", "confirmation_ts",
+                          "approval_channel_id", "approval_ts", "intake_message_ts"})
+
+
+@sa.event.listens_for(sa.orm.Session, "before_flush")
+def _bump_versions(session: sa.orm.Session, _ctx: object, _instances: object) -> None:
+    """Every change of a versioned record made through the ORM bumps its version, so a button or
+    a form that showed an older one can tell. Conditional UPDATE statements bump it themselves."""
+    for obj in session.dirty:
+        if not isinstance(obj, VERSIONED):
+            continue
+        state = sa.inspect(obj)
+        changed = {a.key for a in state.attrs if a.history.has_changes()}
+        if changed - _BOOKKEEPING:
+            obj.version = (obj.version or 1) + 1

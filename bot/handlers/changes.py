@@ -27,6 +27,7 @@ from bot.blocks.common import PROJECT_PICKER_BLOCK
 from bot.blocks.pagination import page_count, page_state, pager
 from bot.blocks.text import channel_link, mention, safe
 from bot.deps import Deps
+from bot.flows.delivery import deliver
 from bot.handlers import intake
 from bot.handlers.common import (
     Actor,
@@ -59,7 +60,6 @@ from bot.i18n import t
 from bot.models import ChangeRequest, ChangeStatus, Outbox, Project, Requirement
 from bot.services import changes, export_changes, milestones, outbox, permissions, projects
 from bot.services.errors import DomainError, Forbidden, NotFound, ValidationFailed
-from bot.slack.post import deliver, on_sent
 
 log = logging.getLogger(__name__)
 
@@ -389,8 +389,7 @@ def _approval_payload(session: Session, cr: ChangeRequest, project: Project) -> 
                             moves=moves)
 
 
-@on_sent("cr_approval")
-def _record_approval_message(session: Session, row: Outbox, ts: str | None) -> None:
+def record_approval_message(session: Session, row: Outbox, ts: str | None) -> None:
     """Remember where the client decides; if they somehow decided already (from a list), show it."""
     if not ts or not row.channel_id:
         return

@@ -13,6 +13,7 @@ from bot.blocks import ids
 from bot.blocks.project import close_prompt, intake_message, project_list, project_modal, project_summary
 from bot.blocks.text import mention, option, safe
 from bot.deps import Deps
+from bot.flows.delivery import deliver
 from bot.handlers import intake
 from bot.handlers.common import (
     Actor,
@@ -43,7 +44,6 @@ from bot.models import Project
 from bot.services import outbox, projects
 from bot.services.errors import DomainError, NotFound, ValidationFailed
 from bot.slack.channels import channels_of_user
-from bot.slack.post import deliver, on_sent
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +226,7 @@ def _enqueue_intake(session: Any, project: Project, now: Any, *, moved: bool) ->
     )
 
 
-@on_sent("intake")
-def _record_intake(session: Any, row: outbox.Outbox, ts: str | None) -> None:
+def record_intake(session: Any, row: outbox.Outbox, ts: str | None) -> None:
     if row.project_id is None or not ts or row.method != "chat.postMessage":
         return
     project = session.get(Project, row.project_id)

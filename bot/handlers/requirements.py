@@ -29,6 +29,7 @@ from bot.blocks.requirements import (
 )
 from bot.blocks.text import channel_link, mention, safe
 from bot.deps import Deps
+from bot.flows.delivery import deliver
 from bot.handlers import intake
 from bot.handlers.common import (
     Actor,
@@ -55,7 +56,6 @@ from bot.services import activity, outbox, permissions, projects, requirements
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from bot.services.export_requirements import local, ref, render
 from bot.slack.channels import channels_of_user
-from bot.slack.post import deliver, on_sent
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,7 @@ def _deliver_all(deps: Deps, *row_ids: int | None) -> None:
             deliver(deps, row_id)
 
 
-@on_sent(KIND_CONFIRM)
-def _record_confirmation(session: Any, row: outbox.Outbox, ts: str | None) -> None:
+def record_confirmation(session: Any, row: outbox.Outbox, ts: str | None) -> None:
     """Store where the confirmation request went (for the in-place update and for nudges)."""
     parts = row.key.split(":")  # req-confirm:<id>:<change>
     if not ts or row.channel_id is None or len(parts) < 3 or not parts[1].isdigit():

@@ -12,10 +12,10 @@ from sqlmodel import col, select
 
 from bot.blocks.text import mention, safe
 from bot.deps import Deps
+from bot.flows.delivery import deliver_many
 from bot.i18n import t
 from bot.models import ChangeRequest, ChangeStatus, Project, ProjectStatus, Requirement, RequirementStatus
 from bot.services import calendar, outbox
-from bot.slack.post import deliver_many
 
 
 def _approvers(project: Project) -> str:

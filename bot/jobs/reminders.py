@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from bot.blocks.reminders import reminder_message
 from bot.deps import Deps
+from bot.flows.delivery import deliver_many
 from bot.models import Project, ProjectStatus
 from bot.services import outbox, reminders
-from bot.slack.post import deliver_many
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.deps import Deps
-from bot.slack.post import deliver_due
+from bot.flows.delivery import deliver_due
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 from bot.blocks.digest import digest_message, late_question, preview_message
 from bot.db import insert_ignore
 from bot.deps import Deps
+from bot.flows.delivery import deliver_many
 from bot.handlers import intake
 from bot.models import DigestWeek, Outbox, Project, ProjectStatus
 from bot.services import calendar, digests, outbox
-from bot.slack.post import deliver_many, on_sent
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ def enqueue_digest(session: Session, facts: digests.DigestFacts, now: datetime) 
     return ids
 
 
-@on_sent("digest")
-def _mark_posted(session: Session, row: Outbox, ts: str | None) -> None:
+def mark_posted(session: Session, row: Outbox, ts: str | None) -> None:
     if not row.key.endswith(":client") or row.project_id is None:
         return
     week = row.key.split(":")[2]
@@ -215,8 +214,7 @@ def send_previews(deps: Deps, *, now: datetime | None = None) -> DigestReport:
     return report
 
 
-@on_sent("preview")
-def _mark_preview(session: Session, row: Outbox, ts: str | None) -> None:
+def mark_preview(session: Session, row: Outbox, ts: str | None) -> None:
     if row.project_id is None:
         return
     week = row.key.split(":")[2]

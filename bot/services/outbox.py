@@ -33,6 +33,7 @@ def enqueue(
     user_id: str | None = None,
     project_id: int | None = None,
     method: str = "chat.postMessage",
+    target: str | None = None,
 ) -> Outbox:
     """Add a message to send unless one with the same key exists (then return that one).
 
@@ -41,6 +42,7 @@ def enqueue(
     insert_ignore(session, Outbox, {
         "key": key, "team_id": team_id, "kind": kind, "payload": payload, "channel_id": channel_id,
         "user_id": user_id, "project_id": project_id, "method": method, "created_at": now, "not_before": now,
+        "target": target,
         "status": OutboxStatus.pending, "attempts": 0,
     }, ["key"])
     row = session.exec(select(Outbox).where(Outbox.key == key)).one()
@@ -89,12 +91,26 @@ def claim(session: Session, outbox_id: int, *, worker: str, now: datetime,
     return result.rowcount == 1
 
 
-def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime) -> None:
-    session.execute(
-        update(Outbox)
-        .where(col(Outbox.id) == outbox_id)
-        .values(status=OutboxStatus.sent, message_ts=ts, sent_at=now, last_error=None)
-    )
+def pending_update(session: Session, target: str) -> Outbox | None:
+    """A queued in-place update of `target` not yet taken by a sender (it will draw the newest
+    state when sent, so a newer change needs no second one)."""
+    return session.exec(select(Outbox).where(Outbox.target == target, Outbox.method == "chat.update",
+                                             Outbox.status == OutboxStatus.pending)).first()
+
+
+def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime, worker: str | None = None,
+              channel_id: str | None = None, rendered_hash: str | None = None) -> bool:
+    """Record a send. Fenced by the claim when `worker` is given: a sender whose claim was taken
+    over (it outlived the claim timeout) records nothing; False then."""
+    values: dict[str, Any] = {"status": OutboxStatus.sent, "message_ts": ts, "sent_at": now, "last_error": None}
+    if channel_id is not None:
+        values["channel_id"] = channel_id
+    if rendered_hash is not None:
+        values["rendered_hash"] = rendered_hash
+    stmt = update(Outbox).where(col(Outbox.id) == outbox_id)
+    if worker is not None:
+        stmt = stmt.where(col(Outbox.claimed_by) == worker, col(Outbox.status) == OutboxStatus.sending)
+    return session.execute(stmt.values(**values)).rowcount == 1
 
 
 def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime, permanent: bool) -> None:

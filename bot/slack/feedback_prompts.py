@@ -25,10 +25,10 @@ from sqlmodel import Session, col, select
 from bot.blocks.feedback import follow_up_dm, prompt_message, resolved_dm
 from bot.clock import Clock
 from bot.deps import Deps
+from bot.flows.delivery import deliver
 from bot.i18n import t
 from bot.models import FeedbackPrompt, FeedbackResponse, FollowUp, Outbox, OutboxStatus, Project, ProjectStatus
 from bot.services import feedback, outbox
-from bot.slack.post import deliver, on_sent
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,7 @@ def post_prompt(deps: Deps, *, project_id: int, actor: str, trigger: str = "manu
     return outcome
 
 
-@on_sent(KIND_PROMPT)
-def _record_prompt_message(session: Session, row: Outbox, ts: str | None) -> None:
+def record_prompt_message(session: Session, row: Outbox, ts: str | None) -> None:
     """Store where the prompt was posted. The prompt is the first one created after the prompt
     the key names (keys make that order strict)."""
     try:

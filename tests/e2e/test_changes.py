@@ -542,7 +542,7 @@ def test_a_decision_made_before_the_post_got_through_still_updates_it(flow, fake
                                                                        deps, clock):
     """The client channel post failed (and waits for a retry) while the client approved from a list:
     once the post goes out, it is corrected in place, so no live Approve button is left behind."""
-    from bot.slack.post import deliver_due
+    from bot.flows.delivery import deliver_due
 
     cr_id = raise_from_intake(flow, fake_slack, people, setup)
     fake_slack.fail("chat.postMessage", error="fatal_error")

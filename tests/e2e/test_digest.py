@@ -10,10 +10,11 @@ from sqlmodel import select
 
 from bot.app import create_app, deps_of
 from bot.blocks import ids
+from bot.flows.delivery import deliver_due
 from bot.jobs.scheduler import tick
 from bot.jobs.weekly_digest import run_digests, send_previews
 from bot.models import ChangeRequest, DigestWeek, Milestone, Outbox, Requirement, Risk
-from bot.slack.post import METADATA_EVENT, deliver_due
+from bot.slack.post import METADATA_EVENT
 from tests.fakes import payloads
 
 # START (the clock fixture) is Wed 2026-11-18 10:00 UTC. Friday 16:00 in Shanghai is 08:00 UTC.

@@ -605,7 +605,7 @@ def test_editing_while_awaiting_the_client_refreshes_the_request_in_place(slack,
 
 
 def test_a_failed_post_is_retried_and_its_message_recorded(slack, fake_slack, people, session, add_req, deps, clock):
-    from bot.slack.post import deliver_due
+    from bot.flows.delivery import deliver_due
 
     req = add_req()
     fake_slack.fail("chat.postMessage", error="service_unavailable")

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot.flows.delivery import deliver_due
 from bot.jobs.reminders import run_reminders
 from bot.jobs.weekly_digest import digest_key, run_digests
 from bot.models import Outbox
 from bot.slack.client import make_client
-from bot.slack.post import deliver_due
 from tests.conftest import START, TEAM
 from tests.resilience.helpers import Script, accepted_posts, add_reminder_items, posted_keys
 

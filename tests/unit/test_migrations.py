@@ -35,3 +35,35 @@ def test_migrations_build_exactly_the_models_on_the_test_database(pg_url):
     engine = make_engine(pg_url)
     assert _diff(engine) == []
     engine.dispose()
+
+
+def test_upgrading_a_database_with_data_from_0001_keeps_every_row(tmp_path):
+    """Rows written at the previous revision survive the upgrade; new columns take defaults."""
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO project (id, team_id, name, client_name, client_channel_id, pm_user_id, client_approver_ids,"
+            " timezone, language, digest_weekday, digest_time, preview_lead_minutes, require_pm_approval,"
+            " working_days, holidays, work_start, work_end, nudge_after_days, escalate_after_days,"
+            " feedback_cadence_weeks, feedback_cooldown_days, anonymous_feedback, status, created_by, created_at,"
+            " updated_at) VALUES (1, 'T1', 'Old', 'Client', 'C1', 'U1', '[]', 'UTC', 'en', 4, '16:00:00', 120, 0,"
+            " '[0,1,2,3,4]', '[]', '09:00:00', '18:00:00', 3, 5, 0, 14, 0, 'active', 'U1',"
+            " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        conn.execute(text(
+            "INSERT INTO requirement (id, project_id, title, description, priority, acceptance_criteria, raised_by,"
+            " raised_by_client, status, decided_on_behalf, created_at, updated_at) VALUES (1, 1, 'Export', '',"
+            " 'should', '', 'U1', 0, 'proposed', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+        conn.execute(text(
+            "INSERT INTO outbox (id, key, team_id, kind, method, payload, status, attempts, not_before, created_at)"
+            " VALUES (1, 'digest:1:2026-W01:client', 'T1', 'digest', 'chat.postMessage', '{}', 'sent', 1,"
+            " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"))
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name, version FROM project")).all() == [("Old", 1)]
+        assert conn.execute(text("SELECT title, version FROM requirement")).all() == [("Export", 1)]
+        assert conn.execute(text("SELECT key, target FROM outbox")).all() == [("digest:1:2026-W01:client", None)]
+    assert _diff(engine) == []
+    engine.dispose()

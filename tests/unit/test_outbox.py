@@ -7,9 +7,10 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from bot.flows.delivery import deliver, deliver_due
 from bot.models import Outbox
 from bot.services import outbox
-from bot.slack.post import METADATA_EVENT, deliver, deliver_due
+from bot.slack.post import METADATA_EVENT
 
 
 def _enqueue(deps, key="k1", channel="C0CLIENT"):

@@ -10,12 +10,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from bot.config import ConfigError, load_settings
+from bot.flows.delivery import deliver_many
 from bot.handlers.errors import handle_error
 from bot.i18n import t
 from bot.models import Outbox
 from bot.services import outbox
 from bot.shutdown import request_stop, reset
-from bot.slack.post import deliver_many
 
 DB_DOWN = OperationalError("SELECT 1", {}, Exception("connection refused"))
 
@@ -40,7 +40,7 @@ def test_an_abandoned_claim_is_taken_over_after_the_configured_timeout(deps, fak
         row_id = outbox.enqueue(s, key="k", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
                                 payload={"text": "hi"}, now=clock.now()).id
         assert outbox.claim(s, row_id, worker="dead", now=clock.now())
-    from bot.slack.post import deliver_due
+    from bot.flows.delivery import deliver_due
 
     clock.advance(seconds=15)
     assert deliver_due(deps) == 0
@@ -120,7 +120,8 @@ def test_the_answer_is_in_the_persons_language_when_slack_already_told_us(deps, 
 
 
 def test_when_history_cannot_be_read_the_outbox_waits_instead_of_posting_blindly(deps, fake_slack, clock, session):
-    from bot.slack.post import METADATA_EVENT, deliver_due
+    from bot.flows.delivery import deliver_due
+    from bot.slack.post import METADATA_EVENT
 
     with deps.session() as s:
         row_id = outbox.enqueue(s, key="k", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",

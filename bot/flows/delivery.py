@@ -1,0 +1,171 @@
+"""The outbox sender: claim a row, draw it, send it, record it, refresh what moved on since.
+
+- A row that names a target is rendered from the record *now*; a row with a payload is sent
+  as stored. An update of a message that was never posted has nothing to do.
+- After a target's message is sent, it is drawn again: if the record changed while the message
+  was on its way (another process, a retry landing late), another update is queued, so the last
+  state Slack shows is always a rendering of the current record, whatever order sends land in.
+- Failures are recorded on the row and retried by the scheduler's sweep (`deliver_due`).
+
+The sender opens its own short transactions (claim, read, record), apart from the unit of work
+of the flow that queued the rows: a claim must be committed before Slack is called.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+from sqlmodel import col, select
+
+from bot.db import session_scope
+from bot.deps import Deps
+from bot.flows.messages import Registry, Rendered, registry
+from bot.flows.outbox_keys import Kind, parse_target, update
+from bot.models import Outbox
+from bot.services import outbox
+from bot.shutdown import stop_requested
+from bot.slack.post import PERMANENT_ERRORS, error_code, open_dm, send
+
+log = logging.getLogger(__name__)
+
+DELIVERY_THREADS = 8
+CHANNEL_INTERVAL = 1.0  # seconds between two messages to the same channel
+
+
+def _claim_timeout(deps: Deps) -> timedelta:
+    return timedelta(seconds=deps.settings.claim_timeout_seconds)
+
+
+def _draw(reg: Registry, session, row: Outbox) -> Rendered | None:
+    """What to send for `row` now; None when there is nothing to send any more."""
+    target = parse_target(row.target)
+    if target is None:
+        return Rendered(channel_id=row.channel_id, payload=dict(row.payload))
+    render = reg.live.get(target.kind)
+    if render is None:
+        log.error("no renderer for %s (outbox %s)", row.target, row.key)
+        return None
+    drawn = render(session, target)
+    if drawn is None:
+        return None
+    if row.method == "chat.update":
+        return drawn if drawn.ts else None  # not posted yet: the post will draw the newest state
+    return Rendered(channel_id=drawn.channel_id or row.channel_id, payload=drawn.payload)
+
+
+def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
+    """Claim, send and record one row. True when this call sent it."""
+    reg = reg or registry()
+    with session_scope(deps.engine) as session:
+        if not outbox.claim(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
+                            claim_timeout=_claim_timeout(deps)):
+            return False
+        row = session.get(Outbox, outbox_id)
+        assert row is not None
+        drawn = _draw(reg, session, row)
+        session.expunge(row)
+    if drawn is None:
+        with session_scope(deps.engine) as session:
+            outbox.mark_sent(session, outbox_id, ts=None, now=deps.clock.now(), worker=deps.worker)
+        return False
+    try:
+        channel = drawn.channel_id
+        if channel is None and row.user_id:
+            channel = open_dm(deps, row.user_id)
+        payload = {**drawn.payload, "ts": drawn.ts} if drawn.ts else drawn.payload
+        ts = send(deps, method=row.method, channel=channel, payload=payload, key=row.key, retried=row.attempts > 1)
+    except SlackApiError as err:
+        code = error_code(err)
+        log.warning("sending %s failed: %s", row.key, code or err)
+        with session_scope(deps.engine) as session:
+            outbox.mark_failed(session, outbox_id, error=code or str(err), now=deps.clock.now(),
+                               permanent=code in PERMANENT_ERRORS)
+        return False
+    except Exception as err:  # connection errors after the client's own retries
+        log.exception("sending %s failed", row.key)
+        with session_scope(deps.engine) as session:
+            outbox.mark_failed(session, outbox_id, error=repr(err), now=deps.clock.now(), permanent=False)
+        return False
+    follow_up: int | None = None
+    with session_scope(deps.engine) as session:
+        if not outbox.mark_sent(session, outbox_id, ts=ts, now=deps.clock.now(), worker=deps.worker,
+                                channel_id=channel, rendered_hash=drawn.digest()):
+            return False  # our claim was taken over meanwhile: the new holder records it
+        row.message_ts, row.channel_id = ts, channel
+        hook = reg.after_sent.get(row.kind)
+        if hook is not None:
+            hook(session, row, ts)
+        follow_up = _refresh_if_moved_on(reg, session, row, drawn, deps)
+    if follow_up is not None:
+        deliver(deps, follow_up, reg=reg)
+    return True
+
+
+def _refresh_if_moved_on(reg: Registry, session, row: Outbox, sent: Rendered, deps: Deps) -> int | None:
+    """Queue another update when the record changed while `row` was on its way."""
+    target = parse_target(row.target)
+    if target is None or target.kind not in reg.live:
+        return None
+    now = reg.live[target.kind](session, target)
+    if now is None or not now.ts or now.digest() == sent.digest():
+        return None
+    if outbox.pending_update(session, str(row.target)) is not None:
+        return None
+    fresh = outbox.enqueue(session, key=update(str(row.target)), team_id=row.team_id, kind=Kind.update,
+                           payload={}, now=deps.clock.now(), project_id=row.project_id, method="chat.update",
+                           target=row.target)
+    return fresh.id
+
+
+def deliver_now(deps: Deps, outbox_ids: Iterable[int | None]) -> int:
+    """Send what a flow just queued, one after the other; what fails stays queued."""
+    return sum(deliver(deps, i) for i in outbox_ids if i)
+
+
+def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int = DELIVERY_THREADS) -> int:
+    """Send many rows concurrently across channels, in order within each channel (one sender
+    per channel keeps Slack's per-channel pace). A 429 pauses every sender of the process
+    (see `RateGate`). When the process is asked to stop, each sender stops between two
+    messages and the rest stays queued. Returns how many this call sent."""
+    wanted = [i for i in outbox_ids if i]
+    if not wanted:
+        return 0
+    with session_scope(deps.engine) as session:
+        rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id)
+                            .where(col(Outbox.id).in_(wanted))).all()
+    lanes: dict[str, list[int]] = {}
+    for row_id, channel, user in sorted(rows, key=lambda r: r[0] or 0):
+        lanes.setdefault(channel or f"dm:{user}", []).append(row_id or 0)
+    reg = registry()
+
+    def run_lane(ids: list[int]) -> int:
+        sent = 0
+        last = -CHANNEL_INTERVAL
+        for n, row_id in enumerate(ids):
+            if stop_requested():
+                log.warning("stopping: %d message(s) of this channel left for the next run", len(ids) - n)
+                break
+            gap = CHANNEL_INTERVAL - (time.monotonic() - last)
+            if gap > 0:  # Slack's pace within one channel: about one message per second
+                time.sleep(gap)
+            deps.gate.wait()
+            last = time.monotonic()
+            sent += deliver(deps, row_id, reg=reg)
+        return sent
+
+    if len(lanes) == 1 or threads <= 1:
+        return sum(run_lane(ids) for ids in lanes.values())
+    with ThreadPoolExecutor(max_workers=min(threads, len(lanes)), thread_name_prefix="pmbot-send") as pool:
+        return sum(pool.map(run_lane, lanes.values()))
+
+
+def deliver_due(deps: Deps, limit: int = 500) -> int:
+    """Send whatever is waiting (the retry sweep). Returns how many were sent."""
+    with session_scope(deps.engine) as session:
+        ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
+    return deliver_many(deps, ids)

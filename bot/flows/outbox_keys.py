@@ -1,0 +1,186 @@
+"""Every kind of message the bot owes Slack, and its outbox key: built and parsed here only.
+
+A key makes a message unique (enqueueing it twice queues it once); its first part names the
+kind. `parse` turns any key back into its kind and parts, so no caller splits keys by hand.
+
+A *target* names a bot message that lives on and is updated in place (a confirmation request,
+an approval request, the intake message, a follow-up): "req:12". Updates of a target are
+rendered from the record when they are sent, and a newer one supersedes an older one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """Outbox `kind` values (stored; do not rename)."""
+
+    digest = "digest"
+    digest_late = "digest_late"
+    preview = "preview"
+    reminder = "reminder"
+    nudge = "nudge"
+    escalation = "escalation"
+    intake = "intake"
+    req_confirm = "req_confirm"
+    req_update = "req_confirm_update"
+    req_notice = "req_notice"
+    cr_notice = "cr_notice"
+    cr_approval = "cr_approval"
+    cr_update = "cr_update"
+    feedback_prompt = "feedback_prompt"
+    follow_up = "feedback_follow_up"
+    notice = "notice"  # a one-off message to a person or a channel (DM, "PM is told")
+    update = "update"  # an in-place update of a target, rendered at send time
+
+
+class TargetKind(StrEnum):
+    requirement = "req"
+    change = "cr"
+    intake = "intake"
+    follow_up = "fu"
+    prompt = "prompt"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bot message that is updated in place, named by the record it shows."""
+
+    kind: TargetKind
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+def target(kind: TargetKind, record_id: int) -> str:
+    return str(Target(kind, record_id))
+
+
+def parse_target(value: str | None) -> Target | None:
+    if not value or ":" not in value:
+        return None
+    kind, _, rest = value.partition(":")
+    try:
+        return Target(TargetKind(kind), int(rest))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Key:
+    """A parsed key: its prefix and the parts after it (strings, as stored)."""
+
+    prefix: str
+    parts: tuple[str, ...]
+
+    def int_part(self, n: int) -> int | None:
+        value = self.parts[n] if n < len(self.parts) else ""
+        return int(value) if value.isdigit() else None
+
+    def part(self, n: int) -> str | None:
+        return self.parts[n] if n < len(self.parts) else None
+
+
+def parse(key: str) -> Key:
+    prefix, *parts = key.split(":")
+    return Key(prefix, tuple(parts))
+
+
+def _join(*parts: object) -> str:
+    return ":".join(str(p) for p in parts)
+
+
+# Scheduled messages ------------------------------------------------------------------------
+
+def digest(project_id: int, week: str, audience: str = "client") -> str:
+    """`digest:12:2026-W47:client` (or `:internal`)."""
+    return _join("digest", project_id, week, audience)
+
+
+def digest_week(key: str) -> str | None:
+    """The ISO week of a digest, preview or late-digest key."""
+    return parse(key).part(1)
+
+
+def digest_late(project_id: int, week: str) -> str:
+    return _join("digest-late", project_id, week)
+
+
+def preview(project_id: int, week: str) -> str:
+    return _join("preview", project_id, week)
+
+
+def reminder(team_id: str, user_id: str, day: str) -> str:
+    """One reminder DM per person and local day (`day` is an ISO date)."""
+    return _join("remind", team_id, user_id, day)
+
+
+def nudge(item_kind: str, item_id: int) -> str:
+    return _join("nudge", item_kind, item_id)
+
+
+def escalation(item_kind: str, item_id: int) -> str:
+    return _join("escalate", item_kind, item_id)
+
+
+# Messages of a record ----------------------------------------------------------------------
+
+def intake(project_id: int, channel_id: str) -> str:
+    return _join("intake", project_id, channel_id)
+
+
+def req_confirm(req_id: int, change: str) -> str:
+    """The confirmation request for one sending of a requirement (`change`: its log entry)."""
+    return _join("req-confirm", req_id, change)
+
+
+def req_notice(req_id: int, change: str) -> str:
+    return _join("req-notice", req_id, change)
+
+
+def cr_submitted(cr_id: int) -> str:
+    return _join("cr-submitted", cr_id)
+
+
+def cr_notice(cr_id: int, status: str) -> str:
+    return _join("cr-notice", cr_id, status)
+
+
+def cr_approval(cr_id: int) -> str:
+    return _join("cr-approval", cr_id)
+
+
+def cr_decided(cr_id: int) -> str:
+    return _join("cr-decided", cr_id)
+
+
+def feedback_prompt(project_id: int, after_prompt_id: int | None) -> str:
+    """The prompt that follows prompt `after_prompt_id` (0: the first): never two in a row."""
+    return _join("feedback-prompt", project_id, "after", after_prompt_id or 0)
+
+
+def follow_up(follow_up_id: int) -> str:
+    return _join("feedback-follow-up", follow_up_id)
+
+
+def follow_up_news(follow_up_id: int, stamp: int) -> str:
+    """A comment arrived on a response whose follow-up is open (`stamp`: its time in ms)."""
+    return _join("feedback-follow-up", follow_up_id, "update", stamp)
+
+
+def follow_up_resolved(follow_up_id: int) -> str:
+    return _join("feedback-follow-up", follow_up_id, "resolved")
+
+
+def update(target_value: str) -> str:
+    """An in-place update of a target; unique per update (its content is rendered at send time)."""
+    return _join("update", target_value, secrets.token_hex(6))
+
+
+def notice(*parts: object) -> str:
+    """A one-off message; the caller names what makes it unique."""
+    return _join("notice", *parts)
