@@ -145,3 +145,27 @@ DIGEST_NOTE_MODAL = "digest_note_modal"
 DIGEST_NOTE_BLOCK = "note"
 REMINDER_SNOOZE = "reminder_snooze"
 HOME_REFRESH = "home_refresh"
+
+
+# --- Decision buttons carry the version of what they showed ----------------------------------
+
+
+def decision_value(record_id: int, version: int) -> str:
+    """The value of a decision button (Confirm, Request changes, Approve, Reject …): `12@3`, the
+    record and the version the button was drawn from. A click on an older version is refused."""
+    return f"{record_id}@{version}"
+
+
+def parse_decision_value(value: object) -> tuple[int, int | None] | None:
+    """(record id, version) from a decision button's value; a bare id (buttons drawn before
+    versions existed) has no version. None when the value is missing or tampered with."""
+    if not isinstance(value, str):
+        return None
+    head, sep, tail = value.partition("@")
+    if not (head.isascii() and head.isdigit()) or len(head) > 12 or int(head) <= 0:
+        return None
+    if not sep:
+        return int(head), None
+    if not (tail.isascii() and tail.isdigit()) or len(tail) > 9:
+        return None
+    return int(head), int(tail)
