@@ -7,6 +7,7 @@ so Slack never rejects a message for its length.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
@@ -108,3 +109,26 @@ def channel_link(channel_id: str | None) -> str:
     if not channel_id or not channel_id.isalnum():
         return ""
     return f"<#{channel_id}>"
+
+
+_SLACK_ENTITY = re.compile(r"<([@#!])?([^>|]*)(?:\|([^>]*))?>")
+
+
+def from_slack_text(text: str) -> str:
+    """What the user typed, from a slash command's text as Slack sends it (the one decoder every
+    command uses): mentions, channels
+    and links (`<@U1|ann>`, `<#C1|general>`, `<https://x|x>`) become their visible text and
+    `&amp;`, `&lt;`, `&gt;` are decoded. Stored plain; escaped again wherever it is shown."""
+
+    def visible(m: re.Match[str]) -> str:
+        sigil, target, label = m.group(1), m.group(2), m.group(3)
+        if sigil == "@":
+            return "@" + (label or target)
+        if sigil == "#":
+            return "#" + (label or target)
+        if sigil == "!":
+            return label or "@" + target.split("^", 1)[0]
+        return label or target
+
+    text = _SLACK_ENTITY.sub(visible, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

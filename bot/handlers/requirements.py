@@ -27,7 +27,7 @@ from bot.blocks.requirements import (
     requirement_modal,
     status_label,
 )
-from bot.blocks.text import channel_link, mention, safe
+from bot.blocks.text import channel_link, from_slack_text, mention, safe
 from bot.deps import Deps
 from bot.flows.delivery import deliver
 from bot.handlers import intake
@@ -97,28 +97,6 @@ def register(app: App) -> None:
 def is_client_author(actor: Actor, project: Project) -> bool:
     """Raised by the client: an external user, a guest, or one of the client approvers."""
     return actor.is_client_side or actor.user_id in (project.client_approver_ids or [])
-
-
-_SLACK_ENTITY = re.compile(r"<([@#!])?([^>|]*)(?:\|([^>]*))?>")
-
-
-def from_slack_text(text: str) -> str:
-    """What the user typed, from a slash command's text as Slack sends it: mentions, channels
-    and links (`<@U1|ann>`, `<#C1|general>`, `<https://x|x>`) become their visible text and
-    `&amp;`, `&lt;`, `&gt;` are decoded. Stored plain; escaped again wherever it is shown."""
-
-    def visible(m: re.Match[str]) -> str:
-        sigil, target, label = m.group(1), m.group(2), m.group(3)
-        if sigil == "@":
-            return "@" + (label or target)
-        if sigil == "#":
-            return "#" + (label or target)
-        if sigil == "!":
-            return label or "@" + target.split("^", 1)[0]
-        return label or target
-
-    text = _SLACK_ENTITY.sub(visible, text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _viewer_buttons(actor: Actor, project: Project):

@@ -6,8 +6,6 @@ lines, local times. Nothing here knows Slack; who a user is comes in as a functi
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,7 +16,7 @@ from sqlmodel import Session
 
 from bot.i18n import t
 from bot.models import ActivityLog, ChangeRequest, Milestone, Project
-from bot.services import changes
+from bot.services import changes, csv_cells
 
 Who = Callable[[str | None], str]
 
@@ -165,23 +163,9 @@ def _milestone_names(ms: dict[int, list[Milestone]]) -> dict[int, str]:
     return {m.id: m.name for group in ms.values() for m in group if m.id is not None}
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(column: str, value: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: neutralise typed text."""
-    if column not in ("schedule_impact_days",) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def render_csv(rows: list[dict[str, str]], lang: str) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow([t(f"changes.export_col_{c}", lang) for c in COLUMNS])
-    for row in rows:
-        writer.writerow([_csv_cell(c, row[c]) for c in COLUMNS])
-    return buf.getvalue()
+    return csv_cells.write([t(f"changes.export_col_{c}", lang) for c in COLUMNS],
+                           ([row[c] for c in COLUMNS] for row in rows))
 
 
 def _md(text: str) -> str:

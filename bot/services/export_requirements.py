@@ -5,16 +5,14 @@ Both group the requirements by priority (Must, Should, Could, Won't), oldest fir
 group, with status, who confirmed and when (in the project's time zone) and the acceptance
 criteria.
 
-Nothing is escaped except what each format needs: the CSV is quoted by the csv module (it
-reads back with csv.reader exactly as stored), and in the Markdown only what would otherwise
+Nothing is escaped except what each format needs: the CSV is written by `csv_cells` (quoted, and
+every cell that a spreadsheet would run as a formula neutralised), and in the Markdown only what would otherwise
 change the document's structure or render as something else (emphasis, links, raw HTML,
 headings, fences) is backslash-escaped. Lists the users wrote in their text stay lists.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +21,7 @@ from sqlmodel import Session
 
 from bot.i18n import t
 from bot.models import Project, Requirement, RequirementStatus
+from bot.services import csv_cells
 from bot.services.requirements import PRIORITIES, all_of
 
 CSV_COLUMNS = [
@@ -134,19 +133,15 @@ def render_markdown(session: Session, project: Project, *, names: dict[str, str]
 
 def render_csv(session: Session, project: Project, *, names: dict[str, str] | None = None) -> str:
     tz = project.timezone
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    for _, items in _grouped(session, project):
-        for r in items:
-            writer.writerow([
-                ref(r), r.title, r.priority, r.status, r.description, r.acceptance_criteria,
-                r.raised_by, (names or {}).get(r.raised_by, ""), "yes" if r.raised_by_client else "no",
-                _iso(r.created_at, tz), _iso(r.sent_for_confirmation_at, tz),
-                r.decided_by or "", (names or {}).get(r.decided_by or "", ""), _iso(r.decided_at, tz),
-                ("yes" if r.decided_on_behalf else "no") if r.decided_by else "", r.change_comment or "",
-            ])
-    return buf.getvalue()
+    rows = [
+        [ref(r), r.title, r.priority, r.status, r.description, r.acceptance_criteria,
+         r.raised_by, (names or {}).get(r.raised_by, ""), "yes" if r.raised_by_client else "no",
+         _iso(r.created_at, tz), _iso(r.sent_for_confirmation_at, tz),
+         r.decided_by or "", (names or {}).get(r.decided_by or "", ""), _iso(r.decided_at, tz),
+         ("yes" if r.decided_on_behalf else "no") if r.decided_by else "", r.change_comment or ""]
+        for _, items in _grouped(session, project) for r in items
+    ]
+    return csv_cells.write(CSV_COLUMNS, rows)
 
 
 def render(session: Session, project: Project, fmt: str, *, names: dict[str, str] | None = None,

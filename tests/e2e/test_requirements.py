@@ -653,3 +653,20 @@ def test_a_chinese_project_asks_and_records_in_chinese(slack, fake_slack, people
     shown = json.dumps(fake_slack.message(CLIENT_CHANNEL, reqs(session)[0].confirmation_ts)["blocks"],
                        ensure_ascii=False)
     assert "已由 <@U0CLIENT> 于 2026-11-18 18:00 (Asia/Shanghai) 确认" in shown
+
+
+def test_export_csv_neutralises_formulas_in_titles_and_names(slack, fake_slack, people, session, project):
+    """Issue 10, item 7: a client's title such as `=HYPERLINK(…)` must not
+    become a live formula in the requirements CSV, as it already could not in the change log."""
+    formula = '=HYPERLINK("http://evil.example","click")'
+    slack.command("/req", formula, user=people.client)
+    slack.command("/req", "-2+3", user=people.dev)
+    slack.command("/req", "export", user=people.dev)
+    fake_slack.wait_for("files.completeUploadExternal")
+    files = dict(fake_slack.uploaded_files())
+    rows = list(csv.reader(io.StringIO(files[next(n for n in files if n.endswith(".csv"))].decode("utf-8"))))
+    header, *data = rows
+    col = {name: i for i, name in enumerate(header)}
+    titles = sorted(row[col["title"]] for row in data)
+    assert titles == ["'-2+3", "'" + formula]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
