@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.db import session_scope
 from bot.models import ActivityLog, Project, Requirement
-from bot.services import projects, requirements
+from bot.services import csv_cells, projects, requirements
 from bot.services.errors import InvalidTransition, ValidationFailed
 from bot.services.export_requirements import md_block, md_inline, render
 from bot.services.permissions import Decider
@@ -246,12 +246,17 @@ def test_csv_round_trips_commas_quotes_newlines_and_chinese(db, clock, project):
     out = render(db, db.get(Project, project.id), "csv")
     header, *rows = list(csv.reader(io.StringIO(out)))
     assert header[:6] == ["ref", "title", "priority", "status", "description", "acceptance_criteria"]
-    # the CSV stores what was stored (the service trims leading/trailing blanks of the texts)
+    # the CSV stores what was stored (the service trims leading/trailing blanks of the texts),
+    # except that a cell a spreadsheet would run as a formula starts with an apostrophe
     stored = {r.id: r for r in requirements.all_of(db, project.id)}
     assert len(rows) == 3
     for row in rows:
         req = stored[int(row[0].removeprefix("REQ-"))]
-        assert row[1:6] == [req.title, req.priority, req.status, req.description, req.acceptance_criteria]
+        shown = [req.title, req.priority, req.status, req.description, req.acceptance_criteria]
+        assert row[1:6] == [csv_cells.cell(v) for v in shown]
+    titles = {row[1] for row in rows}
+    assert "'=SUM(A1)" in titles and 'Pay, then "ship"' in titles
+    assert "'- a, b\r\n- c" in {row[5] for row in rows}
 
 
 def test_markdown_groups_by_priority_and_keeps_the_structure(db, clock, project):
