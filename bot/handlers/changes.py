@@ -430,7 +430,7 @@ def _enqueue_team_decided(session: Session, cr: ChangeRequest, project: Project)
 
 
 def _decider(project: Project, actor: Actor) -> permissions.Decider:
-    return permissions.client_decider(project, actor.user_id)
+    return permissions.client_decider(project, actor.user_id, client_side=actor.is_client_side)
 
 
 def approve_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:

@@ -597,7 +597,7 @@ def confirm_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     if c is None:
         return
     try:
-        decider = permissions.client_decider(c.project, c.actor.user_id)
+        decider = permissions.client_decider(c.project, c.actor.user_id, client_side=c.actor.is_client_side)
     except Forbidden as err:
         _refuse(c, respond, domain_message(err, c.lang))
         return
@@ -649,7 +649,7 @@ def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         with deps.session() as session:
             req, project = requirements.get(session, deps.workspace.team_id, req_id)
             lang = project.language
-            decider = permissions.client_decider(project, actor.user_id)
+            decider = permissions.client_decider(project, actor.user_id, client_side=actor.is_client_side)
             requirements.request_changes(session, deps.clock, req=req, project=project, decider=decider,
                                          comment=comment)
             update_id = _enqueue_confirmation_update(session, req, project, now)

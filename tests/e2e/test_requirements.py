@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.blocks import ids
 from bot.db import session_scope
 from bot.models import ActivityLog, Requirement
-from bot.services import projects, requirements
+from bot.services import csv_cells, projects, requirements
 from bot.services.permissions import Decider
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL
 from tests.fakes import payloads as p
@@ -559,7 +559,7 @@ def test_export_uploads_markdown_and_csv_to_the_users_dm(slack, fake_slack, peop
     must = md.split("## Should have")[0]
     assert "REQ-1" in must and "REQ-2" in must and "REQ-5" not in must
 
-    # CSV: one row per requirement, read back exactly as stored
+    # CSV: one row per requirement, read back as stored (formula-like cells behind an apostrophe)
     header, *data = rows
     assert header[:4] == ["ref", "title", "priority", "status"]
     col = {name: i for i, name in enumerate(header)}
@@ -569,7 +569,7 @@ def test_export_uploads_markdown_and_csv_to_the_users_dm(slack, fake_slack, peop
         row = by_ref[f"REQ-{req.id}"]
         assert row[col["title"]] == req.title
         assert row[col["description"]] == req.description
-        assert row[col["acceptance_criteria"]] == req.acceptance_criteria
+        assert row[col["acceptance_criteria"]] == csv_cells.cell(req.acceptance_criteria)
         assert row[col["priority"]] == req.priority and row[col["status"]] == req.status
     first = by_ref["REQ-1"]
     assert first[col["decided_by"]] == "U0CLIENT" and first[col["decided_by_name"]] == "chris.client"
