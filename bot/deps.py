@@ -14,7 +14,7 @@ from sqlmodel import Session
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import session_scope
-from bot.slack.client import RateGate
+from bot.slack.client import RateGates
 from bot.slack.users import UserDirectory, Workspace
 
 
@@ -33,7 +33,7 @@ class Deps:
     worker: str = field(default_factory=_worker_name)
     # For posting messages the outbox owes: no blind retries that could post twice.
     post_client: WebClient | None = None
-    gate: RateGate = field(default_factory=RateGate)
+    gate: RateGates = field(default_factory=RateGates)
 
     def __post_init__(self) -> None:
         if self.post_client is None:

@@ -130,7 +130,7 @@ def deliver_now(deps: Deps, outbox_ids: Iterable[int | None]) -> int:
 def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int = DELIVERY_THREADS) -> int:
     """Send many rows concurrently across channels, in order within each channel (one sender
     per channel keeps Slack's per-channel pace). A 429 pauses every sender of the process
-    (see `RateGate`). When the process is asked to stop, each sender stops between two
+    (see `RateGates`). When the process is asked to stop, each sender stops between two
     messages and the rest stays queued. Returns how many this call sent."""
     wanted = [i for i in outbox_ids if i]
     if not wanted:
