@@ -29,7 +29,7 @@ from bot.flows.outbox_keys import Kind, parse_target, update
 from bot.models import Outbox
 from bot.services import outbox
 from bot.shutdown import stop_requested
-from bot.slack.post import PERMANENT_ERRORS, error_code, open_dm, send
+from bot.slack.post import PERMANENT_ERRORS, TOKEN_ERRORS, error_code, open_dm, send
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ CHANNEL_INTERVAL = 1.0  # seconds between two messages to the same channel
 
 def _claim_timeout(deps: Deps) -> timedelta:
     return timedelta(seconds=deps.settings.claim_timeout_seconds)
+
+
+def _retry_for(deps: Deps) -> timedelta:
+    hours = getattr(deps.settings, "outbox_retry_hours", None)
+    return timedelta(hours=hours) if hours else outbox.RETRY_FOR
 
 
 def _draw(reg: Registry, session, row: Outbox) -> Rendered | None:
@@ -81,15 +86,21 @@ def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
         ts = send(deps, method=row.method, channel=channel, payload=payload, key=row.key, retried=row.attempts > 1)
     except SlackApiError as err:
         code = error_code(err)
-        log.warning("sending %s failed: %s", row.key, code or err)
         with session_scope(deps.engine) as session:
-            outbox.mark_failed(session, outbox_id, error=code or str(err), now=deps.clock.now(),
-                               permanent=code in PERMANENT_ERRORS)
+            outcome = outbox.mark_failed(session, outbox_id, error=code or str(err), now=deps.clock.now(),
+                                         permanent=code in PERMANENT_ERRORS, token=code in TOKEN_ERRORS,
+                                         retry_for=_retry_for(deps))
+        if outcome == "paused":
+            log.error("Slack rejected the bot token (%s): nothing can be sent until SLACK_BOT_TOKEN is fixed;"
+                      " queued messages are kept", code)
+        else:
+            log.warning("sending %s failed: %s (%s)", row.key, code or err, outcome)
         return False
     except Exception as err:  # connection errors after the client's own retries
         log.exception("sending %s failed", row.key)
         with session_scope(deps.engine) as session:
-            outbox.mark_failed(session, outbox_id, error=repr(err), now=deps.clock.now(), permanent=False)
+            outbox.mark_failed(session, outbox_id, error=repr(err), now=deps.clock.now(), permanent=False,
+                               retry_for=_retry_for(deps))
         return False
     follow_up: int | None = None
     with session_scope(deps.engine) as session:

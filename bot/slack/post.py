@@ -29,12 +29,14 @@ PERMANENT_ERRORS = {
     "no_text",
     "user_not_found",
     "cannot_dm_bot",
-    "account_inactive",
-    "invalid_auth",
     "restricted_action",
     "message_not_found",
     "cant_update_message",
 }
+
+# Slack rejects our token: nothing can be sent until an operator fixes it, but the messages are
+# not at fault, so they wait (see outbox.mark_failed) instead of being dropped.
+TOKEN_ERRORS = {"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed"}
 
 # Failures that say "not now" rather than "never".
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}

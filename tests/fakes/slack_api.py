@@ -411,6 +411,14 @@ class FakeSlack:
             rule = _Rule(times=times, status=status, retry_after=retry_after, error=error)
             self._faults.setdefault(method, deque()).append(rule)
 
+    def clear_faults(self, method: str | None = None) -> None:
+        """Forget the failures still queued (for `method`, or all): Slack is back."""
+        with self._lock:
+            if method is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(method, None)
+
     def delay(self, method: str, seconds: float, times: int = 1) -> None:
         """Sleep ``seconds`` before answering the next ``times`` calls to ``method``."""
         with self._lock:
