@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 def discover_workspace(client: WebClient) -> Workspace:
     """The workspace (and Grid organisation) the app is installed in, from `auth.test`."""
     auth = client.auth_test()
-    return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None)
+    return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None,
+                     bot_id=auth.get("bot_id") or None, bot_user_id=auth.get("user_id") or None)
 
 
 def create_app(

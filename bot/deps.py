@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -16,10 +14,11 @@ from bot.config import Settings
 from bot.db import session_scope
 from bot.slack.client import RateGates
 from bot.slack.users import UserDirectory, Workspace
+from bot.workers import this_worker
 
 
 def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return this_worker()
 
 
 @dataclass

@@ -221,7 +221,8 @@ def settings(fake_slack: FakeSlack, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def bolt_app(settings: Settings, engine: Engine, clock: FrozenClock):
+def bolt_app(settings: Settings, engine: Engine, clock: FrozenClock, fake_slack: FakeSlack):
+    fake_slack.ts_clock = lambda: clock.now().timestamp()  # Slack's ts follow the bot's clock
     return create_app(settings, engine=engine, clock=clock)
 
 

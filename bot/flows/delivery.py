@@ -30,6 +30,7 @@ from bot.models import Outbox
 from bot.services import outbox
 from bot.shutdown import stop_requested
 from bot.slack.post import PERMANENT_ERRORS, TOKEN_ERRORS, error_code, open_dm, send
+from bot.workers import is_dead
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
         if channel is None and row.user_id:
             channel = open_dm(deps, row.user_id)
         payload = {**drawn.payload, "ts": drawn.ts} if drawn.ts else drawn.payload
-        ts = send(deps, method=row.method, channel=channel, payload=payload, key=row.key, retried=row.attempts > 1)
+        ts = send(deps, method=row.method, channel=channel, payload=payload, key=row.key, retried=row.attempts > 1,
+                  since=row.created_at)
     except SlackApiError as err:
         code = error_code(err)
         with session_scope(deps.engine) as session:
@@ -146,6 +148,7 @@ def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int =
     wanted = [i for i in outbox_ids if i]
     if not wanted:
         return 0
+    release_dead_claims(deps)
     with session_scope(deps.engine) as session:
         rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id)
                             .where(col(Outbox.id).in_(wanted))).all()
@@ -175,8 +178,21 @@ def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int =
         return sum(pool.map(run_lane, lanes.values()))
 
 
+def release_dead_claims(deps: Deps, keys: list[str] | None = None) -> int:
+    """Take back at once the claims of senders on this host that died (no need to wait out the
+    claim timeout): their rows are queued again. Returns how many rows were released."""
+    with session_scope(deps.engine) as session:
+        held = outbox.claims_in_flight(session, now=deps.clock.now(), claim_timeout=_claim_timeout(deps), keys=keys)
+        dead = sorted({r.claimed_by for r in held if r.claimed_by and is_dead(r.claimed_by)})
+        released = outbox.release_claims_of(session, dead)
+    if released:
+        log.warning("took back %d message(s) claimed by %d process(es) that died", released, len(dead))
+    return released
+
+
 def deliver_due(deps: Deps, limit: int = 500) -> int:
     """Send whatever is waiting (the retry sweep). Returns how many were sent."""
+    release_dead_claims(deps)
     with session_scope(deps.engine) as session:
         ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
     return deliver_many(deps, ids)

@@ -104,6 +104,26 @@ def pending_update(session: Session, target: str) -> Outbox | None:
                                              Outbox.status == OutboxStatus.pending)).first()
 
 
+def claims_in_flight(session: Session, *, now: datetime, claim_timeout: timedelta = CLAIM_TIMEOUT,
+                     keys: list[str] | None = None) -> list[Outbox]:
+    """Rows claimed by a sender whose claim has not timed out yet (it may still be working)."""
+    stmt = select(Outbox).where(Outbox.status == OutboxStatus.sending, col(Outbox.claimed_at) >= now - claim_timeout)
+    if keys is not None:
+        stmt = stmt.where(col(Outbox.key).in_(keys))
+    return list(session.exec(stmt.order_by(col(Outbox.id))))
+
+
+def release_claims_of(session: Session, workers: list[str]) -> int:
+    """Put back the rows claimed by processes that are gone (found dead on this host)."""
+    if not workers:
+        return 0
+    return session.execute(
+        update(Outbox)
+        .where(col(Outbox.status) == OutboxStatus.sending, col(Outbox.claimed_by).in_(workers))
+        .values(status=OutboxStatus.pending, claimed_by=None, claimed_at=None)
+    ).rowcount
+
+
 def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime, worker: str | None = None,
               channel_id: str | None = None, rendered_hash: str | None = None) -> bool:
     """Record a send. Fenced by the claim when `worker` is given: a sender whose claim was taken

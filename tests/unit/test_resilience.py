@@ -127,7 +127,7 @@ def test_when_history_cannot_be_read_the_outbox_waits_instead_of_posting_blindly
         row_id = outbox.enqueue(s, key="k", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
                                 payload={"text": "hi"}, now=clock.now()).id
         assert outbox.claim(s, row_id, worker="dead", now=clock.now())  # it died after posting:
-    fake_slack.add_message("C0CLIENT", "hi", user="UBOT",
+    fake_slack.add_message("C0CLIENT", "hi", user="UBOT", bot_id=fake_slack.bot_id,
                            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k"}})
     clock.advance(minutes=6)
     fake_slack.fail("conversations.history", status=500, times=4)  # beyond the client's 3 retries
