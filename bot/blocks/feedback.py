@@ -1,4 +1,8 @@
-"""Views and messages of client feedback: the prompt, its modals, the PM's follow-up DM, the results."""
+"""Views and messages of client feedback: the prompt, its modals, the PM's follow-up DM, the results.
+
+Pure builders: records and plain values in, Block Kit out (the figures come computed from
+`bot.services.feedback`; nothing here reads the database or decides a rule).
+"""
 
 from __future__ import annotations
 
@@ -29,11 +33,19 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import t
-from bot.models import FeedbackPrompt, FeedbackResponse, FollowUp, Project
-from bot.services import feedback as fb
+from bot.models import FeedbackKind, FeedbackPrompt, FeedbackResponse, FollowUp, Project
 
 FACES = {1: "😞", 2: "🙁", 3: "😐", 4: "🙂", 5: "😄"}
+SCORE_LABELS = {1: "feedback.score_1", 2: "feedback.score_2", 3: "feedback.score_3", 4: "feedback.score_4",
+                5: "feedback.score_5"}
+KIND_LABELS = {FeedbackKind.praise: "feedback.kind_praise", FeedbackKind.complaint: "feedback.kind_complaint",
+               FeedbackKind.suggestion: "feedback.kind_suggestion"}
+GIVEN_THANKS = {FeedbackKind.praise: "feedback.given_praise", FeedbackKind.complaint: "feedback.given_complaint",
+                FeedbackKind.suggestion: "feedback.given_suggestion"}
+TEXT_INPUT_MAX = 3000  # Block Kit's plain_text_input max_length
 PER_PAGE = 10
+SPARKS = "▁▂▃▄▅▆▇█"
+NO_DATA = "·"
 
 
 def stars(score: int | None) -> str:
@@ -42,12 +54,26 @@ def stars(score: int | None) -> str:
     return "★" * score + "☆" * (5 - score)
 
 
+def spark(value: float | None) -> str:
+    """One bar of the sparkline on the fixed 1–5 scale (1 → ▁, 5 → █), `·` for no answers."""
+    if value is None:
+        return NO_DATA
+    clamped = min(max(value, 1.0), 5.0)
+    return SPARKS[round((clamped - 1.0) / 4.0 * (len(SPARKS) - 1))]
+
+
+def sparkline(values: list[float | None]) -> str:
+    """The trend over prompts, oldest first. The scale is fixed, so a line of ▇ means "good",
+    not merely "as good as the best week"."""
+    return "".join(spark(v) for v in values)
+
+
 def _score_label(score: int, lang: str) -> str:
-    return t("feedback.score_option", lang, score=score, face=FACES[score], label=t(f"feedback.score_{score}", lang))
+    return t("feedback.score_option", lang, score=score, face=FACES[score], label=t(SCORE_LABELS[score], lang))
 
 
 def _score_options(lang: str) -> list[dict[str, Any]]:
-    return [option(_score_label(s, lang), str(s)) for s in fb.SCORES]
+    return [option(_score_label(s, lang), str(s)) for s in FACES]
 
 
 def _modal(callback_id: str, title: str, blocks: list[dict[str, Any]], lang: str, metadata: dict[str, Any],
@@ -63,13 +89,11 @@ def _modal(callback_id: str, title: str, blocks: list[dict[str, Any]], lang: str
     }
 
 
-
-
 def _text_input(lang: str, placeholder_key: str, initial: str | None = None) -> dict[str, Any]:
-    el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": fb.TEXT_MAX,
+    el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": TEXT_INPUT_MAX,
                           "placeholder": plain_text(t(placeholder_key, lang), PLACEHOLDER)}
     if initial:
-        el["initial_value"] = initial[: fb.TEXT_MAX]
+        el["initial_value"] = initial[:TEXT_INPUT_MAX]
     return el
 
 
@@ -81,9 +105,9 @@ def prompt_message(prompt: FeedbackPrompt, project: Project) -> dict[str, Any]:
     lang = project.language
     question = safe(prompt.question, 2000)
     buttons: list[dict[str, Any]] = [
-        {"type": "button", "action_id": f"{ids.FEEDBACK_SCORE}:{s}", "value": f"{prompt.id}:{s}",
+        {"type": "button", "action_id": ids.feedback_score_action(s), "value": ids.feedback_score_value(prompt.id, s),
          "text": plain_text(f"{FACES[s]} {s}", BUTTON_TEXT)}
-        for s in fb.SCORES
+        for s in FACES
     ]
     buttons.append({"type": "button", "action_id": ids.FEEDBACK_COMMENT, "value": str(prompt.id),
                     "text": plain_text(t("feedback.add_comment", lang), BUTTON_TEXT)})
@@ -92,16 +116,17 @@ def prompt_message(prompt: FeedbackPrompt, project: Project) -> dict[str, Any]:
         "text": t("feedback.prompt_text", lang, question=question),
         "blocks": [
             {"type": "section", "text": mrkdwn(t("feedback.prompt_title", lang, question=question))},
-            {"type": "actions", "block_id": f"{ids.FEEDBACK_PROMPT_BLOCK}:{prompt.id}", "elements": buttons},
+            {"type": "actions", "block_id": ids.feedback_prompt_block(prompt.id), "elements": buttons},
             {"type": "context", "elements": [mrkdwn(t(note_key, lang), CONTEXT_TEXT)]},
         ],
     }
 
 
-def score_thanks(score: int, lang: str, *, changed_from: int | None, anonymous: bool) -> str:
+def score_thanks(score: int, lang: str, *, changed_from: int | None, anonymous: bool, sorry: bool) -> str:
+    """The answer to a score click, for the responder only (`sorry`: it was bad news)."""
     key = "feedback.thanks_changed" if changed_from is not None and changed_from != score else "feedback.thanks"
     text = t(key, lang, stars=stars(score), score=score)
-    if score <= fb.BAD_SCORE_MAX:
+    if sorry:
         text += "\n" + t("feedback.thanks_sorry", lang)
     if anonymous:
         text += "\n" + t("feedback.thanks_anonymous", lang)
@@ -112,7 +137,7 @@ def comment_modal(prompt: FeedbackPrompt, lang: str, *, existing: FeedbackRespon
                   metadata: dict[str, Any]) -> dict[str, Any]:
     options = _score_options(lang)
     score_el: dict[str, Any] = {"type": "radio_buttons", "options": options}
-    if existing is not None and existing.score in fb.SCORES:
+    if existing is not None and existing.score in FACES:
         score_el["initial_option"] = options[existing.score - 1]
     blocks = [
         {"type": "section", "text": mrkdwn(t("feedback.comment_question", lang, question=safe(prompt.question, 2000)))},
@@ -128,7 +153,7 @@ def comment_modal(prompt: FeedbackPrompt, lang: str, *, existing: FeedbackRespon
 def feedback_modal(lang: str, *, metadata: dict[str, Any], projects: list[Project] | None = None,
                    anonymous: bool = False) -> dict[str, Any]:
     """Ad-hoc feedback: kind, optional score, text. `projects` adds the project picker."""
-    kinds = [option(t(f"feedback.kind_{k}", lang), k.value) for k in fb.ADHOC_KINDS]
+    kinds = [option(t(label, lang), kind.value) for kind, label in KIND_LABELS.items()]
     blocks: list[dict[str, Any]] = []
     if projects is not None:
         blocks.append(project_picker(projects, lang))
@@ -143,6 +168,11 @@ def feedback_modal(lang: str, *, metadata: dict[str, Any], projects: list[Projec
                hint=t("feedback.hint_anonymous", lang) if anonymous else t("feedback.hint_text", lang)),
     ]
     return _modal(ids.FEEDBACK_MODAL, t("feedback.modal_title", lang), blocks, lang, metadata, "feedback.send")
+
+
+def given_thanks(kind: str, lang: str) -> dict[str, Any]:
+    """The feedback modal once ad-hoc feedback is saved."""
+    return thanks_view(lang, t(GIVEN_THANKS[kind], lang))  # type: ignore[index]
 
 
 def thanks_view(lang: str, text: str) -> dict[str, Any]:
@@ -181,13 +211,15 @@ def cooldown_prompt(project: Project, last: FeedbackPrompt, until: datetime, lan
 
 
 def _who(response: FeedbackResponse, lang: str) -> str:
-    return mention(response.user_id) if response.user_id else t("feedback.anonymous", lang)
+    who = mention(response.user_id) if response.user_id else t("feedback.anonymous", lang)
+    return who if response.client_side else t("feedback.team_side", lang, who=who)
 
 
 def _what(response: FeedbackResponse, lang: str) -> str:
     if response.prompt_id is not None:
         return t("feedback.what_score", lang, stars=stars(response.score), score=response.score or "–")
-    kind = t(f"feedback.kind_{response.kind}", lang)
+    label = KIND_LABELS.get(response.feedback_kind)  # type: ignore[call-overload]
+    kind = t(label, lang) if label else safe(response.feedback_kind, 30)
     if response.score is not None:
         return t("feedback.what_kind_score", lang, kind=kind, stars=stars(response.score), score=response.score)
     return kind
@@ -271,10 +303,11 @@ def _response_line(project: Project, response: FeedbackResponse, question: str |
     return "\n".join(parts)
 
 
-def results(project: Project, *, stats: list[fb.PromptStats], follow_ups: list[tuple[FollowUp, FeedbackResponse]],
+def results(project: Project, *, stats: list[Any], follow_ups: list[tuple[FollowUp, FeedbackResponse]],
             open_count: int, responses: list[FeedbackResponse], total: int, page: int,
             questions: dict[int, str], lang: str) -> list[dict[str, Any]]:
-    """`/feedback list`: the trend, averages per prompt, open follow-ups, recent responses."""
+    """`/feedback list`: the trend, averages per prompt, open follow-ups, recent responses.
+    `stats`: per prompt, oldest first, its `prompt`, client `answers` and their `average`."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain_text(t("feedback.list_title", lang, name=project.name), HEADER_TEXT)},
     ]
@@ -282,7 +315,7 @@ def results(project: Project, *, stats: list[fb.PromptStats], follow_ups: list[t
         averages = [s.average for s in stats if s.average is not None]
         latest = stats[-1].average
         blocks.append({"type": "section", "text": mrkdwn(t(
-            "feedback.list_trend", lang, spark=fb.trend(stats), count=len(stats),
+            "feedback.list_trend", lang, spark=sparkline([s.average for s in stats]), count=len(stats),
             latest=f"{latest:.1f}" if latest is not None else "–",
             overall=f"{sum(averages) / len(averages):.1f}" if averages else "–"))})
         lines = [t("feedback.list_prompt", lang, date=local_date(project, s.prompt.created_at),

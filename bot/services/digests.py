@@ -28,6 +28,7 @@ from bot.models import (
     RiskStatus,
 )
 from bot.services import calendar
+from bot.services.feedback import satisfaction
 from bot.services.milestones import derive_status
 
 HIGH_RISK_SCORE = 15
@@ -69,8 +70,8 @@ class DigestFacts:
 
     @property
     def feedback_average(self) -> float | None:
-        scores = [f.score for f in self.feedback if f.score is not None]
-        return round(sum(scores) / len(scores), 1) if scores else None
+        """The client's satisfaction this week (answers from our own side do not count)."""
+        return satisfaction(self.feedback)
 
 
 def overall_status(lines: list[MilestoneLine]) -> str:
