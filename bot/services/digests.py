@@ -185,7 +185,7 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
             f.awaiting_changes.append(c)
     for fb in feedback:
         f = facts[fb.project_id]
-        if fb.updated_at >= f.since:
+        if fb.updated_at >= f.since and fb.client_side:  # the client's feedback; our own side's is not news
             f.feedback.append(fb)
     for pid in follow_ups:
         facts[pid].open_follow_ups += 1
