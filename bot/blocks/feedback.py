@@ -12,26 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.blocks import ids
+from bot.blocks import text as kit
 from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker
 from bot.blocks.pagination import pager
-from bot.blocks.text import (
-    BLOCKS_PER_MESSAGE,
-    BUTTON_TEXT,
-    CONTEXT_TEXT,
-    HEADER_TEXT,
-    MODAL_BUTTON,
-    MODAL_TITLE,
-    PLACEHOLDER,
-    PRIVATE_METADATA,
-    SECTION_FIELD,
-    fit_blocks,
-    mention,
-    mrkdwn,
-    option,
-    plain_text,
-    safe,
-)
+from bot.blocks.text import fit_blocks, mention, mrkdwn, option, plain_text, safe
 from bot.i18n import t
 from bot.models import FeedbackKind, FeedbackPrompt, FeedbackResponse, FollowUp, Project
 
@@ -81,17 +66,17 @@ def _modal(callback_id: str, title: str, blocks: list[dict[str, Any]], lang: str
     return {
         "type": "modal",
         "callback_id": callback_id,
-        "title": plain_text(title, MODAL_TITLE),
-        "submit": plain_text(t(submit_key, lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
+        "title": plain_text(title, kit.MODAL_TITLE),
+        "submit": plain_text(t(submit_key, lang), kit.MODAL_BUTTON),
+        "close": plain_text(t("common.cancel", lang), kit.MODAL_BUTTON),
+        "private_metadata": json.dumps(metadata)[:kit.PRIVATE_METADATA],
         "blocks": blocks,
     }
 
 
 def _text_input(lang: str, placeholder_key: str, initial: str | None = None) -> dict[str, Any]:
     el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": TEXT_INPUT_MAX,
-                          "placeholder": plain_text(t(placeholder_key, lang), PLACEHOLDER)}
+                          "placeholder": plain_text(t(placeholder_key, lang), kit.PLACEHOLDER)}
     if initial:
         el["initial_value"] = initial[:TEXT_INPUT_MAX]
     return el
@@ -106,18 +91,18 @@ def prompt_message(prompt: FeedbackPrompt, project: Project) -> dict[str, Any]:
     question = safe(prompt.question, 2000)
     buttons: list[dict[str, Any]] = [
         {"type": "button", "action_id": ids.feedback_score_action(s), "value": ids.feedback_score_value(prompt.id, s),
-         "text": plain_text(f"{FACES[s]} {s}", BUTTON_TEXT)}
+         "text": plain_text(f"{FACES[s]} {s}", kit.BUTTON_TEXT)}
         for s in FACES
     ]
     buttons.append({"type": "button", "action_id": ids.FEEDBACK_COMMENT, "value": str(prompt.id),
-                    "text": plain_text(t("feedback.add_comment", lang), BUTTON_TEXT)})
+                    "text": plain_text(t("feedback.add_comment", lang), kit.BUTTON_TEXT)})
     note_key = "feedback.prompt_note_anonymous" if prompt.anonymous else "feedback.prompt_note"
     return {
         "text": t("feedback.prompt_text", lang, question=question),
         "blocks": [
             {"type": "section", "text": mrkdwn(t("feedback.prompt_title", lang, question=question))},
             {"type": "actions", "block_id": ids.feedback_prompt_block(prompt.id), "elements": buttons},
-            {"type": "context", "elements": [mrkdwn(t(note_key, lang), CONTEXT_TEXT)]},
+            {"type": "context", "elements": [mrkdwn(t(note_key, lang), kit.CONTEXT_TEXT)]},
         ],
     }
 
@@ -162,7 +147,7 @@ def feedback_modal(lang: str, *, metadata: dict[str, Any], projects: list[Projec
                {"type": "radio_buttons", "options": kinds}),
         _input(ids.FEEDBACK_BLOCK_SCORE, t("feedback.label_score_optional", lang),
                {"type": "static_select", "options": _score_options(lang),
-                "placeholder": plain_text(t("feedback.placeholder_score", lang), PLACEHOLDER)}, optional=True),
+                "placeholder": plain_text(t("feedback.placeholder_score", lang), kit.PLACEHOLDER)}, optional=True),
         _input(ids.FEEDBACK_BLOCK_TEXT, t("feedback.label_text", lang),
                _text_input(lang, "feedback.placeholder_text"),
                hint=t("feedback.hint_anonymous", lang) if anonymous else t("feedback.hint_text", lang)),
@@ -176,8 +161,8 @@ def given_thanks(kind: str, lang: str) -> dict[str, Any]:
 
 
 def thanks_view(lang: str, text: str) -> dict[str, Any]:
-    return {"type": "modal", "title": plain_text(t("feedback.modal_title", lang), MODAL_TITLE),
-            "close": plain_text(t("feedback.close", lang), MODAL_BUTTON),
+    return {"type": "modal", "title": plain_text(t("feedback.modal_title", lang), kit.MODAL_TITLE),
+            "close": plain_text(t("feedback.close", lang), kit.MODAL_BUTTON),
             "blocks": [{"type": "section", "text": mrkdwn(text)}]}
 
 
@@ -202,7 +187,7 @@ def cooldown_prompt(project: Project, last: FeedbackPrompt, until: datetime, lan
         {"type": "section", "text": mrkdwn(text)},
         {"type": "actions", "elements": [
             {"type": "button", "action_id": ids.FEEDBACK_POST_ANYWAY, "value": value[:2000],
-             "text": plain_text(t("feedback.post_anyway", lang), BUTTON_TEXT)},
+             "text": plain_text(t("feedback.post_anyway", lang), kit.BUTTON_TEXT)},
         ]},
     ]
 
@@ -234,7 +219,7 @@ def follow_up_fields(project: Project, response: FeedbackResponse, question: str
     ]
     if question:
         fields.append(t("feedback.field_question", lang, value=safe(question, 500)))
-    blocks: list[dict[str, Any]] = [{"type": "section", "fields": [mrkdwn(f, SECTION_FIELD) for f in fields]}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "fields": [mrkdwn(f, kit.SECTION_FIELD) for f in fields]}]
     comment = safe(response.comment, 2900) if response.comment else t("feedback.no_comment", lang)
     blocks.append({"type": "section", "text": mrkdwn(t("feedback.field_comment", lang, value=comment))})
     return blocks
@@ -253,7 +238,7 @@ def follow_up_dm(project: Project, follow_up: FollowUp, response: FeedbackRespon
             *follow_up_fields(project, response, question, lang),
             {"type": "actions", "elements": [
                 {"type": "button", "action_id": ids.FEEDBACK_RESOLVE, "value": str(follow_up.id), "style": "primary",
-                 "text": plain_text(t("feedback.resolve", lang), BUTTON_TEXT)},
+                 "text": plain_text(t("feedback.resolve", lang), kit.BUTTON_TEXT)},
             ]},
         ],
     }
@@ -309,7 +294,7 @@ def results(project: Project, *, stats: list[Any], follow_ups: list[tuple[Follow
     """`/feedback list`: the trend, averages per prompt, open follow-ups, recent responses.
     `stats`: per prompt, oldest first, its `prompt`, client `answers` and their `average`."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain_text(t("feedback.list_title", lang, name=project.name), HEADER_TEXT)},
+        {"type": "header", "text": plain_text(t("feedback.list_title", lang, name=project.name), kit.HEADER_TEXT)},
     ]
     if stats:
         averages = [s.average for s in stats if s.average is not None]
@@ -332,7 +317,7 @@ def results(project: Project, *, stats: list[Any], follow_ups: list[tuple[Follow
             "type": "section",
             "text": mrkdwn(_response_line(project, response, questions.get(response.prompt_id or 0), lang)),
             "accessory": {"type": "button", "action_id": ids.FEEDBACK_RESOLVE, "value": str(follow_up.id),
-                          "text": plain_text(t("feedback.resolve", lang), BUTTON_TEXT)},
+                          "text": plain_text(t("feedback.resolve", lang), kit.BUTTON_TEXT)},
         })
     blocks.append({"type": "divider"})
     if not responses:
@@ -344,5 +329,5 @@ def results(project: Project, *, stats: list[Any], follow_ups: list[tuple[Follow
                 _response_line(project, response, questions.get(response.prompt_id or 0), lang))})
     blocks += pager(ids.FEEDBACK_LIST_PAGE, page=page, total=total, per_page=PER_PAGE, lang=lang,
                     state={"project": project.id})
-    return fit_blocks(blocks, BLOCKS_PER_MESSAGE,
-                      t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_MESSAGE + 1))
+    return fit_blocks(blocks, kit.BLOCKS_PER_MESSAGE,
+                      t("common.and_more", lang, count=len(blocks) - kit.BLOCKS_PER_MESSAGE + 1))

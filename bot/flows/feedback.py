@@ -199,12 +199,10 @@ def _project(u: Unit, project_id: int | None) -> Project:
 def _prompt(u: Unit, result: Answered, who: Who, prompt_id: int | None, *, in_channel: bool) -> FeedbackPrompt:
     """The prompt a click (`in_channel`: it must come from the prompt's channel) or a form is
     about, checked for answering."""
-    if prompt_id is None:
+    prompt = u.session.get(FeedbackPrompt, prompt_id) if prompt_id is not None else None
+    if prompt is None:
         raise NotFound("common.not_found")
-    try:
-        prompt, project = feedback.get_prompt(u.session, u.team_id, prompt_id)
-    except NotFound:
-        raise NotFound("common.not_found") from None
+    project = _project(u, prompt.project_id)
     if in_channel and who.channel_id not in (project.client_channel_id, prompt.channel_id):
         raise NotFound("common.not_found")
     result.project, result.prompt = project, prompt
@@ -378,20 +376,11 @@ def comment(deps: Deps, who: Who, *, prompt_id: int | None, score: str | None, t
         prompt = _prompt(u, result, who, prompt_id, in_channel=False)
         assert result.project is not None
         _may_answer(result.project, who)
-        value = feedback.parse_score(score) if score is not None else None
-        errors: dict[str, tuple[str, dict[str, object]]] = {}
-        if score is not None and value is None:
-            errors["score"] = ("feedback.error_score", {})
-        if len(text.strip()) > feedback.TEXT_MAX:
-            errors["comment"] = ("common.error_too_long", {"max": feedback.TEXT_MAX})
-        elif not text.strip() and value is None:
-            errors["comment"] = ("feedback.error_comment_empty", {})
-        if errors:
-            raise ValidationFailed(errors)
+        value, text = feedback.parse_answer(score, text)
         recorded = feedback.answer(u.session, u.clock, prompt=prompt, project=result.project,
                                    user_id=who.user_id, secret=secret_of(deps), score=value, comment=text,
                                    client_side=who.client_side)
-        _tell_pm(u, result.project, recorded, commented=bool(text.strip()))
+        _tell_pm(u, result.project, recorded, commented=bool(text))
         result.response = recorded.response
     return result
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
@@ -31,53 +32,34 @@ from bot.blocks.pagination import page_state
 from bot.blocks.text import channel_link, from_slack_text, mention, safe
 from bot.deps import Deps
 from bot.flows import feedback as flow
-from bot.handlers.common import (
-    Actor,
-    action_int,
-    action_value,
-    actor_of,
-    as_id,
-    channel_of,
-    deps_of,
-    domain_message,
-    language_for,
-    message,
-    metadata,
-    refusal,
-    selected_value,
-    text_value,
-    view_errors,
-    view_values,
-)
+from bot.handlers import common
+from bot.handlers.common import Actor, deps_of, domain_message, language_for, message, refusal
 from bot.i18n import t
 from bot.services.errors import ValidationFailed
 from bot.slack.channels import channels_of_user
 
-FIELD_TO_BLOCK = {
-    "score": ids.FEEDBACK_BLOCK_SCORE,
-    "comment": ids.FEEDBACK_BLOCK_COMMENT,
-    "kind": ids.FEEDBACK_BLOCK_KIND,
-    "text": ids.FEEDBACK_BLOCK_TEXT,
-    "note": ids.FEEDBACK_BLOCK_NOTE,
-}
+R = TypeVar("R", bound=flow.Result)
+FIELD_TO_BLOCK = dict(score=ids.FEEDBACK_BLOCK_SCORE, comment=ids.FEEDBACK_BLOCK_COMMENT, kind=ids.FEEDBACK_BLOCK_KIND,
+                      text=ids.FEEDBACK_BLOCK_TEXT, note=ids.FEEDBACK_BLOCK_NOTE)
 
 
 def register(app: App) -> None:
     app.command("/feedback")(feedback_command)
-    app.action(re.compile(rf"^{ids.FEEDBACK_SCORE}(:.*)?$"))(score_click)
-    app.action(ids.FEEDBACK_COMMENT)(open_comment)
-    app.view(ids.FEEDBACK_COMMENT_MODAL)(submit_comment)
-    app.action(ids.INTAKE_GIVE_FEEDBACK)(open_feedback_from_intake)
-    app.view(ids.FEEDBACK_MODAL)(submit_feedback)
-    app.action(ids.FEEDBACK_POST_ANYWAY)(post_anyway)
-    app.action(ids.FEEDBACK_RESOLVE)(open_resolve)
-    app.view(ids.FEEDBACK_RESOLVE_MODAL)(submit_resolve)
-    app.action(re.compile(rf"^{ids.FEEDBACK_LIST_PAGE}:(prev|next)$"))(turn_page)
+    clicks = ((re.compile(rf"^{ids.FEEDBACK_SCORE}(:.*)?$"), score_click), (ids.FEEDBACK_COMMENT, open_comment),
+              (ids.INTAKE_GIVE_FEEDBACK, open_feedback_from_intake), (ids.FEEDBACK_POST_ANYWAY, post_anyway),
+              (ids.FEEDBACK_RESOLVE, open_resolve),
+              (re.compile(rf"^{ids.FEEDBACK_LIST_PAGE}:(prev|next)$"), turn_page))
+    for action, on_click in clicks:
+        app.action(action)(on_click)
+    forms = ((ids.FEEDBACK_COMMENT_MODAL, submit_comment), (ids.FEEDBACK_MODAL, submit_feedback),
+             (ids.FEEDBACK_RESOLVE_MODAL, submit_resolve))
+    for callback_id, on_submit in forms:
+        app.view(callback_id)(on_submit)
 
 
 def _who(deps: Deps, body: dict[str, Any]) -> tuple[Actor, flow.Who]:
-    actor = actor_of(deps, body)
-    return actor, flow.Who(user_id=actor.user_id, client_side=actor.is_client_side, channel_id=channel_of(body),
+    actor = common.actor_of(deps, body)
+    return actor, flow.Who(user_id=actor.user_id, client_side=actor.is_client_side, channel_id=common.channel_of(body),
                            channels=lambda: channels_of_user(deps.client, actor.user_id))
 
 
@@ -91,11 +73,39 @@ def _form_errors(result: flow.Result, actor: Actor, block: str) -> dict[str, Any
     """A refusal of a modal, next to its field (`block` when it is about no field)."""
     lang = language_for(actor, result.project)
     if isinstance(result.refused, ValidationFailed):
-        errors = view_errors(result.refused, lang, FIELD_TO_BLOCK)
+        errors = common.view_errors(result.refused, lang, FIELD_TO_BLOCK)
     else:
         assert result.refused is not None
         errors = {block: domain_message(result.refused, lang, for_mrkdwn=False)}
     return {"response_action": "errors", "errors": errors}
+
+
+def _clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond,
+             use_case: Callable[[Deps, flow.Who, int | None], R]) -> tuple[Deps, R] | None:
+    """Ack a click and run its use case on the id the button carries; a refusal is answered
+    here (None), else the result is the caller's to render."""
+    ack()
+    deps = deps_of(context)
+    actor, who = _who(deps, body)
+    result = use_case(deps, who, common.action_int(body))
+    if result.refused or result.project is None:
+        respond(**_said(result, actor), replace_original=False)
+        return None
+    return deps, result
+
+
+def _submitted(ack: Ack, body: dict[str, Any], context: BoltContext, block: str,
+               use_case: Callable[[Deps, flow.Who], flow.Result], thanks: Callable[[str], dict[str, Any]]) -> None:
+    """Run a form's use case: refusals next to their fields, else the form says thanks (in the
+    project's language) and the messages the use case owes go out."""
+    deps = deps_of(context)
+    actor, who = _who(deps, body)
+    result = use_case(deps, who)
+    if result.refused or result.project is None:
+        ack(**_form_errors(result, actor, block))
+        return
+    ack(response_action="update", view=thanks(result.project.language))
+    flow.finish(deps, result)
 
 
 # --- The command ----------------------------------------------------------------------------
@@ -171,16 +181,16 @@ def post_anyway(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     deps = deps_of(context)
     actor, who = _who(deps, body)
     try:
-        data = json.loads(action_value(body) or "null")
+        data = json.loads(common.action_value(body) or "null")
     except ValueError:
         data = None
     data = data if isinstance(data, dict) else {}
     question = data.get("question") if isinstance(data.get("question"), str) and data.get("question") else None
-    after = as_id(data.get("after"))
+    after = common.as_id(data.get("after"))
     if data.get("after") is not None and after is None:
         respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
         return
-    asked = flow.ask_anyway(deps, who, project_id=as_id(data.get("project")), after=after, question=question)
+    asked = flow.ask_anyway(deps, who, project_id=common.as_id(data.get("project")), after=after, question=question)
     if asked.refused:
         respond(**_said(asked, actor), replace_original=False)
         return
@@ -194,7 +204,7 @@ def score_click(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     ack()
     deps = deps_of(context)
     actor, who = _who(deps, body)
-    prompt_id, score = ids.parse_feedback_score_value(action_value(body))
+    prompt_id, score = ids.parse_feedback_score_value(common.action_value(body))
     answered = flow.answer_score(deps, who, prompt_id=prompt_id, score=score)
     if answered.refused or answered.response is None or answered.project is None or answered.prompt is None:
         respond(**_said(answered, actor), replace_original=False)
@@ -207,31 +217,22 @@ def score_click(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
 
 
 def open_comment(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
-    deps = deps_of(context)
-    actor, who = _who(deps, body)
-    answered = flow.comment_form(deps, who, action_int(body))
-    if answered.refused or answered.prompt is None or answered.project is None:
-        respond(**_said(answered, actor), replace_original=False)
-        return
-    view = comment_modal(answered.prompt, answered.project.language, existing=answered.response,
-                         metadata={"prompt_id": answered.prompt.id})
-    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+    clicked = _clicked(ack, body, context, respond, flow.comment_form)
+    if clicked is not None:
+        deps, answered = clicked
+        assert answered.prompt is not None and answered.project is not None
+        view = comment_modal(answered.prompt, answered.project.language, existing=answered.response,
+                             metadata={"prompt_id": answered.prompt.id})
+        deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def submit_comment(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = deps_of(context)
-    actor, who = _who(deps, body)
-    values = view_values(view)
-    answered = flow.comment(deps, who, prompt_id=as_id(metadata(view).get("prompt_id")),
-                            score=selected_value(values, ids.FEEDBACK_BLOCK_SCORE),
-                            text=text_value(values, ids.FEEDBACK_BLOCK_COMMENT))
-    if answered.refused or answered.project is None:
-        ack(**_form_errors(answered, actor, ids.FEEDBACK_BLOCK_COMMENT))
-        return
-    lang = answered.project.language
-    ack(response_action="update", view=thanks_view(lang, t("feedback.comment_thanks", lang)))
-    flow.finish(deps, answered)
+    values = common.view_values(view)
+    _submitted(ack, body, context, ids.FEEDBACK_BLOCK_COMMENT, lambda deps, who: flow.comment(
+        deps, who, prompt_id=common.as_id(common.metadata(view).get("prompt_id")),
+        score=common.selected_value(values, ids.FEEDBACK_BLOCK_SCORE),
+        text=common.text_value(values, ids.FEEDBACK_BLOCK_COMMENT)),
+        lambda lang: thanks_view(lang, t("feedback.comment_thanks", lang)))
 
 
 # --- Ad-hoc feedback ------------------------------------------------------------------------
@@ -239,64 +240,49 @@ def submit_comment(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
 
 def open_feedback_from_intake(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """The intake message's *Give feedback*: anyone in the client channel."""
-    ack()
-    deps = deps_of(context)
-    actor, who = _who(deps, body)
-    form = flow.intake_form(deps, who, action_int(body))
-    if form.refused or form.project is None:
-        respond(**_said(form, actor), replace_original=False)
-        return
-    deps.client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(
-        form.project.language, metadata={"project_id": form.project.id}, anonymous=form.project.anonymous_feedback))
+    clicked = _clicked(ack, body, context, respond, flow.intake_form)
+    if clicked is not None:
+        deps, form = clicked
+        assert form.project is not None
+        deps.client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(
+            form.project.language, metadata={"project_id": form.project.id}, anonymous=form.project.anonymous_feedback))
 
 
 def submit_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = deps_of(context)
-    actor, who = _who(deps, body)
-    values = view_values(view)
-    kind = selected_value(values, ids.FEEDBACK_BLOCK_KIND) or ""
-    given = flow.give(deps, who, project_id=as_id(metadata(view).get("project_id")),
-                      picked=selected_value(values, PROJECT_PICKER_BLOCK), kind=kind,
-                      score=selected_value(values, ids.FEEDBACK_BLOCK_SCORE),
-                      text=text_value(values, ids.FEEDBACK_BLOCK_TEXT))
-    if given.refused or given.project is None:
-        first_block = PROJECT_PICKER_BLOCK if PROJECT_PICKER_BLOCK in values else ids.FEEDBACK_BLOCK_KIND
-        ack(**_form_errors(given, actor, first_block))
-        return
-    ack(response_action="update", view=given_thanks(kind, given.project.language))
-    flow.finish(deps, given)
+    values = common.view_values(view)
+    kind = common.selected_value(values, ids.FEEDBACK_BLOCK_KIND) or ""
+    first_block = PROJECT_PICKER_BLOCK if PROJECT_PICKER_BLOCK in values else ids.FEEDBACK_BLOCK_KIND
+    _submitted(ack, body, context, first_block, lambda deps, who: flow.give(
+        deps, who, project_id=common.as_id(common.metadata(view).get("project_id")),
+        picked=common.selected_value(values, PROJECT_PICKER_BLOCK), kind=kind,
+        score=common.selected_value(values, ids.FEEDBACK_BLOCK_SCORE),
+        text=common.text_value(values, ids.FEEDBACK_BLOCK_TEXT)),
+        lambda lang: given_thanks(kind, lang))
 
 
 # --- Follow-ups -----------------------------------------------------------------------------
 
 
 def open_resolve(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
-    deps = deps_of(context)
-    actor, who = _who(deps, body)
-    shown = flow.resolve_form(deps, who, action_int(body))
+    clicked = _clicked(ack, body, context, respond, flow.resolve_form)
+    if clicked is None:
+        return
+    deps, shown = clicked
     follow_up, project = shown.follow_up, shown.project
-    if shown.refused or follow_up is None or project is None or shown.response is None:
-        respond(**_said(shown, actor), replace_original=False)
-    elif follow_up.status != "open":
+    assert follow_up is not None and project is not None and shown.response is not None
+    if follow_up.status != "open":
         respond(**refusal("feedback.already_resolved_by", project.language, user=mention(follow_up.resolved_by),
                           note=safe(follow_up.resolution_note, 500)), replace_original=False)
-    else:
-        view = resolve_modal(project, shown.response, shown.question, {"follow_up_id": follow_up.id})
-        deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+        return
+    view = resolve_modal(project, shown.response, shown.question, {"follow_up_id": follow_up.id})
+    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def submit_resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = deps_of(context)
-    actor, who = _who(deps, body)
-    resolved = flow.resolve(deps, who, follow_up_id=as_id(metadata(view).get("follow_up_id")),
-                            note=text_value(view_values(view), ids.FEEDBACK_BLOCK_NOTE))
-    if resolved.refused or resolved.project is None:
-        ack(**_form_errors(resolved, actor, ids.FEEDBACK_BLOCK_NOTE))
-        return
-    lang = resolved.project.language
-    ack(response_action="update", view=thanks_view(lang, t("feedback.resolved", lang)))
-    flow.finish(deps, resolved)
+    _submitted(ack, body, context, ids.FEEDBACK_BLOCK_NOTE, lambda deps, who: flow.resolve(
+        deps, who, follow_up_id=common.as_id(common.metadata(view).get("follow_up_id")),
+        note=common.text_value(common.view_values(view), ids.FEEDBACK_BLOCK_NOTE)),
+        lambda lang: thanks_view(lang, t("feedback.resolved", lang)))
 
 
 # --- Results --------------------------------------------------------------------------------
@@ -316,8 +302,8 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
     ack()
     deps = deps_of(context)
     actor, who = _who(deps, body)
-    state = page_state(action_value(body))
-    listed = flow.summary(deps, who, page=state["page"], per_page=PER_PAGE, pager=as_id(state.get("project")))
+    state = page_state(common.action_value(body))
+    listed = flow.summary(deps, who, page=state["page"], per_page=PER_PAGE, pager=common.as_id(state.get("project")))
     if listed.refused:
         respond(**_said(listed, actor), replace_original=False)
         return

@@ -184,11 +184,8 @@ def create_prompt(session: Session, clock: Clock, *, project: Project, actor: st
                   trigger: str = "manual") -> FeedbackPrompt:
     """A new prompt (the caller posts it). Anonymity is fixed when the prompt is created."""
     _require_active(project)
-    question = " ".join((question or "").split())
-    if not question:
-        raise ValidationFailed({"question": ("feedback.error_question_required", {})})
-    if len(question) > QUESTION_MAX:
-        raise ValidationFailed({"question": ("common.error_too_long", {"max": QUESTION_MAX})})
+    question = _text({}, "question", " ".join((question or "").split()), required="feedback.error_question_required",
+                     limit=QUESTION_MAX)
     prompt = FeedbackPrompt(project_id=project.id or 0, question=question, trigger=trigger,
                             anonymous=project.anonymous_feedback, sent_by=actor, created_at=clock.now(),
                             channel_id=project.client_channel_id)
@@ -207,14 +204,6 @@ def set_prompt_message(session: Session, prompt: FeedbackPrompt, channel_id: str
     session.flush()
 
 
-def get_prompt(session: Session, team_id: str, prompt_id: int) -> tuple[FeedbackPrompt, Project]:
-    prompt = session.get(FeedbackPrompt, prompt_id)
-    project = session.get(Project, prompt.project_id) if prompt is not None else None
-    if prompt is None or project is None or project.team_id != team_id:
-        raise NotFound("common.not_found")
-    return prompt, project
-
-
 # --- Answers --------------------------------------------------------------------------------
 
 
@@ -228,12 +217,17 @@ class Recorded:
     follow_up: FollowUp | None = None
 
 
-def _check_comment(comment: str | None) -> str | None:
-    if comment is None:
-        return None
-    text = comment.strip()
-    if len(text) > TEXT_MAX:
-        raise ValidationFailed({"comment": ("common.error_too_long", {"max": TEXT_MAX})})
+def _text(errors: dict[str, tuple[str, dict[str, object]]], field: str, value: str | None, *,
+          required: str | None = None, limit: int = TEXT_MAX, collect: bool = False) -> str:
+    """Typed text, trimmed. Too long (or missing, when `required` names the message) fails as
+    ValidationFailed on `field`; with `collect`, the message is added to `errors` instead."""
+    text = (value or "").strip()
+    problem = (required, {}) if required and not text else (
+        ("common.error_too_long", {"max": limit}) if len(text) > limit else None)
+    if problem is not None:
+        errors[field] = problem
+        if not collect:
+            raise ValidationFailed(errors)
     return text
 
 
@@ -272,7 +266,7 @@ def answer(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: P
     _require_active(project)
     if score is not None and parse_score(score) is None:
         raise ValidationFailed({"score": ("feedback.error_score", {})})
-    text = _check_comment(comment)
+    text = None if comment is None else _text({}, "comment", comment)
     assert prompt.id is not None
     key = responder_key(prompt, user_id, secret)
     stored_user = None if prompt.anonymous else user_id
@@ -314,6 +308,20 @@ def answer(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: P
     return Recorded(response=response, previous_score=previous, created=created, follow_up=follow_up)
 
 
+def parse_answer(score: str | None, comment: str) -> tuple[int | None, str]:
+    """The comment form's optional score and comment, checked together (an answer needs one)."""
+    errors: dict[str, tuple[str, dict[str, object]]] = {}
+    value = parse_score(score) if score is not None else None
+    if score is not None and value is None:
+        errors["score"] = ("feedback.error_score", {})
+    text = _text(errors, "comment", comment, collect=True)
+    if not text and value is None and "comment" not in errors:
+        errors["comment"] = ("feedback.error_comment_empty", {})
+    if errors:
+        raise ValidationFailed(errors)
+    return value, text
+
+
 def record_score(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: Project, user_id: str,
                  score: int, secret: bytes, client_side: bool = True) -> Recorded:
     """A click on a score button (or a score from any other source, e.g. a job importing one)."""
@@ -338,11 +346,7 @@ def give_feedback(session: Session, clock: Clock, *, project: Project, user_id: 
         errors["kind"] = ("feedback.error_kind", {})
     if score is not None and parse_score(score) is None:
         errors["score"] = ("feedback.error_score", {})
-    body = (text or "").strip()
-    if not body:
-        errors["text"] = ("feedback.error_text_required", {})
-    elif len(body) > TEXT_MAX:
-        errors["text"] = ("common.error_too_long", {"max": TEXT_MAX})
+    body = _text(errors, "text", text, required="feedback.error_text_required", collect=True)
     if errors:
         raise ValidationFailed(errors)
     anonymous = project.anonymous_feedback
@@ -378,11 +382,7 @@ def get_follow_up(session: Session, team_id: str, follow_up_id: int
 def resolve_follow_up(session: Session, clock: Clock, *, follow_up: FollowUp, project: Project, actor: str,
                       note: str) -> FollowUp:
     """Close a follow-up with a note. One conditional UPDATE: of two resolvers, one wins."""
-    text = (note or "").strip()
-    if not text:
-        raise ValidationFailed({"note": ("feedback.error_note_required", {})})
-    if len(text) > TEXT_MAX:
-        raise ValidationFailed({"note": ("common.error_too_long", {"max": TEXT_MAX})})
+    text = _text({}, "note", note, required="feedback.error_note_required")
     now = clock.now()
     result = session.execute(
         update(FollowUp)
