@@ -133,13 +133,19 @@ def _form(s: PlanScope, milestone: Milestone) -> Form:
     return Form(s.lang, milestone, edits.stamp(milestone.version, shown(milestone)))
 
 
+def _milestone(s: PlanScope, milestone_id: int | None) -> tuple[Milestone, Project]:
+    """The milestone and its project (of this workspace); answers are about that project now."""
+    if milestone_id is None:
+        raise NotFound("common.not_found")
+    milestone, project = milestones.get_in_team(s.session, s.unit.team_id, milestone_id)
+    s.use(project)
+    return milestone, project
+
+
 def open_form(deps: Deps, who: Who, milestone_id: int | None) -> Form:
     """*Update* on a list entry (or in a reminder): the form, for a milestone within reach."""
     with plan_unit(deps, who) as s:
-        if milestone_id is None:
-            raise NotFound("common.not_found")
-        milestone, project = milestones.get_in_team(s.session, s.unit.team_id, milestone_id)
-        s.use(project)
+        milestone, project = _milestone(s, milestone_id)
         s.team_only()
         s.within_reach(project)
         return _form(s, milestone)
@@ -148,12 +154,9 @@ def open_form(deps: Deps, who: Who, milestone_id: int | None) -> Form:
 def pick(deps: Deps, who: Who, *, project_id: object, milestone_id: int | None) -> Form:
     """`/milestone update`, step one: the chosen milestone (of the form's project) to edit."""
     with plan_unit(deps, who) as s:
-        if milestone_id is None:
-            raise NotFound("common.not_found")
-        milestone, project = milestones.get_in_team(s.session, s.unit.team_id, milestone_id)
+        milestone, project = _milestone(s, milestone_id)
         if project.id != project_id:
             raise NotFound("common.not_found")
-        s.use(project)
         s.team_only()
         return _form(s, milestone)
 
@@ -162,10 +165,7 @@ def update(deps: Deps, who: Who, *, milestone_id: int | None, submitted: dict[st
            stamp: dict[str, Any] | None) -> Saved:
     """Apply what the person changed in the update form (`submitted`: the fields it sent back)."""
     with plan_unit(deps, who) as s:
-        if milestone_id is None:
-            raise NotFound("common.not_found")
-        milestone, project = milestones.get_in_team(s.session, s.unit.team_id, milestone_id)
-        s.use(project)
+        milestone, project = _milestone(s, milestone_id)
         s.team_only()
         now = shown(milestone)
         plan = edits.plan(stamp, submitted=submitted, current=now)

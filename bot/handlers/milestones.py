@@ -27,7 +27,6 @@ from bot.blocks.text import safe
 from bot.flows import milestones as flow
 from bot.flows.plan_scope import Refused
 from bot.handlers.common import (
-    action_int,
     as_id,
     deps_of,
     message,
@@ -39,7 +38,7 @@ from bot.handlers.common import (
     text_value,
     view_values,
 )
-from bot.handlers.plan_common import inline, said, who_of
+from bot.handlers.plan_common import inline, open_from_click, said, who_of
 from bot.i18n import t
 from bot.services.milestones import MilestoneInput
 
@@ -142,14 +141,7 @@ def submit_milestone(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
 def edit_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """*Update* on a list entry: the update form for that milestone."""
     ack()
-    deps = deps_of(context)
-    who = who_of(deps, body, reach=True)
-    try:
-        form = flow.open_form(deps, who, action_int(body))
-    except Refused as refused:
-        respond(**said(refused), replace_original=False)
-        return
-    deps.client.views_open(trigger_id=body["trigger_id"], view=_edit_view(form, who.channel_id))
+    open_from_click(body, context, respond, flow.open_form, lambda form, who: _edit_view(form, who.channel_id))
 
 
 def submit_pick(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:

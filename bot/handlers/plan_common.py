@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,10 @@ from bot.deps import Deps
 from bot.flows.plan_scope import Refused, Who, outside_channels
 from bot.handlers.common import (
     Actor,
+    action_int,
     actor_of,
     channel_of,
+    deps_of,
     domain_message,
     language_for,
     message,
@@ -55,6 +58,21 @@ def inline(refused: Refused, fields: dict[str, str], block: str) -> dict[str, An
     if isinstance(err, ValidationFailed):
         return {"response_action": "errors", "errors": view_errors(err, refused.lang, fields)}
     return {"response_action": "errors", "errors": {block: domain_message(err, refused.lang, for_mrkdwn=False)}}
+
+
+def open_from_click(body: dict[str, Any], context: Any, respond: Any,
+                    use_case: Callable[[Deps, Who, int | None], Any], draw: Callable[[Any, Who], dict[str, Any]]
+                    ) -> None:
+    """A button that opens a form (already acknowledged): run the use case on the button's id,
+    then open the modal `draw` makes of its result, or tell the refusal."""
+    deps = deps_of(context)
+    who = who_of(deps, body, reach=True)
+    try:
+        result = use_case(deps, who, action_int(body))
+    except Refused as refused:
+        respond(**said(refused), replace_original=False)
+        return
+    deps.client.views_open(trigger_id=body["trigger_id"], view=draw(result, who))
 
 
 def said(refused: Refused) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from bot.deps import Deps
 from bot.flows import risks as flow
 from bot.flows.plan_scope import Refused
 from bot.handlers.common import (
-    action_int,
     action_value,
     as_id,
     deps_of,
@@ -37,7 +36,7 @@ from bot.handlers.common import (
     text_value,
     view_values,
 )
-from bot.handlers.plan_common import inline, said, who_of
+from bot.handlers.plan_common import inline, open_from_click, said, who_of
 from bot.i18n import t
 from bot.models import RiskStatus
 from bot.slack.users import UserKind
@@ -159,17 +158,10 @@ def submit_risk(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
 def open_edit(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """*Edit* in the list and *Add details* under a quick capture: the full modal, prefilled."""
     ack()
-    deps = deps_of(context)
-    who = who_of(deps, body, reach=True)
-    try:
-        form = flow.open_form(deps, who, action_int(body))
-    except Refused as refused:
-        respond(**said(refused), replace_original=False)
-        return
-    view = risk_modal(form.lang, metadata={"project_id": form.project.id, "risk_id": form.risk.id,
-                                           "origin_channel": who.channel_id, "stamp": form.stamp},
-                      owner=who.user_id, today=form.today, editing=form.risk, milestones=form.milestones)
-    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+    open_from_click(body, context, respond, flow.open_form, lambda form, who: risk_modal(
+        form.lang, metadata={"project_id": form.project.id, "risk_id": form.risk.id,
+                             "origin_channel": who.channel_id, "stamp": form.stamp},
+        owner=who.user_id, today=form.today, editing=form.risk, milestones=form.milestones))
 
 
 def _status_ref(body: dict[str, Any]) -> tuple[int, str, int, bool] | None:
@@ -209,16 +201,9 @@ def change_status(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
 
 def open_review(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    deps = deps_of(context)
-    who = who_of(deps, body, reach=True)
-    try:
-        form = flow.open_review(deps, who, action_int(body))
-    except Refused as refused:
-        respond(**said(refused), replace_original=False)
-        return
-    view = review_modal(form.risk, form.lang, today=form.today, metadata={
-        "risk_id": form.risk.id, "origin_channel": who.channel_id, "stamp": form.stamp})
-    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+    open_from_click(body, context, respond, flow.open_review, lambda form, who: review_modal(
+        form.risk, form.lang, today=form.today,
+        metadata={"risk_id": form.risk.id, "origin_channel": who.channel_id, "stamp": form.stamp}))
 
 
 def submit_review(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
