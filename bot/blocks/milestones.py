@@ -24,15 +24,19 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import t
-from bot.models import Milestone, Project
-from bot.services import milestones as svc
-from bot.services.milestones import MilestoneStatus
+from bot.models import LONG_TEXT_MAX, MILESTONE_NAME_MAX, Milestone, MilestoneStatus, Project
 
 STATUS_EMOJI = {
     MilestoneStatus.done: ":white_check_mark:",
     MilestoneStatus.late: ":red_circle:",
     MilestoneStatus.at_risk: ":large_orange_circle:",
     MilestoneStatus.on_track: ":large_green_circle:",
+}
+STATUS_WORDS = {
+    MilestoneStatus.done: "milestones.status_done",
+    MilestoneStatus.late: "milestones.status_late",
+    MilestoneStatus.at_risk: "milestones.status_at_risk",
+    MilestoneStatus.on_track: "milestones.status_on_track",
 }
 BAR_CELLS = 10
 
@@ -45,7 +49,7 @@ def progress_bar(progress: int) -> str:
 
 
 def status_text(status: MilestoneStatus, lang: str) -> str:
-    return f"{STATUS_EMOJI[status]} {t(f'milestones.status_{status.value}', lang)}"
+    return f"{STATUS_EMOJI[status]} {t(STATUS_WORDS[status], lang)}"
 
 
 
@@ -83,12 +87,12 @@ def milestone_modal(lang: str, *, metadata: dict[str, Any], projects: list[Proje
         blocks.append(project_picker(projects, lang))
     blocks += [
         _input(ids.MILESTONE_BLOCK_NAME, t("milestones.label_name", lang),
-               {"type": "plain_text_input", "max_length": svc.NAME_MAX,
+               {"type": "plain_text_input", "max_length": MILESTONE_NAME_MAX,
                 "placeholder": plain_text(t("milestones.placeholder_name", lang), PLACEHOLDER)}),
         _input(ids.MILESTONE_BLOCK_DUE, t("milestones.label_due", lang), due),
         _progress_input(lang, 0),
         _input(ids.MILESTONE_BLOCK_DESCRIPTION, t("milestones.label_description", lang),
-               {"type": "plain_text_input", "multiline": True, "max_length": svc.DESCRIPTION_MAX}, optional=True),
+               {"type": "plain_text_input", "multiline": True, "max_length": LONG_TEXT_MAX}, optional=True),
     ]
     return _modal(ids.MILESTONE_MODAL, t("milestones.modal_title", lang), lang, blocks, metadata)
 

@@ -25,7 +25,7 @@ from bot.models import Milestone, Project, Risk, RiskStatus, Visibility
 from bot.services import edits, risks
 from bot.services.errors import DomainError, NotFound, ValidationFailed
 
-VISIBILITY_WORDS = {Visibility.internal: "risk.visibility_internal", Visibility.client: "risk.visibility_client"}
+PER_PAGE = risks.PER_PAGE
 
 
 @dataclass
@@ -200,11 +200,10 @@ def _apply(s: PlanScope, deps: Deps, project: Project, risk_id: int, submitted: 
 
 
 def _words(s: PlanScope, name: str, value: Any) -> str:
-    """A current value as a conflict names it (the owner's id: the handler puts their name)."""
+    """A current value as a conflict names it (the owner's id and the visibility are put in
+    words by the handler: a name Slack knows, the words of the form's options)."""
     if value is None or value == "":
         return t("common.none", s.lang)
-    if name == "visibility":
-        return t(VISIBILITY_WORDS.get(value, "risk.visibility_internal"), s.lang)
     if name == "milestone":
         return risks.milestone_names(s.session, {value}).get(value, str(value))
     return str(value)

@@ -16,7 +16,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
 from bot.blocks.pagination import page_state
-from bot.blocks.risks import ACTION_TO_STATUS, register_list, review_modal, risk_card, risk_modal
+from bot.blocks.risks import ACTION_TO_STATUS, VISIBILITY_WORDS, register_list, review_modal, risk_card, risk_modal
 from bot.blocks.text import from_slack_text, mention, safe
 from bot.deps import Deps
 from bot.flows import risks as flow
@@ -38,7 +38,7 @@ from bot.handlers.common import (
 )
 from bot.handlers.plan_common import inline, open_from_click, said, who_of
 from bot.i18n import t
-from bot.models import RiskStatus
+from bot.models import RiskStatus, Visibility
 from bot.slack.users import UserKind
 
 FIELD_TO_BLOCK = {
@@ -121,12 +121,17 @@ def _is_member(deps: Deps, user_id: str | None) -> bool:
 
 
 def _named(deps: Deps, refused: Refused) -> Refused:
-    """A conflict on the owner names the current owner, as Slack knows them."""
+    """A conflict names the current value: the owner as Slack knows them, the visibility in words."""
     errors = getattr(refused.error, "errors", {})
-    key, params = errors.get("owner", ("", {}))
-    if key == "risk.error_changed_meanwhile" and isinstance(params.get("value"), str):
-        info = deps.users.info(deps.client, params["value"])
-        errors["owner"] = (key, {"value": "@" + info.name if info else params["value"]})
+    for name, (key, params) in list(errors.items()):
+        value = params.get("value")
+        if key != "risk.error_changed_meanwhile" or not isinstance(value, str):
+            continue
+        if name == "owner":
+            info = deps.users.info(deps.client, value)
+            errors[name] = (key, {"value": "@" + info.name if info else value})
+        elif name == "visibility" and value in VISIBILITY_WORDS:
+            errors[name] = (key, {"value": t(VISIBILITY_WORDS[Visibility(value)], refused.lang)})
     return refused
 
 
@@ -239,6 +244,7 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
 
 def _list_message(page: flow.Page, lang: str, notice: str | None = None) -> dict[str, Any]:
     project = page.project
-    blocks = register_list(project, page.items, total=page.total, page=page.page, lang=lang, today=page.today,
-                           milestones=page.milestones, include_closed=page.include_closed, notice=notice)
+    blocks = register_list(project, page.items, total=page.total, page=page.page, per_page=flow.PER_PAGE, lang=lang,
+                           today=page.today, milestones=page.milestones, include_closed=page.include_closed,
+                           notice=notice)
     return message(t("risk.list_text", lang, name=safe(project.name, 200), count=page.total), blocks)
