@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import form_modal, project_picker
 from bot.blocks.common import input_block as _input
-from bot.blocks.common import project_picker
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
-    MODAL_BUTTON,
-    MODAL_TITLE,
     PLACEHOLDER,
-    PRIVATE_METADATA,
     fit_blocks,
     fit_options,
     mrkdwn,
@@ -54,19 +50,6 @@ def status_text(status: MilestoneStatus, lang: str) -> str:
 
 
 
-def _modal(callback_id: str, title: str, lang: str, blocks: list[dict[str, Any]],
-           metadata: dict[str, Any], submit: str | None = None) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": callback_id,
-        "title": plain_text(title, MODAL_TITLE),
-        "submit": plain_text(submit or t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
-        "blocks": blocks,
-    }
-
-
 def _progress_input(lang: str, initial: int | None) -> dict[str, Any]:
     el: dict[str, Any] = {"type": "number_input", "is_decimal_allowed": False,
                           "placeholder": plain_text("0–100", PLACEHOLDER)}
@@ -94,7 +77,7 @@ def milestone_modal(lang: str, *, metadata: dict[str, Any], projects: list[Proje
         _input(ids.MILESTONE_BLOCK_DESCRIPTION, t("milestones.label_description", lang),
                {"type": "plain_text_input", "multiline": True, "max_length": LONG_TEXT_MAX}, optional=True),
     ]
-    return _modal(ids.MILESTONE_MODAL, t("milestones.modal_title", lang), lang, blocks, metadata)
+    return form_modal(ids.MILESTONE_MODAL, t("milestones.modal_title", lang), lang, blocks, metadata)
 
 
 def edit_modal(lang: str, *, milestone: Milestone, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +94,7 @@ def edit_modal(lang: str, *, milestone: Milestone, metadata: dict[str, Any]) -> 
         _input(ids.MILESTONE_BLOCK_DONE, t("milestones.label_done", lang), done_el, optional=True,
                hint=t("milestones.hint_done", lang)),
     ]
-    return _modal(ids.MILESTONE_EDIT_MODAL, t("milestones.edit_title", lang), lang, blocks, metadata)
+    return form_modal(ids.MILESTONE_EDIT_MODAL, t("milestones.edit_title", lang), lang, blocks, metadata)
 
 
 def pick_modal(lang: str, *, milestones: list[Milestone], metadata: dict[str, Any]) -> dict[str, Any]:
@@ -120,7 +103,7 @@ def pick_modal(lang: str, *, milestones: list[Milestone], metadata: dict[str, An
     blocks = [_input(ids.MILESTONE_BLOCK_PICK, t("milestones.label_pick", lang),
                      {"type": "static_select", "options": options,
                       "placeholder": plain_text(t("milestones.placeholder_pick", lang), PLACEHOLDER)})]
-    return _modal(ids.MILESTONE_PICK_MODAL, t("milestones.edit_title", lang), lang, blocks, metadata,
+    return form_modal(ids.MILESTONE_PICK_MODAL, t("milestones.edit_title", lang), lang, blocks, metadata,
                   submit=t("milestones.next", lang))
 
 

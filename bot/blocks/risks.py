@@ -7,18 +7,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import form_modal, project_picker
 from bot.blocks.common import input_block as _input
-from bot.blocks.common import project_picker
 from bot.blocks.pagination import pager
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
     CONTEXT_TEXT,
     HEADER_TEXT,
-    MODAL_BUTTON,
-    MODAL_TITLE,
     PLACEHOLDER,
-    PRIVATE_METADATA,
     fit_blocks,
     fit_options,
     mention,
@@ -136,33 +133,18 @@ def risk_modal(lang: str, *, metadata: dict[str, Any], owner: str, today: date, 
             ms_el["initial_option"] = current
         blocks.append(_input(ids.RISK_BLOCK_MILESTONE, t("risk.label_milestone", lang), ms_el, optional=True,
                              hint=t("risk.hint_milestone", lang)))
-    return {
-        "type": "modal",
-        "callback_id": ids.RISK_MODAL,
-        "title": plain_text(t("risk.modal_title_edit" if r else "risk.modal_title_new", lang), MODAL_TITLE),
-        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
-        "blocks": blocks,
-    }
+    title_key = "risk.modal_title_edit" if r else "risk.modal_title_new"
+    return form_modal(ids.RISK_MODAL, t(title_key, lang), lang, blocks, metadata)
 
 
 def review_modal(risk: Risk, lang: str, *, today: date, metadata: dict[str, Any]) -> dict[str, Any]:
     upcoming = risk.next_review_date and risk.next_review_date >= today
     initial = risk.next_review_date if upcoming else today + timedelta(days=RISK_REVIEW_DAYS)
-    return {
-        "type": "modal",
-        "callback_id": ids.RISK_REVIEW_MODAL,
-        "title": plain_text(t("risk.review_title", lang), MODAL_TITLE),
-        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
-        "blocks": [
-            {"type": "section", "text": mrkdwn(t("risk.review_for", lang, title=safe(risk.title, 500)))},
-            _input(ids.RISK_BLOCK_REVIEW, t("risk.label_review", lang),
-                   {"type": "datepicker", "initial_date": initial.isoformat()}),
-        ],
-    }
+    return form_modal(ids.RISK_REVIEW_MODAL, t("risk.review_title", lang), lang, [
+        {"type": "section", "text": mrkdwn(t("risk.review_for", lang, title=safe(risk.title, 500)))},
+        _input(ids.RISK_BLOCK_REVIEW, t("risk.label_review", lang),
+               {"type": "datepicker", "initial_date": initial.isoformat()}),
+    ], metadata)
 
 
 def risk_line(risk: Risk, lang: str, *, milestone: str | None = None, today: date | None = None) -> str:

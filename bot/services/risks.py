@@ -15,38 +15,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from bot import models
 from bot.clock import Clock
-from bot.models import (
-    LONG_TEXT_MAX,
-    RISK_HIGH_SCORE,
-    RISK_REVIEW_DAYS,
-    RISK_SCALE,
-    RISK_TITLE_MAX,
-    RISK_TRANSITIONS,
-    Milestone,
-    Project,
-    ProjectStatus,
-    Risk,
-    RiskStatus,
-    Visibility,
-    risk_level,
-)
+from bot.models import Milestone, Project, ProjectStatus, Risk, RiskStatus, Visibility
 from bot.services import activity
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
-TITLE_MAX = RISK_TITLE_MAX
-TEXT_MAX = LONG_TEXT_MAX
-SCALE = RISK_SCALE
+TITLE_MAX = models.RISK_TITLE_MAX
+TEXT_MAX = models.LONG_TEXT_MAX
+SCALE = models.RISK_SCALE
 QUICK_PROBABILITY = 3
 QUICK_IMPACT = 3
-DEFAULT_REVIEW_DAYS = RISK_REVIEW_DAYS
-HIGH_SCORE = RISK_HIGH_SCORE
+DEFAULT_REVIEW_DAYS = models.RISK_REVIEW_DAYS
+HIGH_SCORE = models.RISK_HIGH_SCORE
 PER_PAGE = 10
 
 FIELDS = ["title", "description", "probability", "impact", "owner_user_id", "mitigation",
           "next_review_date", "status", "visibility", "milestone_id"]
 
-TRANSITIONS = RISK_TRANSITIONS  # the state machine (bot/models.py: shown by the list's buttons too)
+TRANSITIONS = models.RISK_TRANSITIONS  # the state machine (bot/models.py: shown by the list's buttons too)
 # The activity-log action of each status change.
 STATUS_ACTIONS = {
     RiskStatus.open: "reopened",
@@ -62,7 +49,7 @@ def score_of(probability: int, impact: int) -> int:
     return probability * impact
 
 
-level = risk_level
+level = models.risk_level
 
 
 def puts_milestone_at_risk(risk: Risk) -> bool:
