@@ -163,10 +163,9 @@ def _edit_view(form: flow.Form, origin: str | None) -> dict[str, Any]:
 
 
 def _submitted(values: dict[str, Any]) -> dict[str, Any]:
-    """The fields the update form sent back (a field it did not hold is not a change)."""
-    out: dict[str, Any] = {}
-    if ids.MILESTONE_BLOCK_DUE in values:
-        out["due_date"] = selected_date(values, ids.MILESTONE_BLOCK_DUE) or ""
+    """The fields the update form sent back (an optional field it did not hold is not a change;
+    the due date is required: without it the form is answered inline)."""
+    out: dict[str, Any] = {"due_date": selected_date(values, ids.MILESTONE_BLOCK_DUE) or ""}
     if ids.MILESTONE_BLOCK_PROGRESS in values:
         out["progress"] = text_value(values, ids.MILESTONE_BLOCK_PROGRESS)
     if ids.MILESTONE_BLOCK_DONE in values:
