@@ -91,6 +91,42 @@ class Visibility(StrEnum):
     client = "client"
 
 
+class MilestoneStatus(StrEnum):
+    """Derived, never stored (`services/milestones.py` `derive_status`)."""
+
+    done = "done"
+    late = "late"
+    at_risk = "at_risk"
+    on_track = "on_track"
+
+
+# Fixed rules of the plan: applied by services/milestones.py and services/risks.py, shown by
+# the builders in bot/blocks (which import no services).
+MILESTONE_NAME_MAX = 150
+RISK_TITLE_MAX = 200
+LONG_TEXT_MAX = 3000  # descriptions, mitigations
+RISK_SCALE = range(1, 6)  # probability and impact
+RISK_HIGH_SCORE = 15  # the threshold the milestone status and the reminders use too
+RISK_MEDIUM_SCORE = 5
+RISK_REVIEW_DAYS = 7  # a new risk is reviewed a week later unless told otherwise
+# Which status a risk may move to from each status. Anything may be reopened.
+RISK_TRANSITIONS: dict[str, frozenset[str]] = {
+    RiskStatus.open: frozenset({RiskStatus.mitigated, RiskStatus.occurred, RiskStatus.closed}),
+    RiskStatus.mitigated: frozenset({RiskStatus.open, RiskStatus.occurred, RiskStatus.closed}),
+    RiskStatus.occurred: frozenset({RiskStatus.open, RiskStatus.closed}),
+    RiskStatus.closed: frozenset({RiskStatus.open}),
+}
+
+
+def risk_level(score: int) -> str:
+    """`high` (15–25), `medium` (5–14) or `low` (1–4)."""
+    if score >= RISK_HIGH_SCORE:
+        return "high"
+    if score >= RISK_MEDIUM_SCORE:
+        return "medium"
+    return "low"
+
+
 class FeedbackKind(StrEnum):
     score = "score"
     praise = "praise"
@@ -189,7 +225,7 @@ class Milestone(SQLModel, table=True):
     # Bumped by every change; buttons and edit forms carry the version they showed (stale → refused).
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     project_id: int = Field(foreign_key="project.id", index=True)
-    name: str = Field(max_length=150)
+    name: str = Field(max_length=MILESTONE_NAME_MAX)
     description: str = Field(default="", sa_type=sa.Text)
     due_date: date
     progress: int = Field(default=0)
@@ -258,7 +294,7 @@ class Risk(SQLModel, table=True):
     # Bumped by every change; buttons and edit forms carry the version they showed (stale → refused).
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     project_id: int = Field(foreign_key="project.id", index=True)
-    title: str = Field(max_length=200)
+    title: str = Field(max_length=RISK_TITLE_MAX)
     description: str = Field(default="", sa_type=sa.Text)
     probability: int = Field(default=3)
     impact: int = Field(default=3)
@@ -275,6 +311,15 @@ class Risk(SQLModel, table=True):
     @property
     def score(self) -> int:
         return self.probability * self.impact
+
+    @property
+    def puts_milestone_at_risk(self) -> bool:
+        """Whether this risk, by itself, makes its milestone at risk: it occurred, or it is
+        open and scored high."""
+        if self.milestone_id is None:
+            return False
+        return self.status == RiskStatus.occurred or (self.status == RiskStatus.open
+                                                      and self.score >= RISK_HIGH_SCORE)
 
 
 class FeedbackPrompt(SQLModel, table=True):

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.blocks import ids
-from bot.blocks.text import INPUT_HINT, INPUT_LABEL, fit_options, option, plain_text
+from bot.blocks.text import (
+    INPUT_HINT,
+    INPUT_LABEL,
+    MODAL_BUTTON,
+    MODAL_TITLE,
+    PRIVATE_METADATA,
+    fit_options,
+    option,
+    plain_text,
+)
 from bot.i18n import t
 from bot.models import Project
 
@@ -40,3 +50,17 @@ def input_block(block_id: str, label: str, element: dict[str, Any], *, optional:
     if hint:
         block["hint"] = plain_text(hint, INPUT_HINT)
     return block
+
+
+def form_modal(callback_id: str, title: str, lang: str, blocks: list[dict[str, Any]], metadata: dict[str, Any],
+               submit: str | None = None) -> dict[str, Any]:
+    """A modal form: Save (or `submit`) and Cancel, `metadata` carried as its private_metadata."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain_text(title, MODAL_TITLE),
+        "submit": plain_text(submit or t("common.save", lang), MODAL_BUTTON),
+        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
+        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
+        "blocks": blocks,
+    }

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import form_modal, project_picker
 from bot.blocks.common import input_block as _input
-from bot.blocks.common import project_picker
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
-    MODAL_BUTTON,
-    MODAL_TITLE,
     PLACEHOLDER,
-    PRIVATE_METADATA,
     fit_blocks,
     fit_options,
     mrkdwn,
@@ -24,15 +20,19 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import t
-from bot.models import Milestone, Project
-from bot.services import milestones as svc
-from bot.services.milestones import MilestoneStatus
+from bot.models import LONG_TEXT_MAX, MILESTONE_NAME_MAX, Milestone, MilestoneStatus, Project
 
 STATUS_EMOJI = {
     MilestoneStatus.done: ":white_check_mark:",
     MilestoneStatus.late: ":red_circle:",
     MilestoneStatus.at_risk: ":large_orange_circle:",
     MilestoneStatus.on_track: ":large_green_circle:",
+}
+STATUS_WORDS = {
+    MilestoneStatus.done: "milestones.status_done",
+    MilestoneStatus.late: "milestones.status_late",
+    MilestoneStatus.at_risk: "milestones.status_at_risk",
+    MilestoneStatus.on_track: "milestones.status_on_track",
 }
 BAR_CELLS = 10
 
@@ -45,22 +45,9 @@ def progress_bar(progress: int) -> str:
 
 
 def status_text(status: MilestoneStatus, lang: str) -> str:
-    return f"{STATUS_EMOJI[status]} {t(f'milestones.status_{status.value}', lang)}"
+    return f"{STATUS_EMOJI[status]} {t(STATUS_WORDS[status], lang)}"
 
 
-
-
-def _modal(callback_id: str, title: str, lang: str, blocks: list[dict[str, Any]],
-           metadata: dict[str, Any], submit: str | None = None) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": callback_id,
-        "title": plain_text(title, MODAL_TITLE),
-        "submit": plain_text(submit or t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
-        "blocks": blocks,
-    }
 
 
 def _progress_input(lang: str, initial: int | None) -> dict[str, Any]:
@@ -83,14 +70,14 @@ def milestone_modal(lang: str, *, metadata: dict[str, Any], projects: list[Proje
         blocks.append(project_picker(projects, lang))
     blocks += [
         _input(ids.MILESTONE_BLOCK_NAME, t("milestones.label_name", lang),
-               {"type": "plain_text_input", "max_length": svc.NAME_MAX,
+               {"type": "plain_text_input", "max_length": MILESTONE_NAME_MAX,
                 "placeholder": plain_text(t("milestones.placeholder_name", lang), PLACEHOLDER)}),
         _input(ids.MILESTONE_BLOCK_DUE, t("milestones.label_due", lang), due),
         _progress_input(lang, 0),
         _input(ids.MILESTONE_BLOCK_DESCRIPTION, t("milestones.label_description", lang),
-               {"type": "plain_text_input", "multiline": True, "max_length": svc.DESCRIPTION_MAX}, optional=True),
+               {"type": "plain_text_input", "multiline": True, "max_length": LONG_TEXT_MAX}, optional=True),
     ]
-    return _modal(ids.MILESTONE_MODAL, t("milestones.modal_title", lang), lang, blocks, metadata)
+    return form_modal(ids.MILESTONE_MODAL, t("milestones.modal_title", lang), lang, blocks, metadata)
 
 
 def edit_modal(lang: str, *, milestone: Milestone, metadata: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +94,7 @@ def edit_modal(lang: str, *, milestone: Milestone, metadata: dict[str, Any]) -> 
         _input(ids.MILESTONE_BLOCK_DONE, t("milestones.label_done", lang), done_el, optional=True,
                hint=t("milestones.hint_done", lang)),
     ]
-    return _modal(ids.MILESTONE_EDIT_MODAL, t("milestones.edit_title", lang), lang, blocks, metadata)
+    return form_modal(ids.MILESTONE_EDIT_MODAL, t("milestones.edit_title", lang), lang, blocks, metadata)
 
 
 def pick_modal(lang: str, *, milestones: list[Milestone], metadata: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +103,7 @@ def pick_modal(lang: str, *, milestones: list[Milestone], metadata: dict[str, An
     blocks = [_input(ids.MILESTONE_BLOCK_PICK, t("milestones.label_pick", lang),
                      {"type": "static_select", "options": options,
                       "placeholder": plain_text(t("milestones.placeholder_pick", lang), PLACEHOLDER)})]
-    return _modal(ids.MILESTONE_PICK_MODAL, t("milestones.edit_title", lang), lang, blocks, metadata,
+    return form_modal(ids.MILESTONE_PICK_MODAL, t("milestones.edit_title", lang), lang, blocks, metadata,
                   submit=t("milestones.next", lang))
 
 

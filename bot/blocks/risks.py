@@ -7,18 +7,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import form_modal, project_picker
 from bot.blocks.common import input_block as _input
-from bot.blocks.common import project_picker
 from bot.blocks.pagination import pager
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
     CONTEXT_TEXT,
     HEADER_TEXT,
-    MODAL_BUTTON,
-    MODAL_TITLE,
     PLACEHOLDER,
-    PRIVATE_METADATA,
     fit_blocks,
     fit_options,
     mention,
@@ -28,8 +25,19 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import t
-from bot.models import Milestone, Project, Risk, RiskStatus, Visibility
-from bot.services import risks
+from bot.models import (
+    LONG_TEXT_MAX,
+    RISK_REVIEW_DAYS,
+    RISK_SCALE,
+    RISK_TITLE_MAX,
+    RISK_TRANSITIONS,
+    Milestone,
+    Project,
+    Risk,
+    RiskStatus,
+    Visibility,
+    risk_level,
+)
 
 BADGES = {"high": "🔴", "medium": "🟠", "low": "🟢"}
 STATUS_ICONS = {RiskStatus.open: "⚪", RiskStatus.mitigated: "🛡️", RiskStatus.occurred: "💥",
@@ -42,17 +50,31 @@ STATUS_BUTTONS = {
     RiskStatus.open: ids.RISK_REOPEN,
 }
 ACTION_TO_STATUS = {action: status for status, action in STATUS_BUTTONS.items()}
+# The words of each value, named once (no key is built from a value).
+STATUS_WORDS = {RiskStatus.open: "risk.status_open", RiskStatus.mitigated: "risk.status_mitigated",
+                RiskStatus.occurred: "risk.status_occurred", RiskStatus.closed: "risk.status_closed"}
+STATUS_BUTTON_WORDS = {RiskStatus.open: "risk.button_open", RiskStatus.mitigated: "risk.button_mitigated",
+                       RiskStatus.occurred: "risk.button_occurred", RiskStatus.closed: "risk.button_closed"}
+VISIBILITY_WORDS = {Visibility.internal: "risk.visibility_internal", Visibility.client: "risk.visibility_client"}
+VISIBILITY_SHORT = {Visibility.internal: "risk.visibility_short_internal",
+                    Visibility.client: "risk.visibility_short_client"}
+SCALE_WORDS = {
+    "probability": ("risk.probability_1", "risk.probability_2", "risk.probability_3", "risk.probability_4",
+                    "risk.probability_5"),
+    "impact": ("risk.impact_1", "risk.impact_2", "risk.impact_3", "risk.impact_4", "risk.impact_5"),
+}
+QUICK_SCORE = 3  # probability and impact of a new risk until someone says otherwise
 
 
 def badge(score: int) -> str:
     """🔴 20 / 🟠 12 / 🟢 4."""
-    return f"{BADGES[risks.level(score)]} {score}"
+    return f"{BADGES[risk_level(score)]} {score}"
 
 
 
 
 def _scale(kind: str, lang: str, initial: int) -> dict[str, Any]:
-    options = [option(t(f"risk.{kind}_{n}", lang, n=n), str(n)) for n in risks.SCALE]
+    options = [option(t(SCALE_WORDS[kind][n - 1], lang, n=n), str(n)) for n in RISK_SCALE]
     return {"type": "static_select", "options": options, "initial_option": options[initial - 1]}
 
 
@@ -61,28 +83,28 @@ def risk_modal(lang: str, *, metadata: dict[str, Any], owner: str, today: date, 
                projects: list[Project] | None = None) -> dict[str, Any]:
     """The full form: new (prefilled with `title`), or editing `editing`. `projects` adds the picker."""
     r = editing
-    title_el: dict[str, Any] = {"type": "plain_text_input", "max_length": risks.TITLE_MAX,
+    title_el: dict[str, Any] = {"type": "plain_text_input", "max_length": RISK_TITLE_MAX,
                                 "placeholder": plain_text(t("risk.placeholder_title", lang), PLACEHOLDER)}
     initial_title = r.title if r else title
     if initial_title:
-        title_el["initial_value"] = initial_title[: risks.TITLE_MAX]
-    desc_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": risks.TEXT_MAX,
+        title_el["initial_value"] = initial_title[: RISK_TITLE_MAX]
+    desc_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": LONG_TEXT_MAX,
                                "placeholder": plain_text(t("risk.placeholder_description", lang), PLACEHOLDER)}
     if r and r.description:
         desc_el["initial_value"] = r.description
-    mitigation_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": risks.TEXT_MAX,
+    mitigation_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": LONG_TEXT_MAX,
                                      "placeholder": plain_text(t("risk.placeholder_mitigation", lang), PLACEHOLDER)}
     if r and r.mitigation:
         mitigation_el["initial_value"] = r.mitigation
     review_el: dict[str, Any] = {"type": "datepicker"}
-    review = r.next_review_date if r else today + timedelta(days=risks.DEFAULT_REVIEW_DAYS)
+    review = r.next_review_date if r else today + timedelta(days=RISK_REVIEW_DAYS)
     if review:
         review_el["initial_date"] = review.isoformat()
     owner_el: dict[str, Any] = {"type": "users_select"}
     initial_owner = r.owner_user_id if r else owner
     if initial_owner:
         owner_el["initial_user"] = initial_owner
-    visibility_opts = [option(t(f"risk.visibility_{v.value}", lang), v.value) for v in Visibility]
+    visibility_opts = [option(t(VISIBILITY_WORDS[v], lang), v.value) for v in Visibility]
     visibility = r.visibility if r else Visibility.internal
     blocks: list[dict[str, Any]] = []
     if projects is not None:
@@ -91,9 +113,9 @@ def risk_modal(lang: str, *, metadata: dict[str, Any], owner: str, today: date, 
         _input(ids.RISK_BLOCK_TITLE, t("risk.label_title", lang), title_el),
         _input(ids.RISK_BLOCK_DESCRIPTION, t("risk.label_description", lang), desc_el, optional=True),
         _input(ids.RISK_BLOCK_PROBABILITY, t("risk.label_probability", lang),
-               _scale("probability", lang, r.probability if r else risks.QUICK_PROBABILITY)),
+               _scale("probability", lang, r.probability if r else QUICK_SCORE)),
         _input(ids.RISK_BLOCK_IMPACT, t("risk.label_impact", lang),
-               _scale("impact", lang, r.impact if r else risks.QUICK_IMPACT), hint=t("risk.hint_score", lang)),
+               _scale("impact", lang, r.impact if r else QUICK_SCORE), hint=t("risk.hint_score", lang)),
         _input(ids.RISK_BLOCK_OWNER, t("risk.label_owner", lang), owner_el),
         _input(ids.RISK_BLOCK_MITIGATION, t("risk.label_mitigation", lang), mitigation_el, optional=True),
         _input(ids.RISK_BLOCK_REVIEW, t("risk.label_review", lang), review_el, optional=True,
@@ -111,38 +133,23 @@ def risk_modal(lang: str, *, metadata: dict[str, Any], owner: str, today: date, 
             ms_el["initial_option"] = current
         blocks.append(_input(ids.RISK_BLOCK_MILESTONE, t("risk.label_milestone", lang), ms_el, optional=True,
                              hint=t("risk.hint_milestone", lang)))
-    return {
-        "type": "modal",
-        "callback_id": ids.RISK_MODAL,
-        "title": plain_text(t("risk.modal_title_edit" if r else "risk.modal_title_new", lang), MODAL_TITLE),
-        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
-        "blocks": blocks,
-    }
+    title_key = "risk.modal_title_edit" if r else "risk.modal_title_new"
+    return form_modal(ids.RISK_MODAL, t(title_key, lang), lang, blocks, metadata)
 
 
 def review_modal(risk: Risk, lang: str, *, today: date, metadata: dict[str, Any]) -> dict[str, Any]:
     upcoming = risk.next_review_date and risk.next_review_date >= today
-    initial = risk.next_review_date if upcoming else today + timedelta(days=risks.DEFAULT_REVIEW_DAYS)
-    return {
-        "type": "modal",
-        "callback_id": ids.RISK_REVIEW_MODAL,
-        "title": plain_text(t("risk.review_title", lang), MODAL_TITLE),
-        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
-        "blocks": [
-            {"type": "section", "text": mrkdwn(t("risk.review_for", lang, title=safe(risk.title, 500)))},
-            _input(ids.RISK_BLOCK_REVIEW, t("risk.label_review", lang),
-                   {"type": "datepicker", "initial_date": initial.isoformat()}),
-        ],
-    }
+    initial = risk.next_review_date if upcoming else today + timedelta(days=RISK_REVIEW_DAYS)
+    return form_modal(ids.RISK_REVIEW_MODAL, t("risk.review_title", lang), lang, [
+        {"type": "section", "text": mrkdwn(t("risk.review_for", lang, title=safe(risk.title, 500)))},
+        _input(ids.RISK_BLOCK_REVIEW, t("risk.label_review", lang),
+               {"type": "datepicker", "initial_date": initial.isoformat()}),
+    ], metadata)
 
 
 def risk_line(risk: Risk, lang: str, *, milestone: str | None = None, today: date | None = None) -> str:
     """The facts of one risk in mrkdwn: badge, title, status, owner, review, visibility, milestone."""
-    status = f"{STATUS_ICONS[RiskStatus(risk.status)]} {t(f'risk.status_{risk.status}', lang)}"
+    status = f"{STATUS_ICONS[RiskStatus(risk.status)]} {t(STATUS_WORDS[RiskStatus(risk.status)], lang)}"
     if risk.next_review_date is None:
         review = t("risk.no_review", lang)
     elif today and risk.next_review_date < today and risk.status != RiskStatus.closed:
@@ -154,9 +161,9 @@ def risk_line(risk: Risk, lang: str, *, milestone: str | None = None, today: dat
         t("risk.line_facts", lang, status=status, owner=mention(risk.owner_user_id) or t("common.none", lang),
           review=review, p=risk.probability, i=risk.impact),
     ]
-    extra = [t(f"risk.visibility_short_{risk.visibility}", lang)]
+    extra = [t(VISIBILITY_SHORT[Visibility(risk.visibility)], lang)]
     if milestone:
-        key = "risk.line_milestone_at_risk" if risks.puts_milestone_at_risk(risk) else "risk.line_milestone"
+        key = "risk.line_milestone_at_risk" if risk.puts_milestone_at_risk else "risk.line_milestone"
         extra.append(t(key, lang, name=safe(milestone, 150)))
     lines.append(" · ".join(extra))
     if risk.mitigation:
@@ -181,11 +188,11 @@ def risk_buttons(risk: Risk, lang: str, *, page: int, include_closed: bool = Fal
 
     out = [button(ids.RISK_EDIT, "risk.button_edit", str(risk.id))]
     for status in (RiskStatus.mitigated, RiskStatus.occurred, RiskStatus.closed, RiskStatus.open):
-        if status in risks.TRANSITIONS[RiskStatus(risk.status)]:
+        if status in RISK_TRANSITIONS[RiskStatus(risk.status)]:
             value = json.dumps({"id": risk.id, "from": risk.status, "page": page, "all": include_closed})
             confirm = "risk.confirm_occurred" if status == RiskStatus.occurred else None
             style = "danger" if status == RiskStatus.occurred else None
-            out.append(button(STATUS_BUTTONS[status], f"risk.button_{status.value}", value, style, confirm))
+            out.append(button(STATUS_BUTTONS[status], STATUS_BUTTON_WORDS[status], value, style, confirm))
     out.append(button(ids.RISK_SET_REVIEW, "risk.button_review", str(risk.id)))
     return out
 
@@ -204,8 +211,8 @@ def risk_card(risk: Risk, lang: str, *, milestone: str | None = None, today: dat
     return blocks
 
 
-def register_list(project: Project, items: list[Risk], *, total: int, page: int, lang: str, today: date,
-                  milestones: dict[int, str], include_closed: bool, notice: str | None = None
+def register_list(project: Project, items: list[Risk], *, total: int, page: int, lang: str, per_page: int = 10,
+                  today: date, milestones: dict[int, str], include_closed: bool, notice: str | None = None
                   ) -> list[dict[str, Any]]:
     """`/risk list`: highest score first, each risk with its buttons; 10 per page."""
     title_key = "risk.list_title_all" if include_closed else "risk.list_title"
@@ -222,7 +229,7 @@ def register_list(project: Project, items: list[Risk], *, total: int, page: int,
             risk, lang, milestone=milestones.get(risk.milestone_id or 0), today=today))})
         blocks.append({"type": "actions", "block_id": f"{ids.RISK_ITEM_BLOCK}:{page}:{risk.id}",
                        "elements": risk_buttons(risk, lang, page=page, include_closed=include_closed)})
-    blocks += pager(ids.RISK_LIST_PAGE, page=page, total=total, per_page=risks.PER_PAGE, lang=lang,
+    blocks += pager(ids.RISK_LIST_PAGE, page=page, total=total, per_page=per_page, lang=lang,
                     state={"project": project.id, "all": include_closed})
     if not include_closed:
         blocks.append({"type": "context", "elements": [mrkdwn(t("risk.list_hint_all", lang), CONTEXT_TEXT)]})

@@ -1,18 +1,35 @@
-"""Helpers `/change` and `/milestone` share: where a request comes from, and telling people."""
+"""Helpers the plan handlers share (`/milestone`, `/risk`, and `/change`): who asks and from where,
+and how a refused use case is told (inline next to a field, or as a short message)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from bot.deps import Deps
-from bot.handlers.common import Actor, language_for, project_of_channel, within_reach
+from bot.flows.plan_scope import Refused, Who, outside_channels
+from bot.handlers.common import (
+    Actor,
+    action_int,
+    actor_of,
+    channel_of,
+    deps_of,
+    domain_message,
+    language_for,
+    message,
+    project_of_channel,
+    view_errors,
+    within_reach,
+)
 from bot.i18n import t
 from bot.models import Project
-from bot.services.errors import DomainError, NotFound
+from bot.services.errors import DomainError, NotFound, ValidationFailed
 from bot.services.export_changes import local_time
+from bot.slack.channels import channels_of_user
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +37,47 @@ log = logging.getLogger(__name__)
 def is_outside_channels(channel_id: str | None) -> bool:
     """A DM with the bot (or no channel at all): there a modal offers a project picker.
     In an ordinary channel without a project the answer is `common.no_project_here` instead."""
-    return not channel_id or channel_id.startswith("D")
+    return outside_channels(channel_id)
+
+
+def who_of(deps: Deps, body: dict[str, Any], *, reach: bool = False) -> Who:
+    """The asker as a flow needs them. With `reach` (a command or a click), when the request
+    comes from outside any conversation (a DM, the App Home), their channels are fetched here,
+    before the flow's unit of work: for the project picker and the reach check."""
+    actor = actor_of(deps, body)
+    channel_id = channel_of(body)
+    channels = frozenset(channels_of_user(deps.client, actor.user_id)) if (
+        reach and actor.is_team and outside_channels(channel_id)) else None
+    return Who(user_id=actor.user_id, is_team=actor.is_team, lang=language_for(actor), channel_id=channel_id,
+               channels=channels)
+
+
+def inline(refused: Refused, fields: dict[str, str], block: str) -> dict[str, Any]:
+    """A refused form: `response_action: errors`, each message next to its field (or `block`)."""
+    err = refused.error
+    if isinstance(err, ValidationFailed):
+        return {"response_action": "errors", "errors": view_errors(err, refused.lang, fields)}
+    return {"response_action": "errors", "errors": {block: domain_message(err, refused.lang, for_mrkdwn=False)}}
+
+
+def open_from_click(body: dict[str, Any], context: Any, respond: Any,
+                    use_case: Callable[[Deps, Who, int | None], Any], draw: Callable[[Any, Who], dict[str, Any]]
+                    ) -> None:
+    """A button that opens a form (already acknowledged): run the use case on the button's id,
+    then open the modal `draw` makes of its result, or tell the refusal."""
+    deps = deps_of(context)
+    who = who_of(deps, body, reach=True)
+    try:
+        result = use_case(deps, who, action_int(body))
+    except Refused as refused:
+        respond(**said(refused), replace_original=False)
+        return
+    deps.client.views_open(trigger_id=body["trigger_id"], view=draw(result, who))
+
+
+def said(refused: Refused) -> dict[str, Any]:
+    """A refused command or click, as a short ephemeral answer."""
+    return message(domain_message(refused.error, refused.lang))
 
 
 def check_request_channel(deps: Deps, channel_id: str | None, project: Project, user_id: str) -> None:

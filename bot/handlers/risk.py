@@ -1,9 +1,13 @@
-"""`/risk`: the risk register (team only) — capture, quick capture, list, edit, status, review."""
+"""`/risk`: the risk register (team only) — capture, quick capture, list, edit, status, review.
+
+Each listener parses the request, calls one use case of `bot.flows.risks` and renders what it
+returns (or its refusal). What needs Slack is learned here, before the flow: who asks, their
+channels (outside a conversation), and whether a chosen owner is a member of the workspace.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from typing import Any
 
@@ -12,39 +16,30 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
 from bot.blocks.pagination import page_state
-from bot.blocks.risks import ACTION_TO_STATUS, register_list, review_modal, risk_card, risk_modal
-from bot.blocks.text import safe
+from bot.blocks.risks import ACTION_TO_STATUS, VISIBILITY_WORDS, register_list, review_modal, risk_card, risk_modal
+from bot.blocks.text import from_slack_text, mention, safe
 from bot.deps import Deps
+from bot.flows import risks as flow
+from bot.flows.plan_scope import Refused
 from bot.handlers.common import (
-    Actor,
-    action_int,
     action_value,
-    actor_of,
     as_id,
-    channel_of,
     deps_of,
     domain_message,
-    language_for,
+    first_action,
     message,
     metadata,
-    project_of_channel,
-    projects_of_user,
-    refusal,
     selected_date,
     selected_user,
     selected_value,
     tell,
     text_value,
-    view_errors,
     view_values,
-    within_reach,
 )
+from bot.handlers.plan_common import inline, open_from_click, said, who_of
 from bot.i18n import t
-from bot.models import Project, Risk
-from bot.services import projects, risks
-from bot.services.errors import DomainError, ValidationFailed
-
-log = logging.getLogger(__name__)
+from bot.models import RiskStatus, Visibility
+from bot.slack.users import UserKind
 
 FIELD_TO_BLOCK = {
     "title": ids.RISK_BLOCK_TITLE,
@@ -57,7 +52,8 @@ FIELD_TO_BLOCK = {
     "visibility": ids.RISK_BLOCK_VISIBILITY,
     "milestone": ids.RISK_BLOCK_MILESTONE,
 }
-STATUS_BUTTON_IDS = (ids.RISK_MITIGATED, ids.RISK_OCCURRED, ids.RISK_CLOSED, ids.RISK_REOPEN)
+MARKED = {RiskStatus.open: "risk.marked_open", RiskStatus.mitigated: "risk.marked_mitigated",
+          RiskStatus.occurred: "risk.marked_occurred", RiskStatus.closed: "risk.marked_closed"}
 
 
 def register(app: App) -> None:
@@ -67,225 +63,110 @@ def register(app: App) -> None:
     app.action(ids.RISK_ADD_DETAILS)(open_edit)
     app.action(ids.RISK_EDIT)(open_edit)
     app.action(ids.RISK_SET_REVIEW)(open_review)
-    for action_id in STATUS_BUTTON_IDS:
+    for action_id in ACTION_TO_STATUS:
         app.action(action_id)(change_status)
     app.action(re.compile(rf"^{ids.RISK_LIST_PAGE}:(prev|next)$"))(turn_page)
 
 
-def _is_dm(body: dict[str, Any]) -> bool:
-    channel = body.get("channel_id") or ""
-    return channel.startswith("D") or body.get("channel_name") == "directmessage"
-
-
-# --- The command ----------------------------------------------------------------------------
-
-
-def risk_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+def risk_command(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
-    actor = actor_of(deps, body)
-    project = project_of_channel(deps, channel_of(body))
-    lang = language_for(actor, project)
-    if not actor.is_team:
-        ack(refusal("common.refused_team_only", lang))
-        return
-    text = (body.get("text") or "").strip()
-    words = text.lower().split()
-    if words in (["help"], ["?"]):
-        ack(message(t("risk.help", lang)))
-        return
-    if words in (["list"], ["list", "all"]):
-        if project is None:
-            ack(refusal("common.no_project_here", lang))
-            return
-        ack(_list_message(deps, project, page=1, include_closed=len(words) == 2, lang=lang))
-        return
-    if project is None:
-        if not _is_dm(body):
-            ack(refusal("common.no_project_here", lang))
-            return
-        ack()
-        _open_new_with_picker(deps, body, actor, lang, title=text)
-        return
-    if project.status != "active":
-        ack(refusal("project.error_closed", lang, name=safe(project.name, 200)))
-        return
-    if not text:
-        ack()
-        _open_new(deps, body, actor, project, lang)
-        return
-    _quick_capture(deps, ack, actor, project, text, lang)
-
-
-def _quick_capture(deps: Deps, ack: Ack, actor: Actor, project: Project, text: str, lang: str) -> None:
+    raw = (body.get("text") or "").strip()
+    who = who_of(deps, body, reach=True)
     try:
-        with deps.session() as session:
-            risk = risks.quick_capture(session, deps.clock, project=project, actor=actor.user_id, text=text)
-            today = risks.project_today(project, deps.clock.now())
-            card = risk_card(risk, lang, today=today, details_button=True)
-            title = safe(risk.title, 200)
-    except DomainError as err:
-        ack(message(domain_message(err, lang)))
+        start = flow.start(deps, who, raw.lower().split(), from_slack_text(raw).strip())
+    except Refused as refused:
+        ack(said(refused))
         return
-    ack(message(t("risk.captured", lang, title=title), [
-        {"type": "section", "text": {"type": "mrkdwn", "text": t("risk.captured", lang, title=title)}}, *card]))
-
-
-def _open_new(deps: Deps, body: dict[str, Any], actor: Actor, project: Project, lang: str, title: str = "") -> None:
-    with deps.session() as session:
-        milestones = risks.milestones_for(session, project.id or 0)
-    view = risk_modal(lang, metadata={"project_id": project.id, "origin_channel": channel_of(body)},
-                      owner=actor.user_id, today=risks.project_today(project, deps.clock.now()), title=title,
-                      milestones=milestones)
-    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
-
-
-def _open_new_with_picker(deps: Deps, body: dict[str, Any], actor: Actor, lang: str, title: str) -> None:
-    """Outside a project channel: the same modal with a project picker (no milestone link)."""
-    mine = projects_of_user(deps, actor.user_id)
-    if not mine:
-        tell(deps, actor.user_id, channel_of(body), t("common.no_projects_for_you", lang))
-        return
-    today = risks.project_today(mine[0], deps.clock.now())
-    view = risk_modal(lang, metadata={"project_id": None, "origin_channel": channel_of(body)},
-                      owner=actor.user_id, today=today, title=title, projects=mine)
-    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+    lang = start.lang
+    if start.page is not None:
+        ack(_list_message(start.page, lang))
+    elif start.captured is not None:
+        title = safe(start.captured.title, 200)
+        card = risk_card(start.captured, lang, today=start.today, details_button=True)
+        ack(message(t("risk.captured", lang, title=title), [
+            {"type": "section", "text": {"type": "mrkdwn", "text": t("risk.captured", lang, title=title)}}, *card]))
+    elif start.form and start.today is not None:
+        ack()
+        project_id = start.project.id if start.project else None
+        view = risk_modal(lang, metadata={"project_id": project_id, "origin_channel": who.channel_id},
+                          owner=who.user_id, today=start.today, title=from_slack_text(raw).strip(),
+                          milestones=start.milestones, projects=None if start.project else start.projects)
+        deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+    else:
+        ack(message(t("risk.help", lang)))
 
 
 # --- The modal ------------------------------------------------------------------------------
 
 
-def _input_from_view(values: dict[str, Any]) -> risks.RiskInput:
+def _submitted(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields the form sent back, named as its errors name them (absent blocks left out)."""
     def scale(block_id: str) -> int | None:
         value = as_id(selected_value(values, block_id))
         return value if value is not None and value < 10 else None
 
-    milestone = selected_value(values, ids.RISK_BLOCK_MILESTONE)
-    return risks.RiskInput(
-        title=text_value(values, ids.RISK_BLOCK_TITLE),
-        description=text_value(values, ids.RISK_BLOCK_DESCRIPTION),
-        probability=scale(ids.RISK_BLOCK_PROBABILITY),
-        impact=scale(ids.RISK_BLOCK_IMPACT),
-        owner_user_id=selected_user(values, ids.RISK_BLOCK_OWNER),
-        mitigation=text_value(values, ids.RISK_BLOCK_MITIGATION),
-        next_review=selected_date(values, ids.RISK_BLOCK_REVIEW),
-        visibility=selected_value(values, ids.RISK_BLOCK_VISIBILITY) or "internal",
-        milestone_id=(as_id(milestone) or -1) if milestone else None,
-    )
+    read = {
+        "title": lambda b: text_value(values, b), "description": lambda b: text_value(values, b),
+        "probability": scale, "impact": scale, "owner": lambda b: selected_user(values, b),
+        "mitigation": lambda b: text_value(values, b), "review": lambda b: selected_date(values, b),
+        "visibility": lambda b: selected_value(values, b) or "internal",
+        "milestone": lambda b: (as_id(selected_value(values, b)) or -1) if selected_value(values, b) else None,
+    }
+    return {name: read[name](block) for name, block in FIELD_TO_BLOCK.items() if block in values}
 
 
-def _project_for_submission(deps: Deps, actor: Actor, meta: dict[str, Any], values: dict[str, Any]
-                            ) -> Project | None:
-    """The project the modal is about: the one it was opened for, or the one picked (which must
-    be one of the user's projects)."""
-    project_id = as_id(meta.get("project_id"))
-    if project_id is not None:
-        with deps.session() as session:
-            try:
-                return projects.get(session, deps.workspace.team_id, project_id)
-            except DomainError:
-                return None
-    picked = as_id(selected_value(values, PROJECT_PICKER_BLOCK))
-    if picked is None:
-        return None
-    return next((p for p in projects_of_user(deps, actor.user_id) if p.id == picked), None)
+def _is_member(deps: Deps, user_id: str | None) -> bool:
+    """A member of the installing workspace (not a guest, not another organisation's user)."""
+    return bool(user_id) and deps.users.kind(deps.client, user_id, deps.workspace) == UserKind.team
+
+
+def _named(deps: Deps, refused: Refused) -> Refused:
+    """A conflict names the current value: the owner as Slack knows them, the visibility in words."""
+    errors = getattr(refused.error, "errors", {})
+    for name, (key, params) in list(errors.items()):
+        value = params.get("value")
+        if key != "risk.error_changed_meanwhile" or not isinstance(value, str):
+            continue
+        if name == "owner":
+            info = deps.users.info(deps.client, value)
+            errors[name] = (key, {"value": "@" + info.name if info else value})
+        elif name == "visibility" and value in VISIBILITY_WORDS:
+            errors[name] = (key, {"value": t(VISIBILITY_WORDS[Visibility(value)], refused.lang)})
+    return refused
 
 
 def submit_risk(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
-    actor = actor_of(deps, body)
-    lang = language_for(actor)
-    meta = metadata(view)
-    values = view_values(view)
-    first_block = PROJECT_PICKER_BLOCK if PROJECT_PICKER_BLOCK in values else ids.RISK_BLOCK_TITLE
-    if not actor.is_team:
-        ack(response_action="errors", errors={first_block: t("common.refused_team_only", lang)})
-        return
-    project = _project_for_submission(deps, actor, meta, values)
-    if project is None:
-        ack(response_action="errors", errors={first_block: t("common.not_found", lang)})
-        return
-    lang = project.language
-    data = _input_from_view(values)
-    risk_id = as_id(meta.get("risk_id"))
+    meta, values = metadata(view), view_values(view)
+    submitted = _submitted(values)
+    who = who_of(deps, body, reach=PROJECT_PICKER_BLOCK in values)
+    stamp = meta.get("stamp") if isinstance(meta.get("stamp"), dict) else None
     try:
-        with deps.session() as session:
-            if risk_id is not None:
-                risk, owner_project = risks.get(session, deps.workspace.team_id, risk_id)
-                if owner_project.id != project.id:
-                    raise ValidationFailed({"title": ("common.not_found", {})})
-                risk = risks.update_risk(session, deps.clock, project=owner_project, risk=risk,
-                                         actor=actor.user_id, data=data)
-                key = "risk.updated"
-            else:
-                project = session.get(Project, project.id) or project
-                risk = risks.create(session, deps.clock, project=project, actor=actor.user_id, data=data)
-                key = "risk.created"
-            names = risks.milestone_names(session, {risk.milestone_id} if risk.milestone_id else set())
-            card = risk_card(risk, lang, milestone=names.get(risk.milestone_id or 0),
-                             today=risks.project_today(project, deps.clock.now()))
-            title = safe(risk.title, 200)
-    except ValidationFailed as err:
-        ack(response_action="errors", errors=view_errors(err, lang, FIELD_TO_BLOCK))
-        return
-    except DomainError as err:
-        ack(response_action="errors", errors={first_block: domain_message(err, lang)})
+        saved = flow.save(deps, who, project_id=as_id(meta.get("project_id")),
+                          picked=as_id(selected_value(values, PROJECT_PICKER_BLOCK)),
+                          risk_id=as_id(meta.get("risk_id")), submitted=submitted,
+                          owner_is_member=_is_member(deps, submitted.get("owner")), stamp=stamp)
+    except Refused as refused:
+        first = PROJECT_PICKER_BLOCK if PROJECT_PICKER_BLOCK in values else ids.RISK_BLOCK_TITLE
+        ack(inline(_named(deps, refused), FIELD_TO_BLOCK, first))
         return
     ack()
-    text = t(key, lang, title=title)
-    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text,
-          [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, *card])
+    text = t("risk.created" if saved.created else "risk.updated", saved.lang, title=safe(saved.risk.title, 200))
+    card = risk_card(saved.risk, saved.lang, milestone=saved.milestone, today=saved.today)
+    tell(deps, who.user_id, meta.get("origin_channel") or saved.project.client_channel_id, text,
+         [{"type": "section", "text": {"type": "mrkdwn", "text": text}}, *card])
 
 
 # --- Buttons --------------------------------------------------------------------------------
 
 
-def _team_or_refuse(deps: Deps, body: dict[str, Any], respond: Respond) -> Actor | None:
-    actor = actor_of(deps, body)
-    if not actor.is_team:
-        respond(**refusal("common.refused_team_only", language_for(actor)), replace_original=False)
-        return None
-    return actor
-
-
-def _load(deps: Deps, risk_id: int | None, body: dict[str, Any] | None = None,
-          actor: Actor | None = None) -> tuple[Risk, Project] | None:
-    """The risk and its project; None when it is not of this workspace, or (for a click) not
-    within the clicker's reach."""
-    if risk_id is None:
-        return None
-    with deps.session() as session:
-        try:
-            found = risks.get(session, deps.workspace.team_id, risk_id)
-        except DomainError:
-            return None
-    if body is not None and actor is not None and not within_reach(deps, actor.user_id, channel_of(body), found[1]):
-        return None
-    return found
-
-
 def open_edit(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """*Edit* in the list and *Add details* under a quick capture: the full modal, prefilled."""
     ack()
-    deps = deps_of(context)
-    actor = _team_or_refuse(deps, body, respond)
-    if actor is None:
-        return
-    found = _load(deps, action_int(body), body, actor)
-    if found is None:
-        respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
-        return
-    risk, project = found
-    lang = project.language
-    if project.status != "active":
-        respond(**refusal("project.error_closed", lang, name=safe(project.name, 200)), replace_original=False)
-        return
-    with deps.session() as session:
-        milestones = risks.milestones_for(session, project.id or 0, keep=risk.milestone_id)
-    view = risk_modal(lang, metadata={"project_id": project.id, "risk_id": risk.id,
-                                      "origin_channel": channel_of(body)},
-                      owner=actor.user_id, today=risks.project_today(project, deps.clock.now()), editing=risk,
-                      milestones=milestones)
-    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+    open_from_click(body, context, respond, flow.open_form, lambda form, who: risk_modal(
+        form.lang, metadata={"project_id": form.project.id, "risk_id": form.risk.id,
+                             "origin_channel": who.channel_id, "stamp": form.stamp},
+        owner=who.user_id, today=form.today, editing=form.risk, milestones=form.milestones))
 
 
 def _status_ref(body: dict[str, Any]) -> tuple[int, str, int, bool] | None:
@@ -305,110 +186,65 @@ def _status_ref(body: dict[str, Any]) -> tuple[int, str, int, bool] | None:
 def change_status(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
     deps = deps_of(context)
-    actor = _team_or_refuse(deps, body, respond)
-    if actor is None:
-        return
-    action_id = (body.get("actions") or [{}])[0].get("action_id")
-    to = ACTION_TO_STATUS.get(action_id)
-    ref = _status_ref(body)
-    found = _load(deps, ref[0] if ref else None, body, actor)
-    if to is None or ref is None or found is None:
-        respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
-        return
-    risk, project = found
-    lang = project.language
-    _, seen, page, include_closed = ref
+    who = who_of(deps, body, reach=True)
+    to = ACTION_TO_STATUS.get(first_action(body).get("action_id"))
+    risk_id, seen, page, include_closed = _status_ref(body) or (None, None, 1, False)
     try:
-        with deps.session() as session:
-            risk = session.get(Risk, risk.id) or risk
-            risks.change_status(session, deps.clock, project=project, risk=risk, actor=actor.user_id, to=to,
-                                expected=seen)
-            notice = t(f"risk.marked_{to.value}", lang, title=safe(risk.title, 200), user=f"<@{actor.user_id}>")
-    except DomainError as err:
-        notice = "⚠️ " + domain_message(err, lang)
-    respond(**_list_message(deps, project, page=page, include_closed=include_closed, lang=lang, notice=notice),
-            replace_original=True)
+        shown = flow.change_status(deps, who, risk_id=risk_id, to=to, seen=seen, page=page,
+                                   include_closed=include_closed)
+    except Refused as refused:
+        respond(**said(refused), replace_original=False)
+        return
+    lang = shown.project.language
+    notice = None
+    if shown.moved is not None and to is not None:
+        notice = t(MARKED[to], lang, title=safe(shown.moved.title, 200), user=mention(who.user_id))
+    elif shown.problem is not None:
+        notice = "⚠️ " + domain_message(shown.problem, lang)
+    respond(**_list_message(shown, lang, notice), replace_original=True)
 
 
 def open_review(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    deps = deps_of(context)
-    actor = _team_or_refuse(deps, body, respond)
-    if actor is None:
-        return
-    found = _load(deps, action_int(body), body, actor)
-    if found is None:
-        respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
-        return
-    risk, project = found
-    view = review_modal(risk, project.language, today=risks.project_today(project, deps.clock.now()),
-                        metadata={"risk_id": risk.id, "origin_channel": channel_of(body)})
-    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+    open_from_click(body, context, respond, flow.open_review, lambda form, who: review_modal(
+        form.risk, form.lang, today=form.today,
+        metadata={"risk_id": form.risk.id, "origin_channel": who.channel_id, "stamp": form.stamp}))
 
 
 def submit_review(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
-    actor = actor_of(deps, body)
-    lang = language_for(actor)
-    if not actor.is_team:
-        ack(response_action="errors", errors={ids.RISK_BLOCK_REVIEW: t("common.refused_team_only", lang)})
-        return
     meta = metadata(view)
-    found = _load(deps, as_id(meta.get("risk_id")))
-    if found is None:
-        ack(response_action="errors", errors={ids.RISK_BLOCK_REVIEW: t("common.not_found", lang)})
-        return
-    risk, project = found
-    lang = project.language
-    review = selected_date(view_values(view), ids.RISK_BLOCK_REVIEW)
+    who = who_of(deps, body)
+    stamp = meta.get("stamp") if isinstance(meta.get("stamp"), dict) else None
     try:
-        with deps.session() as session:
-            risk = session.get(Risk, risk.id) or risk
-            risks.set_review(session, deps.clock, project=project, risk=risk, actor=actor.user_id, review=review)
-            text = t("risk.review_saved", lang, title=safe(risk.title, 200),
-                     date=risk.next_review_date.isoformat() if risk.next_review_date else "")
-    except ValidationFailed as err:
-        ack(response_action="errors", errors=view_errors(err, lang, FIELD_TO_BLOCK))
-        return
-    except DomainError as err:
-        ack(response_action="errors", errors={ids.RISK_BLOCK_REVIEW: domain_message(err, lang)})
+        saved = flow.set_review(deps, who, risk_id=as_id(meta.get("risk_id")), stamp=stamp,
+                                review=selected_date(view_values(view), ids.RISK_BLOCK_REVIEW))
+    except Refused as refused:
+        ack(inline(refused, FIELD_TO_BLOCK, ids.RISK_BLOCK_REVIEW))
         return
     ack()
-    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
+    risk = saved.risk
+    text = t("risk.review_saved", saved.lang, title=safe(risk.title, 200),
+             date=risk.next_review_date.isoformat() if risk.next_review_date else "")
+    tell(deps, who.user_id, meta.get("origin_channel") or saved.project.client_channel_id, text)
 
 
 def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
     deps = deps_of(context)
-    actor = _team_or_refuse(deps, body, respond)
-    if actor is None:
-        return
     state = page_state(action_value(body))
-    project_id = as_id(state.get("project"))
-    with deps.session() as session:
-        try:
-            project = projects.get(session, deps.workspace.team_id, project_id) if project_id else None
-        except DomainError:
-            project = None
-    if project is None or not within_reach(deps, actor.user_id, channel_of(body), project):
-        respond(**refusal("common.not_found", language_for(actor)), replace_original=False)
+    try:
+        shown = flow.list_page(deps, who_of(deps, body, reach=True), project_id=as_id(state.get("project")),
+                               page=state["page"], include_closed=state.get("all") is True)
+    except Refused as refused:
+        respond(**said(refused), replace_original=False)
         return
-    respond(**_list_message(deps, project, page=state["page"], include_closed=state.get("all") is True,
-                            lang=project.language), replace_original=True)
+    respond(**_list_message(shown, shown.project.language), replace_original=True)
 
 
-# --- Rendering and telling ------------------------------------------------------------------
-
-
-def _list_message(deps: Deps, project: Project, *, page: int, include_closed: bool, lang: str,
-                  notice: str | None = None) -> dict[str, Any]:
-    with deps.session() as session:
-        items, total = risks.register_page(session, project.id or 0, page=page, include_closed=include_closed)
-        if not items and page > 1:  # the page emptied (risks closed meanwhile): show the last one
-            page = max(1, -(-total // risks.PER_PAGE))
-            items, total = risks.register_page(session, project.id or 0, page=page, include_closed=include_closed)
-        names = risks.milestone_names(session, {r.milestone_id for r in items if r.milestone_id})
-    blocks = register_list(project, items, total=total, page=page, lang=lang,
-                           today=risks.project_today(project, deps.clock.now()), milestones=names,
-                           include_closed=include_closed, notice=notice)
-    return message(t("risk.list_text", lang, name=safe(project.name, 200), count=total), blocks)
+def _list_message(page: flow.Page, lang: str, notice: str | None = None) -> dict[str, Any]:
+    project = page.project
+    blocks = register_list(project, page.items, total=page.total, page=page.page, per_page=flow.PER_PAGE, lang=lang,
+                           today=page.today, milestones=page.milestones, include_closed=page.include_closed,
+                           notice=notice)
+    return message(t("risk.list_text", lang, name=safe(project.name, 200), count=page.total), blocks)

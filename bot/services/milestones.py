@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_
@@ -27,23 +26,16 @@ from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
-from bot.models import Milestone, Project, Risk, RiskStatus
+from bot.models import LONG_TEXT_MAX, MILESTONE_NAME_MAX, Milestone, MilestoneStatus, Project, Risk, RiskStatus
 from bot.services import activity
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
-NAME_MAX = 150
-DESCRIPTION_MAX = 3000
+NAME_MAX = MILESTONE_NAME_MAX
+DESCRIPTION_MAX = LONG_TEXT_MAX
 AT_RISK_WINDOW_DAYS = 7
 HIGH_RISK_SCORE = 15
 ENTITY = "milestone"
 FIELDS = ["name", "description", "due_date", "progress", "done"]
-
-
-class MilestoneStatus(StrEnum):
-    done = "done"
-    late = "late"
-    at_risk = "at_risk"
-    on_track = "on_track"
 
 
 @dataclass

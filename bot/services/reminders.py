@@ -7,6 +7,7 @@ person within 24 hours, and so a person can snooze it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -56,8 +57,14 @@ def is_reminder_time(project: Project, now: datetime) -> bool:
     return calendar.within_working_hours(project, now) and local.hour >= REMIND_AT_HOUR
 
 
-def items_for(session: Session, projects: list[Project], now: datetime) -> list[ReminderItem]:
-    """Every reminder item of these projects, regardless of dedupe and snoozes."""
+def items_for(session: Session, projects: list[Project], now: datetime,
+              is_member: Callable[[str], bool] | None = None) -> list[ReminderItem]:
+    """Every reminder item of these projects, regardless of dedupe and snoozes.
+
+    A risk's reminders go to its owner only while the owner is a member of the workspace
+    (`is_member`, which the caller learns from Slack); a risk owned by a guest or an external
+    user (set before owners were checked) is the PM's to remind, so no internal risk title
+    reaches a client-side person."""
     if not projects:
         return []
     by_id = {p.id: p for p in projects if p.id is not None}
@@ -66,7 +73,8 @@ def items_for(session: Session, projects: list[Project], now: datetime) -> list[
 
     for r in session.exec(select(Risk).where(col(Risk.project_id).in_(ids), Risk.status == RiskStatus.open)).all():
         p = by_id[r.project_id]
-        owner = r.owner_user_id or p.pm_user_id
+        owner = r.owner_user_id if r.owner_user_id and (is_member is None or is_member(r.owner_user_id)) \
+            else p.pm_user_id
         today = calendar.today(p, now)
         if r.next_review_date is not None and r.next_review_date <= today:
             items.append(ReminderItem(f"risk-review:{r.id}", owner, p, "risk_review", r.title, r.id or 0,
@@ -116,11 +124,12 @@ def items_for(session: Session, projects: list[Project], now: datetime) -> list[
     return items
 
 
-def due_batches(session: Session, projects: list[Project], now: datetime) -> dict[str, list[ReminderItem]]:
+def due_batches(session: Session, projects: list[Project], now: datetime,
+                is_member: Callable[[str], bool] | None = None) -> dict[str, list[ReminderItem]]:
     """Items per person that are due now: in their project's reminder window, not snoozed, and
-    not sent to that person in the last 24 hours."""
+    not sent to that person in the last 24 hours (`is_member`: see `items_for`)."""
     in_window = [p for p in projects if is_reminder_time(p, now)]
-    items = items_for(session, in_window, now)
+    items = items_for(session, in_window, now, is_member)
     if not items:
         return {}
     users = {i.user_id for i in items}

@@ -15,31 +15,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
+from bot import models
 from bot.clock import Clock
 from bot.models import Milestone, Project, ProjectStatus, Risk, RiskStatus, Visibility
 from bot.services import activity
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
-TITLE_MAX = 200
-TEXT_MAX = 3000
-SCALE = range(1, 6)
+TITLE_MAX = models.RISK_TITLE_MAX
+TEXT_MAX = models.LONG_TEXT_MAX
+SCALE = models.RISK_SCALE
 QUICK_PROBABILITY = 3
 QUICK_IMPACT = 3
-DEFAULT_REVIEW_DAYS = 7
-HIGH_SCORE = 15  # the same threshold the milestone status and the reminders use
-MEDIUM_SCORE = 5
+DEFAULT_REVIEW_DAYS = models.RISK_REVIEW_DAYS
+HIGH_SCORE = models.RISK_HIGH_SCORE
 PER_PAGE = 10
 
 FIELDS = ["title", "description", "probability", "impact", "owner_user_id", "mitigation",
           "next_review_date", "status", "visibility", "milestone_id"]
 
-# Which status a risk may move to from each status. Anything may be reopened.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    RiskStatus.open: frozenset({RiskStatus.mitigated, RiskStatus.occurred, RiskStatus.closed}),
-    RiskStatus.mitigated: frozenset({RiskStatus.open, RiskStatus.occurred, RiskStatus.closed}),
-    RiskStatus.occurred: frozenset({RiskStatus.open, RiskStatus.closed}),
-    RiskStatus.closed: frozenset({RiskStatus.open}),
-}
+TRANSITIONS = models.RISK_TRANSITIONS  # the state machine (bot/models.py: shown by the list's buttons too)
 # The activity-log action of each status change.
 STATUS_ACTIONS = {
     RiskStatus.open: "reopened",
@@ -55,20 +49,12 @@ def score_of(probability: int, impact: int) -> int:
     return probability * impact
 
 
-def level(score: int) -> str:
-    """`high` (15–25), `medium` (5–14) or `low` (1–4)."""
-    if score >= HIGH_SCORE:
-        return "high"
-    if score >= MEDIUM_SCORE:
-        return "medium"
-    return "low"
+level = models.risk_level
 
 
 def puts_milestone_at_risk(risk: Risk) -> bool:
-    """Whether this risk, by itself, makes its milestone at risk."""
-    if risk.milestone_id is None:
-        return False
-    return risk.status == RiskStatus.occurred or (risk.status == RiskStatus.open and risk.score >= HIGH_SCORE)
+    """Whether this risk, by itself, makes its milestone at risk (`Risk.puts_milestone_at_risk`)."""
+    return risk.puts_milestone_at_risk
 
 
 def project_today(project: Project, now: datetime) -> date:

@@ -70,7 +70,8 @@ def _sections(blocks: list[dict]) -> list[str]:
 
 def test_quick_capture_stores_defaults_and_offers_details(slack, fake_slack, people, session, make_project):
     make_project()
-    resp = slack.command("/risk", "Key <!channel> developer may leave in December", user=people.pm)
+    # Slack sends what was typed escaped: a literal "<!channel>" arrives as "&lt;!channel&gt;"
+    resp = slack.command("/risk", "Key &lt;!channel&gt; developer may leave in December", user=people.pm)
     body = resp.json()
     assert body["response_type"] == "ephemeral"
     [risk] = _risks(session)

@@ -12,7 +12,7 @@ from bot.blocks.feedback import SPARKS, prompt_message, spark, sparkline, stars
 from bot.blocks.risks import badge
 from bot.db import session_scope
 from bot.models import FeedbackPrompt, FeedbackResponse, FollowUp, Milestone, Project, Risk
-from bot.services import feedback, risks
+from bot.services import feedback, reminders, risks
 from bot.services.errors import InvalidTransition, ValidationFailed
 
 SECRET = b"unit-test-secret"
@@ -126,6 +126,22 @@ def test_register_order_is_score_then_newest(make_project, engine, clock):
         assert total == 4 and [r.title for r in page] == ["b", "d", "c"]
         page2, _ = risks.register_page(s, project.id, page=2, per_page=3)
         assert [r.title for r in page2] == ["a"]
+
+
+def test_reminders_of_a_risk_owned_by_a_guest_go_to_the_pm(make_project, engine, clock):
+    """A guest made owner before owners were checked gets no internal risk title by DM."""
+    project = make_project(pm_user_id="U0PM")
+    with session_scope(engine) as s:
+        for owner in ("U0DEV", "U0GUEST"):
+            risks.create(s, clock, project=project, actor="U0PM", data=_input(
+                title=f"Owned by {owner}", owner_user_id=owner, next_review="2026-11-18"))
+        members = {"U0PM", "U0DEV"}.__contains__
+        due = {(i.title, i.user_id) for i in reminders.items_for(s, [project], clock.now(), members)
+               if i.kind == "risk_review"}
+        assert due == {("Owned by U0DEV", "U0DEV"), ("Owned by U0GUEST", "U0PM")}
+        # without a judge of membership, the owner as before
+        assert {i.user_id for i in reminders.items_for(s, [project], clock.now())
+                if i.kind == "risk_review"} == {"U0DEV", "U0GUEST"}
 
 
 # --- Feedback scoring and trend -------------------------------------------------------------
