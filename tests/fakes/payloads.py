@@ -41,13 +41,18 @@ __all__ = [
     "SlackUser",
     "app_home_opened",
     "block_actions",
+    "block_suggestion",
     "channels_select",
     "checkboxes",
     "conversations_select",
     "datepicker",
     "event_callback",
     "external_user",
+    "global_shortcut",
+    "interactive_message",
+    "member_joined_channel",
     "message_event",
+    "message_shortcut",
     "multi_static_select",
     "multi_users",
     "number",
@@ -55,6 +60,7 @@ __all__ = [
     "plain_text",
     "post",
     "radio",
+    "reaction_added",
     "sign",
     "slash_command",
     "static_select",
@@ -567,6 +573,103 @@ def block_actions(
     return _interaction(payload)
 
 
+# ---------------------------------------------------------------------------- options, shortcuts, legacy
+
+
+def block_suggestion(
+    action_id: str,
+    value: str = "",
+    *,
+    user: SlackUser,
+    team_id: str = DEFAULT_TEAM,
+    block_id: str = "b",
+    view: Mapping[str, Any] | None = None,
+    enterprise_id: str | None = None,
+) -> Request:
+    """An external_select asks for its options (typed ``value``), from a modal (default) or a
+    message. Slack sends the whole view (with its state) when the select is in one."""
+    payload: dict[str, Any] = {
+        "type": "block_suggestion",
+        "user": user.as_payload_user(),
+        "container": {"type": "view", "view_id": "V0VIEW"},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": _team(team_id, enterprise_id),
+        "enterprise": _enterprise(enterprise_id),
+        "is_enterprise_install": False,
+    }
+    payload["view"] = _view(view_id="V0VIEW", callback_id=str((view or {}).get("callback_id", "")),
+                            private_metadata=str((view or {}).get("private_metadata", "")), values={}, hash="h",
+                            team_id=team_id, installed_team_id=None, blocks=(view or {}).get("blocks"))
+    return _interaction(payload)
+
+
+def global_shortcut(callback_id: str, *, user: SlackUser, team_id: str = DEFAULT_TEAM,
+                    enterprise_id: str | None = None, trigger_id: str | None = None) -> Request:
+    """A global shortcut (from the composer or the search bar): no channel, no message."""
+    payload = {
+        "type": "shortcut",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": _now_ts(),
+        "team": _team(team_id, enterprise_id),
+        "user": user.as_payload_user(),
+        "is_enterprise_install": False,
+        "enterprise": _enterprise(enterprise_id),
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or _trigger_id(),
+    }
+    return _interaction(payload)
+
+
+def message_shortcut(callback_id: str, *, user: SlackUser, channel_id: str = "C0CLIENT",
+                     team_id: str = DEFAULT_TEAM, message_text: str = "Hello", message_user: str = "U0CLIENT",
+                     response_url: str | None = None, trigger_id: str | None = None) -> Request:
+    """A message shortcut (``message_action``) used on someone's message."""
+    ts = _now_ts()
+    payload = {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": ts,
+        "team": _team(team_id, None),
+        "user": user.as_payload_user(),
+        "channel": {"id": channel_id, "name": "client-acme"},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or _trigger_id(),
+        "response_url": response_url or f"{UNROUTABLE_RESPONSE_URL}/app/{team_id}/{_unique()}",
+        "message_ts": ts,
+        "message": {"type": "message", "user": message_user, "text": message_text, "ts": ts, "team": team_id},
+    }
+    return _interaction(payload)
+
+
+def interactive_message(callback_id: str, value: str = "x", *, user: SlackUser, channel_id: str = "C0CLIENT",
+                        team_id: str = DEFAULT_TEAM, response_url: str | None = None) -> Request:
+    """A button of a legacy message attachment (``interactive_message``): actions have a name,
+    no action_id."""
+    payload = {
+        "type": "interactive_message",
+        "actions": [{"name": "choice", "type": "button", "value": value}],
+        "callback_id": callback_id,
+        "team": {"id": team_id, "domain": _domain(team_id)},
+        "channel": {"id": channel_id, "name": "client-acme"},
+        "user": {"id": user.id, "name": user.name},
+        "action_ts": _now_ts(),
+        "message_ts": _now_ts(),
+        "attachment_id": "1",
+        "token": VERIFICATION_TOKEN,
+        "is_app_unfurl": False,
+        "original_message": {"type": "message", "text": "Pick one", "ts": _now_ts()},
+        "response_url": response_url or f"{UNROUTABLE_RESPONSE_URL}/actions/{team_id}/{_unique()}",
+        "trigger_id": _trigger_id(),
+    }
+    return _interaction(payload)
+
+
 # ---------------------------------------------------------------------------- events
 
 
@@ -662,6 +765,24 @@ def message_event(
     if thread_ts is not None:
         event["thread_ts"] = thread_ts
     return event_callback(event, team_id=team_id, is_ext_shared_channel=is_ext_shared_channel)
+
+
+def reaction_added(reaction: str, *, user: SlackUser, channel: str = "C0CLIENT", item_user: str = BOT_USER_ID,
+                   team_id: str = DEFAULT_TEAM) -> Request:
+    """Someone reacted to a message (``item`` names the message, ``item_user`` its author)."""
+    event = {"type": "reaction_added", "user": user.id, "reaction": reaction, "item_user": item_user,
+             "item": {"type": "message", "channel": channel, "ts": _now_ts()}, "event_ts": _now_ts()}
+    return event_callback(event, team_id=team_id)
+
+
+def member_joined_channel(user: SlackUser, *, channel: str = "C0CLIENT", inviter: str | None = None,
+                          team_id: str = DEFAULT_TEAM) -> Request:
+    """Someone joined a channel the bot is in (``team`` is the member's own workspace)."""
+    event: dict[str, Any] = {"type": "member_joined_channel", "user": user.id, "channel": channel,
+                             "channel_type": "C", "team": user.team_id, "event_ts": _now_ts()}
+    if inviter:
+        event["inviter"] = inviter
+    return event_callback(event, team_id=team_id)
 
 
 def url_verification(challenge: str) -> Request:
