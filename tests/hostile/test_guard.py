@@ -237,3 +237,63 @@ def test_a_command_whose_text_says_payload_is_routed(hostile, world, session):
     Hostile.check(outcome, what="/req ... payload ...")
     assert outcome.response.status_code == 200
     assert session.exec(select(Requirement).where(Requirement.title == "Raise the payload limit")).one()
+
+
+# Socket Mode: a malformed envelope is acknowledged and logged, never raised ----------------------
+
+
+class SocketClient:
+    """What Bolt's Socket Mode handler uses of the socket client: its answers are recorded."""
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger("tests.socket")
+        self.answers: list[Any] = []
+
+    def send_socket_mode_response(self, response: Any) -> None:
+        self.answers.append(response)
+
+
+def _envelope(payload: Any, kind: str = "interactive"):
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    return SocketModeRequest(type=kind, envelope_id=f"env-{len(str(payload))}", payload=payload)
+
+
+@pytest.mark.parametrize("name", ["view_submission: no view type", "block_actions: action_id a number",
+                                  "event_callback: event a string", "block_actions: team a number",
+                                  "text (Slack's client wraps it as {'text': ...})"])
+def test_socket_mode_acknowledges_a_malformed_envelope(bolt_app, fake_slack, lines, name):
+    from bot.slack.guard import socket_mode_handler
+
+    payload = {
+        "view_submission: no view type": lambda: {**unsign(VIEW), "view": {"callback_id": ids.REQ_MODAL}},
+        "block_actions: action_id a number": lambda: {**unsign(ACTION), "actions": [{"action_id": 3}]},
+        "event_callback: event a string": lambda: {"type": "event_callback", "event": "x"},
+        "block_actions: team a number": lambda: {**unsign(ACTION), "team": 5},
+        "text (Slack's client wraps it as {'text': ...})": lambda: "payload",
+    }[name]()
+    handler = socket_mode_handler(bolt_app, "xapp-test")
+    before = len(fake_slack.calls)  # create_app asked auth.test
+    try:
+        client, envelope = SocketClient(), _envelope(payload)
+        handler.handle(client, envelope)
+    finally:
+        handler.close()
+    assert [a.envelope_id for a in client.answers] == [envelope.envelope_id]
+    assert len(lines()) == 1 and lines()[0].exc_info is None, [r.getMessage() for r in lines()]
+    assert fake_slack.calls[before:] == []
+
+
+def test_socket_mode_serves_a_well_formed_envelope(bolt_app, fake_slack, lines):
+    from bot.slack.guard import handle_socket_request
+
+    client = SocketClient()
+    envelope = _envelope(unsign(payloads.view_closed("some_modal", user=PM)))
+    handle_socket_request(bolt_app, client, envelope)
+    assert [a.envelope_id for a in client.answers] == [envelope.envelope_id]
+    assert not lines()
+    client = SocketClient()
+    envelope = _envelope(json.loads(payloads.app_home_opened(PM)[0]), kind="events_api")
+    handle_socket_request(bolt_app, client, envelope)
+    assert [a.envelope_id for a in client.answers] == [envelope.envelope_id]
+    fake_slack.wait_for("views.publish")
