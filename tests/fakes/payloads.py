@@ -40,6 +40,7 @@ __all__ = [
     "VERIFICATION_TOKEN",
     "SlackUser",
     "app_home_opened",
+    "as_shown",
     "block_actions",
     "block_suggestion",
     "channels_select",
@@ -286,6 +287,47 @@ def number(value: float | str | None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- views
+
+# Where each input element keeps its initial value, and where Slack puts it on submission.
+_INITIAL_TO_STATE = {
+    "initial_value": "value", "initial_option": "selected_option", "initial_options": "selected_options",
+    "initial_user": "selected_user", "initial_users": "selected_users",
+    "initial_conversation": "selected_conversation", "initial_conversations": "selected_conversations",
+    "initial_channel": "selected_channel", "initial_channels": "selected_channels",
+    "initial_date": "selected_date", "initial_time": "selected_time",
+}
+# What Slack sends for an input left empty, by element type.
+_EMPTY_STATE = {
+    "static_select": "selected_option", "external_select": "selected_option", "radio_buttons": "selected_option",
+    "multi_static_select": "selected_options", "multi_external_select": "selected_options",
+    "checkboxes": "selected_options", "users_select": "selected_user", "multi_users_select": "selected_users",
+    "conversations_select": "selected_conversation", "channels_select": "selected_channel",
+    "datepicker": "selected_date", "timepicker": "selected_time",
+}
+
+
+def as_shown(view: Mapping[str, Any], changes: Mapping[str, Mapping[str, Any]] | None = None
+             ) -> dict[str, dict[str, Any]]:
+    """``state.values`` of a modal submitted as the bot drew it (every input at its initial
+    value), with ``changes`` (block_id -> element state) typed over it."""
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") if block.get("type") == "input" else None
+        if not isinstance(element, dict) or not block.get("block_id"):
+            continue
+        kind = element.get("type", "plain_text_input")
+        state: dict[str, Any] = {"type": kind}
+        field = _EMPTY_STATE.get(kind, "value")
+        state[field] = [] if field in ("selected_options", "selected_users") else None
+        for initial, shown in _INITIAL_TO_STATE.items():
+            if initial in element:
+                state[shown] = element[initial]
+        values[block["block_id"]] = {element.get("action_id", "value"): state}
+    for block_id, state in (changes or {}).items():
+        action_id = next(iter(values.get(block_id, {})), "value")
+        values[block_id] = {action_id: dict(state)}
+    return values
+
 
 
 def _view(
