@@ -54,7 +54,7 @@ def create_app(
         request_verification_enabled=not settings.socket_mode,
         token_verification_enabled=False,
         process_before_response=False,
-        raise_error_for_unhandled_request=False,
+        raise_error_for_unhandled_request=True,  # acknowledged by handle_error
         ignoring_self_events_enabled=True,
     )
     app._pmbot_deps = deps  # type: ignore[attr-defined]

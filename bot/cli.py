@@ -92,9 +92,9 @@ def _run_http(app: object, settings: Settings) -> int:
 
 
 def _run_socket_mode(app: object, settings: Settings) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bot.slack.guard import socket_mode_handler
 
-    handler = SocketModeHandler(app, settings.slack_app_token)  # type: ignore[arg-type]
+    handler = socket_mode_handler(app, settings.slack_app_token)  # the guard in front of dispatch
 
     def stop(_signum: int, _frame: object) -> None:
         log.info("stopping Socket Mode")

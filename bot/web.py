@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from slack_bolt import App
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_bolt.adapter.starlette.handler import to_starlette_response
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -14,23 +14,24 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.app import deps_of
+from bot.slack import guard
 
 log = logging.getLogger(__name__)
 
 
 def create_web_app(app: App) -> Starlette:
-    """Bolt's dispatch is synchronous (it waits for `ack`), so it runs in the thread pool and
+    """Every request passes the guard first (signature, then the payload's shape: bot/slack/guard.py).
+    Bolt's dispatch is synchronous (it waits for `ack`), so it runs in the thread pool and
     never blocks the event loop that accepts the next request."""
     deps = deps_of(app)
+    settings = deps.settings
+    signature = None if settings.socket_mode else guard.Signature(settings.slack_signing_secret)
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        try:
-            bolt_request = to_bolt_request(request, body)
-        except Exception as err:  # Bolt parses before it checks the signature: never a 500 for that
-            log.warning("malformed request to /slack/events refused: %s", type(err).__name__)
-            return JSONResponse({"error": "malformed request"}, status_code=400)
-        bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
+        checked = guard.http_request(await request.body(), request.headers, request.url.query, signature)
+        if isinstance(checked, guard.Refused):
+            return JSONResponse({"error": checked.error}, status_code=checked.status)
+        bolt_response = await run_in_threadpool(app.dispatch, checked)
         return to_starlette_response(bolt_response)
 
     def _database_answers() -> bool:

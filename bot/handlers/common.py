@@ -1,4 +1,24 @@
-"""Small helpers every handler shares: who is asking, in which language, and reading views."""
+"""Small helpers every handler shares: who is asking, in which language, reading views, and
+refusing.
+
+Refusing, the one way
+---------------------
+A refusal is a `DomainError` (bot/services/errors.py): an i18n key and its parameters as they
+are, user text unescaped. Services and flows raise or return one; a handler turns it into words
+with exactly one of these, which escape the parameters for mrkdwn exactly once (and not at all
+where Slack shows plain text):
+
+- `refused(err, lang, about=ref)` — the ephemeral message for `ack(refused(...))` or
+  `respond(**refused(...))`; `about` names the record it is about ("*REQ-12*:" first);
+- `refused_inline(err, lang, block_id)` — `ack(**refused_inline(...))` for a modal: the refusal
+  under a field (a `ValidationFailed` puts each message under its own field);
+- `domain_message(err, lang)` — the words alone, for a text built around them.
+
+A refusal decided in the handler itself is a DomainError too:
+`ack(refused(DomainError("common.not_found"), lang))` — never `t(key)` with parameters escaped by
+hand. `refusal(key, lang, **params)` is the older shorthand whose caller escapes the parameters;
+it goes once every handler words its refusals through `refused`.
+"""
 
 from __future__ import annotations
 
@@ -83,16 +103,37 @@ def message(text: str, blocks: list[dict[str, Any]] | None = None) -> dict[str, 
 
 
 def refusal(key: str, lang: str, **params: object) -> dict[str, Any]:
+    """Older shorthand: the caller escapes `params`. Use `refused(DomainError(key, **params), lang)`."""
     return message(t(key, lang, **params))
 
 
-def domain_message(err: DomainError, lang: str, *, for_mrkdwn: bool = True) -> str:
+def domain_message(err: DomainError, lang: str, *, for_mrkdwn: bool = True, about: str | None = None) -> str:
     """The refusal in words. Its parameters may hold user text (a project's name), so they are
-    escaped for mrkdwn unless the text goes to a plain-text place (a modal's field error)."""
+    escaped for mrkdwn unless the text goes to a plain-text place (a modal's field error).
+    `about` (a record's reference) comes first, in bold."""
     from bot.blocks.text import safe
 
     params = {k: safe(v, 300) if isinstance(v, str) and for_mrkdwn else v for k, v in err.params.items()}
-    return t(err.key, lang, **params)
+    text = t(err.key, lang, **params)
+    if about is None:
+        return text
+    ref = safe(about, 100) if for_mrkdwn else about
+    return t("common.refused_about", lang, ref=ref) + " " + text
+
+
+def refused(err: DomainError, lang: str, *, about: str | None = None,
+            blocks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A refusal as the ephemeral message for `ack(...)` / `respond(**...)`."""
+    return message(domain_message(err, lang, about=about), blocks)
+
+
+def refused_inline(err: DomainError, lang: str, block_id: str,
+                   field_to_block: dict[str, str] | None = None) -> dict[str, Any]:
+    """A refusal in a modal, for `ack(**...)`: the modal stays open with the message under
+    `block_id` (a ValidationFailed: each field's message under its own block)."""
+    if isinstance(err, ValidationFailed):
+        return {"response_action": "errors", "errors": view_errors(err, lang, field_to_block)}
+    return {"response_action": "errors", "errors": {block_id: domain_message(err, lang, for_mrkdwn=False)[:2000]}}
 
 
 def view_errors(err: ValidationFailed, lang: str, field_to_block: dict[str, str] | None = None) -> dict[str, str]:

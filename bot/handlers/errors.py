@@ -10,6 +10,13 @@ Slack shows as a cryptic failure and which would leave a modal's typed text in d
 - an options request gets an empty list.
 
 After the acknowledgement only the response_url is left (when the payload has one).
+
+A well-formed request no listener takes (an event the app is not subscribed to any more, a
+shortcut, a modal closed, a link button, a kind Slack adds later) reaches this handler as
+Bolt's `BoltUnhandledRequestError` (the app sets `raise_error_for_unhandled_request`): it is
+acknowledged with one line at INFO, since Slack retries an event that is not answered 200 and
+shows the person a warning for an interaction that is not. (A malformed one never gets this far:
+bot/slack/guard.py answers it with 400.)
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import logging
 from typing import Any
 
 from slack_bolt import BoltResponse
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -36,6 +44,8 @@ def database_unavailable(error: BaseException) -> bool:
 
 def handle_error(error: Exception, body: dict[str, Any], context: Any,
                  response: BoltResponse | None = None) -> BoltResponse | None:
+    if isinstance(error, BoltUnhandledRequestError):
+        return _acknowledge_unhandled(body)
     log.error("unhandled error in a Slack handler", exc_info=error)
     body = body if isinstance(body, dict) else {}
     key = "common.error_try_again" if database_unavailable(error) else "common.error_generic"
@@ -46,6 +56,17 @@ def handle_error(error: Exception, body: dict[str, Any], context: Any,
             return answer
     _tell_through_response_url(body, text)
     return BoltResponse(status=200) if response is not None else None
+
+
+def _acknowledge_unhandled(body: Any) -> BoltResponse:
+    body = body if isinstance(body, dict) else {}
+    kind = "command" if "command" in body else body.get("type")
+    event = body.get("event")
+    what = event.get("type") if kind == "event_callback" and isinstance(event, dict) else None
+    log.info("no listener for this %r%s: acknowledged", kind, f" ({what!r})" if what else "")
+    if kind == "block_suggestion":
+        return BoltResponse(status=200, body={"options": []})
+    return BoltResponse(status=200, body="")
 
 
 def _answer(body: dict[str, Any], text: str) -> BoltResponse | None:

@@ -40,14 +40,20 @@ __all__ = [
     "VERIFICATION_TOKEN",
     "SlackUser",
     "app_home_opened",
+    "as_shown",
     "block_actions",
+    "block_suggestion",
     "channels_select",
     "checkboxes",
     "conversations_select",
     "datepicker",
     "event_callback",
     "external_user",
+    "global_shortcut",
+    "interactive_message",
+    "member_joined_channel",
     "message_event",
+    "message_shortcut",
     "multi_static_select",
     "multi_users",
     "number",
@@ -55,6 +61,7 @@ __all__ = [
     "plain_text",
     "post",
     "radio",
+    "reaction_added",
     "sign",
     "slash_command",
     "static_select",
@@ -280,6 +287,47 @@ def number(value: float | str | None) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- views
+
+# Where each input element keeps its initial value, and where Slack puts it on submission.
+_INITIAL_TO_STATE = {
+    "initial_value": "value", "initial_option": "selected_option", "initial_options": "selected_options",
+    "initial_user": "selected_user", "initial_users": "selected_users",
+    "initial_conversation": "selected_conversation", "initial_conversations": "selected_conversations",
+    "initial_channel": "selected_channel", "initial_channels": "selected_channels",
+    "initial_date": "selected_date", "initial_time": "selected_time",
+}
+# What Slack sends for an input left empty, by element type.
+_EMPTY_STATE = {
+    "static_select": "selected_option", "external_select": "selected_option", "radio_buttons": "selected_option",
+    "multi_static_select": "selected_options", "multi_external_select": "selected_options",
+    "checkboxes": "selected_options", "users_select": "selected_user", "multi_users_select": "selected_users",
+    "conversations_select": "selected_conversation", "channels_select": "selected_channel",
+    "datepicker": "selected_date", "timepicker": "selected_time",
+}
+
+
+def as_shown(view: Mapping[str, Any], changes: Mapping[str, Mapping[str, Any]] | None = None
+             ) -> dict[str, dict[str, Any]]:
+    """``state.values`` of a modal submitted as the bot drew it (every input at its initial
+    value), with ``changes`` (block_id -> element state) typed over it."""
+    values: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks") or []:
+        element = block.get("element") if block.get("type") == "input" else None
+        if not isinstance(element, dict) or not block.get("block_id"):
+            continue
+        kind = element.get("type", "plain_text_input")
+        state: dict[str, Any] = {"type": kind}
+        field = _EMPTY_STATE.get(kind, "value")
+        state[field] = [] if field in ("selected_options", "selected_users") else None
+        for initial, shown in _INITIAL_TO_STATE.items():
+            if initial in element:
+                state[shown] = element[initial]
+        values[block["block_id"]] = {element.get("action_id", "value"): state}
+    for block_id, state in (changes or {}).items():
+        action_id = next(iter(values.get(block_id, {})), "value")
+        values[block_id] = {action_id: dict(state)}
+    return values
+
 
 
 def _view(
@@ -567,6 +615,103 @@ def block_actions(
     return _interaction(payload)
 
 
+# ---------------------------------------------------------------------------- options, shortcuts, legacy
+
+
+def block_suggestion(
+    action_id: str,
+    value: str = "",
+    *,
+    user: SlackUser,
+    team_id: str = DEFAULT_TEAM,
+    block_id: str = "b",
+    view: Mapping[str, Any] | None = None,
+    enterprise_id: str | None = None,
+) -> Request:
+    """An external_select asks for its options (typed ``value``), from a modal (default) or a
+    message. Slack sends the whole view (with its state) when the select is in one."""
+    payload: dict[str, Any] = {
+        "type": "block_suggestion",
+        "user": user.as_payload_user(),
+        "container": {"type": "view", "view_id": "V0VIEW"},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "action_id": action_id,
+        "block_id": block_id,
+        "value": value,
+        "team": _team(team_id, enterprise_id),
+        "enterprise": _enterprise(enterprise_id),
+        "is_enterprise_install": False,
+    }
+    payload["view"] = _view(view_id="V0VIEW", callback_id=str((view or {}).get("callback_id", "")),
+                            private_metadata=str((view or {}).get("private_metadata", "")), values={}, hash="h",
+                            team_id=team_id, installed_team_id=None, blocks=(view or {}).get("blocks"))
+    return _interaction(payload)
+
+
+def global_shortcut(callback_id: str, *, user: SlackUser, team_id: str = DEFAULT_TEAM,
+                    enterprise_id: str | None = None, trigger_id: str | None = None) -> Request:
+    """A global shortcut (from the composer or the search bar): no channel, no message."""
+    payload = {
+        "type": "shortcut",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": _now_ts(),
+        "team": _team(team_id, enterprise_id),
+        "user": user.as_payload_user(),
+        "is_enterprise_install": False,
+        "enterprise": _enterprise(enterprise_id),
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or _trigger_id(),
+    }
+    return _interaction(payload)
+
+
+def message_shortcut(callback_id: str, *, user: SlackUser, channel_id: str = "C0CLIENT",
+                     team_id: str = DEFAULT_TEAM, message_text: str = "Hello", message_user: str = "U0CLIENT",
+                     response_url: str | None = None, trigger_id: str | None = None) -> Request:
+    """A message shortcut (``message_action``) used on someone's message."""
+    ts = _now_ts()
+    payload = {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": ts,
+        "team": _team(team_id, None),
+        "user": user.as_payload_user(),
+        "channel": {"id": channel_id, "name": "client-acme"},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or _trigger_id(),
+        "response_url": response_url or f"{UNROUTABLE_RESPONSE_URL}/app/{team_id}/{_unique()}",
+        "message_ts": ts,
+        "message": {"type": "message", "user": message_user, "text": message_text, "ts": ts, "team": team_id},
+    }
+    return _interaction(payload)
+
+
+def interactive_message(callback_id: str, value: str = "x", *, user: SlackUser, channel_id: str = "C0CLIENT",
+                        team_id: str = DEFAULT_TEAM, response_url: str | None = None) -> Request:
+    """A button of a legacy message attachment (``interactive_message``): actions have a name,
+    no action_id."""
+    payload = {
+        "type": "interactive_message",
+        "actions": [{"name": "choice", "type": "button", "value": value}],
+        "callback_id": callback_id,
+        "team": {"id": team_id, "domain": _domain(team_id)},
+        "channel": {"id": channel_id, "name": "client-acme"},
+        "user": {"id": user.id, "name": user.name},
+        "action_ts": _now_ts(),
+        "message_ts": _now_ts(),
+        "attachment_id": "1",
+        "token": VERIFICATION_TOKEN,
+        "is_app_unfurl": False,
+        "original_message": {"type": "message", "text": "Pick one", "ts": _now_ts()},
+        "response_url": response_url or f"{UNROUTABLE_RESPONSE_URL}/actions/{team_id}/{_unique()}",
+        "trigger_id": _trigger_id(),
+    }
+    return _interaction(payload)
+
+
 # ---------------------------------------------------------------------------- events
 
 
@@ -662,6 +807,24 @@ def message_event(
     if thread_ts is not None:
         event["thread_ts"] = thread_ts
     return event_callback(event, team_id=team_id, is_ext_shared_channel=is_ext_shared_channel)
+
+
+def reaction_added(reaction: str, *, user: SlackUser, channel: str = "C0CLIENT", item_user: str = BOT_USER_ID,
+                   team_id: str = DEFAULT_TEAM) -> Request:
+    """Someone reacted to a message (``item`` names the message, ``item_user`` its author)."""
+    event = {"type": "reaction_added", "user": user.id, "reaction": reaction, "item_user": item_user,
+             "item": {"type": "message", "channel": channel, "ts": _now_ts()}, "event_ts": _now_ts()}
+    return event_callback(event, team_id=team_id)
+
+
+def member_joined_channel(user: SlackUser, *, channel: str = "C0CLIENT", inviter: str | None = None,
+                          team_id: str = DEFAULT_TEAM) -> Request:
+    """Someone joined a channel the bot is in (``team`` is the member's own workspace)."""
+    event: dict[str, Any] = {"type": "member_joined_channel", "user": user.id, "channel": channel,
+                             "channel_type": "C", "team": user.team_id, "event_ts": _now_ts()}
+    if inviter:
+        event["inviter"] = inviter
+    return event_callback(event, team_id=team_id)
 
 
 def url_verification(challenge: str) -> Request:

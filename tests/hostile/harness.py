@@ -262,7 +262,7 @@ class Hostile:
     def check(outcome: Outcome, *, what: str = "") -> None:
         """The properties every request must keep, whatever it carried."""
         status = outcome.response.status_code
-        # 400: a body Bolt cannot even parse (no listener ran). Anything else must be a 200: a
+        # 400: a payload the guard refused (bot/slack/guard.py: nothing ran). Anything else must be a 200: a
         # 500, or Bolt's 404 after a listener failed before its ack reached Slack, is a bug.
         refused_unread = status == 400 and not outcome.calls and outcome.before == outcome.after
         assert status == 200 or refused_unread, f"{what}: HTTP {status} {outcome.response.text[:300]!r}"
