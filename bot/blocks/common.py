@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.ids import PROJECT_PICKER_BLOCK
 from bot.blocks.text import INPUT_HINT, INPUT_LABEL, fit_options, option, plain_text
 from bot.i18n import t
 from bot.models import Project
 
-PROJECT_PICKER_BLOCK = "project"
+__all__ = ["PROJECT_PICKER_BLOCK", "input_block", "project_picker"]  # the id lives in ids.py
 
 
 def project_picker(projects: list[Project], lang: str) -> dict[str, Any]:

@@ -8,11 +8,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot import demo
-from bot.blocks import ids
 from bot.blocks.feedback import PER_PAGE, follow_up_dm, prompt_message, results
 from bot.blocks.risks import register_list
 from bot.clock import Clock, FrozenClock, SystemClock
-from bot.handlers import intake
 from bot.i18n import t
 from bot.models import FeedbackResponse, FollowUp, Project
 from bot.services import feedback, risks
@@ -99,7 +97,6 @@ def _follow_up(session: Session, project: Project) -> list[dict[str, Any]]:
     return follow_up_dm(project, follow_up, response, feedback.question_of(session, response))["blocks"]
 
 
-intake.enable(ids.INTAKE_GIVE_FEEDBACK)  # the intake message the demo shows carries *Give feedback*
 demo.SEEDERS.append(seed)
 demo.SECTIONS.extend([
     ("Risk register (/risk list)", "risks", _register),

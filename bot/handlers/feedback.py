@@ -27,7 +27,6 @@ from bot.blocks.feedback import score_thanks as thanks_text
 from bot.blocks.pagination import page_state
 from bot.blocks.text import channel_link, mention, safe
 from bot.deps import Deps
-from bot.handlers import intake
 from bot.handlers.common import (
     Actor,
     action_int,
@@ -66,7 +65,6 @@ FIELD_TO_BLOCK = {
 
 
 def register(app: App) -> None:
-    intake.enable(ids.INTAKE_GIVE_FEEDBACK)
     app.command("/feedback")(feedback_command)
     app.action(re.compile(rf"^{ids.FEEDBACK_SCORE}(:.*)?$"))(score_click)
     app.action(ids.FEEDBACK_COMMENT)(open_comment)
