@@ -159,12 +159,12 @@ def week_value(project_id: int, week: str) -> str:
     return f"{project_id}:{week}"
 
 
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.ASCII)
+_week_key_pattern = re.compile(r"^(\d{4})-W(\d{2})$", re.ASCII)
 
 
 def parse_week(text: object) -> str | None:
     """An ISO week key ("2026-W47") from untrusted input, or None."""
-    match = _WEEK.match(text) if isinstance(text, str) else None
+    match = _week_key_pattern.match(text) if isinstance(text, str) else None
     if match is None or not 2000 <= int(match.group(1)) <= 2999:
         return None
     try:
