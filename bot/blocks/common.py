@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.blocks import ids
 from bot.blocks.ids import PROJECT_PICKER_BLOCK
-from bot.blocks.text import INPUT_HINT, INPUT_LABEL, fit_options, option, plain_text
+from bot.blocks.text import (
+    INPUT_HINT,
+    INPUT_LABEL,
+    MODAL_BUTTON,
+    MODAL_TITLE,
+    PRIVATE_METADATA,
+    fit_options,
+    option,
+    plain_text,
+)
 from bot.i18n import t
 from bot.models import Project
 
@@ -41,3 +51,17 @@ def input_block(block_id: str, label: str, element: dict[str, Any], *, optional:
     if hint:
         block["hint"] = plain_text(hint, INPUT_HINT)
     return block
+
+
+def modal(callback_id: str, title: str, lang: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]
+          ) -> dict[str, Any]:
+    """A form with *Save* and *Cancel*; `metadata` travels in its private_metadata (JSON)."""
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain_text(title, MODAL_TITLE),
+        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
+        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
+        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
+        "blocks": blocks,
+    }

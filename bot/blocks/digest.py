@@ -7,20 +7,17 @@ are cut with "…and N more".
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
+from bot.blocks.common import input_block, modal
 from bot.blocks.format import money, progress_bar, week_number
 from bot.blocks.project import intake_buttons
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
     HEADER_TEXT,
-    INPUT_LABEL,
-    MODAL_BUTTON,
-    MODAL_TITLE,
     SECTION_TEXT,
     channel_link,
     mention,
@@ -271,17 +268,9 @@ def sent_by_other(project: Project, user_id: str, overrides: list[str]) -> dict[
 def note_modal(project: Project, week: str, note: str, *, max_length: int) -> dict[str, Any]:
     """*Add a note*: the PM's short personal intro for the week's digest."""
     lang = project.language
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": ids.VALUE, "multiline": True,
-                               "max_length": max_length}
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": max_length}
     if note:
         element["initial_value"] = note
-    return {
-        "type": "modal",
-        "callback_id": ids.DIGEST_NOTE_MODAL,
-        "title": plain_text(t("digest.note_modal_title", lang), MODAL_TITLE),
-        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps({"project_id": project.id, "week": week}),
-        "blocks": [{"type": "input", "block_id": ids.DIGEST_NOTE_BLOCK, "element": element,
-                    "label": plain_text(t("digest.note_label", lang), INPUT_LABEL)}],
-    }
+    field = input_block(ids.DIGEST_NOTE_BLOCK, t("digest.note_label", lang), element)
+    return modal(ids.DIGEST_NOTE_MODAL, t("digest.note_modal_title", lang), lang, [field],
+                 {"project_id": project.id, "week": week})

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.blocks import ids
 from bot.blocks.common import input_block as _input
+from bot.blocks.common import modal
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
     HEADER_TEXT,
-    MODAL_BUTTON,
-    MODAL_TITLE,
     PLACEHOLDER,
-    PRIVATE_METADATA,
     SECTION_FIELD,
     channel_link,
     fit_blocks,
@@ -130,16 +127,8 @@ def project_modal(
         _input(ids.PROJECT_BLOCK_CADENCE, t("project.label_cadence", lang), cadence_el),
         _input(ids.PROJECT_BLOCK_OPTIONS, t("project.label_options", lang), options_el, optional=True),
     ]
-    title_key = "project.modal_title_edit" if p else "project.modal_title_setup"
-    return {
-        "type": "modal",
-        "callback_id": ids.PROJECT_MODAL,
-        "title": plain_text(t(title_key, lang), MODAL_TITLE),
-        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
-        "blocks": blocks,
-    }
+    title = t("project.modal_title_edit" if p else "project.modal_title_setup", lang)
+    return modal(ids.PROJECT_MODAL, title, lang, blocks, metadata)
 
 
 def _users(user_ids: list[str], lang: str) -> str:

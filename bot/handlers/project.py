@@ -14,29 +14,7 @@ from bot.blocks.project import close_prompt, project_list, project_modal, projec
 from bot.blocks.text import mention, option, safe
 from bot.deps import Deps
 from bot.flows import projects as flow
-from bot.handlers.common import (
-    Actor,
-    action_int,
-    actor_of,
-    as_id,
-    channel_of,
-    deps_of,
-    domain_message,
-    language_for,
-    message,
-    metadata,
-    refusal,
-    selected_conversation,
-    selected_time,
-    selected_user,
-    selected_users,
-    selected_value,
-    selected_values,
-    tell,
-    text_value,
-    view_errors,
-    view_values,
-)
+from bot.handlers import common as h
 from bot.i18n import t
 from bot.models import Project
 from bot.services import calendar, projects
@@ -69,43 +47,42 @@ def register(app: App) -> None:
 
 
 def project_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    channel_id = channel_of(body)
-    words = (body.get("text") or "").split()
-    sub = words[0].lower() if words else "help"
+    deps = h.deps_of(context)
+    actor = h.actor_of(deps, body)
+    channel_id = h.channel_of(body)
+    sub = h.subcommand(body)
     if sub == "list" and actor.is_team:
         ack()
         listing = flow.visible(deps, actor.user_id, channel_id)
-        lang = language_for(actor, listing.here)
-        respond(**message(t("project.list_title", lang), project_list(listing.projects, lang)))
+        lang = h.language_for(actor, listing.here)
+        respond(**h.message(t("project.list_title", lang), project_list(listing.projects, lang)))
         return
     project = flow.here(deps, channel_id)
-    lang = language_for(actor, project)
+    lang = h.language_for(actor, project)
     if not actor.is_team:
-        ack(refusal("common.refused_team_only", lang))
+        ack(h.refusal("common.refused_team_only", lang))
     elif sub in NEEDS_PROJECT and project is None:
-        ack(refusal("common.no_project_here", lang))
+        ack(h.refusal("common.no_project_here", lang))
     elif sub == "setup" and project is not None:
-        ack(message(t("project.error_channel_taken", lang, name=safe(project.name, 200))))
+        ack(h.message(t("project.error_channel_taken", lang, name=safe(project.name, 200))))
     elif sub in ("setup", "edit"):
         ack()
         _open_modal(deps, body, actor, editing=project if sub == "edit" else None, channel_id=channel_id, lang=lang)
     elif sub == "show" and project is not None:
-        ack(message(t("project.show_title", lang, name=safe(project.name, 200)), project_summary(project, lang)))
+        ack(h.message(t("project.show_title", lang, name=safe(project.name, 200)), project_summary(project, lang)))
     elif sub == "close" and project is not None:
         if project.status != "active":
-            ack(refusal("project.error_already_closed", lang, name=safe(project.name, 200)))
+            ack(h.refusal("project.error_already_closed", lang, name=safe(project.name, 200)))
         else:
-            ack(message(t("project.close_question", lang, name=safe(project.name, 200)),
+            ack(h.message(t("project.close_question", lang, name=safe(project.name, 200)),
                         close_prompt(project, lang)))
     elif sub == "help":
-        ack(message(t("project.help", lang)))
+        ack(h.message(t("project.help", lang)))
     else:
-        ack(message(t("project.unknown_subcommand", lang, sub=safe(sub, 30)) + "\n\n" + t("project.help", lang)))
+        ack(h.message(t("project.unknown_subcommand", lang, sub=safe(sub, 30)) + "\n\n" + t("project.help", lang)))
 
 
-def _open_modal(deps: Deps, body: dict[str, Any], actor: Actor, *, editing: Project | None,
+def _open_modal(deps: Deps, body: dict[str, Any], actor: h.Actor, *, editing: Project | None,
                 channel_id: str | None, lang: str) -> None:
     info = deps.users.info(deps.client, actor.user_id)
     default_tz = info.tz if info and info.tz and calendar.is_timezone(info.tz) else "UTC"
@@ -124,43 +101,43 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         except ValueError:
             return -1
 
-    flags = set(selected_values(values, ids.PROJECT_BLOCK_OPTIONS))
+    flags = set(h.selected_values(values, ids.PROJECT_BLOCK_OPTIONS))
     return projects.ProjectInput(
-        name=text_value(values, ids.PROJECT_BLOCK_NAME),
-        client_name=text_value(values, ids.PROJECT_BLOCK_CLIENT_NAME),
-        client_channel_id=selected_conversation(values, ids.PROJECT_BLOCK_CLIENT_CHANNEL),
-        internal_channel_id=selected_conversation(values, ids.PROJECT_BLOCK_INTERNAL_CHANNEL),
-        pm_user_id=selected_user(values, ids.PROJECT_BLOCK_PM),
-        client_approver_ids=selected_users(values, ids.PROJECT_BLOCK_APPROVERS),
-        timezone=selected_value(values, ids.PROJECT_BLOCK_TIMEZONE) or "",
-        language=selected_value(values, ids.PROJECT_BLOCK_LANGUAGE) or "",
-        digest_weekday=as_int(selected_value(values, ids.PROJECT_BLOCK_WEEKDAY), -1),
-        digest_time=selected_time(values, ids.PROJECT_BLOCK_TIME) or "",
-        working_days=[as_int(v, -1) for v in selected_values(values, ids.PROJECT_BLOCK_WORKING_DAYS)],
-        holidays_text=text_value(values, ids.PROJECT_BLOCK_HOLIDAYS),
-        feedback_cadence_weeks=as_int(selected_value(values, ids.PROJECT_BLOCK_CADENCE), 0),
+        name=h.text_value(values, ids.PROJECT_BLOCK_NAME),
+        client_name=h.text_value(values, ids.PROJECT_BLOCK_CLIENT_NAME),
+        client_channel_id=h.selected_conversation(values, ids.PROJECT_BLOCK_CLIENT_CHANNEL),
+        internal_channel_id=h.selected_conversation(values, ids.PROJECT_BLOCK_INTERNAL_CHANNEL),
+        pm_user_id=h.selected_user(values, ids.PROJECT_BLOCK_PM),
+        client_approver_ids=h.selected_users(values, ids.PROJECT_BLOCK_APPROVERS),
+        timezone=h.selected_value(values, ids.PROJECT_BLOCK_TIMEZONE) or "",
+        language=h.selected_value(values, ids.PROJECT_BLOCK_LANGUAGE) or "",
+        digest_weekday=as_int(h.selected_value(values, ids.PROJECT_BLOCK_WEEKDAY), -1),
+        digest_time=h.selected_time(values, ids.PROJECT_BLOCK_TIME) or "",
+        working_days=[as_int(v, -1) for v in h.selected_values(values, ids.PROJECT_BLOCK_WORKING_DAYS)],
+        holidays_text=h.text_value(values, ids.PROJECT_BLOCK_HOLIDAYS),
+        feedback_cadence_weeks=as_int(h.selected_value(values, ids.PROJECT_BLOCK_CADENCE), 0),
         anonymous_feedback="anonymous_feedback" in flags,
         require_pm_approval="require_pm_approval" in flags,
     )
 
 
 def submit_project(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    lang = language_for(actor)
+    deps = h.deps_of(context)
+    actor = h.actor_of(deps, body)
+    lang = h.language_for(actor)
     if not actor.is_team:
         ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: t("common.refused_team_only", lang)})
         return
-    meta = metadata(view)
+    meta = h.metadata(view)
     stamp = meta.get("stamp")
     try:
-        saved = flow.save(deps, user_id=actor.user_id, data=_input_from_view(view_values(view)),
-                          project_id=as_id(meta.get("project_id")), stamp=stamp if isinstance(stamp, dict) else None)
+        saved = flow.save(deps, user_id=actor.user_id, data=_input_from_view(h.view_values(view)),
+                          project_id=h.as_id(meta.get("project_id")), stamp=stamp if isinstance(stamp, dict) else None)
     except ValidationFailed as err:
-        ack(response_action="errors", errors=view_errors(err, lang, FIELD_TO_BLOCK))
+        ack(response_action="errors", errors=h.view_errors(err, lang, FIELD_TO_BLOCK))
         return
     except DomainError as err:
-        ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: domain_message(err, lang, for_mrkdwn=False)})
+        ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: h.domain_message(err, lang, for_mrkdwn=False)})
         return
     ack()
     project, lang = saved.project, saved.project.language
@@ -172,7 +149,7 @@ def submit_project(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         text = t("project.created", lang, name=name, channel=channel)
     else:
         text = t("project.updated", lang, name=name)
-    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
+    h.tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
 
 
 def timezone_options(ack: Ack, payload: dict[str, Any]) -> None:
@@ -183,21 +160,19 @@ def timezone_options(ack: Ack, payload: dict[str, Any]) -> None:
 
 
 def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    lang = language_for(actor)
-    if not actor.is_team:
-        respond(**refusal("common.refused_team_only", lang), replace_original=False)
+    clicked = h.team_click(ack, body, context, respond)
+    if clicked is None:
         return
-    project_id = action_int(body)
+    deps, actor = clicked
+    lang = h.language_for(actor)
+    project_id = h.action_int(body)
     if project_id is None:
-        respond(**refusal("common.not_found", lang), replace_original=False)
+        respond(**h.refusal("common.not_found", lang), replace_original=False)
         return
     try:
-        project = flow.close(deps, user_id=actor.user_id, project_id=project_id, channel_id=channel_of(body))
+        project = flow.close(deps, user_id=actor.user_id, project_id=project_id, channel_id=h.channel_of(body))
     except DomainError as err:
-        respond(**message(domain_message(err, lang)), replace_original=True)
+        respond(**h.message(h.domain_message(err, lang)), replace_original=True)
         return
     text = t("project.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id))
-    respond(**message(text), replace_original=True)
+    respond(**h.message(text), replace_original=True)
