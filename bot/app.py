@@ -6,26 +6,17 @@ import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext
-from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock
 from bot.config import Settings
 from bot.db import make_engine
-from bot.deps import Deps
-from bot.slack.client import RateGates, make_client
+from bot.deps import Deps, build_deps
 from bot.slack.respond import fallback_respond
 from bot.slack.sanitize import clean
-from bot.slack.users import UserDirectory, Workspace
+from bot.slack.users import UserDirectory
 
 log = logging.getLogger(__name__)
-
-
-def discover_workspace(client: WebClient) -> Workspace:
-    """The workspace (and Grid organisation) the app is installed in, from `auth.test`."""
-    auth = client.auth_test()
-    return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None,
-                     bot_id=auth.get("bot_id") or None, bot_user_id=auth.get("user_id") or None)
 
 
 def create_app(
@@ -36,18 +27,8 @@ def create_app(
     users: UserDirectory | None = None,
 ) -> App:
     """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures."""
-    gate = RateGates()  # one pace per Web API method, shared by every client of this process
-    client = make_client(settings.slack_bot_token, settings.slack_api_url, gate=gate)
-    deps = Deps(
-        settings=settings,
-        engine=engine or make_engine(settings.database_url),
-        client=client,
-        workspace=discover_workspace(client),
-        clock=clock or SystemClock(),
-        users=users or UserDirectory(),
-        post_client=make_client(settings.slack_bot_token, settings.slack_api_url, repeatable=False, gate=gate),
-        gate=gate,
-    )
+    deps = build_deps(settings, engine or make_engine(settings.database_url), clock=clock, users=users)
+    client = deps.client
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signature",

@@ -1,4 +1,8 @@
-"""`pmbot run | migrate | demo | digest | remind` (SPEC §5)."""
+"""`pmbot run | migrate | demo | digest | remind | export` (SPEC §5).
+
+`digest` and `remind` run the same flows as the scheduler's tick, now; they build their
+dependencies directly (no Bolt app is needed to send).
+"""
 
 from __future__ import annotations
 
@@ -113,16 +117,70 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return run_demo(settings, out_dir=args.out)
 
 
-def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.jobs.commands import digest_command
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, Kubernetes, a timeout wrapper) ends the run after the message under
+    way, instead of in the middle of it: nothing is left claimed, the rest stays queued."""
+    from bot.shutdown import request_stop
 
-    return digest_command(settings, project=args.project, dry_run=args.dry_run)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: request_stop())
+
+
+def _report_stop() -> None:
+    from bot.shutdown import stop_requested
+
+    if stop_requested():
+        print("Stopped on SIGTERM; the next run sends what is left.", file=sys.stderr)
+
+
+def _deps(settings: Settings):
+    from bot.db import make_engine
+    from bot.deps import build_deps
+    from bot.migrate import upgrade
+
+    require_slack(settings)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return build_deps(settings, engine)
+
+
+def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.blocks.terminal import render
+    from bot.flows.digest import run_due
+
+    dry_run = args.dry_run
+    _stop_on_sigterm()
+    report = run_due(_deps(settings), project_name=args.project, dry_run=dry_run)
+    _report_stop()
+    for key in report.resumed:
+        print(f"resumed (queued by an earlier run): {key}")
+    for name, week in report.posted:
+        print(f"{'would post' if dry_run else 'posted'}: {name} ({week})")
+    for name, week in report.asked_pm:
+        print(f"{'would ask' if dry_run else 'asked'} the PM first (more than a day late): {name} ({week})")
+    for name, week in report.waiting_for_approval:
+        print(f"waiting for the PM's approval: {name} ({week})")
+    if dry_run:
+        for msg in report.messages:
+            print(f"\n--- to {msg['channel']} ---\n{render(msg['blocks'])}")
+    if not (report.posted or report.asked_pm or report.waiting_for_approval or report.resumed):
+        print("No digest is due.")
+    return 0
 
 
 def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.jobs.commands import remind_command
+    from bot.blocks.terminal import render
+    from bot.flows.reminders import send_reminders
 
-    return remind_command(settings, dry_run=args.dry_run)
+    _stop_on_sigterm()
+    report = send_reminders(_deps(settings), dry_run=args.dry_run)
+    _report_stop()
+    for user, keys in report.sent.items():
+        print(f"{'would remind' if args.dry_run else 'reminded'} {user}: {', '.join(keys)}")
+        if args.dry_run:
+            print(render(report.messages[user]["blocks"]))
+    if not report.sent:
+        print("No reminder is due.")
+    return 0
 
 
 EXPORT_KINDS = ("requirements", "changes")
@@ -130,18 +188,13 @@ EXPORT_KINDS = ("requirements", "changes")
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     """`pmbot export requirements|changes --project NAME [--format md|csv] [--output FILE]`."""
-    import importlib
-
     from sqlmodel import select
 
     from bot.db import make_engine, session_scope
     from bot.models import Project
+    from bot.services import export_changes, export_requirements
 
-    try:
-        module = importlib.import_module(f"bot.services.export_{args.kind}")
-    except ModuleNotFoundError:
-        print(f"pmbot export: exporting {args.kind} is not available in this version.", file=sys.stderr)
-        return 2
+    render = {"requirements": export_requirements.render, "changes": export_changes.render}[args.kind]
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
         found = list(session.exec(select(Project).where(Project.name == args.project)))
@@ -151,7 +204,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         if len(found) > 1:
             print(f"pmbot export: {len(found)} workspaces have a project called {args.project!r}.", file=sys.stderr)
             return 1
-        content = module.render(session, found[0], args.format)
+        content = render(session, found[0], args.format)
     engine.dispose()
     if args.output:
         with open(args.output, "w", encoding="utf-8", newline="") as fh:

@@ -18,7 +18,6 @@ from bot.blocks.terminal import render
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, session_scope
-from bot.handlers import intake
 from bot.migrate import upgrade
 from bot.models import Project
 from bot.services import projects
@@ -31,7 +30,7 @@ Section = tuple[str, str, Callable[[Session, Project], list[dict[str, Any]]]]
 SECTIONS: list[Section] = [
     ("Project settings (/project show)", "project", lambda _s, p: project_summary(p, p.language)),
     ("Client intake message (pinned in the client channel)", "intake",
-     lambda _s, p: intake_message(p, intake.enabled())["blocks"]),
+     lambda _s, p: intake_message(p)["blocks"]),
 ]
 # Functions that add sample records to the sample project (features append theirs).
 SEEDERS: list[Callable[[Session, Clock, Project], None]] = []

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import session_scope
-from bot.slack.client import RateGates
+from bot.slack.client import RateGates, make_client
 from bot.slack.users import UserDirectory, Workspace
 from bot.workers import this_worker
 
@@ -41,3 +41,28 @@ class Deps:
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work that commits on success and rolls back on error."""
         return session_scope(self.engine)
+
+
+def discover_workspace(client: WebClient) -> Workspace:
+    """The workspace (and Grid organisation) the app is installed in, from `auth.test`."""
+    auth = client.auth_test()
+    return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None,
+                     bot_id=auth.get("bot_id") or None, bot_user_id=auth.get("user_id") or None)
+
+
+def build_deps(settings: Settings, engine: Engine, *, clock: Clock | None = None,
+               users: UserDirectory | None = None) -> Deps:
+    """Everything a flow needs, for the Bolt app and for CLI verbs alike (no Bolt app needed):
+    Web API clients that honour SLACK_API_URL and retry failures, sharing one rate gate."""
+    gate = RateGates()  # one pace per Web API method, shared by every client of this process
+    client = make_client(settings.slack_bot_token, settings.slack_api_url, gate=gate)
+    return Deps(
+        settings=settings,
+        engine=engine,
+        client=client,
+        workspace=discover_workspace(client),
+        clock=clock or SystemClock(),
+        users=users or UserDirectory(),
+        post_client=make_client(settings.slack_bot_token, settings.slack_api_url, repeatable=False, gate=gate),
+        gate=gate,
+    )

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.ids import PROJECT_PICKER_BLOCK
 from bot.blocks.text import (
     INPUT_HINT,
     INPUT_LABEL,
@@ -19,7 +20,7 @@ from bot.blocks.text import (
 from bot.i18n import t
 from bot.models import Project
 
-PROJECT_PICKER_BLOCK = "project"
+__all__ = ["PROJECT_PICKER_BLOCK", "input_block", "project_picker"]  # the id lives in ids.py
 
 
 def project_picker(projects: list[Project], lang: str) -> dict[str, Any]:

@@ -8,25 +8,28 @@ are cut with "…and N more".
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
+from bot.blocks.common import form_modal, input_block
+from bot.blocks.format import money, progress_bar, week_number
 from bot.blocks.project import intake_buttons
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
     HEADER_TEXT,
     SECTION_TEXT,
+    channel_link,
     mention,
     mrkdwn,
     plain_text,
     safe,
 )
 from bot.i18n import format_date, t
-from bot.models import ChangeRequest, Risk
-from bot.services import calendar
-from bot.services.digests import DigestFacts
+from bot.models import ChangeRequest, Project, Risk
+
+if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
+    from bot.services.digests import DigestFacts
 
 LIST_LIMIT = 8  # items per list before "…and N more"
 TITLE_LIMIT = 150
@@ -44,11 +47,6 @@ def decision_buttons(kind: str, lang: str, item: Any) -> list[dict[str, Any]]:
 
         return change_buttons(item, lang)
     return []
-
-
-def progress_bar(progress: int, width: int = 10) -> str:
-    filled = max(0, min(width, round(progress / 100 * width)))
-    return "▓" * filled + "░" * (width - filled)
 
 
 def _lines(items: list[str], lang: str, limit: int = LIST_LIMIT) -> str:
@@ -79,7 +77,7 @@ def _impact(c: ChangeRequest, lang: str, *, show_cost: bool) -> str:
     if c.schedule_impact_days:
         out += t("digest.impact_days", lang, days=c.schedule_impact_days)
     if show_cost and c.cost_amount is not None and c.cost_currency:
-        out += t("digest.impact_cost", lang, amount=_money(c.cost_amount), currency=safe(c.cost_currency, 3))
+        out += t("digest.impact_cost", lang, amount=money(c.cost_amount), currency=safe(c.cost_currency, 3))
     return out
 
 
@@ -88,23 +86,17 @@ def _waiting(days: int, lang: str) -> str:
              **({"days": days} if days > 1 else {}))
 
 
-def _money(amount: Decimal) -> str:
-    return f"{amount:,.2f}"
-
-
 def _risk_line(r: Risk, lang: str, *, internal: bool) -> str:
     marker = t("digest.risk_internal_marker", lang) if internal and r.visibility != "client" else ""
     mitigation = safe(r.mitigation, 300) if r.mitigation.strip() else t("digest.risk_no_mitigation", lang)
     return marker + t("digest.risk_line", lang, title=safe(r.title, TITLE_LIMIT), score=r.score, mitigation=mitigation)
 
 
-def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[str] | None = None
-                   ) -> dict[str, Any]:
+def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
     """`{text, blocks}` of the digest. `internal=False` is what the client channel gets."""
     p = facts.project
     lang = p.language
     name = safe(p.name, 100)
-    week_monday = calendar.week_start(facts.since.astimezone(calendar.tz(p)).date())
     header = t("digest.header_internal" if internal else "digest.header", lang, name=p.name)
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain_text(header, HEADER_TEXT)}]
     if facts.note:
@@ -112,7 +104,7 @@ def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[s
     status_text = t(f"digest.status_{facts.overall}", lang)
     blocks.append({"type": "section", "text": mrkdwn(status_text)})
     blocks.append({"type": "context", "elements": [mrkdwn(t(
-        "digest.week_line", lang, week=facts.week.split("-W")[1].lstrip("0"), date=format_date(week_monday, lang)))]})
+        "digest.week_line", lang, week=week_number(facts.week), date=format_date(facts.week_monday, lang)))]})
     blocks.append({"type": "divider"})
 
     # Milestones
@@ -149,12 +141,11 @@ def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[s
     blocks.append(_section(t("digest.awaiting_title_internal" if internal else "digest.awaiting_title", lang)))
     awaiting: list[tuple[str, Any, str]] = []
     for r in facts.awaiting_requirements:
-        since = r.sent_for_confirmation_at or r.created_at
-        days = calendar.working_days_between(p, since, _now_of(facts))
+        days = facts.requirement_waiting.get(r.id or 0, 0)
         awaiting.append(("requirement", r, t("digest.awaiting_requirement", lang, title=safe(r.title, TITLE_LIMIT),
                                              waiting=_waiting(days, lang))))
     for c in facts.awaiting_changes:
-        days = calendar.working_days_between(p, c.assessed_at or c.created_at, _now_of(facts))
+        days = facts.change_waiting.get(c.id or 0, 0)
         awaiting.append(("change", c, t("digest.awaiting_change", lang, title=safe(c.title, TITLE_LIMIT),
                                         waiting=_waiting(days, lang),
                                         impact=_impact(c, lang, show_cost=internal or c.share_cost_with_client))))
@@ -184,17 +175,15 @@ def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[s
 
     if internal:
         extra = [t("digest.internal_follow_ups", lang, count=facts.open_follow_ups)]
-        costs = [f"{_money(c.cost_amount)} {safe(c.cost_currency or '', 3)}" for c in
+        costs = [f"{money(c.cost_amount)} {safe(c.cost_currency or '', 3)}" for c in
                  facts.changes_raised + facts.awaiting_changes if c.cost_amount is not None]
         if costs:
             extra.append(t("digest.internal_costs", lang, costs=", ".join(dict.fromkeys(costs))))
         blocks.append({"type": "divider"})
         blocks.append(_section(t("digest.internal_title", lang) + "\n" + "\n".join(extra)))
     else:
-        actions = intake_buttons(p, intake_enabled or [])
-        if actions:
-            blocks.append({"type": "context", "elements": [mrkdwn(t("digest.intake_hint", lang))]})
-            blocks.append({**actions, "block_id": f"digest-intake:{p.id}"})
+        blocks.append({"type": "context", "elements": [mrkdwn(t("digest.intake_hint", lang))]})
+        blocks.append(intake_buttons(p, f"digest-intake:{p.id}"))
 
     if len(blocks) > BLOCKS_PER_MESSAGE:  # defensive: lists above are already capped
         blocks = blocks[: BLOCKS_PER_MESSAGE - 1] + blocks[-1:]
@@ -202,32 +191,27 @@ def digest_message(facts: DigestFacts, *, internal: bool, intake_enabled: list[s
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
-def _now_of(facts: DigestFacts) -> Any:
-    """The moment the facts were gathered for (end of the local day of `today`)."""
-    from datetime import time as _time
+def _week_buttons(p: Project, week: str, buttons: list[tuple[str, str]]) -> dict[str, Any]:
+    """The PM's buttons about one week's digest (the first is the primary one)."""
+    value = ids.week_value(p.id or 0, week)
+    return {"type": "actions", "block_id": f"preview:{p.id}", "elements": [
+        {"type": "button", "action_id": action_id, "value": value,
+         "text": plain_text(t(label, p.language), BUTTON_TEXT), **({"style": "primary"} if n == 0 else {})}
+        for n, (action_id, label) in enumerate(buttons)]}
 
-    return calendar.at_local(facts.project, facts.today, _time(23, 59))
 
-
-def preview_message(facts: DigestFacts, *, due: date, requires_approval: bool,
-                    intake_enabled: list[str] | None = None) -> dict[str, Any]:
+def preview_message(facts: DigestFacts, *, due: date, requires_approval: bool) -> dict[str, Any]:
     """The PM's DM before the digest is due: the digest as the client will see it, and buttons."""
     p = facts.project
     lang = p.language
-    digest = digest_message(facts, internal=False, intake_enabled=intake_enabled)
-    value = f"{p.id}:{facts.week}"
+    digest = digest_message(facts, internal=False)
     intro = [
         _section(t("digest.preview_intro", lang, name=safe(p.name, 100), due=format_date(due, lang))),
         {"type": "context", "elements": [mrkdwn(t(
             "digest.preview_requires_approval" if requires_approval else "digest.preview_posts_on_time", lang))]},
-        {"type": "actions", "block_id": f"preview:{p.id}", "elements": [
-            {"type": "button", "style": "primary", "action_id": ids.DIGEST_POST_NOW, "value": value,
-             "text": plain_text(t("digest.preview_post_now", lang), BUTTON_TEXT)},
-            {"type": "button", "action_id": ids.DIGEST_ADD_NOTE, "value": value,
-             "text": plain_text(t("digest.preview_add_note", lang), BUTTON_TEXT)},
-            {"type": "button", "action_id": ids.DIGEST_SKIP, "value": value,
-             "text": plain_text(t("digest.preview_skip", lang), BUTTON_TEXT)},
-        ]},
+        _week_buttons(p, facts.week, [(ids.DIGEST_POST_NOW, "digest.preview_post_now"),
+                                       (ids.DIGEST_ADD_NOTE, "digest.preview_add_note"),
+                                       (ids.DIGEST_SKIP, "digest.preview_skip")]),
         {"type": "divider"},
     ]
     body = [b for b in digest["blocks"] if b.get("type") != "actions"]
@@ -239,15 +223,54 @@ def preview_message(facts: DigestFacts, *, due: date, requires_approval: bool,
 def late_question(facts: DigestFacts, *, due: date) -> dict[str, Any]:
     p = facts.project
     lang = p.language
-    value = f"{p.id}:{facts.week}"
     text = t("digest.late_question", lang, name=safe(p.name, 100), due=format_date(due, lang))
     return {"text": text, "blocks": [
         _section(text),
+        _week_buttons(p, facts.week, [(ids.DIGEST_POST_NOW, "digest.late_post"),
+                                       (ids.DIGEST_SKIP, "digest.late_skip")]),
+    ]}
+
+
+def send_confirmation(project: Project, week: str, overrides: list[str], lang: str) -> dict[str, Any]:
+    """`/digest send` by a team member who is not the PM: what it overrides, and buttons."""
+    text = t("digest.confirm_send", lang, name=safe(project.name, 100), channel=channel_link(project.client_channel_id),
+             pm=mention(project.pm_user_id))
+    if overrides:
+        text += "\n" + t("digest.confirm_overrides", lang,
+                         what="; ".join(t(OVERRIDES[o], lang) for o in overrides))
+    value = ids.week_value(project.id or 0, week)
+    return {"response_type": "ephemeral", "text": text, "blocks": [
+        _section(text),
         {"type": "actions", "elements": [
-            {"type": "button", "style": "primary", "action_id": ids.DIGEST_POST_NOW, "value": value,
-             "text": plain_text(t("digest.late_post", lang), BUTTON_TEXT)},
-            {"type": "button", "action_id": ids.DIGEST_SKIP, "value": value,
-             "text": plain_text(t("digest.late_skip", lang), BUTTON_TEXT)},
+            {"type": "button", "style": "danger" if overrides else "primary", "action_id": ids.DIGEST_SEND_CONFIRM,
+             "value": value, "text": plain_text(t("digest.confirm_button", lang), BUTTON_TEXT)},
+            {"type": "button", "action_id": ids.DIGEST_SEND_CANCEL, "value": value,
+             "text": plain_text(t("common.cancel", lang), BUTTON_TEXT)},
         ]},
     ]}
 
+
+# What a team member's `/digest send` overrides, named for the confirmation and the PM's note.
+OVERRIDES = {"skip": "digest.override_skip", "approval": "digest.override_approval"}
+
+
+def sent_by_other(project: Project, user_id: str, overrides: list[str]) -> dict[str, Any]:
+    """The PM's DM: who posted this week's digest instead of them, and what it overrode."""
+    lang = project.language
+    text = t("digest.sent_by_other", lang, user=mention(user_id), name=safe(project.name, 100),
+             channel=channel_link(project.client_channel_id))
+    if overrides:
+        text += "\n" + t("digest.overrode", lang, what="; ".join(t(OVERRIDES[o], lang) for o in overrides))
+    return {"text": text}
+
+
+
+def note_modal(project: Project, week: str, note: str, *, max_length: int) -> dict[str, Any]:
+    """*Add a note*: the PM's short personal intro for the week's digest."""
+    lang = project.language
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": max_length}
+    if note:
+        element["initial_value"] = note
+    field = input_block(ids.DIGEST_NOTE_BLOCK, t("digest.note_label", lang), element)
+    return form_modal(ids.DIGEST_NOTE_MODAL, t("digest.note_modal_title", lang), lang, [field],
+                 {"project_id": project.id, "week": week})

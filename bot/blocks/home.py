@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
 from bot.blocks.digest import decision_buttons
 from bot.blocks.reminders import act_button, item_text
 from bot.blocks.text import BLOCKS_PER_VIEW, BUTTON_TEXT, HEADER_TEXT, channel_link, mrkdwn, plain_text, safe
 from bot.i18n import t
-from bot.services.digests import DigestFacts
-from bot.services.reminders import ReminderItem
+
+if TYPE_CHECKING:  # plain data; the builder needs no flow or service at run time
+    from bot.flows.home import HomeEntry
 
 
-def home_view(lang: str, entries: list[tuple[DigestFacts, list[ReminderItem], list[tuple[str, Any]]]]
-              ) -> dict[str, Any]:
+def home_view(lang: str, entries: list[HomeEntry]) -> dict[str, Any]:
     """`entries`: per project, its digest facts, the user's reminder items, and the decisions
     (kind, item) the user owes as a client approver."""
     blocks: list[dict[str, Any]] = [
@@ -25,7 +25,8 @@ def home_view(lang: str, entries: list[tuple[DigestFacts, list[ReminderItem], li
     ]
     if not entries:
         blocks.append({"type": "section", "text": mrkdwn(t("home.no_projects", lang))})
-    for facts, items, decisions in entries:
+    for entry in entries:
+        facts, items, decisions = entry.facts, entry.items, entry.decisions
         p = facts.project
         plang = p.language
         blocks.append({"type": "divider"})

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 # /project modal
 PROJECT_MODAL = "project_modal"
 PROJECT_TZ_ACTION = "project_timezone"
@@ -28,6 +31,8 @@ INTAKE_GIVE_FEEDBACK = "intake_give_feedback"
 
 # Generic input element id inside every input block (the block_id names the field).
 VALUE = "value"
+# The project picker of modals opened outside a project's channel.
+PROJECT_PICKER_BLOCK = "project"
 
 
 # --- Requirements (/req) ---------------------------------------------------------------
@@ -164,8 +169,41 @@ DIGEST_ADD_NOTE = "digest_add_note"
 DIGEST_SKIP = "digest_skip"
 DIGEST_NOTE_MODAL = "digest_note_modal"
 DIGEST_NOTE_BLOCK = "note"
+DIGEST_SEND_CONFIRM = "digest_send_confirm"  # a team member's "post it" after `/digest send`
+DIGEST_SEND_CANCEL = "digest_send_cancel"
 REMINDER_SNOOZE = "reminder_snooze"
 HOME_REFRESH = "home_refresh"
+
+
+def week_value(project_id: int, week: str) -> str:
+    """The value of a button about one project's digest of one week: `12:2026-W47`."""
+    return f"{project_id}:{week}"
+
+
+_week_key_pattern = re.compile(r"^(\d{4})-W(\d{2})$", re.ASCII)
+
+
+def parse_week(text: object) -> str | None:
+    """An ISO week key ("2026-W47") from untrusted input, or None."""
+    match = _week_key_pattern.match(text) if isinstance(text, str) else None
+    if match is None or not 2000 <= int(match.group(1)) <= 2999:
+        return None
+    try:
+        date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        return None
+    return text
+
+
+def parse_week_value(value: object) -> tuple[int, str] | None:
+    """(project id, week) from a digest button's value; None when it is tampered with."""
+    if not isinstance(value, str):
+        return None
+    head, _, tail = value.partition(":")
+    week = parse_week(tail)
+    if not (head.isascii() and head.isdigit()) or len(head) > 10 or not 0 < int(head) < 2**31 or week is None:
+        return None
+    return int(head), week
 
 
 # --- Decision buttons carry the version of what they showed ----------------------------------

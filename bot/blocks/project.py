@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.common import form_modal
 from bot.blocks.common import input_block as _input
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
     BUTTON_TEXT,
     HEADER_TEXT,
-    MODAL_BUTTON,
-    MODAL_TITLE,
     PLACEHOLDER,
-    PRIVATE_METADATA,
     SECTION_FIELD,
     channel_link,
     fit_blocks,
@@ -25,16 +22,14 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import LANGUAGES, t
-from bot.models import Project
-from bot.services.projects import CADENCES
+from bot.models import Project, ProjectStatus
 
+# The client's way in (SPEC §3): each button opens its feature's modal.
 INTAKE_LABELS = {
     ids.INTAKE_NEW_REQUIREMENT: "intake.new_requirement",
     ids.INTAKE_CHANGE_REQUEST: "intake.change_request",
     ids.INTAKE_GIVE_FEEDBACK: "intake.give_feedback",
 }
-
-
 
 
 def _weekday_options(lang: str) -> list[dict[str, Any]]:
@@ -49,6 +44,7 @@ def project_modal(
     user_id: str,
     default_timezone: str,
     metadata: dict[str, Any],
+    cadences: tuple[int, ...] = (0, 1, 2, 4),
 ) -> dict[str, Any]:
     """The setup form (or the edit form, prefilled from `editing`)."""
     p = editing
@@ -59,7 +55,7 @@ def project_modal(
     working = p.working_days if p else [0, 1, 2, 3, 4]
     cadence = p.feedback_cadence_weeks if p else 0
     weekday_opts = _weekday_options(lang)
-    cadence_opts = [option(t(f"project.cadence_{c}", lang), str(c)) for c in CADENCES]
+    cadence_opts = [option(t(f"project.cadence_{c}", lang), str(c)) for c in cadences]
     language_opts = [option(t(f"common.language_{code}", lang), code) for code in LANGUAGES]
     flags = [
         option(t("project.option_anonymous", lang), "anonymous_feedback"),
@@ -131,16 +127,8 @@ def project_modal(
         _input(ids.PROJECT_BLOCK_CADENCE, t("project.label_cadence", lang), cadence_el),
         _input(ids.PROJECT_BLOCK_OPTIONS, t("project.label_options", lang), options_el, optional=True),
     ]
-    title_key = "project.modal_title_edit" if p else "project.modal_title_setup"
-    return {
-        "type": "modal",
-        "callback_id": ids.PROJECT_MODAL,
-        "title": plain_text(t(title_key, lang), MODAL_TITLE),
-        "submit": plain_text(t("common.save", lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
-        "blocks": blocks,
-    }
+    title = t("project.modal_title_edit" if p else "project.modal_title_setup", lang)
+    return form_modal(ids.PROJECT_MODAL, title, lang, blocks, metadata)
 
 
 def _users(user_ids: list[str], lang: str) -> str:
@@ -211,30 +199,29 @@ def close_prompt(project: Project, lang: str) -> list[dict[str, Any]]:
     ]
 
 
-def intake_buttons(project: Project, enabled: list[str]) -> dict[str, Any] | None:
-    """The client's way in (SPEC §3): one button per feature that has a modal for it."""
+def intake_buttons(project: Project, block_id: str) -> dict[str, Any]:
+    """The client's way in (SPEC §3): New requirement, Change request, Give feedback."""
     lang = project.language
     buttons = [
         {"type": "button", "action_id": action_id, "value": str(project.id),
-         "text": plain_text(t(INTAKE_LABELS[action_id], lang), BUTTON_TEXT),
-         **({"style": "primary"} if i == 0 else {})}
-        for i, action_id in enumerate(a for a in INTAKE_LABELS if a in enabled)
+         "text": plain_text(t(label, lang), BUTTON_TEXT), **({"style": "primary"} if i == 0 else {})}
+        for i, (action_id, label) in enumerate(INTAKE_LABELS.items())
     ]
-    if not buttons:
-        return None
-    return {"type": "actions", "block_id": f"intake:{project.id}", "elements": buttons}
+    return {"type": "actions", "block_id": block_id, "elements": buttons}
 
 
-def intake_message(project: Project, enabled: list[str]) -> dict[str, Any]:
-    """Posted (and pinned) in the client channel by `/project setup`."""
+def intake_message(project: Project) -> dict[str, Any]:
+    """Posted (and pinned) in the client channel by `/project setup`; without buttons once the
+    project is closed."""
     lang = project.language
     client = safe(project.client_name, 200) if project.client_name else t("project.intake_client_default", lang)
     name = safe(project.name, 200)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn(t("project.intake_title", lang, name=name))},
-        {"type": "section", "text": mrkdwn(t("project.intake_body", lang, client=client))},
     ]
-    actions = intake_buttons(project, enabled)
-    if actions:
-        blocks.append(actions)
+    if project.status == ProjectStatus.closed:
+        blocks.append({"type": "section", "text": mrkdwn(t("project.intake_closed", lang, name=name))})
+    else:
+        blocks.append({"type": "section", "text": mrkdwn(t("project.intake_body", lang, client=client))})
+        blocks.append(intake_buttons(project, f"intake:{project.id}"))
     return {"text": t("project.intake_text", lang, client=client, name=name), "blocks": blocks}

@@ -1,8 +1,9 @@
-"""The daily reminder DM: one message per person, the items grouped by project."""
+"""The daily reminder DM (one message per person, the items grouped by project), and the
+nudge and escalation of a decision the client owes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
 from bot.blocks.text import (
@@ -10,13 +11,17 @@ from bot.blocks.text import (
     BUTTON_TEXT,
     HEADER_TEXT,
     OPTION_VALUE,
+    mention,
     mrkdwn,
     option,
     plain_text,
     safe,
 )
 from bot.i18n import format_date, t
-from bot.services.reminders import ReminderItem
+from bot.models import Project
+
+if TYPE_CHECKING:  # plain data; the builder needs no service at run time
+    from bot.services.reminders import ReminderItem
 
 _ACT = {  # item kind -> (action_id of the feature's own button, label key)
     "risk_review": (ids.RISK_SET_REVIEW, "reminders.act_review"),
@@ -73,3 +78,20 @@ def reminder_message(items: list[ReminderItem]) -> dict[str, Any]:
         blocks = blocks[: BLOCKS_PER_MESSAGE - 1] + [
             {"type": "context", "elements": [mrkdwn(t("common.and_more", lang, count=hidden))]}]
     return {"text": t("reminders.text", lang, count=len(items)), "blocks": blocks}
+
+
+NUDGES = {"requirement": "reminders.nudge_requirement", "change": "reminders.nudge_change"}
+ESCALATIONS = {"requirement": "reminders.escalate_requirement", "change": "reminders.escalate_change"}
+
+
+def nudge_message(project: Project, kind: str, days: int, *, thread_ts: str | None) -> dict[str, Any]:
+    """A polite nudge in the request's thread, naming the client approvers."""
+    lang = project.language
+    approvers = " ".join(mention(u) for u in project.client_approver_ids or []) or t("reminders.approvers_none", lang)
+    return {"text": t(NUDGES[kind], lang, approvers=approvers, days=days), "thread_ts": thread_ts}
+
+
+def escalation_message(project: Project, kind: str, title: str, days: int) -> dict[str, Any]:
+    """The PM's DM once the client has kept a decision waiting too long."""
+    return {"text": t(ESCALATIONS[kind], project.language, title=safe(title, 200), project=safe(project.name, 100),
+                      days=days)}

@@ -10,7 +10,6 @@ from sqlmodel import Session
 from bot import demo
 from bot.blocks.digest import digest_message, preview_message
 from bot.blocks.reminders import reminder_message
-from bot.handlers import intake
 from bot.models import Project
 from bot.services import calendar, digests, reminders
 
@@ -20,7 +19,7 @@ def _facts(session: Session, project: Project) -> digests.DigestFacts:
 
 
 def _client(session: Session, project: Project) -> list[dict[str, Any]]:
-    return digest_message(_facts(session, project), internal=False, intake_enabled=intake.enabled())["blocks"]
+    return digest_message(_facts(session, project), internal=False)["blocks"]
 
 
 def _internal(session: Session, project: Project) -> list[dict[str, Any]]:
@@ -30,8 +29,8 @@ def _internal(session: Session, project: Project) -> list[dict[str, Any]]:
 def _preview(session: Session, project: Project) -> list[dict[str, Any]]:
     facts = _facts(session, project)
     _week, due = calendar.recent_digest_weeks(project, datetime.now(UTC))[-1]
-    return preview_message(facts, due=due.astimezone(calendar.tz(project)).date(),
-                           requires_approval=project.require_pm_approval, intake_enabled=intake.enabled())["blocks"]
+    return preview_message(facts, due=calendar.local_date(project, due) or due.date(),
+                           requires_approval=project.require_pm_approval)["blocks"]
 
 
 def _reminders(session: Session, project: Project) -> list[dict[str, Any]]:

@@ -8,11 +8,9 @@ from typing import Any
 from sqlmodel import Session
 
 from bot import demo
-from bot.blocks import ids
 from bot.blocks.requirements import PER_PAGE, buttons_for, confirmation_message, list_blocks
 from bot.blocks.text import SECTION_TEXT, mrkdwn
 from bot.clock import Clock
-from bot.handlers import intake
 from bot.models import Project, Requirement
 from bot.services import requirements
 from bot.services.export_requirements import render
@@ -84,7 +82,6 @@ def document_section(session: Session, project: Project) -> list[dict[str, Any]]
     return [{"type": "section", "text": mrkdwn("```" + text.replace("```", "'''") + "```", SECTION_TEXT)}]
 
 
-intake.enable(ids.INTAKE_NEW_REQUIREMENT)
 demo.SEEDERS.append(seed)
 demo.SECTIONS += [
     ("Requirements (/req list, as the PM sees it)", "requirements-list", list_section),

@@ -9,4 +9,9 @@ below them know nothing of Slack.
 - `unit`         the unit of work: one session, the clock, the messages owed, delivery on commit
 - `messages`     how each kind of live message is rendered from the record at send time
 - `delivery`     the outbox sender: claim, render, send, record, refresh what moved on meanwhile
+- `registrations` every live message and after-send hook, registered explicitly
+- `projects`     set up, edit, close a project; the intake message (a live message)
+- `digest`       the weekly digest job, the PM preview and late question, `/digest preview|send`
+- `reminders`    the daily reminder DMs, the nudges and escalations, snoozes
+- `home`         the App Home
 """

@@ -114,6 +114,9 @@ def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
         if hook is not None:
             hook(session, row, ts)
         follow_up = _refresh_if_moved_on(reg, session, row, drawn, deps)
+    then = reg.after_posted.get(row.kind)
+    if then is not None and ts and row.method == "chat.postMessage":
+        then(deps, row, ts)
     if follow_up is not None:
         deliver(deps, follow_up, reg=reg)
     return True

@@ -46,18 +46,25 @@ class Rendered:
 LiveRender = Callable[[Session, Target], Rendered | None]
 # Record in the domain where a message went once it is in Slack (e.g. the confirmation's ts).
 AfterSent = Callable[[Session, Outbox, str | None], None]
+# Slack-side follow-up of a message once it is posted and recorded, outside any transaction
+# (e.g. pin the intake message). Must not raise for what Slack refuses.
+AfterPosted = Callable[[Any, Outbox, str], None]
 
 
 @dataclass
 class Registry:
     live: dict[TargetKind, LiveRender] = field(default_factory=dict)
     after_sent: dict[str, AfterSent] = field(default_factory=dict)
+    after_posted: dict[str, AfterPosted] = field(default_factory=dict)
 
     def add_live(self, kind: TargetKind, render: LiveRender) -> None:
         self.live[kind] = render
 
     def add_after_sent(self, kind: str, hook: AfterSent) -> None:
         self.after_sent[kind] = hook
+
+    def add_after_posted(self, kind: str, hook: AfterPosted) -> None:
+        self.after_posted[kind] = hook
 
 
 @cache

@@ -114,6 +114,11 @@ def preview(project_id: int, week: str) -> str:
     return _join("preview", project_id, week)
 
 
+def digest_sent_by(project_id: int, week: str) -> str:
+    """The PM's note that someone else posted the week's digest (once per week)."""
+    return _join("digest-sent-by", project_id, week)
+
+
 def reminder(team_id: str, user_id: str, day: str) -> str:
     """One reminder DM per person and local day (`day` is an ISO date)."""
     return _join("remind", team_id, user_id, day)

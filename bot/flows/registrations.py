@@ -7,14 +7,15 @@ from bot.flows.outbox_keys import Kind, TargetKind
 
 
 def register_all(reg: Registry) -> None:
-    from bot.flows import feedback
-    from bot.handlers import changes, project, requirements
-    from bot.jobs import weekly_digest
+    from bot.flows import digest, feedback, projects
+    from bot.handlers import changes, requirements
 
-    reg.add_after_sent(Kind.digest, weekly_digest.mark_posted)
-    reg.add_after_sent(Kind.preview, weekly_digest.mark_preview)
+    reg.add_after_sent(Kind.digest, digest.mark_posted)
+    reg.add_after_sent(Kind.preview, digest.mark_preview)
     reg.add_after_sent(Kind.req_confirm, requirements.record_confirmation)
-    reg.add_after_sent(Kind.intake, project.record_intake)
+    reg.add_live(TargetKind.intake, projects.render_intake)
+    reg.add_after_sent(Kind.intake, projects.record_intake)
+    reg.add_after_posted(Kind.intake, projects.pin_intake)
     reg.add_after_sent(Kind.cr_approval, changes.record_approval_message)
     reg.add_after_sent(Kind.feedback_prompt, feedback.record_prompt_message)
     reg.add_live(TargetKind.prompt, feedback.draw_prompt)

@@ -33,6 +33,7 @@ class Unit:
     session: Session
     now: datetime
     owed: list[int] = field(default_factory=list)
+    sent: set[int] = field(default_factory=set)  # after delivery: which owed rows this unit sent
 
     @property
     def clock(self) -> Clock:
@@ -82,6 +83,6 @@ def unit_of_work(deps: Deps, *, deliver: bool = True) -> Iterator[Unit]:
         unit = Unit(deps=deps, session=session, now=deps.clock.now())
         yield unit
     if deliver and unit.owed:
-        from bot.flows.delivery import deliver_now
+        from bot.flows.delivery import deliver as send_one
 
-        deliver_now(deps, unit.owed)
+        unit.sent = {i for i in unit.owed if send_one(deps, i)}

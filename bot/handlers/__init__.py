@@ -7,7 +7,7 @@ import pkgutil
 
 from slack_bolt import App
 
-_SKIP = {"common", "errors", "intake"}
+_SKIP = {"common", "errors"}
 
 
 def register_handlers(app: App) -> None:

@@ -28,7 +28,6 @@ from bot.blocks.pagination import page_count, page_state, pager
 from bot.blocks.text import channel_link, mention, safe
 from bot.deps import Deps
 from bot.flows.delivery import deliver
-from bot.handlers import intake
 from bot.handlers.common import (
     Actor,
     actor_of,
@@ -92,7 +91,6 @@ def register(app: App) -> None:
     app.action(ids.CHANGE_IMPLEMENTED)(implemented_clicked)
     app.action(ids.CHANGE_WITHDRAW)(withdraw_clicked)
     app.action(re.compile(f"^{ids.CHANGE_LIST_PAGE}:(prev|next)$"))(list_page_clicked)
-    intake.enable(ids.INTAKE_CHANGE_REQUEST)
 
 
 # The command -------------------------------------------------------------------------------

@@ -308,3 +308,21 @@ def tell(deps: Deps, user_id: str, channel_id: str | None, text: str,
                                              channel_id, err.response.get("error"))
     dm = deps.client.conversations_open(users=user_id)["channel"]["id"]
     deps.client.chat_postMessage(channel=dm, **kwargs)
+
+
+def subcommand(body: dict[str, Any]) -> str:
+    """The first word of a slash command's text, lower-cased; "help" when there is none."""
+    words = str(body.get("text") or "").split()
+    return words[0].lower() if words else "help"
+
+
+def team_click(ack: Any, body: dict[str, Any], context: BoltContext, respond: Any) -> tuple[Deps, Actor] | None:
+    """Acknowledge a team-only click: the deps and the actor, or None after refusing a guest or
+    an external user."""
+    ack()
+    deps = deps_of(context)
+    actor = actor_of(deps, body)
+    if not actor.is_team:
+        respond(**refusal("common.refused_team_only", language_for(actor)), replace_original=False)
+        return None
+    return deps, actor

@@ -9,8 +9,8 @@ from slack_bolt import Ack, App, BoltContext
 from bot.blocks import ids
 from bot.blocks.home import home_view
 from bot.deps import Deps
-from bot.handlers.common import actor_of, language_for, projects_of_user
-from bot.services import digests, reminders
+from bot.flows.home import home
+from bot.handlers.common import actor_of, deps_of, language_for
 
 
 def register(app: App) -> None:
@@ -19,34 +19,19 @@ def register(app: App) -> None:
 
 
 def publish_home(deps: Deps, user_id: str, lang: str) -> None:
-    projects = projects_of_user(deps, user_id)
-    now = deps.clock.now()
-    with deps.session() as session:
-        facts = digests.collect(session, projects, now)
-        items = [i for i in reminders.items_for(session, projects, now) if i.user_id == user_id]
-    entries = []
-    for p in projects:
-        f = facts[p.id or 0]
-        mine = [i for i in items if i.project.id == p.id]
-        decisions: list[tuple[str, Any]] = []
-        if user_id in (p.client_approver_ids or []):
-            decisions += [("requirement", r) for r in f.awaiting_requirements]
-            decisions += [("change", c) for c in f.awaiting_changes]
-        entries.append((f, mine, decisions))
-    deps.client.views_publish(user_id=user_id, view=home_view(lang, entries))
+    deps.client.views_publish(user_id=user_id, view=home_view(lang, home(deps, user_id)))
 
 
 def home_opened(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
     if event.get("tab") not in (None, "home"):
         return
-    deps: Deps = context["deps"]
+    deps = deps_of(context)
     user_id = str(event.get("user") or "")
-    actor = actor_of(deps, {"user_id": user_id})
-    publish_home(deps, user_id, language_for(actor))
+    publish_home(deps, user_id, language_for(actor_of(deps, {"user_id": user_id})))
 
 
 def refresh_home(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
-    deps: Deps = context["deps"]
+    deps = deps_of(context)
     actor = actor_of(deps, body)
     publish_home(deps, actor.user_id, language_for(actor))

@@ -1,51 +1,24 @@
-"""`/project`: set up, show, list, edit and close the project bound to a channel."""
+"""`/project`: set up, show, list, edit and close the project bound to a channel.
+
+Each listener parses the payload, calls one flow of `bot.flows.projects` and renders its result.
+"""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-from zoneinfo import available_timezones
 
 from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk.errors import SlackApiError
 
 from bot.blocks import ids
-from bot.blocks.project import close_prompt, intake_message, project_list, project_modal, project_summary
+from bot.blocks.project import close_prompt, project_list, project_modal, project_summary
 from bot.blocks.text import mention, option, safe
 from bot.deps import Deps
-from bot.flows.delivery import deliver
-from bot.handlers import intake
-from bot.handlers.common import (
-    Actor,
-    action_int,
-    actor_of,
-    as_id,
-    channel_of,
-    deps_of,
-    domain_message,
-    language_for,
-    message,
-    metadata,
-    refusal,
-    selected_conversation,
-    selected_time,
-    selected_user,
-    selected_users,
-    selected_value,
-    selected_values,
-    tell,
-    text_value,
-    view_errors,
-    view_values,
-    within_reach,
-)
+from bot.flows import projects as flow
+from bot.handlers import common as h
 from bot.i18n import t
 from bot.models import Project
-from bot.services import outbox, projects
-from bot.services.errors import DomainError, NotFound, ValidationFailed
-from bot.slack.channels import channels_of_user
-
-log = logging.getLogger(__name__)
+from bot.services import calendar, projects
+from bot.services.errors import DomainError, ValidationFailed
 
 FIELD_TO_BLOCK = {
     "name": ids.PROJECT_BLOCK_NAME,
@@ -53,6 +26,7 @@ FIELD_TO_BLOCK = {
     "client_channel": ids.PROJECT_BLOCK_CLIENT_CHANNEL,
     "internal_channel": ids.PROJECT_BLOCK_INTERNAL_CHANNEL,
     "pm": ids.PROJECT_BLOCK_PM,
+    "approvers": ids.PROJECT_BLOCK_APPROVERS,
     "timezone": ids.PROJECT_BLOCK_TIMEZONE,
     "language": ids.PROJECT_BLOCK_LANGUAGE,
     "digest_weekday": ids.PROJECT_BLOCK_WEEKDAY,
@@ -60,8 +34,9 @@ FIELD_TO_BLOCK = {
     "working_days": ids.PROJECT_BLOCK_WORKING_DAYS,
     "holidays": ids.PROJECT_BLOCK_HOLIDAYS,
     "feedback_cadence": ids.PROJECT_BLOCK_CADENCE,
+    "options": ids.PROJECT_BLOCK_OPTIONS,
 }
-_TIMEZONES = sorted(available_timezones())
+NEEDS_PROJECT = {"edit", "show", "close"}
 
 
 def register(app: App) -> None:
@@ -72,63 +47,50 @@ def register(app: App) -> None:
 
 
 def project_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    channel_id = channel_of(body)
-    with deps.session() as session:
-        project = projects.for_channel(session, deps.workspace.team_id, channel_id)
-    lang = language_for(actor, project)
-    if not actor.is_team:
-        ack(refusal("common.refused_team_only", lang))
+    deps = h.deps_of(context)
+    actor = h.actor_of(deps, body)
+    channel_id = h.channel_of(body)
+    sub = h.subcommand(body)
+    if sub == "list" and actor.is_team:
+        ack()
+        listing = flow.visible(deps, actor.user_id, channel_id)
+        lang = h.language_for(actor, listing.here)
+        respond(**h.message(t("project.list_title", lang), project_list(listing.projects, lang)))
         return
-    words = (body.get("text") or "").split()
-    sub = words[0].lower() if words else "help"
-
-    if sub == "setup":
-        if project is not None:
-            ack(message(t("project.error_channel_taken", lang, name=safe(project.name, 200))))
-            return
+    project = flow.here(deps, channel_id)
+    lang = h.language_for(actor, project)
+    if not actor.is_team:
+        ack(h.refusal("common.refused_team_only", lang))
+    elif sub in NEEDS_PROJECT and project is None:
+        ack(h.refusal("common.no_project_here", lang))
+    elif sub == "setup" and project is not None:
+        ack(h.message(t("project.error_channel_taken", lang, name=safe(project.name, 200))))
+    elif sub in ("setup", "edit"):
         ack()
-        _open_modal(deps, body, actor, editing=None, channel_id=channel_id, lang=lang)
-    elif sub == "edit":
-        if project is None:
-            ack(refusal("common.no_project_here", lang))
-            return
-        ack()
-        _open_modal(deps, body, actor, editing=project, channel_id=channel_id, lang=lang)
-    elif sub == "show":
-        if project is None:
-            ack(refusal("common.no_project_here", lang))
-            return
-        ack(message(t("project.show_title", lang, name=safe(project.name, 200)), project_summary(project, lang)))
-    elif sub == "close":
-        if project is None:
-            ack(refusal("common.no_project_here", lang))
-            return
+        _open_modal(deps, body, actor, editing=project if sub == "edit" else None, channel_id=channel_id, lang=lang)
+    elif sub == "show" and project is not None:
+        ack(h.message(t("project.show_title", lang, name=safe(project.name, 200)), project_summary(project, lang)))
+    elif sub == "close" and project is not None:
         if project.status != "active":
-            ack(refusal("project.error_already_closed", lang, name=safe(project.name, 200)))
-            return
-        ack(message(t("project.close_question", lang, name=safe(project.name, 200)), close_prompt(project, lang)))
-    elif sub == "list":
-        ack()
-        channels = channels_of_user(deps.client, actor.user_id)
-        with deps.session() as session:
-            mine = projects.visible_to(session, deps.workspace.team_id, channels)
-        respond(**message(t("project.list_title", lang), project_list(mine, lang)))
+            ack(h.refusal("project.error_already_closed", lang, name=safe(project.name, 200)))
+        else:
+            ack(h.message(t("project.close_question", lang, name=safe(project.name, 200)),
+                        close_prompt(project, lang)))
     elif sub == "help":
-        ack(message(t("project.help", lang)))
+        ack(h.message(t("project.help", lang)))
     else:
-        ack(message(t("project.unknown_subcommand", lang, sub=safe(sub, 30)) + "\n\n" + t("project.help", lang)))
+        ack(h.message(t("project.unknown_subcommand", lang, sub=safe(sub, 30)) + "\n\n" + t("project.help", lang)))
 
 
-def _open_modal(
-    deps: Deps, body: dict[str, Any], actor: Actor, *, editing: Project | None, channel_id: str | None, lang: str
-) -> None:
+def _open_modal(deps: Deps, body: dict[str, Any], actor: h.Actor, *, editing: Project | None,
+                channel_id: str | None, lang: str) -> None:
     info = deps.users.info(deps.client, actor.user_id)
-    default_tz = info.tz if info and info.tz and projects.is_timezone(info.tz) else "UTC"
-    meta = {"project_id": editing.id if editing else None, "origin_channel": channel_id}
+    default_tz = info.tz if info and info.tz and calendar.is_timezone(info.tz) else "UTC"
+    meta: dict[str, Any] = {"project_id": editing.id if editing else None, "origin_channel": channel_id}
+    if editing is not None:
+        meta["stamp"] = flow.form_stamp(editing)
     view = project_modal(lang, editing=editing, channel_id=channel_id, user_id=actor.user_id,
-                         default_timezone=default_tz, metadata=meta)
+                         default_timezone=default_tz, metadata=meta, cadences=projects.CADENCES)
     deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -139,139 +101,78 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         except ValueError:
             return -1
 
-    flags = set(selected_values(values, ids.PROJECT_BLOCK_OPTIONS))
+    flags = set(h.selected_values(values, ids.PROJECT_BLOCK_OPTIONS))
     return projects.ProjectInput(
-        name=text_value(values, ids.PROJECT_BLOCK_NAME),
-        client_name=text_value(values, ids.PROJECT_BLOCK_CLIENT_NAME),
-        client_channel_id=selected_conversation(values, ids.PROJECT_BLOCK_CLIENT_CHANNEL),
-        internal_channel_id=selected_conversation(values, ids.PROJECT_BLOCK_INTERNAL_CHANNEL),
-        pm_user_id=selected_user(values, ids.PROJECT_BLOCK_PM),
-        client_approver_ids=selected_users(values, ids.PROJECT_BLOCK_APPROVERS),
-        timezone=selected_value(values, ids.PROJECT_BLOCK_TIMEZONE) or "",
-        language=selected_value(values, ids.PROJECT_BLOCK_LANGUAGE) or "",
-        digest_weekday=as_int(selected_value(values, ids.PROJECT_BLOCK_WEEKDAY), -1),
-        digest_time=selected_time(values, ids.PROJECT_BLOCK_TIME) or "",
-        working_days=[as_int(v, -1) for v in selected_values(values, ids.PROJECT_BLOCK_WORKING_DAYS)],
-        holidays_text=text_value(values, ids.PROJECT_BLOCK_HOLIDAYS),
-        feedback_cadence_weeks=as_int(selected_value(values, ids.PROJECT_BLOCK_CADENCE), 0),
+        name=h.text_value(values, ids.PROJECT_BLOCK_NAME),
+        client_name=h.text_value(values, ids.PROJECT_BLOCK_CLIENT_NAME),
+        client_channel_id=h.selected_conversation(values, ids.PROJECT_BLOCK_CLIENT_CHANNEL),
+        internal_channel_id=h.selected_conversation(values, ids.PROJECT_BLOCK_INTERNAL_CHANNEL),
+        pm_user_id=h.selected_user(values, ids.PROJECT_BLOCK_PM),
+        client_approver_ids=h.selected_users(values, ids.PROJECT_BLOCK_APPROVERS),
+        timezone=h.selected_value(values, ids.PROJECT_BLOCK_TIMEZONE) or "",
+        language=h.selected_value(values, ids.PROJECT_BLOCK_LANGUAGE) or "",
+        digest_weekday=as_int(h.selected_value(values, ids.PROJECT_BLOCK_WEEKDAY), -1),
+        digest_time=h.selected_time(values, ids.PROJECT_BLOCK_TIME) or "",
+        working_days=[as_int(v, -1) for v in h.selected_values(values, ids.PROJECT_BLOCK_WORKING_DAYS)],
+        holidays_text=h.text_value(values, ids.PROJECT_BLOCK_HOLIDAYS),
+        feedback_cadence_weeks=as_int(h.selected_value(values, ids.PROJECT_BLOCK_CADENCE), 0),
         anonymous_feedback="anonymous_feedback" in flags,
         require_pm_approval="require_pm_approval" in flags,
     )
 
 
 def submit_project(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    lang = language_for(actor)
+    deps = h.deps_of(context)
+    actor = h.actor_of(deps, body)
+    lang = h.language_for(actor)
     if not actor.is_team:
         ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: t("common.refused_team_only", lang)})
         return
-    meta = metadata(view)
-    data = _input_from_view(view_values(view))
-    now = deps.clock.now()
+    meta = h.metadata(view)
+    stamp = meta.get("stamp")
     try:
-        with deps.session() as session:
-            project_id = as_id(meta.get("project_id"))
-            if project_id is not None:
-                project = projects.get(session, deps.workspace.team_id, project_id)
-                old_channel = project.client_channel_id
-                project = projects.update(session, deps.clock, project=project, actor=actor.user_id, data=data)
-                created = False
-            else:
-                project = projects.create(session, deps.clock, team_id=deps.workspace.team_id,
-                                          enterprise_id=deps.workspace.enterprise_id, actor=actor.user_id, data=data)
-                old_channel = None
-                created = True
-            lang = project.language
-            intake_row = _enqueue_intake(session, project, now, moved=old_channel != project.client_channel_id)
-            intake_id = intake_row.id
+        saved = flow.save(deps, user_id=actor.user_id, data=_input_from_view(h.view_values(view)),
+                          project_id=h.as_id(meta.get("project_id")), stamp=stamp if isinstance(stamp, dict) else None)
     except ValidationFailed as err:
-        ack(response_action="errors", errors=view_errors(err, lang, FIELD_TO_BLOCK))
+        ack(response_action="errors", errors=h.view_errors(err, lang, FIELD_TO_BLOCK))
         return
     except DomainError as err:
-        ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: domain_message(err, lang, for_mrkdwn=False)})
+        ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: h.domain_message(err, lang, for_mrkdwn=False)})
         return
     ack()
-    assert intake_id is not None
-    deliver(deps, intake_id)
-    with deps.session() as session:
-        row = session.get(outbox.Outbox, intake_id)
-        assert row is not None
-    error = row.last_error if row.status != "sent" else None
-    if not error and row.method == "chat.postMessage" and row.message_ts:
-        _pin(deps, project.client_channel_id, row.message_ts)
+    project, lang = saved.project, saved.project.language
     channel = f"<#{project.client_channel_id}>"
     name = safe(project.name, 200)
-    if error:
-        text = t("project.intake_failed", lang, name=name, channel=channel, error=safe(error, 200))
-    elif created:
+    if saved.intake_failed:
+        text = t("project.intake_failed", lang, name=name, channel=channel)
+    elif saved.created:
         text = t("project.created", lang, name=name, channel=channel)
     else:
         text = t("project.updated", lang, name=name)
-    tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
-
-
-def _enqueue_intake(session: Any, project: Project, now: Any, *, moved: bool) -> outbox.Outbox:
-    """Post the intake message on setup (or to a new client channel); otherwise refresh it in place."""
-    payload = intake_message(project, intake.enabled())
-    if project.intake_message_ts and not moved:
-        return outbox.enqueue(
-            session, key=f"intake-update:{project.id}:{now.timestamp()}", team_id=project.team_id, kind="intake",
-            method="chat.update", channel_id=project.client_channel_id, project_id=project.id, now=now,
-            payload={**payload, "ts": project.intake_message_ts},
-        )
-    return outbox.enqueue(
-        session, key=f"intake:{project.id}:{project.client_channel_id}", team_id=project.team_id, kind="intake",
-        channel_id=project.client_channel_id, project_id=project.id, now=now, payload=payload,
-    )
-
-
-def record_intake(session: Any, row: outbox.Outbox, ts: str | None) -> None:
-    if row.project_id is None or not ts or row.method != "chat.postMessage":
-        return
-    project = session.get(Project, row.project_id)
-    if project is not None:
-        projects.set_intake_message(session, project, ts)
-
-
-
-
-def _pin(deps: Deps, channel_id: str, ts: str) -> None:
-    try:
-        deps.client.pins_add(channel=channel_id, timestamp=ts)
-    except SlackApiError as err:  # pins:write may be missing, or the channel may not allow pins
-        log.info("could not pin the intake message in %s: %s", channel_id, err.response.get("error"))
+    h.tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id, text)
 
 
 def timezone_options(ack: Ack, payload: dict[str, Any]) -> None:
     query = (payload.get("value") or "").strip().lower().replace(" ", "_")
-    matches = [tz for tz in _TIMEZONES if query in tz.lower()] if query else _TIMEZONES
+    names = calendar.timezone_names()
+    matches = [tz for tz in names if query in tz.lower()] if query else names
     ack(options=[option(tz, tz) for tz in matches[:100]])
 
 
 def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    lang = language_for(actor)
-    if not actor.is_team:
-        respond(**refusal("common.refused_team_only", lang), replace_original=False)
+    clicked = h.team_click(ack, body, context, respond)
+    if clicked is None:
         return
-    project_id = action_int(body)
+    deps, actor = clicked
+    lang = h.language_for(actor)
+    project_id = h.action_int(body)
     if project_id is None:
-        respond(**refusal("common.not_found", lang), replace_original=False)
+        respond(**h.refusal("common.not_found", lang), replace_original=False)
         return
     try:
-        with deps.session() as session:
-            project = projects.get(session, deps.workspace.team_id, project_id)
-        if not within_reach(deps, actor.user_id, channel_of(body), project):
-            raise NotFound("common.not_found")
-        with deps.session() as session:
-            project = projects.get(session, deps.workspace.team_id, project_id)
-            projects.close(session, deps.clock, project=project, actor=actor.user_id)
-            lang = project.language
-            name = safe(project.name, 200)
+        project = flow.close(deps, user_id=actor.user_id, project_id=project_id, channel_id=h.channel_of(body))
     except DomainError as err:
-        respond(**message(domain_message(err, lang)), replace_original=True)
+        respond(**h.message(h.domain_message(err, lang)), replace_original=True)
         return
-    respond(**message(t("project.closed", lang, name=name, user=mention(actor.user_id))), replace_original=True)
+    text = t("project.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id))
+    respond(**h.message(text), replace_original=True)

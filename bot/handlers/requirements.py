@@ -30,7 +30,6 @@ from bot.blocks.requirements import (
 from bot.blocks.text import channel_link, from_slack_text, mention, safe
 from bot.deps import Deps
 from bot.flows.delivery import deliver
-from bot.handlers import intake
 from bot.handlers.common import (
     Actor,
     action_int,
@@ -77,7 +76,6 @@ TEAM_ACTIONS = {ids.REQ_DEFER: "defer", ids.REQ_DROP: "drop", ids.REQ_DONE: "mar
 
 
 def register(app: App) -> None:
-    intake.enable(ids.INTAKE_NEW_REQUIREMENT)
     app.command("/req")(req_command)
     app.view(ids.REQ_MODAL)(submit_requirement)
     app.view(ids.REQ_CHANGES_MODAL)(submit_changes)

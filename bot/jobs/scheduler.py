@@ -1,10 +1,10 @@
 """Build and start the scheduler: one job with a fixed id that ticks every minute.
 
-Each tick asks the database what is due — previews, digests, reminders, nudges, feedback
-prompts, failed messages to retry — in each project's own time zone. Nothing depends on the
-scheduler's memory, so a restart, a change of settings or a missed tick changes nothing: the
-next tick catches up. Several processes may tick at once: the outbox keys and claims decide
-who sends.
+Each tick asks the database what is due — failed messages to retry, PM previews, digests,
+reminders, nudges, feedback prompts — in each project's own time zone, and runs the flow that
+sends it. Nothing depends on the scheduler's memory, so a restart, a change of settings or a
+missed tick changes nothing: the next tick catches up. Several processes may tick at once: the
+outbox keys and claims decide who sends.
 """
 
 from __future__ import annotations
@@ -16,52 +16,28 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.deps import Deps
+from bot.flows import digest, reminders
 from bot.flows.delivery import deliver_due
+from bot.jobs.feedback_prompts import run_feedback_prompts
 
 log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "pmbot-tick"
 TICK_SECONDS = 60
 
-# Work each tick does, in order. Features add theirs (e.g. recurring feedback prompts).
-TickStep = Callable[[Deps, datetime], object]
-STEPS: list[tuple[str, TickStep]] = []
-
-
-def step(name: str) -> Callable[[TickStep], TickStep]:
-    def wrap(fn: TickStep) -> TickStep:
-        STEPS.append((name, fn))
-        return fn
-
-    return wrap
-
-
-def _register_default_steps() -> None:
-    if STEPS:
-        return
-    from bot.jobs.nudges import run_nudges
-    from bot.jobs.reminders import run_reminders
-    from bot.jobs.weekly_digest import run_digests, send_previews
-
-    STEPS.extend([
-        ("retry failed messages", lambda deps, now: deliver_due(deps)),
-        ("PM previews", lambda deps, now: send_previews(deps, now=now)),
-        ("weekly digests", lambda deps, now: run_digests(deps, now=now)),
-        ("reminders", lambda deps, now: run_reminders(deps, now=now)),
-        ("decision nudges", lambda deps, now: run_nudges(deps, now=now)),
-    ])
-    try:  # recurring and milestone feedback prompts, when that feature is installed
-        from bot.jobs.feedback_prompts import run_feedback_prompts
-
-        STEPS.append(("feedback prompts", lambda deps, now: run_feedback_prompts(deps, now=now)))
-    except ModuleNotFoundError as err:
-        if err.name != "bot.jobs.feedback_prompts":
-            raise
+# Work each tick does, in order.
+STEPS: list[tuple[str, Callable[[Deps, datetime], object]]] = [
+    ("retry failed messages", lambda deps, now: deliver_due(deps)),
+    ("PM previews", lambda deps, now: digest.send_previews(deps, now=now)),
+    ("weekly digests", lambda deps, now: digest.run_due(deps, now=now)),
+    ("reminders", lambda deps, now: reminders.send_reminders(deps, now=now)),
+    ("decision nudges", lambda deps, now: reminders.send_nudges(deps, now=now)),
+    ("feedback prompts", lambda deps, now: run_feedback_prompts(deps, now=now)),
+]
 
 
 def tick(deps: Deps, now: datetime | None = None) -> None:
     """Do everything that is due. A failing step is logged and does not stop the others."""
-    _register_default_steps()
     now = now or deps.clock.now()
     for name, fn in STEPS:
         try:

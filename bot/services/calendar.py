@@ -1,29 +1,64 @@
 """A project's working calendar: its time zone, working days, holidays and working hours.
 
 Everything the jobs schedule is computed here from the project's own settings, so a change
-takes effect at the next tick, without restarts.
+takes effect at the next tick, without restarts. This is the one home of time zones: every
+module that shows or computes a project's local date or time asks here (`zone`, `local_now`,
+`local_date`, `local_text`), and an unknown zone name reads as UTC rather than failing.
+
+ISO weeks ("2026-W47") name a digest's week: `week_key` builds one, `week_monday` gives its
+first day (`bot.blocks.ids.parse_week` reads one back from untrusted input).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from functools import cache, lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.models import Project
 
 
+@cache
+def timezone_names() -> tuple[str, ...]:
+    """Every IANA time zone name this system knows, sorted (for the project form's picker)."""
+    return tuple(sorted(available_timezones()))
+
+
+def is_timezone(name: str) -> bool:
+    if name not in timezone_names():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 @lru_cache(maxsize=512)
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+def zone(name: str | None) -> ZoneInfo:
+    """The zone called `name`; UTC when the name is empty or unknown (old or hand-edited data)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def tz(project: Project) -> ZoneInfo:
-    return zone(project.timezone or "UTC")
+    return zone(project.timezone)
 
 
 def local_now(project: Project, now: datetime) -> datetime:
     return now.astimezone(tz(project))
+
+
+def local_date(project: Project, at: datetime | None) -> date | None:
+    """The date `at` falls on in the project's time zone."""
+    return at.astimezone(tz(project)).date() if at is not None else None
+
+
+def local_text(project: Project, at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """`at` in the project's time zone, formatted ('' when there is no moment)."""
+    return at.astimezone(tz(project)).strftime(fmt) if at is not None else ""
 
 
 def today(project: Project, now: datetime) -> date:
@@ -71,6 +106,17 @@ def within_working_hours(project: Project, now: datetime) -> bool:
 def week_key(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def week_monday(week: str) -> date:
+    """The Monday of a (valid) ISO week key."""
+    year, _, number = week.partition("-W")
+    return date.fromisocalendar(int(year), int(number), 1)
+
+
+def current_week(project: Project, now: datetime) -> str:
+    """The project's local ISO week at `now`."""
+    return week_key(week_start(today(project, now)))
 
 
 def week_start(day: date) -> date:

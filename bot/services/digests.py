@@ -50,6 +50,7 @@ class DigestFacts:
     week: str
     since: datetime  # start of the week, UTC
     today: date  # in the project's time zone
+    week_monday: date  # first day of the digest's week
     overall: str = "on_track"
     milestones: list[MilestoneLine] = field(default_factory=list)
     due_next_week: list[MilestoneLine] = field(default_factory=list)
@@ -63,6 +64,9 @@ class DigestFacts:
     risks: list[Risk] = field(default_factory=list)  # open or occurred, highest score first
     open_follow_ups: int = 0
     note: str | None = None
+    # Working days each awaiting item has waited (requirement id / change id → days).
+    requirement_waiting: dict[int, int] = field(default_factory=dict)
+    change_waiting: dict[int, int] = field(default_factory=dict)
 
     @property
     def client_risks(self) -> list[Risk]:
@@ -108,10 +112,9 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
         local_today = calendar.today(p, now)
         monday = calendar.week_start(local_today)
         week = (weeks or {}).get(p.id) or calendar.week_key(monday)
-        year, wk = week.split("-W")
-        week_monday = date.fromisocalendar(int(year), int(wk), 1)
+        week_monday = calendar.week_monday(week)
         since = calendar.at_local(p, week_monday, time(0, 0))
-        facts[p.id] = DigestFacts(project=p, week=week, since=since, today=local_today)
+        facts[p.id] = DigestFacts(project=p, week=week, since=since, today=local_today, week_monday=week_monday)
     earliest = min(f.since for f in facts.values())
 
     milestones = session.exec(select(Milestone).where(col(Milestone.project_id).in_(ids))).all()
@@ -194,6 +197,11 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
         if f is not None and n.week == f.week:
             f.note = n.note
     for f in facts.values():
+        end_of_day = calendar.at_local(f.project, f.today, time(23, 59))
+        f.requirement_waiting = {r.id or 0: calendar.working_days_between(
+            f.project, r.sent_for_confirmation_at or r.created_at, end_of_day) for r in f.awaiting_requirements}
+        f.change_waiting = {c.id or 0: calendar.working_days_between(
+            f.project, c.assessed_at or c.created_at, end_of_day) for c in f.awaiting_changes}
         for items in (f.requirements_raised, f.requirements_confirmed, f.awaiting_requirements,
                       f.changes_raised, f.changes_decided, f.awaiting_changes):
             items.sort(key=lambda x: (x.created_at, x.id or 0), reverse=True)

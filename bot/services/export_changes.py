@@ -10,13 +10,12 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from bot.i18n import t
 from bot.models import ActivityLog, ChangeRequest, Milestone, Project
-from bot.services import changes, csv_cells
+from bot.services import calendar, changes, csv_cells
 
 Who = Callable[[str | None], str]
 
@@ -25,16 +24,9 @@ def _plain_user(user_id: str | None) -> str:
     return user_id or "-"
 
 
-def _zone(project: Project) -> ZoneInfo:
-    try:
-        return ZoneInfo(project.timezone or "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
-
-
 def local_time(at: datetime | None, project: Project) -> str:
     """`YYYY-MM-DD HH:MM` in the project's time zone ('' for no time)."""
-    return at.astimezone(_zone(project)).strftime("%Y-%m-%d %H:%M") if at else ""
+    return calendar.local_text(project, at)
 
 
 def hours(value: Decimal | None) -> str:

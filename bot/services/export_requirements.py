@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from bot.i18n import t
 from bot.models import Project, Requirement, RequirementStatus
-from bot.services import csv_cells
+from bot.services import calendar, csv_cells
 from bot.services.requirements import PRIORITIES, all_of
 
 CSV_COLUMNS = [
@@ -44,12 +43,12 @@ def local(dt: datetime | None, timezone: str, *, with_zone: bool = False) -> str
     """A stored UTC time as the project sees it: `2026-11-18 18:00`."""
     if dt is None:
         return ""
-    text = dt.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
+    text = dt.astimezone(calendar.zone(timezone)).strftime("%Y-%m-%d %H:%M")
     return f"{text} ({timezone})" if with_zone else text
 
 
 def _iso(dt: datetime | None, timezone: str) -> str:
-    return dt.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds") if dt else ""
+    return dt.astimezone(calendar.zone(timezone)).isoformat(timespec="seconds") if dt else ""
 
 
 def md_inline(text: str) -> str:

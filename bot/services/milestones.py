@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.models import LONG_TEXT_MAX, MILESTONE_NAME_MAX, Milestone, MilestoneStatus, Project, Risk, RiskStatus
-from bot.services import activity
+from bot.services import activity, calendar
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
 NAME_MAX = MILESTONE_NAME_MAX
@@ -59,14 +59,7 @@ class MilestoneChange:
 
 def project_today(project: Project, clock: Clock) -> date:
     """The calendar date now in the project's time zone."""
-    return clock.now().astimezone(_zone(project.timezone)).date()
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ValueError, KeyError):
-        return ZoneInfo("UTC")
+    return calendar.today(project, clock.now())
 
 
 def _local_date(at: datetime | None, tz: ZoneInfo) -> date | None:
@@ -75,7 +68,7 @@ def _local_date(at: datetime | None, tz: ZoneInfo) -> date | None:
 
 def expected_progress(milestone: Milestone, today: date, tz: ZoneInfo | None = None) -> float:
     """The progress (0–100) a straight line from creation to due date expects by `today`."""
-    start = _local_date(milestone.created_at, tz or ZoneInfo("UTC")) or today
+    start = _local_date(milestone.created_at, tz or calendar.zone("UTC")) or today
     planned = (milestone.due_date - start).days
     if planned <= 0:
         return 100.0
@@ -118,7 +111,7 @@ def plan(session: Session, project_id: int, today: date) -> list[tuple[Milestone
     """Every milestone of the project with its status, in plan order (open ones by due date,
     done ones last). Three queries whatever the number of milestones."""
     project = session.get(Project, project_id)
-    tz = _zone(project.timezone if project else None)
+    tz = calendar.zone(project.timezone if project else None)
     milestones = list(session.exec(
         select(Milestone).where(Milestone.project_id == project_id)
         .order_by(col(Milestone.done), col(Milestone.due_date), col(Milestone.id))

@@ -1,17 +1,29 @@
-"""Projects: one per client channel, with the settings every job and message follows."""
+"""Projects: one per client channel, with the settings every job and message follows.
+
+One channel, one role (SPEC §7): a channel belongs to at most one project, as its client channel
+or as its internal channel, and a channel shared with another organisation is never an internal
+channel. `validate` refuses both (next to the field); `for_channel` finds one project or none,
+deterministically, even in data written before the rule (the client role wins, then the oldest);
+`internal_channel` never names another project's client channel.
+
+The edit form carries a stamp of what it showed (`shown_fields`); `update` applies only the
+fields the person changed, and refuses (next to the field) a change to a field someone else
+changed meanwhile.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.i18n import LANGUAGES
 from bot.models import Project, ProjectStatus
-from bot.services import activity
+from bot.services import activity, calendar, edits
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
 NAME_MAX = 80
@@ -35,6 +47,15 @@ SETTINGS_FIELDS = [
     "require_pm_approval",
     "status",
 ]
+# The form field (a key of `ValidationFailed.errors`) of each attribute the project form edits.
+FORM_FIELDS = {
+    "name": "name", "client_name": "client_name", "client_channel_id": "client_channel",
+    "internal_channel_id": "internal_channel", "pm_user_id": "pm", "client_approver_ids": "approvers",
+    "timezone": "timezone", "language": "language", "digest_weekday": "digest_weekday",
+    "digest_time": "digest_time", "working_days": "working_days", "holidays": "holidays",
+    "feedback_cadence_weeks": "feedback_cadence", "anonymous_feedback": "options",
+    "require_pm_approval": "options",
+}
 
 
 @dataclass
@@ -77,14 +98,17 @@ class CleanProject:
     require_pm_approval: bool
 
 
-def is_timezone(name: str) -> bool:
-    if name not in available_timezones():
-        return False
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+@dataclass(frozen=True)
+class SlackFacts:
+    """What only Slack knows and the rules need; asked before the transaction opens."""
+
+    pm_is_member: bool = True  # a member of the installing workspace: not a guest, not external
+    internal_is_shared: bool = False  # the internal channel is shared with another organisation
+
+
+def shown_fields(project: Project | CleanProject) -> dict[str, Any]:
+    """The values the project form shows (and sends back), by attribute: what its stamp records."""
+    return {name: getattr(project, name) for name in FORM_FIELDS}
 
 
 def parse_holidays(text: str) -> list[str] | None:
@@ -98,38 +122,67 @@ def parse_holidays(text: str) -> list[str] | None:
     return sorted(days)
 
 
-def validate(
-    session: Session, team_id: str, data: ProjectInput, *, project_id: int | None = None
-) -> CleanProject:
-    """Check every field; raise ValidationFailed naming each bad one and why."""
-    errors: dict[str, tuple[str, dict[str, object]]] = {}
-    name = " ".join((data.name or "").split())
+def channel_holder(session: Session, channel_id: str, *, other_than: int | None = None) -> Project | None:
+    """The project (other than `other_than`) whose client or internal channel `channel_id` is.
+    When old data has several, the one whose client channel it is wins, then the oldest."""
+    rows = session.exec(
+        select(Project)
+        .where((Project.client_channel_id == channel_id) | (Project.internal_channel_id == channel_id))
+        .order_by(col(Project.id))
+    ).all()
+    others = [p for p in rows if p.id != other_than]
+    clients = [p for p in others if p.client_channel_id == channel_id]
+    return (clients or others or [None])[0]
+
+
+Errors = dict[str, tuple[str, dict[str, object]]]
+
+
+def _check_channels(session: Session, data: ProjectInput, project_id: int | None, facts: SlackFacts,
+                    errors: Errors) -> None:
+    if not data.client_channel_id:
+        errors["client_channel"] = ("project.error_channel_required", {})
+    elif (holder := channel_holder(session, data.client_channel_id, other_than=project_id)) is not None:
+        errors["client_channel"] = ("project.error_channel_taken", {"name": holder.name})
+    internal = data.internal_channel_id
+    if not internal:
+        return
+    if internal == data.client_channel_id:
+        errors["internal_channel"] = ("project.error_internal_is_client", {})
+    elif (holder := channel_holder(session, internal, other_than=project_id)) is not None:
+        errors["internal_channel"] = ("project.error_channel_taken", {"name": holder.name})
+    elif facts.internal_is_shared:
+        errors["internal_channel"] = ("project.error_internal_shared", {})
+
+
+def _check_name(session: Session, team_id: str, raw: str, project_id: int | None, errors: Errors) -> str:
+    name = " ".join((raw or "").split())
     if not name:
         errors["name"] = ("project.error_name_required", {})
     elif len(name) > NAME_MAX:
         errors["name"] = ("common.error_too_long", {"max": NAME_MAX})
     else:
-        clash = session.exec(
-            select(Project.id).where(Project.team_id == team_id, Project.name == name)
-        ).first()
+        clash = session.exec(select(Project.id).where(Project.team_id == team_id, Project.name == name)).first()
         if clash is not None and clash != project_id:
             errors["name"] = ("project.error_name_taken", {"name": name})
+    return name
+
+
+def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: int | None = None,
+             facts: SlackFacts | None = None) -> CleanProject:
+    """Check every field; raise ValidationFailed naming each bad one and why."""
+    facts = facts or SlackFacts()
+    errors: Errors = {}
+    name = _check_name(session, team_id, data.name, project_id, errors)
     client_name = (data.client_name or "").strip()
     if len(client_name) > CLIENT_NAME_MAX:
         errors["client_name"] = ("common.error_too_long", {"max": CLIENT_NAME_MAX})
-    if not data.client_channel_id:
-        errors["client_channel"] = ("project.error_channel_required", {})
-    else:
-        bound = session.exec(
-            select(Project).where(Project.client_channel_id == data.client_channel_id)
-        ).first()
-        if bound is not None and bound.id != project_id:
-            errors["client_channel"] = ("project.error_channel_taken", {"name": bound.name})
-    if data.internal_channel_id and data.internal_channel_id == data.client_channel_id:
-        errors["internal_channel"] = ("project.error_internal_is_client", {})
+    _check_channels(session, data, project_id, facts, errors)
     if not data.pm_user_id:
         errors["pm"] = ("project.error_pm_required", {})
-    if not is_timezone(data.timezone or ""):
+    elif not facts.pm_is_member:
+        errors["pm"] = ("project.error_pm_not_member", {})
+    if not calendar.is_timezone(data.timezone or ""):
         errors["timezone"] = ("project.error_timezone", {})
     if data.language not in LANGUAGES:
         errors["language"] = ("project.error_language", {})
@@ -170,59 +223,51 @@ def validate(
     )
 
 
-def create(
-    session: Session, clock: Clock, *, team_id: str, enterprise_id: str | None, actor: str, data: ProjectInput
-) -> Project:
-    clean = validate(session, team_id, data)
+def create(session: Session, clock: Clock, *, team_id: str, enterprise_id: str | None, actor: str,
+           data: ProjectInput, facts: SlackFacts | None = None) -> Project:
+    clean = validate(session, team_id, data, facts=facts)
     now = clock.now()
-    project = Project(
-        team_id=team_id,
-        enterprise_id=enterprise_id,
-        created_by=actor,
-        created_at=now,
-        updated_at=now,
-        **clean.__dict__,
-    )
+    project = Project(team_id=team_id, enterprise_id=enterprise_id, created_by=actor, created_at=now,
+                      updated_at=now, **clean.__dict__)
     session.add(project)
     session.flush()
-    activity.record(
-        session,
-        clock,
-        team_id=team_id,
-        project_id=project.id,
-        actor=actor,
-        action="created",
-        entity_type="project",
-        entity_id=project.id,
-        after=activity.snapshot(project, SETTINGS_FIELDS),
-    )
+    activity.record(session, clock, team_id=team_id, project_id=project.id, actor=actor, action="created",
+                    entity_type="project", entity_id=project.id, after=activity.snapshot(project, SETTINGS_FIELDS))
     return project
 
 
-def update(session: Session, clock: Clock, *, project: Project, actor: str, data: ProjectInput) -> Project:
+def _shown_value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "-"
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return "-" if value in (None, "") else str(value)
+
+
+def update(session: Session, clock: Clock, *, project: Project, actor: str, data: ProjectInput,
+           facts: SlackFacts | None = None, form_stamp: Mapping[str, Any] | None = None) -> Project:
+    """Apply the fields the form changed (all that differ, for a form without a stamp). A field
+    someone else changed since the form was opened, and this form changed too, is refused."""
     if project.status != ProjectStatus.active:
         raise InvalidTransition("project.error_closed", name=project.name)
-    clean = validate(session, project.team_id, data, project_id=project.id)
+    clean = validate(session, project.team_id, data, project_id=project.id, facts=facts)
+    plan = edits.plan(form_stamp, submitted=shown_fields(clean), current=shown_fields(project))
+    if plan.conflicts:
+        raise ValidationFailed({FORM_FIELDS[f]: ("project.error_changed_meanwhile",
+                                                 {"value": _shown_value(getattr(project, f))})
+                                for f in plan.conflicts})
     before = activity.snapshot(project, SETTINGS_FIELDS)
-    for key, value in clean.__dict__.items():
+    for key, value in plan.changes.items():
         setattr(project, key, value)
+    if not plan.changes:
+        return project
     project.updated_at = clock.now()
     session.add(project)
     session.flush()
     old, new = activity.diff(before, activity.snapshot(project, SETTINGS_FIELDS))
     if new:
-        activity.record(
-            session,
-            clock,
-            team_id=project.team_id,
-            project_id=project.id,
-            actor=actor,
-            action="edited",
-            entity_type="project",
-            entity_id=project.id,
-            before=old,
-            after=new,
-        )
+        activity.record(session, clock, team_id=project.team_id, project_id=project.id, actor=actor,
+                        action="edited", entity_type="project", entity_id=project.id, before=old, after=new)
     return project
 
 
@@ -233,18 +278,9 @@ def close(session: Session, clock: Clock, *, project: Project, actor: str) -> Pr
     project.closed_at = project.updated_at = clock.now()
     session.add(project)
     session.flush()
-    activity.record(
-        session,
-        clock,
-        team_id=project.team_id,
-        project_id=project.id,
-        actor=actor,
-        action="closed",
-        entity_type="project",
-        entity_id=project.id,
-        before={"status": ProjectStatus.active.value},
-        after={"status": ProjectStatus.closed.value},
-    )
+    activity.record(session, clock, team_id=project.team_id, project_id=project.id, actor=actor, action="closed",
+                    entity_type="project", entity_id=project.id, before={"status": ProjectStatus.active.value},
+                    after={"status": ProjectStatus.closed.value})
     return project
 
 
@@ -256,15 +292,24 @@ def get(session: Session, team_id: str, project_id: int) -> Project:
 
 
 def for_channel(session: Session, team_id: str, channel_id: str | None) -> Project | None:
-    """The project bound to a channel (as client or internal channel), if any."""
+    """The one project bound to a channel (as client or internal channel), or None. Data written
+    before the one-role rule may bind a channel twice: the project whose client channel it is
+    wins, then the oldest."""
     if not channel_id:
         return None
-    return session.exec(
-        select(Project).where(
-            Project.team_id == team_id,
-            (Project.client_channel_id == channel_id) | (Project.internal_channel_id == channel_id),
-        )
-    ).first()
+    holder = channel_holder(session, channel_id)
+    return holder if holder is not None and holder.team_id == team_id else None
+
+
+def internal_channel(session: Session, project: Project) -> str | None:
+    """Where the project's internal (team-only) messages may go: its internal channel, unless
+    that channel is some other project's client channel (data from before the one-role rule)."""
+    channel = project.internal_channel_id
+    if not channel or channel == project.client_channel_id:
+        return None
+    clash = session.exec(select(Project.id).where(Project.client_channel_id == channel,
+                                                  Project.id != project.id)).first()
+    return None if clash is not None else channel
 
 
 def visible_to(
@@ -282,7 +327,7 @@ def visible_to(
     return list(session.exec(stmt.order_by(col(Project.created_at).desc(), col(Project.id).desc())))
 
 
-def set_intake_message(session: Session, project: Project, ts: str) -> None:
+def set_intake_message(session: Session, project: Project, ts: str | None) -> None:
     project.intake_message_ts = ts
     session.add(project)
     session.flush()

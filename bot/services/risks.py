@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
@@ -18,7 +17,7 @@ from sqlmodel import Session, col, select
 from bot import models
 from bot.clock import Clock
 from bot.models import Milestone, Project, ProjectStatus, Risk, RiskStatus, Visibility
-from bot.services import activity
+from bot.services import activity, calendar
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
 TITLE_MAX = models.RISK_TITLE_MAX
@@ -59,11 +58,7 @@ def puts_milestone_at_risk(risk: Risk) -> bool:
 
 def project_today(project: Project, now: datetime) -> date:
     """Today's date where the project lives."""
-    try:
-        zone = ZoneInfo(project.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return now.astimezone(zone).date()
+    return calendar.today(project, now)
 
 
 @dataclass

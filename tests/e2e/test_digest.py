@@ -11,8 +11,9 @@ from sqlmodel import select
 from bot.app import create_app, deps_of
 from bot.blocks import ids
 from bot.flows.delivery import deliver_due
+from bot.flows.digest import run_due as run_digests
+from bot.flows.digest import send_previews
 from bot.jobs.scheduler import tick
-from bot.jobs.weekly_digest import run_digests, send_previews
 from bot.models import ChangeRequest, DigestWeek, Milestone, Outbox, Requirement, Risk
 from bot.slack.post import METADATA_EVENT
 from tests.fakes import payloads

@@ -7,8 +7,8 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 
 from bot.blocks import ids
-from bot.jobs.nudges import run_nudges
-from bot.jobs.reminders import run_reminders
+from bot.flows.reminders import send_nudges as run_nudges
+from bot.flows.reminders import send_reminders as run_reminders
 from bot.models import ChangeRequest, FeedbackResponse, FollowUp, Milestone, Requirement, Risk
 from tests.fakes import payloads
 

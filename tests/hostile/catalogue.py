@@ -22,7 +22,8 @@ ACTIONS: list[str] = [
     ids.RISK_ADD_DETAILS, ids.RISK_EDIT, ids.RISK_SET_REVIEW, *RISK_STATUS_ACTIONS,
     *[f"{ids.FEEDBACK_SCORE}:{n}" for n in range(1, 6)], ids.FEEDBACK_COMMENT, ids.FEEDBACK_POST_ANYWAY,
     ids.FEEDBACK_RESOLVE,
-    ids.DIGEST_POST_NOW, ids.DIGEST_ADD_NOTE, ids.DIGEST_SKIP, ids.REMINDER_SNOOZE, ids.HOME_REFRESH,
+    ids.DIGEST_POST_NOW, ids.DIGEST_ADD_NOTE, ids.DIGEST_SKIP, ids.DIGEST_SEND_CONFIRM, ids.DIGEST_SEND_CANCEL,
+    ids.REMINDER_SNOOZE, ids.HOME_REFRESH,
     *[f"{page}:{way}" for page in LIST_PAGES for way in ("prev", "next")],
 ]
 
@@ -55,7 +56,8 @@ CALLBACKS: list[str] = [
 # Names in ids.py that are neither an action_id nor a callback_id (block ids, option values,
 # prefixes) — so a test can prove the two lists above name every id there is.
 NOT_ACTIONS = {"VALUE", "PROJECT_TZ_ACTION", "CHANGE_SHARE_COST_OPTION", "MILESTONE_DONE_OPTION", "REQ_ITEM_BLOCK",
-               "RISK_ITEM_BLOCK", "FEEDBACK_PROMPT_BLOCK", "DIGEST_NOTE_BLOCK", "FEEDBACK_SCORE", *[
+               "RISK_ITEM_BLOCK", "FEEDBACK_PROMPT_BLOCK", "DIGEST_NOTE_BLOCK", "FEEDBACK_SCORE",
+               "PROJECT_PICKER_BLOCK", *[
                    n for n in dir(ids) if "_BLOCK_" in n]}
 
 
@@ -93,7 +95,8 @@ def valid_values(action_id: str, i: Items) -> list[Any]:
                 json.dumps({"project": i.project, "after": None, "question": ""})]
     if base == ids.FEEDBACK_RESOLVE:
         return [str(i.follow_up)]
-    if base in (ids.DIGEST_POST_NOW, ids.DIGEST_ADD_NOTE, ids.DIGEST_SKIP):
+    if base in (ids.DIGEST_POST_NOW, ids.DIGEST_ADD_NOTE, ids.DIGEST_SKIP, ids.DIGEST_SEND_CONFIRM,
+                ids.DIGEST_SEND_CANCEL):
         return [f"{i.project}:{i.week}"]
     if base == ids.REMINDER_SNOOZE:
         return [f"risk_review:{i.risk['open']}|1d", f"follow_up:{i.follow_up}|7d"]

@@ -303,7 +303,9 @@ COMMANDS = [
         FeedbackPrompt, project_id=pid))),
     Row("/feedback list", TEAM_ONLY, cmd("/feedback", "list", shows("Acme Web Shop"))),
     Row("/digest preview", TEAM_ONLY, cmd("/digest", "preview", shows("Acme Web Shop"))),
-    Row("/digest send", TEAM_ONLY, cmd_fresh("/digest", "send", lambda m, o, r, pid, ch: posted_to(o, ch))),
+    # The PM posts at once; another team member is asked to confirm first (issue 10, item 6).
+    Row("/digest send", TEAM_ONLY, cmd_fresh("/digest", "send", lambda m, o, r, pid, ch: posted_to(o, ch) if r == "pm"
+                                             else ids.DIGEST_SEND_CONFIRM in m.told(o))),
 ]
 
 REQUIREMENT_BUTTONS = [
@@ -399,6 +401,9 @@ PROJECT_BUTTONS = [
     Row("preview: Post now", PM_ONLY, btn(ids.DIGEST_POST_NOW, lambda m: m.project(),
                                           lambda m, o, item: posted_to(o, item[1]),
                                           value=lambda item: f"{item[0]}:2026-W47", channel="DM")),
+    Row("digest: confirm a send", TEAM_ONLY, btn(
+        ids.DIGEST_SEND_CONFIRM, lambda m: m.project(), lambda m, o, item: posted_to(o, item[1]),
+        value=lambda item: f"{item[0]}:2026-W47", channel=lambda item: item[1])),
     Row("preview: Skip", PM_ONLY, btn(ids.DIGEST_SKIP, lambda m: m.project(), lambda m, o, item: m.exists(
         DigestWeek, project_id=item[0], skipped=True), value=lambda item: f"{item[0]}:2026-W47", channel="DM")),
     Row("preview: Add a note", PM_ONLY, btn(ids.DIGEST_ADD_NOTE, lambda m: m.world.a.project,

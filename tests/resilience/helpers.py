@@ -150,12 +150,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def bot_env(fake: FakeSlack, database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a `pmbot` subprocess: the fake Slack, the test database, nothing else
     from the test's own environment (no stray .env either: run it in a temporary directory)."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SLACK_BOT_TOKEN": "xoxb-test",
            "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET, "SLACK_API_URL": fake.url,
-           "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+           "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": str(REPO)}  # this checkout's code, not whichever copy is installed
     env.update(extra)
     return env
 

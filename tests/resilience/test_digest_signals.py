@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.jobs.weekly_digest import digest_key
+from bot.flows.outbox_keys import digest as digest_key
 from bot.models import Outbox, Project
 from bot.services import calendar
 from tests.resilience.helpers import (

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import SystemClock
-from bot.jobs.weekly_digest import digest_key
+from bot.flows.outbox_keys import digest as digest_key
 from bot.models import Outbox, Project, Requirement
 from bot.services import calendar
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, TEAM, SlackDriver

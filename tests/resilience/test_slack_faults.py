@@ -10,8 +10,9 @@ import pytest
 from sqlmodel import select
 
 from bot.flows.delivery import deliver_due
-from bot.jobs.reminders import run_reminders
-from bot.jobs.weekly_digest import digest_key, run_digests
+from bot.flows.digest import run_due as run_digests
+from bot.flows.outbox_keys import digest as digest_key
+from bot.flows.reminders import send_reminders as run_reminders
 from bot.models import Outbox
 from bot.slack.client import make_client
 from tests.conftest import START, TEAM

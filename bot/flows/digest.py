@@ -1,0 +1,344 @@
+"""Digest use cases: the weekly digest job, the PM preview and its buttons, the late-digest
+question, `/digest preview` and `/digest send`.
+
+Exactly once per project and week: the digest is an outbox row whose key names the project and
+the week (`outbox_keys.digest`). Creating it is an atomic insert, sending it an atomic claim,
+and a sender that died after posting is recovered from the message metadata, so restarts,
+crashes, downtime and several processes never give zero or two digests. A `DigestWeek` row
+keeps the PM's answers for the week: a note, *Skip this week*, an approval.
+
+Who posts: on its own, the digest is posted when due, unless the PM skipped the week or the
+project waits for the PM's approval. The PM may post it now (*Post now*, `/digest send`).
+Another team member's `/digest send` first asks them to confirm, naming what it overrides; once
+confirmed it is posted and the PM is told by DM who posted it.
+
+The internal digest goes to the internal channel, and never to a channel that is some other
+project's client channel (`projects.internal_channel`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from bot.blocks.digest import digest_message, late_question, preview_message, sent_by_other
+from bot.db import insert_ignore
+from bot.deps import Deps
+from bot.flows import outbox_keys
+from bot.flows.delivery import deliver_many
+from bot.flows.outbox_keys import Kind
+from bot.flows.unit import Unit, unit_of_work
+from bot.models import DigestWeek, Outbox, Project, ProjectStatus
+from bot.services import calendar, digests, outbox, projects
+from bot.services.digests import DigestFacts
+from bot.services.errors import Forbidden, InvalidTransition, NotFound
+
+log = logging.getLogger(__name__)
+
+LATE_LIMIT = timedelta(days=1)  # a digest later than this is not posted without asking the PM
+NOTE_MAX = 1000
+
+
+@dataclass
+class DigestReport:
+    """What a run did (or, dry, would do): for the CLI and the tests."""
+
+    posted: list[tuple[str, str]] = field(default_factory=list)  # (project name, week)
+    asked_pm: list[tuple[str, str]] = field(default_factory=list)
+    waiting_for_approval: list[tuple[str, str]] = field(default_factory=list)
+    previews: list[tuple[str, str]] = field(default_factory=list)
+    resumed: list[str] = field(default_factory=list)  # outbox keys an earlier run queued but did not send
+    messages: list[dict] = field(default_factory=list)  # dry run: what would be posted
+
+
+# The week's ledger --------------------------------------------------------------------------
+
+
+def _week_row(session: Session, project: Project, week: str, due_at: datetime | None = None) -> DigestWeek:
+    """The project's `DigestWeek` of `week`, created (atomically) when missing."""
+    due = due_at or calendar.digest_due_at(project, calendar.week_monday(week))
+    insert_ignore(session, DigestWeek, {"project_id": project.id, "week": week, "due_at": due,
+                                        "created_at": datetime.now(UTC), "skipped": False}, ["project_id", "week"])
+    return session.exec(select(DigestWeek).where(DigestWeek.project_id == project.id,
+                                                 DigestWeek.week == week)).one()
+
+
+def _week_rows(session: Session, pairs: list[tuple[int, str]]) -> dict[tuple[int, str], DigestWeek]:
+    if not pairs:
+        return {}
+    rows = session.exec(select(DigestWeek).where(col(DigestWeek.project_id).in_({p for p, _ in pairs}),
+                                                 col(DigestWeek.week).in_({w for _, w in pairs}))).all()
+    return {(r.project_id, r.week): r for r in rows}
+
+
+def _existing_keys(session: Session, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    return set(session.exec(select(Outbox.key).where(col(Outbox.key).in_(keys))).all())
+
+
+def _active_projects(session: Session, project_name: str | None = None) -> list[Project]:
+    stmt = select(Project).where(Project.status == ProjectStatus.active)
+    if project_name:
+        stmt = stmt.where(Project.name == project_name)
+    return list(session.exec(stmt.order_by(col(Project.id))))
+
+
+def _owe_digest(u: Unit, facts: DigestFacts) -> list[int]:
+    """Queue the client digest, and the internal one where the project may have it."""
+    p = facts.project
+    assert p.id is not None
+    rows = [u.owe(key=outbox_keys.digest(p.id, facts.week), kind=Kind.digest, project=p,
+                  channel_id=p.client_channel_id, payload=digest_message(facts, internal=False), deliver=False)]
+    internal = projects.internal_channel(u.session, p)
+    if p.internal_channel_id and internal is None:
+        log.warning("project %s: internal channel %s is another project's client channel; no internal digest",
+                    p.id, p.internal_channel_id)
+    if internal:
+        rows.append(u.owe(key=outbox_keys.digest(p.id, facts.week, "internal"), kind=Kind.digest, project=p,
+                          channel_id=internal, payload=digest_message(facts, internal=True), deliver=False))
+    return [r.id for r in rows if r.id is not None and r.status == "pending"]
+
+
+def mark_posted(session: Session, row: Outbox, ts: str | None) -> None:
+    """After-send hook of a digest: the client digest of that week is posted."""
+    key = outbox_keys.parse(row.key)
+    if key.part(2) != "client" or row.project_id is None:
+        return
+    dw = session.exec(select(DigestWeek).where(DigestWeek.project_id == row.project_id,
+                                               DigestWeek.week == key.part(1))).first()
+    if dw is not None and dw.posted_at is None:
+        dw.posted_at = row.sent_at or row.created_at
+        session.add(dw)
+
+
+def mark_preview(session: Session, row: Outbox, ts: str | None) -> None:
+    """After-send hook of a PM preview."""
+    week = outbox_keys.digest_week(row.key)
+    if row.project_id is None or week is None:
+        return
+    dw = session.exec(select(DigestWeek).where(DigestWeek.project_id == row.project_id,
+                                               DigestWeek.week == week)).first()
+    if dw is not None:
+        dw.preview_sent_at = row.sent_at or row.created_at
+        session.add(dw)
+
+
+# The scheduled job ------------------------------------------------------------------------------
+
+
+def _due_weeks(projects_: list[Project], now: datetime) -> list[tuple[Project, str, datetime]]:
+    return [(p, week, due_at) for p in projects_ for week, due_at in calendar.recent_digest_weeks(p, now)
+            if p.created_at < due_at <= now]
+
+
+def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None = None,
+            dry_run: bool = False) -> DigestReport:
+    """Post every digest that is due and not yet posted; ask the PM about very late ones."""
+    report = DigestReport()
+    to_send: list[int] = []
+    with unit_of_work(deps, deliver=False) as u:
+        now = now or u.now
+        candidates = _due_weeks(_active_projects(u.session, project_name), now)
+        keys = [outbox_keys.digest(p.id or 0, w) for p, w, _ in candidates]
+        late_keys = {(p.id, w): outbox_keys.digest_late(p.id or 0, w) for p, w, _ in candidates}
+        existing = _existing_keys(u.session, keys + list(late_keys.values()))
+        if not dry_run:  # queued by an earlier run that stopped or failed before sending them
+            owed = [k for k in keys if k in existing]
+            owed += [outbox_keys.digest(p.id or 0, w, "internal") for p, w, _ in candidates
+                     if outbox_keys.digest(p.id or 0, w) in existing]
+            owed += [k for k in late_keys.values() if k in existing]
+            resumed = outbox.unsent(u.session, keys=owed)
+            to_send.extend(resumed)
+            report.resumed = [r.key for r in (u.session.get(Outbox, i) for i in resumed) if r is not None]
+        weeks = _week_rows(u.session, [(p.id or 0, w) for p, w, _ in candidates])
+        post: list[tuple[Project, str, datetime]] = []
+        for p, week, due_at in candidates:
+            dw = weeks.get((p.id or 0, week))
+            if outbox_keys.digest(p.id or 0, week) in existing or (dw and (dw.skipped or dw.posted_at)):
+                continue
+            approved = bool(dw and dw.approved_by)
+            if p.require_pm_approval and not approved:
+                report.waiting_for_approval.append((p.name, week))
+            elif now - due_at > LATE_LIMIT and not approved:
+                if late_keys[(p.id, week)] not in existing:
+                    report.asked_pm.append((p.name, week))
+                    if not dry_run:
+                        to_send.extend(_ask_pm(u, p, week, due_at))
+            else:
+                post.append((p, week, due_at))
+        facts_by = digests.collect(u.session, [p for p, _, _ in post], now,
+                                   weeks={p.id or 0: w for p, w, _ in post}) if post else {}
+        for p, week, due_at in post:
+            facts = facts_by[p.id or 0]
+            report.posted.append((p.name, week))
+            if dry_run:
+                report.messages.append({"channel": p.client_channel_id, **digest_message(facts, internal=False)})
+                continue
+            _week_row(u.session, p, week, due_at)
+            to_send.extend(_owe_digest(u, facts))
+    deliver_many(deps, to_send)
+    return report
+
+
+def _ask_pm(u: Unit, p: Project, week: str, due_at: datetime) -> list[int]:
+    """The late-digest question: the bot was down when it was due; post it now?"""
+    facts = digests.collect(u.session, [p], u.now, weeks={p.id or 0: week})[p.id or 0]
+    _week_row(u.session, p, week, due_at)
+    row = u.owe(key=outbox_keys.digest_late(p.id or 0, week), kind=Kind.digest_late, project=p,
+                user_id=p.pm_user_id, payload=late_question(facts, due=calendar.local_date(p, due_at) or facts.today),
+                deliver=False)
+    return [row.id] if row.id is not None and row.status == "pending" else []
+
+
+def send_previews(deps: Deps, *, now: datetime | None = None) -> DigestReport:
+    """DM each PM the coming digest, `preview_lead_minutes` before it is due, in working hours."""
+    report = DigestReport()
+    to_send: list[int] = []
+    with unit_of_work(deps, deliver=False) as u:
+        now = now or u.now
+        due = [(p, week, due_at) for p in _active_projects(u.session)
+               for week, due_at in calendar.recent_digest_weeks(p, now)
+               if due_at - timedelta(minutes=p.preview_lead_minutes) <= now < due_at
+               and calendar.within_working_hours(p, now)]
+        existing = _existing_keys(u.session, [outbox_keys.preview(p.id or 0, w) for p, w, _ in due]
+                                  + [outbox_keys.digest(p.id or 0, w) for p, w, _ in due])
+        weeks = _week_rows(u.session, [(p.id or 0, w) for p, w, _ in due])
+        due = [(p, w, d) for p, w, d in due
+               if outbox_keys.preview(p.id or 0, w) not in existing and outbox_keys.digest(p.id or 0, w) not in existing
+               and not ((dw := weeks.get((p.id or 0, w))) and dw.skipped)]
+        facts_by = digests.collect(u.session, [p for p, _, _ in due], now, weeks={p.id or 0: w for p, w, _ in due})
+        for p, week, due_at in due:
+            _week_row(u.session, p, week, due_at)
+            payload = preview_message(facts_by[p.id or 0], due=calendar.local_date(p, due_at) or now.date(),
+                                      requires_approval=p.require_pm_approval)
+            row = u.owe(key=outbox_keys.preview(p.id or 0, week), kind=Kind.preview, project=p,
+                        user_id=p.pm_user_id, payload=payload, deliver=False)
+            to_send.append(row.id or 0)
+            report.previews.append((p.name, week))
+    deliver_many(deps, to_send)
+    return report
+
+
+# `/digest preview` and `/digest send` -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    project: Project | None
+    facts: DigestFacts | None = None  # None: no project here, or it is closed
+
+
+def preview(deps: Deps, channel_id: str | None) -> Preview:
+    """This week's digest of the channel's project as it looks now (nothing is posted)."""
+    with unit_of_work(deps) as u:
+        project = projects.for_channel(u.session, u.team_id, channel_id)
+        if project is None or project.status != ProjectStatus.active:
+            return Preview(project)
+        week = calendar.current_week(project, u.now)
+        facts = digests.collect(u.session, [project], u.now, weeks={project.id or 0: week})[project.id or 0]
+        return Preview(project, facts)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The outcome of `/digest send`, *Post now* or a confirmed send."""
+
+    project: Project | None
+    status: str  # no_project, closed, posted, already_posted, confirm (a team member must confirm first)
+    week: str = ""
+    overrides: list[str] = field(default_factory=list)  # skip, approval
+
+
+def _overrides(project: Project, dw: DigestWeek | None) -> list[str]:
+    """What posting now goes against: the PM's *Skip this week*, the PM's approval pending."""
+    out = []
+    if dw is not None and dw.skipped:
+        out.append("skip")
+    if project.require_pm_approval and not (dw is not None and dw.approved_by):
+        out.append("approval")
+    return out
+
+
+def send(deps: Deps, *, user_id: str, channel_id: str | None, week: str | None = None,
+         project_id: int | None = None, confirmed: bool = False) -> Sent:
+    """Post this week's digest now. The PM posts at once; another team member first gets
+    `status="confirm"` (with what it overrides) and posts with `confirmed=True`, from the
+    project's own channel; the PM is then told by DM."""
+    with unit_of_work(deps) as u:
+        project = projects.for_channel(u.session, u.team_id, channel_id)
+        if project is None or (project_id is not None and project.id != project_id):
+            return Sent(None, "no_project")
+        if project.status != ProjectStatus.active:
+            return Sent(project, "closed")
+        week = week or calendar.current_week(project, u.now)
+        if outbox.exists(u.session, outbox_keys.digest(project.id or 0, week)) is not None:
+            return Sent(project, "already_posted", week)
+        dw = _week_row(u.session, project, week)
+        overrides = _overrides(project, dw)
+        if user_id != project.pm_user_id and not confirmed:
+            return Sent(project, "confirm", week, overrides)
+        _post(u, project, dw, approved_by=user_id)
+        if user_id != project.pm_user_id:
+            u.owe(key=outbox_keys.digest_sent_by(project.id or 0, week), kind=Kind.notice, project=project,
+                  user_id=project.pm_user_id, payload=sent_by_other(project, user_id, overrides))
+        return Sent(project, "posted", week, overrides)
+
+
+def _post(u: Unit, project: Project, dw: DigestWeek, *, approved_by: str) -> None:
+    dw.skipped = False
+    dw.approved_by = approved_by
+    u.session.add(dw)
+    facts = digests.collect(u.session, [project], u.now, weeks={project.id or 0: dw.week})[project.id or 0]
+    u.owed.extend(_owe_digest(u, facts))
+
+
+# The PM's buttons (preview, late question) and note ----------------------------------------------
+
+
+def _pm_week(u: Unit, user_id: str, project_id: int, week: str) -> tuple[Project, DigestWeek]:
+    project = u.session.get(Project, project_id)
+    if project is None or project.team_id != u.team_id:
+        raise NotFound("common.not_found")
+    if user_id != project.pm_user_id:
+        raise Forbidden("digest.not_pm")
+    return project, _week_row(u.session, project, week)
+
+
+def post_now(deps: Deps, *, user_id: str, project_id: int, week: str) -> Sent:
+    """*Post now* (preview) or *Post it now* (late question): the PM's approval, posted."""
+    with unit_of_work(deps) as u:
+        project, dw = _pm_week(u, user_id, project_id, week)
+        if outbox.exists(u.session, outbox_keys.digest(project_id, week)) is not None:
+            return Sent(project, "already_posted", week)
+        _post(u, project, dw, approved_by=user_id)
+        return Sent(project, "posted", week)
+
+
+def skip(deps: Deps, *, user_id: str, project_id: int, week: str) -> Project:
+    """*Skip this week*. InvalidTransition when the digest is already posted."""
+    with unit_of_work(deps) as u:
+        project, dw = _pm_week(u, user_id, project_id, week)
+        if outbox.exists(u.session, outbox_keys.digest(project_id, week)) is not None:
+            raise InvalidTransition("digest.already_posted", name=project.name)
+        dw.skipped = True
+        u.session.add(dw)
+        return project
+
+
+def note_of(deps: Deps, *, user_id: str, project_id: int, week: str) -> tuple[Project, str]:
+    """The project and the PM's note so far, for the note form."""
+    with unit_of_work(deps) as u:
+        project, dw = _pm_week(u, user_id, project_id, week)
+        return project, dw.note or ""
+
+
+def save_note(deps: Deps, *, user_id: str, project_id: int, week: str, note: str) -> Project:
+    with unit_of_work(deps) as u:
+        project, dw = _pm_week(u, user_id, project_id, week)
+        dw.note = note.strip()[:NOTE_MAX] or None
+        u.session.add(dw)
+        return project

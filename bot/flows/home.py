@@ -1,0 +1,39 @@
+"""The App Home: the user's projects, their status, and what waits on the user.
+
+One unit of work reads it all (the user's channels are asked of Slack before it opens)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.deps import Deps
+from bot.flows.unit import unit_of_work
+from bot.services import digests, projects, reminders
+from bot.services.digests import DigestFacts
+from bot.services.reminders import ReminderItem
+from bot.slack.channels import channels_of_user
+
+
+@dataclass(frozen=True)
+class HomeEntry:
+    facts: DigestFacts
+    items: list[ReminderItem]  # the user's reminder items of the project
+    decisions: list[tuple[str, Any]]  # (kind, item) the user owes as a client approver
+
+
+def home(deps: Deps, user_id: str) -> list[HomeEntry]:
+    channels = channels_of_user(deps.client, user_id)
+    with unit_of_work(deps) as u:
+        mine = projects.visible_to(u.session, u.team_id, channels, include_closed=False)
+        facts = digests.collect(u.session, mine, u.now)
+        items = [i for i in reminders.items_for(u.session, mine, u.now) if i.user_id == user_id]
+    entries = []
+    for p in mine:
+        f = facts[p.id or 0]
+        decisions: list[tuple[str, Any]] = []
+        if user_id in (p.client_approver_ids or []):
+            decisions += [("requirement", r) for r in f.awaiting_requirements]
+            decisions += [("change", c) for c in f.awaiting_changes]
+        entries.append(HomeEntry(f, [i for i in items if i.project.id == p.id], decisions))
+    return entries

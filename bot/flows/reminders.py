@@ -1,0 +1,128 @@
+"""Reminder use cases: the daily reminder DMs, the nudges and escalations of decisions the
+client owes, and snoozing an item.
+
+- Reminders (SPEC §4): on working days from 09:00 project time, one DM per person and day
+  batching everything due for them; the same item is not repeated to a person within 24 hours
+  (`reminders.record_sent`) and a snoozed item waits.
+- Nudges: a requirement waiting for confirmation or a change request waiting for approval gets
+  a polite nudge in its thread after `nudge_after_days` working days, naming the client
+  approvers; after `escalate_after_days` the PM is told by DM. Each is sent once (its outbox key
+  names the item), within the project's working hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from bot.blocks.reminders import escalation_message, nudge_message, reminder_message
+from bot.deps import Deps
+from bot.flows import outbox_keys
+from bot.flows.delivery import deliver_many
+from bot.flows.outbox_keys import Kind
+from bot.flows.unit import unit_of_work
+from bot.models import ChangeRequest, ChangeStatus, Project, ProjectStatus, Requirement, RequirementStatus
+from bot.services import calendar, outbox, reminders
+
+SNOOZES = {"1d": timedelta(days=1), "7d": timedelta(days=7)}
+
+
+@dataclass
+class RemindReport:
+    sent: dict[str, list[str]] = field(default_factory=dict)  # user → item keys
+    messages: dict[str, dict] = field(default_factory=dict)  # dry run: user → message
+
+
+def _active(session: Session) -> list[Project]:
+    return list(session.exec(select(Project).where(Project.status == ProjectStatus.active)
+                             .order_by(col(Project.id))))
+
+
+def send_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = False) -> RemindReport:
+    """Send each person their batch. Idempotent within the day: the DM's key names the person
+    and the date, and each item is remembered for 24 hours."""
+    report = RemindReport()
+    to_send: list[int] = []
+    with unit_of_work(deps, deliver=False) as u:
+        now = now or u.now
+        if not dry_run:  # queued by an earlier run that stopped or failed before sending them
+            to_send.extend(outbox.unsent(u.session, kind=Kind.reminder, since=now - reminders.REPEAT_AFTER))
+        batches = reminders.due_batches(u.session, _active(u.session), now)
+        for user_id, items in sorted(batches.items()):
+            team_id = items[0].project.team_id
+            key = outbox_keys.reminder(team_id, user_id, now.date().isoformat())
+            if outbox.exists(u.session, key) is not None:
+                continue
+            message = reminder_message(items)
+            report.sent[user_id] = [i.key for i in items]
+            if dry_run:
+                report.messages[user_id] = message
+                continue
+            row = u.owe(key=key, kind=Kind.reminder, project=items[0].project, user_id=user_id, payload=message,
+                        deliver=False)
+            reminders.record_sent(u.session, items, now)
+            to_send.append(row.id or 0)
+    deliver_many(deps, to_send)
+    return report
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    kind: str  # requirement / change
+    project: Project
+    item_id: int
+    title: str
+    channel_id: str | None
+    ts: str | None
+    since: datetime
+
+
+def _waiting(session: Session, projects: dict[int, Project]) -> list[_Waiting]:
+    """Requests in the client channel that wait for the client's decision."""
+    out = [_Waiting("requirement", projects[r.project_id], r.id or 0, r.title, r.confirmation_channel_id,
+                    r.confirmation_ts, r.sent_for_confirmation_at or r.created_at)
+           for r in session.exec(select(Requirement).where(
+               col(Requirement.project_id).in_(projects), Requirement.status == RequirementStatus.proposed,
+               col(Requirement.confirmation_ts).is_not(None)))]
+    out += [_Waiting("change", projects[c.project_id], c.id or 0, c.title, c.approval_channel_id, c.approval_ts,
+                     c.assessed_at or c.created_at)
+            for c in session.exec(select(ChangeRequest).where(
+                col(ChangeRequest.project_id).in_(projects), ChangeRequest.status == ChangeStatus.assessed,
+                col(ChangeRequest.approval_ts).is_not(None)))]
+    return out
+
+
+def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
+    """Queue and send the nudges and escalations that are due. Returns their keys."""
+    keys: list[str] = []
+    to_send: list[int] = []
+    with unit_of_work(deps, deliver=False) as u:
+        now = now or u.now
+        projects = {p.id or 0: p for p in _active(u.session) if calendar.within_working_hours(p, now)}
+        for w in _waiting(u.session, projects) if projects else []:
+            p = w.project
+            days = calendar.working_days_between(p, w.since, now)
+            owed = []
+            if days >= p.nudge_after_days:
+                owed.append((outbox_keys.nudge(w.kind, w.item_id), Kind.nudge,
+                             {"channel_id": w.channel_id or p.client_channel_id},
+                             nudge_message(p, w.kind, days, thread_ts=w.ts)))
+            if days >= p.escalate_after_days:
+                owed.append((outbox_keys.escalation(w.kind, w.item_id), Kind.escalation, {"user_id": p.pm_user_id},
+                             escalation_message(p, w.kind, w.title, days)))
+            for key, kind, where, payload in owed:
+                if outbox.exists(u.session, key) is None:
+                    row = u.owe(key=key, kind=kind, project=p, payload=payload, deliver=False, **where)
+                    to_send.append(row.id or 0)
+                    keys.append(key)
+    deliver_many(deps, to_send)
+    return keys
+
+
+def snooze(deps: Deps, *, user_id: str, item_key: str, span: str) -> timedelta:
+    """Snooze one of the person's own reminder items for a day or a week."""
+    with unit_of_work(deps) as u:
+        reminders.snooze(u.session, user_id=user_id, item_key=item_key, until=u.now + SNOOZES[span])
+    return SNOOZES[span]
