@@ -64,6 +64,7 @@ class Counters:
 
     transactions: int = 0
     statements: int = 0
+    log: list[str] | None = None  # the statements' text, while set
 
 
 def build_app(url: str, fake: h.FakeSlack) -> Any:
@@ -86,6 +87,8 @@ def build_app(url: str, fake: h.FakeSlack) -> Any:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if counters.log is not None:
+            counters.log.append(" ".join(statement.split())[:110])
         if not statement.lstrip().upper().startswith("BEGIN"):
             counters.statements += 1
 
@@ -237,14 +240,14 @@ def print_top(stats: pstats.Stats, n_requests: int, top: int) -> None:
 def profile_path(path: str, app: Any, counters: Counters, fake: h.BenchSlack, url: str, project_id: int,
                  args: argparse.Namespace, run: str) -> None:
     n = args.requests
-    requests = requests_for(path, args.warmup + 2 * n, app, fake, url, project_id, run)
+    requests = requests_for(path, args.warmup + 2 * n + 1, app, fake, url, project_id, run)
     for built in requests[:args.warmup]:
         dispatch(app, built)
     plain_cpu0, plain_wall0 = time.thread_time(), time.perf_counter()
     for built in requests[args.warmup:args.warmup + n]:  # the same work without cProfile's overhead
         dispatch(app, built)
     plain_cpu, plain_wall = time.thread_time() - plain_cpu0, time.perf_counter() - plain_wall0
-    measured = requests[args.warmup + n:]
+    measured = requests[args.warmup + n:-1]
     timer: Callable[[], float] = time.thread_time if args.timer == "cpu" else time.perf_counter
     calls_before = len(fake.calls)
     counters.transactions = counters.statements = 0
@@ -262,6 +265,13 @@ def profile_path(path: str, app: Any, counters: Counters, fake: h.BenchSlack, ur
           f"without cProfile; {1000 * cpu / n:.2f} ms CPU, {1000 * wall / n:.2f} ms wall profiled; "
           f"{counters.transactions / n:.2f} transactions, {counters.statements / n:.2f} SQL statements")
     print("  Web API calls per request: " + (", ".join(f"{m} {c / n:.2f}" for m, c in web.most_common()) or "none"))
+    if args.sql:
+        counters.log = []
+        dispatch(app, requests[-1])  # one more, unprofiled
+        print("  SQL of one more request:")
+        for statement in counters.log:
+            print(f"    {statement}")
+        counters.log = None
     stats = pstats.Stats(profile)
     print_areas(stats, n)
     print_top(stats, n, args.top)
@@ -280,6 +290,7 @@ def main() -> int:
                         help="cProfile's clock: this thread's CPU time (default) or wall time")
     parser.add_argument("--database-url", help="an empty PostgreSQL (or SQLite) database to use instead of a "
                         "throwaway SQLite file; it is migrated and gets a project")
+    parser.add_argument("--sql", action="store_true", help="print the SQL statements of one request per path")
     parser.add_argument("--dump", type=Path, help="also write each path's pstats file to this folder")
     args = parser.parse_args()
     if args.requests < 1 or args.warmup < 0:
