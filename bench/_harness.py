@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ if str(ROOT) not in sys.path:  # the fake Slack lives in tests/fakes, outside th
     sys.path.insert(0, str(ROOT))
 
 from tests.fakes import payloads  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
+from tests.fakes.slack_api import Call, FakeSlack  # noqa: E402
 
 TEAM = "T0TEAM"
 CLIENT_CHANNEL = "C0CLIENT"
@@ -61,8 +62,42 @@ def team_users(n: int) -> list[str]:
     return [PM, *(f"U0DEV{i:03d}" for i in range(1, n))]
 
 
-def start_fake_slack(users: list[str]) -> FakeSlack:
-    fake = FakeSlack(team_id=TEAM)
+class BenchSlack(FakeSlack):
+    """The fake Slack Web API, telling a waiting load generator when a response_url it handed
+    out was answered (the end of a click whose outcome is posted there)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._waiters: dict[str, tuple[threading.Event, list[float]]] = {}
+        self._waiters_lock = threading.Lock()
+
+    def expect_response(self, name: str) -> None:
+        """Get ready to wait for a POST to response_url(`name`) (call before sending the request)."""
+        with self._waiters_lock:
+            self._waiters[name] = (threading.Event(), [])
+
+    def wait_response(self, name: str, timeout: float) -> float | None:
+        """time.perf_counter() when response_url(`name`) was answered, or None after `timeout`."""
+        with self._waiters_lock:
+            event, at = self._waiters[name]
+        if not event.wait(timeout):
+            return None
+        with self._waiters_lock:
+            self._waiters.pop(name, None)
+        return at[0]
+
+    def _answered(self, call: Call) -> None:
+        super()._answered(call)
+        if call.method == "response_url":
+            with self._waiters_lock:
+                waiter = self._waiters.get(str(call.params.get("_name")))
+            if waiter is not None and not waiter[0].is_set():
+                waiter[1].append(time.perf_counter())
+                waiter[0].set()
+
+
+def start_fake_slack(users: list[str]) -> BenchSlack:
+    fake = BenchSlack(team_id=TEAM)
     fake.start()
     for user in users:
         fake.add_user(user, name=user.lower(), tz="Europe/Berlin")
@@ -124,7 +159,8 @@ def database_pids(url: str) -> list[int]:
     return []
 
 
-def migrate_and_make_project(url: str, *, pm: str = PM) -> int:
+def migrate_and_make_project(url: str, *, pm: str = PM, name: str = "Bench Project",
+                             client_channel: str = CLIENT_CHANNEL, internal_channel: str = INTERNAL_CHANNEL) -> int:
     """Bring the schema up to date and create one project bound to the bench channels, straight
     through the service (the modal is not what the benchmark is about)."""
     from bot.clock import SystemClock
@@ -139,8 +175,8 @@ def migrate_and_make_project(url: str, *, pm: str = PM) -> int:
             project = projects.create(
                 s, SystemClock(), team_id=TEAM, enterprise_id=None, actor=pm,
                 data=projects.ProjectInput(
-                    name="Bench Project", client_name="Bench Ltd.", client_channel_id=CLIENT_CHANNEL,
-                    internal_channel_id=INTERNAL_CHANNEL, pm_user_id=pm, client_approver_ids=[CLIENT],
+                    name=name, client_name="Bench Ltd.", client_channel_id=client_channel,
+                    internal_channel_id=internal_channel, pm_user_id=pm, client_approver_ids=[CLIENT],
                     timezone="Europe/Berlin", language="en",
                 ),
             )
@@ -150,8 +186,9 @@ def migrate_and_make_project(url: str, *, pm: str = PM) -> int:
         engine.dispose()
 
 
-def stored_titles(url: str, prefix: str) -> list[str]:
-    """Titles of the stored requirements that start with `prefix` (duplicates kept)."""
+def stored_titles(url: str, prefix: str, project_id: int | None = None) -> list[str]:
+    """Titles of the stored requirements that start with `prefix` (duplicates kept), of one
+    project when `project_id` is given."""
     from sqlmodel import Session, col, select
 
     from bot.db import make_engine
@@ -160,7 +197,10 @@ def stored_titles(url: str, prefix: str) -> list[str]:
     engine = make_engine(psycopg_url(url), sqlite_immediate=False)
     try:
         with Session(engine) as s:
-            return list(s.exec(select(Requirement.title).where(col(Requirement.title).startswith(prefix))))
+            stmt = select(Requirement.title).where(col(Requirement.title).startswith(prefix))
+            if project_id is not None:
+                stmt = stmt.where(Requirement.project_id == project_id)
+            return list(s.exec(stmt))
     finally:
         engine.dispose()
 
@@ -298,3 +338,56 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def awaiting_decision(url: str, project_id: int, n: int, prefix: str, fake: FakeSlack,
+                      channel: str) -> list[tuple[int, int, str]]:
+    """n requirements of the project, created and sent for confirmation through PM Bot's own
+    services, each with its confirmation request posted in `channel` of the fake (so the update
+    in place after a decision finds it): (id, version, message ts) of each."""
+    from sqlmodel import col, select
+
+    from bot.clock import SystemClock
+    from bot.db import make_engine, session_scope
+    from bot.models import Project, Requirement
+    from bot.services import requirements
+
+    engine = make_engine(psycopg_url(url))
+    clock = SystemClock()
+    try:
+        ids: list[int] = []
+        with session_scope(engine) as s:
+            project = s.get(Project, project_id)
+            assert project is not None
+            for i in range(n):
+                req = requirements.create(s, clock, project=project, actor=project.pm_user_id,
+                                          data=requirements.RequirementInput(title=f"{prefix} {i:05d}: a CSV export"),
+                                          raised_by_client=False)
+                requirements.send_for_confirmation(s, clock, req=req, project=project, actor=project.pm_user_id)
+                ts = fake.add_message(channel, f"REQ-{req.id} awaits confirmation", user=fake.bot_user_id,
+                                      bot_id=fake.bot_id)
+                requirements.set_confirmation_message(s, req, channel_id=channel, ts=ts)
+                assert req.id is not None
+                ids.append(req.id)
+        with session_scope(engine) as s:
+            rows = s.exec(select(Requirement.id, Requirement.version, Requirement.confirmation_ts)
+                          .where(col(Requirement.id).in_(ids)).order_by(col(Requirement.id))).all()
+            return [(int(i), int(v), str(ts)) for i, v, ts in rows]
+    finally:
+        engine.dispose()
+
+
+def statuses(url: str, ids: list[int]) -> dict[int, str]:
+    """The status of each of these requirements now."""
+    from sqlmodel import Session, col, select
+
+    from bot.db import make_engine
+    from bot.models import Requirement
+
+    engine = make_engine(psycopg_url(url), sqlite_immediate=False)
+    try:
+        with Session(engine) as s:
+            rows = s.exec(select(Requirement.id, Requirement.status).where(col(Requirement.id).in_(ids))).all()
+            return {int(i): str(status) for i, status in rows}
+    finally:
+        engine.dispose()

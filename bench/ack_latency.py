@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""Benchmark: how fast PM Bot acknowledges `/req <title>` quick captures, against a bare Bolt app.
+"""Benchmark: PM Bot's quick captures and decision clicks against the floor and a bare Bolt app.
 
     .venv/bin/python bench/ack_latency.py                          # SQLite, 1,000 requests, 20 at a time
     .venv/bin/python bench/ack_latency.py --database postgresql    # a throwaway PostgreSQL cluster
     .venv/bin/python bench/ack_latency.py --rates                  # the closed loop only
+    .venv/bin/python bench/ack_latency.py --clicks 0               # no decision-click phase
 
-Starts the fake Slack Web API (tests/fakes/slack_api.py) in this process, then two servers as
-real subprocesses on loopback ports: `pmbot run` in HTTP mode (scheduler off, LOG_LEVEL=WARNING)
-on a fresh database with one project bound to the channel, and bench/bare_bolt.py, a Bolt app
-whose `/req` handler only calls ack(), served by the same Starlette + uvicorn stack. Both get the
+Starts the fake Slack Web API (tests/fakes/slack_api.py) in this process, then three servers as
+real subprocesses on loopback ports, all on the same stack (Bolt `App` with PM Bot's options,
+Starlette + uvicorn, `app.dispatch` in the thread pool):
+
+* bare: bench/bare_bolt.py, whose `/req` and `req_confirm` handlers only call ack();
+* floor: bench/floor_bolt.py, doing only the work a quick capture cannot avoid (the requirement
+  row and its activity-log row in one transaction, then the "Saved REQ-12 …" answer) and, for a
+  Confirm click, the conditional UPDATE, one activity row and one outbox row, then ack;
+* PM Bot: `pmbot run` in HTTP mode (scheduler off, LOG_LEVEL=WARNING).
+
+floor and PM Bot share one fresh, migrated database (each its own project). All three get the
 same warm-up, then, phase by phase, the same N signed `/req <title>` slash commands from a
 rotating set of team members:
 
@@ -16,22 +24,32 @@ rotating set of team members:
   previous one is answered, so C are always in flight and the figures are set by how many
   requests per second the server can do;
 * open loop at each --rates value: requests leave on a fixed schedule (at most C in flight), and
-  a request's latency counts from its scheduled time, so a server falling behind is charged for it.
+  a request's latency counts from its scheduled time, so a server falling behind is charged for it;
+* decision clicks, closed loop: --clicks Confirm clicks by the client approver, each on its own
+  requirement that PM Bot's services created and sent for confirmation beforehand (its
+  confirmation request is in the fake's channel). PM Bot acknowledges a click at once and does
+  the work after, then posts the outcome to the click's response_url: its latency runs until
+  that post arrives (the "ack" line beside shows the acknowledgement alone). The floor commits,
+  then acknowledges; its latency ends with the HTTP answer.
 
 A request's latency runs until its HTTP response has been read. The load generator is plain
 http.client keep-alive connections in threads: httpx costs the client 1.6-2.4 ms of CPU per
 request, which on a small machine measured the client more than the bare app (--client httpx /
 httpx-async to compare).
 
-Prints, per phase and server, p50 / p95 / p99 / max, throughput, the server's CPU time per request
-and errors (transport errors, non-200 answers, and for PM Bot an answer that is not the "Saved"
-confirmation); the ratio of each percentile; whether every requirement was stored exactly once;
-the peak RSS of `pmbot run`; and, column "others", the share of the machine's CPU that processes
-other than the benchmark's (this one, the two servers, PostgreSQL) took meanwhile: on a shared
-machine a busy neighbour distorts the figures, which are then flagged.
+Prints, per phase and server, p50 / p95 / p99 / max, requests per second, the server's CPU time
+per request (user + system of its process, from /proc/<pid>/stat; on PostgreSQL also the
+database server's) and errors (transport errors, non-200 answers, a capture answer that is not
+the "Saved" confirmation, a click whose outcome never came); the PM Bot / floor ratio of each
+percentile; whether every capture was stored exactly once and every click confirmed its
+requirement; the peak RSS of `pmbot run`; and, column "others", the share of the machine's CPU
+that other processes took meanwhile: on a shared machine a busy neighbour distorts the figures,
+which are then flagged.
 
-Goal (issue 7): in the closed loop, p99 at most 1.5x the bare app's, zero errors, all N
-requirements stored. Exit status 0 when that goal is met, else 1.
+Targets (issue 13): PM Bot's p99 at most 2x the floor's in the closed loop, at most 1.2x in each
+open-loop phase, at most 2x the click floor's for decision clicks; zero errors, every capture
+stored once, every click applied. Exit status 0 when all are met, else 1; the figures are
+printed either way.
 """
 
 from __future__ import annotations
@@ -52,7 +70,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -61,27 +79,46 @@ import _harness as h
 import httpx
 from _harness import payloads
 
-GOAL_P99_RATIO = 1.5
+CAPTURE_CLOSED_GOAL = 2.0
+CAPTURE_OPEN_GOAL = 1.2
+CLICK_GOAL = 2.0
 NOISE_LIMIT = 0.10  # share of the machine's CPU other processes may take before the figures are flagged
 PERCENTILES = (50, 95, 99)
+FLOOR_CLIENT_CHANNEL = "C0FLOORC"
+FLOOR_INTERNAL_CHANNEL = "C0FLOORI"
+CONFIRM = "req_confirm"
+OUTCOME_TIMEOUT = 30.0  # seconds a click's outcome (the response_url post) may take
+
+
+@dataclass
+class Request:
+    """One signed request, built before the clock starts."""
+
+    title: str  # a capture's title ("" for a click)
+    body: str
+    headers: dict[str, str]
+    outcome: str | None = None  # the response_url name whose answer ends the request, if any
 
 
 @dataclass
 class Result:
     name: str
     latencies: list[float] = field(default_factory=list)  # seconds, of answered requests
+    acks: list[float] = field(default_factory=list)  # seconds to the HTTP answer alone
     samples: list[tuple[float, float]] = field(default_factory=list)  # (sent at, latency) since the start
     errors: Counter = field(default_factory=Counter)
     wall: float = 0.0
     not_sent: int = 0
     server_cpu: float = 0.0  # CPU seconds the server process used during the phase
+    db_cpu: float | None = None  # CPU seconds the PostgreSQL server used meanwhile
     others: float = 0.0  # share of the machine's CPU that other processes used meanwhile
 
-    def pct(self, p: float) -> float:
+    def pct(self, p: float, values: list[float] | None = None) -> float:
         """Nearest-rank percentile, in milliseconds."""
-        if not self.latencies:
+        values = self.latencies if values is None else values
+        if not values:
             return math.nan
-        ordered = sorted(self.latencies)
+        ordered = sorted(values)
         return 1000 * ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
     @property
@@ -92,9 +129,16 @@ class Result:
     def error_count(self) -> int:
         return sum(self.errors.values())
 
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.wall if self.wall else 0.0
 
-def build_requests(n: int, users: list[str], prefix: str, fake: h.FakeSlack) -> list[tuple[str, str, dict]]:
-    """(title, body, headers) of n signed `/req <title>` commands, built before the clock starts."""
+    def cpu_ms(self, seconds: float | None) -> float:
+        return math.nan if seconds is None else 1000 * seconds / max(1, len(self.latencies))
+
+
+def build_requests(n: int, users: list[str], prefix: str, fake: h.FakeSlack) -> list[Request]:
+    """n signed `/req <title>` commands."""
     out = []
     for i in range(n):
         user = payloads.SlackUser(id=users[i % len(users)], team_id=h.TEAM)
@@ -103,7 +147,30 @@ def build_requests(n: int, users: list[str], prefix: str, fake: h.FakeSlack) -> 
             "/req", title, user=user, channel_id=h.CLIENT_CHANNEL, channel_name="client-acme", team_id=h.TEAM,
             response_url=fake.response_url(f"bench-{i}"), trigger_id=f"bench-trigger-{i}",
         )
-        out.append((title, body, headers))
+        out.append(Request(title, body, headers))
+    return out
+
+
+def click_value(req_id: int, version: int, style: str) -> str:
+    return f"{req_id}@{version}" if style == "versioned" else str(req_id)
+
+
+def build_clicks(targets: list[tuple[int, int, str]], style: str, prefix: str, fake: h.BenchSlack,
+                 channel: str, *, wait_outcome: bool) -> list[Request]:
+    """One signed Confirm click by the client approver per (id, version, ts) target, on its
+    confirmation request; with `wait_outcome`, the request ends when its response_url is answered."""
+    client = payloads.SlackUser(id=h.CLIENT, team_id="T0EXT", name="chris.client")
+    out = []
+    for i, (req_id, version, ts) in enumerate(targets):
+        name = f"{prefix}-{i}"
+        body, headers = payloads.block_actions(
+            CONFIRM, click_value(req_id, version, style), user=client, channel_id=channel, team_id=h.TEAM,
+            message_ts=ts, block_id=f"req_item:{req_id}:confirm", response_url=fake.response_url(name),
+            trigger_id=f"{prefix}-trigger-{i}",
+        )
+        if wait_outcome:
+            fake.expect_response(name)
+        out.append(Request("", body, headers, name if wait_outcome else None))
     return out
 
 
@@ -169,8 +236,23 @@ def _check(result: Result, status: int, content: bytes, title: str, check_saved:
     return True
 
 
-def _run_threads(base: str, requests: list[tuple[str, str, dict]], load: Load, check_saved: bool,
-                 result: Result) -> None:
+def _finish(result: Result, request: Request, started: float, acked: float, t0: float,
+            fake: h.BenchSlack | None) -> None:
+    """Record one answered request (its outcome waited for, when it has one)."""
+    done = acked
+    if request.outcome is not None and fake is not None:
+        at = fake.wait_response(request.outcome, OUTCOME_TIMEOUT)
+        if at is None:
+            result.errors["no outcome on response_url"] += 1
+            return
+        done = max(at, acked)
+    result.acks.append(acked - started)
+    result.latencies.append(done - started)
+    result.samples.append((started - t0, done - started))
+
+
+def _run_threads(base: str, requests: list[Request], load: Load, check_saved: bool, result: Result,
+                 fake: h.BenchSlack | None) -> None:
     lock = threading.Lock()
     next_index = 0
     t0 = time.perf_counter()
@@ -192,7 +274,7 @@ def _run_threads(base: str, requests: list[tuple[str, str, dict]], load: Load, c
         client = _Stdlib(base, load.timeout) if load.client == "stdlib" else _Httpx(base, load.timeout)
         try:
             while (i := take()) is not None:
-                title, body, headers = requests[i]
+                request = requests[i]
                 if load.rate:
                     # Open loop: the request is due at its slot; a late start counts against the
                     # server (no coordinated omission).
@@ -202,15 +284,27 @@ def _run_threads(base: str, requests: list[tuple[str, str, dict]], load: Load, c
                 else:
                     started = time.perf_counter()
                 try:
-                    status, content = client.post(body.encode(), headers)
+                    status, content = client.post(request.body.encode(), request.headers)
                 except (OSError, http.client.HTTPException, httpx.HTTPError) as err:
-                    result.errors[type(err).__name__] += 1
-                    continue
-                elapsed = time.perf_counter() - started
-                if _check(result, status, content, title, check_saved):
                     with lock:
-                        result.latencies.append(elapsed)
-                        result.samples.append((started - t0, elapsed))
+                        result.errors[type(err).__name__] += 1
+                    continue
+                acked = time.perf_counter()
+                with lock:
+                    ok = _check(result, status, content, request.title, check_saved)
+                if ok:
+                    outcome_wait = request.outcome is not None
+                    if outcome_wait:  # wait outside the lock, record inside
+                        sub = Result(result.name)
+                        _finish(sub, request, started, acked, t0, fake)
+                        with lock:
+                            result.errors.update(sub.errors)
+                            result.acks += sub.acks
+                            result.latencies += sub.latencies
+                            result.samples += sub.samples
+                    else:
+                        with lock:
+                            _finish(result, request, started, acked, t0, fake)
         finally:
             client.close()
 
@@ -218,12 +312,12 @@ def _run_threads(base: str, requests: list[tuple[str, str, dict]], load: Load, c
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(load.max_seconds + load.timeout + 10)
+        thread.join(load.max_seconds + load.timeout + OUTCOME_TIMEOUT + 10)
     result.wall = time.perf_counter() - t0
 
 
-async def _run_async(base: str, requests: list[tuple[str, str, dict]], load: Load, check_saved: bool,
-                     result: Result) -> None:
+async def _run_async(base: str, requests: list[Request], load: Load, check_saved: bool, result: Result,
+                     fake: h.BenchSlack | None) -> None:
     pending = list(reversed(requests))
     limits = httpx.Limits(max_connections=load.concurrency, max_keepalive_connections=load.concurrency)
     t0 = time.perf_counter()
@@ -239,7 +333,7 @@ async def _run_async(base: str, requests: list[tuple[str, str, dict]], load: Loa
                     pending.clear()
                     return
                 i = total - len(pending)
-                title, body, headers = pending.pop()
+                request = pending.pop()
                 if load.rate:
                     due = t0 + i / load.rate
                     await asyncio.sleep(max(0.0, due - time.perf_counter()))
@@ -247,14 +341,14 @@ async def _run_async(base: str, requests: list[tuple[str, str, dict]], load: Loa
                 else:
                     started = time.perf_counter()
                 try:
-                    response = await client.post("/slack/events", content=body.encode(), headers=headers)
+                    response = await client.post("/slack/events", content=request.body.encode(),
+                                                 headers=request.headers)
                 except httpx.HTTPError as err:
                     result.errors[type(err).__name__] += 1
                     continue
-                elapsed = time.perf_counter() - started
-                if _check(result, response.status_code, response.content, title, check_saved):
-                    result.latencies.append(elapsed)
-                    result.samples.append((started - t0, elapsed))
+                acked = time.perf_counter()
+                if _check(result, response.status_code, response.content, request.title, check_saved):
+                    await asyncio.to_thread(_finish, result, request, started, acked, t0, fake)
 
         await asyncio.gather(*(worker() for _ in range(load.concurrency)))
     result.wall = time.perf_counter() - t0
@@ -269,13 +363,13 @@ def _is_saved(content: bytes, title: str) -> bool:
     return "Saved" in text and title[:40] in text
 
 
-def run_load(name: str, base: str, requests: list[tuple[str, str, dict]], load: Load, *,
-             check_saved: bool) -> Result:
+def run_load(name: str, base: str, requests: list[Request], load: Load, *, check_saved: bool,
+             fake: h.BenchSlack | None = None) -> Result:
     result = Result(name)
     if load.client == "httpx-async":
-        asyncio.run(_run_async(base, requests, load, check_saved, result))
+        asyncio.run(_run_async(base, requests, load, check_saved, result, fake))
     else:
-        _run_threads(base, requests, load, check_saved, result)
+        _run_threads(base, requests, load, check_saved, result, fake)
     return result
 
 
@@ -306,38 +400,58 @@ def profiled(folder: Path | None, name: str, server: h.Server, idle: bool) -> It
         print(f"py-spy profile of {name}: {out}")
 
 
-def report(results: list[Result]) -> None:
+def report(results: list[Result], *, with_db: bool) -> None:
     head = (f"{'':10}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'req/s':>9}{'CPU ms/req':>11}"
-            f"{'others':>8}  errors")
+            + (f"{'DB ms/req':>10}" if with_db else "") + f"{'others':>8}  errors")
     print(head)
     for r in results:
-        rate = len(r.latencies) / r.wall if r.wall else 0.0
         errs = ", ".join(f"{k}: {v}" for k, v in r.errors.items()) or "0"
         if r.not_sent:
             errs += f"; not sent (time limit): {r.not_sent}"
         print(f"{r.name:10}" + "".join(f"{r.pct(p):9.1f}" for p in PERCENTILES)
-              + f"{r.max_ms:9.1f}{rate:9.0f}{1000 * r.server_cpu / max(1, len(r.latencies)):11.1f}"
+              + f"{r.max_ms:9.1f}{r.rate:9.0f}{r.cpu_ms(r.server_cpu):11.2f}"
+              + (f"{r.cpu_ms(r.db_cpu):10.2f}" if with_db else "")
               + f"{100 * r.others:7.0f}%  {errs}")
+    for r in results:
+        if r.acks != r.latencies:  # the outcome was waited for
+            print(f"  {r.name} acknowledgement alone: "
+                  + ", ".join(f"p{p} {r.pct(p, r.acks):.1f} ms" for p in PERCENTILES))
+
+
+def ratio_line(label: str, top: Result, bottom: Result) -> dict[int, float]:
+    ratio = {p: top.pct(p) / bottom.pct(p) for p in PERCENTILES}
+    cpu = top.cpu_ms(top.server_cpu) / bottom.cpu_ms(bottom.server_cpu) if bottom.server_cpu else math.nan
+    print(f"{label}: " + ", ".join(f"p{p} {ratio[p]:.2f}x" for p in PERCENTILES)
+          + f", max {top.max_ms / bottom.max_ms:.2f}x, req/s {top.rate / max(bottom.rate, 1e-9):.2f}x, "
+          f"CPU/req {cpu:.2f}x")
+    return ratio
 
 
 def _phases(args: argparse.Namespace) -> list[tuple[str, Load]]:
     base = Load(concurrency=args.concurrency, client=args.client, max_seconds=args.max_seconds, timeout=args.timeout)
-    phases = [(f"closed loop, concurrency {args.concurrency}", base)]
-    phases += [(f"open loop at {rate:g} req/s (at most {args.concurrency} in flight)", replace(base, rate=rate))
-               for rate in args.rates]
+    phases = [(f"captures, closed loop, concurrency {args.concurrency}", base)]
+    phases += [(f"captures, open loop at {rate:g} req/s (at most {args.concurrency} in flight)",
+                replace(base, rate=rate)) for rate in args.rates]
     return phases
 
 
-def _start_servers(fake: h.FakeSlack, url: str, log_dir: Path, servers: list[h.Server]) -> tuple[h.Server, h.Server]:
+def _start_servers(fake: h.FakeSlack, url: str, floor_project: int, log_dir: Path,
+                   servers: list[h.Server]) -> tuple[h.Server, h.Server, h.Server]:
     pmbot = h.start_pmbot(fake.url, url, log_dir)
     servers.append(pmbot)
+    common = {"SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET, "SLACK_API_URL": fake.url, "LOG_LEVEL": "warning",
+              "PYTHONPATH": os.pathsep.join(p for p in (str(h.ROOT), os.environ.get("PYTHONPATH")) if p)}
     port = h.free_port()
-    bare = h.start_server("bare", [sys.executable, str(Path(__file__).with_name("bare_bolt.py"))], {
-        "PORT": str(port), "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET, "SLACK_API_URL": fake.url,
-        "LOG_LEVEL": "warning",
-    }, port, log_dir)
+    bare = h.start_server("bare", [sys.executable, str(Path(__file__).with_name("bare_bolt.py"))],
+                          {**common, "PORT": str(port)}, port, log_dir)
     servers.append(bare)
-    return bare, pmbot
+    port = h.free_port()
+    floor = h.start_server("floor", [sys.executable, str(Path(__file__).with_name("floor_bolt.py"))], {
+        **common, "PORT": str(port), "DATABASE_URL": url, "FLOOR_PROJECT_ID": str(floor_project),
+        "FLOOR_TEAM_ID": h.TEAM, "FLOOR_CLIENT_CHANNEL": FLOOR_CLIENT_CHANNEL,
+    }, port, log_dir)
+    servers.append(floor)
+    return bare, floor, pmbot
 
 
 def _write_samples(path: Path, phases: list[tuple[str, list[Result]]]) -> None:
@@ -348,16 +462,64 @@ def _write_samples(path: Path, phases: list[tuple[str, list[Result]]]) -> None:
                 fh.writelines(f'"{label}",{r.name},{at:.4f},{1000 * lat:.2f}\n' for at, lat in r.samples)
 
 
+def probe_click_style(fake: h.BenchSlack, url: str, pmbot: h.Server, targets: list[tuple[int, int, str]],
+                      run_id: str) -> tuple[str, bool] | None:
+    """Which Confirm value PM Bot accepts ("versioned" `12@3` or a "plain" id) and whether it
+    posts the outcome to the response_url: one click of each kind, checked in the database."""
+    for style, target in zip(("versioned", "plain"), targets, strict=False):
+        [click] = build_clicks([target], style, f"probe-{run_id}-{style}", fake, h.CLIENT_CHANNEL, wait_outcome=True)
+        assert click.outcome is not None
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(pmbot.base + "/slack/events", content=click.body.encode(), headers=click.headers, timeout=10)
+        answered = fake.wait_response(click.outcome, 5) is not None
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if h.statuses(url, [target[0]]).get(target[0]) == "confirmed":
+                return style, answered
+            time.sleep(0.1)
+    return None
+
+
+def wait_confirmed(url: str, ids: list[int], timeout: float) -> int:
+    """How many of these requirements are confirmed, once all are or `timeout` ran out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = sum(1 for s in h.statuses(url, ids).values() if s == "confirmed")
+        if done == len(ids) or time.monotonic() > deadline:
+            return done
+        time.sleep(0.2)
+
+
+def measure(name: str, server: h.Server, requests: list[Request], load: Load, args: argparse.Namespace,
+            ours: list[int], db_pids: list[int], label: str, *, check_saved: bool,
+            fake: h.BenchSlack | None = None, drain: Callable[[], None] | None = None) -> Result:
+    """One server's run of one phase, with its CPU time (after `drain`: work it still does)."""
+    cpu_before = h.cpu_seconds(server.process.pid)
+    db_before = h.tree_cpu_seconds(db_pids) if db_pids else None
+    with h.Interference(ours) as noise, profiled(args.profile, f"{name} {label}", server, args.profile_idle):
+        result = run_load(name, server.base, requests, load, check_saved=check_saved, fake=fake)
+        if drain is not None:
+            drain()
+    result.server_cpu = h.cpu_seconds(server.process.pid) - cpu_before
+    if db_before is not None:
+        result.db_cpu = h.tree_cpu_seconds(db_pids) - db_before
+    result.others = noise.share
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--requests", type=int, default=1000,
                         help="measured requests per server and phase (default 1000)")
     parser.add_argument("--concurrency", type=int, default=20, help="requests in flight at most (default 20)")
-    parser.add_argument("--rates", type=float, nargs="*", default=[100], metavar="RATE",
+    parser.add_argument("--rates", type=float, nargs="*", default=[50, 100, 150], metavar="RATE",
                         help="after the closed loop, an open-loop phase at each of these rates, requests per "
-                        "second (default: 100; none: closed loop only)")
-    parser.add_argument("--warmup", type=int, default=100, help="unmeasured requests first (default 100)")
+                        "second (default: 50 100 150; none: closed loop only)")
+    parser.add_argument("--clicks", type=int, default=1000,
+                        help="measured Confirm clicks per server, closed loop (default 1000; 0: no click phase)")
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="unmeasured requests first, captures and clicks each (default 100)")
     parser.add_argument("--users", type=int, default=10, help="distinct people typing /req (default 10)")
     parser.add_argument("--max-seconds", type=float, default=300, help="time limit of each phase (default 300)")
     parser.add_argument("--timeout", type=float, default=10, help="per-request timeout, seconds (default 10)")
@@ -370,25 +532,38 @@ def main() -> int:
     parser.add_argument("--samples", type=Path, help="write every measured request (phase, server, sent at, "
                         "latency) to this CSV file")
     args = parser.parse_args()
-    if args.requests < 1 or args.concurrency < 1 or args.users < 1 or any(r <= 0 for r in args.rates):
-        parser.error("--requests, --concurrency, --users and --rates must be positive")
+    if (args.requests < 1 or args.concurrency < 1 or args.users < 1 or args.clicks < 0
+            or any(r <= 0 for r in args.rates)):
+        parser.error("--requests, --concurrency, --users and --rates must be positive, --clicks not negative")
 
     phases = _phases(args)
     print(f"Machine: {h.machine()}")
     print(f"Database: {args.database}. Per server and phase: {args.requests} measured /req quick captures "
-          f"(after {args.warmup} warm-up ones) from {args.users} users; load generator: {args.client}")
+          f"(after {args.warmup} warm-up ones) from {args.users} users; {args.clicks} Confirm clicks; "
+          f"load generator: {args.client}")
     users = h.team_users(args.users)
     run_id = uuid.uuid4().hex[:8]
     fake = h.start_fake_slack(users)
+    fake.set_channel(FLOOR_CLIENT_CHANNEL, name="client-floor", is_ext_shared=True)
     servers: list[h.Server] = []
     try:
         with h.database(args.database) as url, tempfile.TemporaryDirectory(prefix="pmbot-bench-logs-") as logs:
-            h.migrate_and_make_project(url)
-            bare, pmbot = _start_servers(fake, url, Path(logs), servers)
+            bot_project = h.migrate_and_make_project(url)
+            floor_project = h.migrate_and_make_project(url, name="Floor Project", client_channel=FLOOR_CLIENT_CHANNEL,
+                                                       internal_channel=FLOOR_INTERNAL_CHANNEL)
+            click_sets: dict[str, list[tuple[int, int, str]]] = {}
+            if args.clicks:
+                n = args.warmup + args.clicks
+                click_sets["PM Bot"] = h.awaiting_decision(url, bot_project, n + 2, f"click {run_id} bot", fake,
+                                                           h.CLIENT_CHANNEL)
+                click_sets["floor"] = h.awaiting_decision(url, floor_project, n, f"click {run_id} floor", fake,
+                                                          FLOOR_CLIENT_CHANNEL)
+            bare, floor, pmbot = _start_servers(fake, url, floor_project, Path(logs), servers)
             idle_kb = h.proc_status(pmbot.process.pid)["VmHWM"]
-            pairs = (("bare Bolt", bare, False), ("PM Bot", pmbot, True))
-            ours = [os.getpid(), bare.process.pid, pmbot.process.pid, *h.database_pids(url)]
-            for name, server, _ in pairs:
+            trio = (("bare", bare, False), ("floor", floor, True), ("PM Bot", pmbot, True))
+            db_pids = h.database_pids(url)
+            ours = [os.getpid(), *(s.process.pid for s in servers), *db_pids]
+            for name, server, _ in trio:
                 warm = build_requests(args.warmup, users, f"warm-up {run_id} {name}", fake)
                 run_load(name, server.base, warm, phases[0][1], check_saved=False)
 
@@ -396,17 +571,46 @@ def main() -> int:
             expected: set[str] = set()
             for k, (label, load) in enumerate(phases):
                 measured = build_requests(args.requests, users, f"bench {run_id} p{k}", fake)
-                expected |= {title for title, _, _ in measured}
-                results = []
-                for name, server, check in pairs:
-                    cpu_before = h.cpu_seconds(server.process.pid)
-                    with h.Interference(ours) as noise, profiled(args.profile, f"{name} p{k}", server,
-                                                                 args.profile_idle):
-                        result = run_load(name, server.base, measured, load, check_saved=check)
-                    result.server_cpu = h.cpu_seconds(server.process.pid) - cpu_before
-                    result.others = noise.share
-                    results.append(result)
+                expected |= {r.title for r in measured}
+                results = [measure(name, server, measured, load, args, ours, db_pids, f"p{k}", check_saved=check)
+                           for name, server, check in trio]
                 done.append((label, results))
+
+            click_label = f"decision clicks (Confirm), closed loop, concurrency {args.concurrency}"
+            click_style, click_outcome, click_applied = None, False, {}
+            if args.clicks:
+                bot_targets = click_sets["PM Bot"]
+                probed = probe_click_style(fake, url, pmbot, bot_targets[:2], run_id)
+                if probed is None:
+                    print("\nPM Bot did not confirm a probe click (neither `id@version` nor a plain id): "
+                          "no click phase.")
+                else:
+                    click_style, click_outcome = probed
+                    load = phases[0][1]
+                    warm_n = args.warmup
+                    targets = {"bare": click_sets["floor"][warm_n:], "floor": click_sets["floor"],
+                               "PM Bot": bot_targets[2:]}
+                    channels = {"bare": FLOOR_CLIENT_CHANNEL, "floor": FLOOR_CLIENT_CHANNEL,
+                                "PM Bot": h.CLIENT_CHANNEL}
+                    for name, server, _ in trio[1:]:  # the bare app's clicks change nothing: no warm-up
+                        warm = build_clicks(targets[name][:warm_n], click_style, f"warm-{run_id}-{name}", fake,
+                                            channels[name], wait_outcome=name == "PM Bot" and click_outcome)
+                        run_load(name, server.base, warm, load, check_saved=False, fake=fake)
+                    results = []
+                    for name, server, _ in trio:
+                        chosen = targets[name][:args.clicks] if name == "bare" else targets[name][warm_n:]
+                        clicks = build_clicks(chosen, click_style, f"click-{run_id}-{name.replace(' ', '')}", fake,
+                                              channels[name], wait_outcome=name == "PM Bot" and click_outcome)
+                        ids = [t[0] for t in chosen]
+
+                        def drain(name: str = name, ids: list[int] = ids) -> None:
+                            if name != "bare":
+                                click_applied[name] = wait_confirmed(url, ids, OUTCOME_TIMEOUT)
+
+                        results.append(measure(name, server, clicks, load, args, ours, db_pids, "clicks",
+                                               check_saved=False, fake=fake, drain=drain))
+                    done.append((click_label, results))
+
             peak_kb = h.proc_status(pmbot.process.pid)["VmHWM"]
             load_after = h.load_average()
             for server in servers:
@@ -414,21 +618,36 @@ def main() -> int:
             if args.samples:
                 _write_samples(args.samples, done)
 
-            ratios = []
+            verdicts: list[tuple[str, float, float]] = []  # (what, ratio, goal)
             for k, (label, results) in enumerate(done):
                 print(f"\nPhase {k + 1}: {label}")
-                report(results)
-                bare_r, bot_r = results
-                ratio = {p: bot_r.pct(p) / bare_r.pct(p) for p in PERCENTILES}
-                ratios.append(ratio)
-                print("PM Bot / bare: " + ", ".join(f"p{p} {ratio[p]:.2f}x" for p in PERCENTILES)
-                      + f", max {bot_r.max_ms / bare_r.max_ms:.2f}x")
+                report(results, with_db=bool(db_pids))
+                bare_r, floor_r, bot_r = results
+                ratio = ratio_line("PM Bot / floor", bot_r, floor_r)
+                ratio_line("floor / bare  ", floor_r, bare_r)
+                goals = {True: CLICK_GOAL, False: CAPTURE_CLOSED_GOAL if k == 0 else CAPTURE_OPEN_GOAL}
+                goal = goals[label == click_label]
+                verdicts.append((label, ratio[99], goal))
 
-            counts = Counter(h.stored_titles(url, f"bench {run_id} "))
-            missing = len(expected - counts.keys())
-            duplicates = sum(c - 1 for c in counts.values() if c > 1)
-            print(f"\nStored: {len(counts)} of {len(expected)} requirements sent to PM Bot "
-                  f"({missing} missing, {duplicates} duplicates)")
+            counts = {name: Counter(h.stored_titles(url, f"bench {run_id} ", project))
+                      for name, project in (("floor", floor_project), ("PM Bot", bot_project))}
+            losses = 0
+            print()
+            for name, count in counts.items():
+                missing = len(expected - count.keys())
+                duplicates = sum(c - 1 for c in count.values() if c > 1)
+                losses += missing + duplicates
+                print(f"Stored by {name}: {len(count)} of {len(expected)} requirements sent "
+                      f"({missing} missing, {duplicates} duplicates)")
+            if args.clicks and click_style is not None:
+                note = ("its outcome posted to the response_url" if click_outcome
+                        else "no outcome on the response_url: acknowledgement only, work drained before CPU")
+                print(f"Clicks: PM Bot took `{click_style}` Confirm values, {note}")
+                for name, applied in click_applied.items():
+                    losses += args.clicks - applied
+                    print(f"Confirmed by {name}'s clicks: {applied} of {args.clicks}")
+            elif args.clicks:
+                losses += 1
             print(f"pmbot run peak RSS (VmHWM): {idle_kb / 1024:.1f} MB idle after start-up, "
                   f"{peak_kb / 1024:.1f} MB after the run; {load_after} at the end")
             for server in servers:
@@ -440,15 +659,14 @@ def main() -> int:
             if noisy > NOISE_LIMIT:
                 print(f"WARNING: other processes took up to {100 * noisy:.0f}% of the machine's CPU during a "
                       "measurement (column 'others'); run again on a quiet machine.")
-            clean = (missing == 0 and duplicates == 0
-                     and all(r.error_count == 0 and r.not_sent == 0 for _, rs in done for r in rs))
-            ok = clean and ratios[0][99] <= GOAL_P99_RATIO
-            print(f"Goal (closed loop, concurrency {args.concurrency}: p99 <= {GOAL_P99_RATIO}x bare; zero errors; "
-                  f"all stored once): {'met' if ok else 'NOT met'} (p99 {ratios[0][99]:.2f}x, "
-                  f"{'no' if clean else 'some'} errors or losses)")
-            for (label, _), ratio in zip(done[1:], ratios[1:], strict=True):
-                verdict = "within" if ratio[99] <= GOAL_P99_RATIO else "NOT within"
-                print(f"  {label}: p99 {ratio[99]:.2f}x bare, {verdict} {GOAL_P99_RATIO}x")
+            clean = losses == 0 and all(r.error_count == 0 and r.not_sent == 0 for _, rs in done for r in rs)
+            print(f"\nTargets (issue 13), PM Bot p99 / floor p99; {'no' if clean else 'SOME'} errors or losses:")
+            ok = clean
+            for label, ratio99, goal in verdicts:
+                met = ratio99 <= goal
+                ok = ok and met
+                print(f"  {label}: {ratio99:.2f}x, goal <= {goal:g}x: {'met' if met else 'NOT met'}")
+            print(f"All targets {'met' if ok else 'NOT met'}")
             return 0 if ok else 1
     finally:
         for server in servers:

@@ -1,6 +1,6 @@
-"""The baseline of bench/ack_latency.py: a bare Bolt app whose `/req` handler only calls ack(),
-served by the same stack as PM Bot (Starlette + uvicorn, `app.dispatch` in the thread pool,
-the same Bolt options as `bot.app.create_app`).
+"""The baseline of bench/ack_latency.py: a bare Bolt app whose `/req` handler and `req_confirm`
+button only call ack(), served by the same stack as PM Bot (Starlette + uvicorn, `app.dispatch`
+in the thread pool, the same Bolt options as `bot.app.create_app`).
 
     PORT=3001 SLACK_SIGNING_SECRET=… SLACK_API_URL=http://127.0.0.1:…/api/ python bench/bare_bolt.py
 
@@ -35,6 +35,10 @@ def create_bolt_app(signing_secret: str, api_url: str, token: str) -> App:
 
     @app.command("/req")
     def req(ack: Ack) -> None:
+        ack()
+
+    @app.action("req_confirm")
+    def confirm(ack: Ack) -> None:
         ack()
 
     return app
