@@ -68,9 +68,14 @@ def buttons_for(req: Requirement, *, is_team: bool, can_decide: bool) -> list[st
     return out
 
 
+# Decision buttons carry the version they showed: a click on an older rendering is refused.
+DECISIONS = frozenset({ids.REQ_CONFIRM, ids.REQ_REQUEST_CHANGES})
+
+
 def _button(action_id: str, req: Requirement, lang: str) -> dict[str, Any]:
     label, style, confirm = BUTTONS[action_id]
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": str(req.id),
+    value = ids.decision_value(req.id or 0, req.version) if action_id in DECISIONS else str(req.id)
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
                               "text": plain_text(t(label, lang), BUTTON_TEXT)}
     if style:
         button["style"] = style
@@ -295,10 +300,21 @@ def confirmation_message(req: Requirement, project: Project, *, sender: str | No
     return {"text": text, "blocks": blocks}
 
 
-def notice_message(req: Requirement, project: Project, key: str, *, user: str) -> dict[str, Any]:
-    """A short note to the team's internal channel (a client raised or decided something)."""
+def outdated_message(req: Requirement, project: Project, *, sender: str | None = None) -> dict[str, Any]:
+    """The answer to a decision on an older version: what changed is said first, then the
+    requirement as it stands now, with the buttons of this version."""
+    note = t("requirements.outdated", project.language, ref=ref(req))
+    current = confirmation_message(req, project, sender=sender)
+    return {"text": note, "blocks": [{"type": "context", "elements": [mrkdwn(note, CONTEXT_TEXT)]},
+                                     *current["blocks"]]}
+
+
+def notice_message(req: Requirement, project: Project, key: str, *, user: str,
+                   on_behalf: bool = False) -> dict[str, Any]:
+    """A short note to the team's internal channel (a client raised or decided something; a
+    decision made for the client says so)."""
     lang = project.language
-    line = t(key, lang, user=mention(user), ref=ref(req), title=safe(req.title, 400))
+    line = t(key, lang, user=_who(user, on_behalf, lang), ref=ref(req), title=safe(req.title, 400))
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(line)}]
     decided = decision_line(req, project, lang)
     if decided:

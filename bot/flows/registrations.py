@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from bot.flows.messages import Registry
-from bot.flows.outbox_keys import Kind
+from bot.flows.outbox_keys import Kind, TargetKind
 
 
 def register_all(reg: Registry) -> None:
-    from bot.handlers import changes, project, requirements
+    from bot.flows import requirements
+    from bot.handlers import changes, project
     from bot.jobs import weekly_digest
     from bot.slack import feedback_prompts
 
     reg.add_after_sent(Kind.digest, weekly_digest.mark_posted)
     reg.add_after_sent(Kind.preview, weekly_digest.mark_preview)
+    reg.add_live(TargetKind.requirement, requirements.render_confirmation)
     reg.add_after_sent(Kind.req_confirm, requirements.record_confirmation)
     reg.add_after_sent(Kind.intake, project.record_intake)
     reg.add_after_sent(Kind.cr_approval, changes.record_approval_message)
