@@ -13,7 +13,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine
 from bot.deps import Deps
-from bot.slack.client import RateGate, make_client
+from bot.slack.client import RateGates, make_client
 from bot.slack.respond import fallback_respond
 from bot.slack.sanitize import clean
 from bot.slack.users import UserDirectory, Workspace
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 def discover_workspace(client: WebClient) -> Workspace:
     """The workspace (and Grid organisation) the app is installed in, from `auth.test`."""
     auth = client.auth_test()
-    return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None)
+    return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None,
+                     bot_id=auth.get("bot_id") or None, bot_user_id=auth.get("user_id") or None)
 
 
 def create_app(
@@ -35,7 +36,7 @@ def create_app(
     users: UserDirectory | None = None,
 ) -> App:
     """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures."""
-    gate = RateGate()  # one pause for every client of this process when Slack rate-limits
+    gate = RateGates()  # one pace per Web API method, shared by every client of this process
     client = make_client(settings.slack_bot_token, settings.slack_api_url, gate=gate)
     deps = Deps(
         settings=settings,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -14,12 +12,13 @@ from sqlmodel import Session
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import session_scope
-from bot.slack.client import RateGate
+from bot.slack.client import RateGates
 from bot.slack.users import UserDirectory, Workspace
+from bot.workers import this_worker
 
 
 def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return this_worker()
 
 
 @dataclass
@@ -33,7 +32,7 @@ class Deps:
     worker: str = field(default_factory=_worker_name)
     # For posting messages the outbox owes: no blind retries that could post twice.
     post_client: WebClient | None = None
-    gate: RateGate = field(default_factory=RateGate)
+    gate: RateGates = field(default_factory=RateGates)
 
     def __post_init__(self) -> None:
         if self.post_client is None:

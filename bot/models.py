@@ -415,6 +415,17 @@ class Snooze(SQLModel, table=True):
     until: datetime = Field(sa_type=UTCDateTime)
 
 
+class Submission(SQLModel, table=True):
+    """A modal submission that saved something, by Slack's view id: when Slack shows "trouble
+    connecting" (our answer came after 3 s) the user submits the same view again, and that
+    second submission is answered "already saved" instead of storing a duplicate."""
+
+    view_id: str = Field(primary_key=True, max_length=64)
+    team_id: str = Field(max_length=32)
+    callback_id: str = Field(default="", max_length=64)
+    created_at: datetime = _created()
+
+
 # Versions ----------------------------------------------------------------------------------
 
 VERSIONED = (Project, Requirement, Milestone, ChangeRequest, Risk)

@@ -42,6 +42,22 @@ OTHER_CHANNEL = "C0OTHER"
 # A Wednesday morning, UTC.
 START = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 
+# The real clock, moved to a fixed moment (ISO 8601 with offset) for the whole run, so the
+# tests that use it can be run at the awkward moments of the year in CI (a Saturday, a Monday
+# before working hours, 31 December, the night clocks change): `.ci/run` sets it.
+REAL_NOW = os.environ.get("PMBOT_TEST_REAL_NOW")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _real_clock_at_a_fixed_moment() -> Iterator[None]:
+    if not REAL_NOW:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(datetime.fromisoformat(REAL_NOW), tick=True):
+        yield
+
 
 @dataclass(frozen=True)
 class People:
@@ -221,7 +237,8 @@ def settings(fake_slack: FakeSlack, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def bolt_app(settings: Settings, engine: Engine, clock: FrozenClock):
+def bolt_app(settings: Settings, engine: Engine, clock: FrozenClock, fake_slack: FakeSlack):
+    fake_slack.ts_clock = lambda: clock.now().timestamp()  # Slack's ts follow the bot's clock
     return create_app(settings, engine=engine, clock=clock)
 
 

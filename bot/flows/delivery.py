@@ -29,7 +29,8 @@ from bot.flows.outbox_keys import Kind, parse_target, update
 from bot.models import Outbox
 from bot.services import outbox
 from bot.shutdown import stop_requested
-from bot.slack.post import PERMANENT_ERRORS, error_code, open_dm, send
+from bot.slack.post import PERMANENT_ERRORS, TOKEN_ERRORS, error_code, open_dm, send
+from bot.workers import is_dead
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ CHANNEL_INTERVAL = 1.0  # seconds between two messages to the same channel
 
 def _claim_timeout(deps: Deps) -> timedelta:
     return timedelta(seconds=deps.settings.claim_timeout_seconds)
+
+
+def _retry_for(deps: Deps) -> timedelta:
+    hours = getattr(deps.settings, "outbox_retry_hours", None)
+    return timedelta(hours=hours) if hours else outbox.RETRY_FOR
 
 
 def _draw(reg: Registry, session, row: Outbox) -> Rendered | None:
@@ -78,18 +84,25 @@ def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
         if channel is None and row.user_id:
             channel = open_dm(deps, row.user_id)
         payload = {**drawn.payload, "ts": drawn.ts} if drawn.ts else drawn.payload
-        ts = send(deps, method=row.method, channel=channel, payload=payload, key=row.key, retried=row.attempts > 1)
+        ts = send(deps, method=row.method, channel=channel, payload=payload, key=row.key, retried=row.attempts > 1,
+                  since=row.created_at)
     except SlackApiError as err:
         code = error_code(err)
-        log.warning("sending %s failed: %s", row.key, code or err)
         with session_scope(deps.engine) as session:
-            outbox.mark_failed(session, outbox_id, error=code or str(err), now=deps.clock.now(),
-                               permanent=code in PERMANENT_ERRORS)
+            outcome = outbox.mark_failed(session, outbox_id, error=code or str(err), now=deps.clock.now(),
+                                         permanent=code in PERMANENT_ERRORS, token=code in TOKEN_ERRORS,
+                                         retry_for=_retry_for(deps))
+        if outcome == "paused":
+            log.error("Slack rejected the bot token (%s): nothing can be sent until SLACK_BOT_TOKEN is fixed;"
+                      " queued messages are kept", code)
+        else:
+            log.warning("sending %s failed: %s (%s)", row.key, code or err, outcome)
         return False
     except Exception as err:  # connection errors after the client's own retries
         log.exception("sending %s failed", row.key)
         with session_scope(deps.engine) as session:
-            outbox.mark_failed(session, outbox_id, error=repr(err), now=deps.clock.now(), permanent=False)
+            outbox.mark_failed(session, outbox_id, error=repr(err), now=deps.clock.now(), permanent=False,
+                               retry_for=_retry_for(deps))
         return False
     follow_up: int | None = None
     with session_scope(deps.engine) as session:
@@ -130,11 +143,12 @@ def deliver_now(deps: Deps, outbox_ids: Iterable[int | None]) -> int:
 def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int = DELIVERY_THREADS) -> int:
     """Send many rows concurrently across channels, in order within each channel (one sender
     per channel keeps Slack's per-channel pace). A 429 pauses every sender of the process
-    (see `RateGate`). When the process is asked to stop, each sender stops between two
+    (see `RateGates`). When the process is asked to stop, each sender stops between two
     messages and the rest stays queued. Returns how many this call sent."""
     wanted = [i for i in outbox_ids if i]
     if not wanted:
         return 0
+    release_dead_claims(deps)
     with session_scope(deps.engine) as session:
         rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id)
                             .where(col(Outbox.id).in_(wanted))).all()
@@ -164,8 +178,21 @@ def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int =
         return sum(pool.map(run_lane, lanes.values()))
 
 
+def release_dead_claims(deps: Deps, keys: list[str] | None = None) -> int:
+    """Take back at once the claims of senders on this host that died (no need to wait out the
+    claim timeout): their rows are queued again. Returns how many rows were released."""
+    with session_scope(deps.engine) as session:
+        held = outbox.claims_in_flight(session, now=deps.clock.now(), claim_timeout=_claim_timeout(deps), keys=keys)
+        dead = sorted({r.claimed_by for r in held if r.claimed_by and is_dead(r.claimed_by)})
+        released = outbox.release_claims_of(session, dead)
+    if released:
+        log.warning("took back %d message(s) claimed by %d process(es) that died", released, len(dead))
+    return released
+
+
 def deliver_due(deps: Deps, limit: int = 500) -> int:
     """Send whatever is waiting (the retry sweep). Returns how many were sent."""
+    release_dead_claims(deps)
     with session_scope(deps.engine) as session:
         ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
     return deliver_many(deps, ids)

@@ -20,9 +20,10 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.clock import Clock
+from bot.db import insert_ignore
 from bot.deps import Deps
 from bot.flows.outbox_keys import Kind, update
-from bot.models import Outbox, Project
+from bot.models import Outbox, Project, Submission
 from bot.services import outbox
 
 
@@ -53,6 +54,16 @@ class Unit:
         if deliver and row.id is not None and row.status == "pending":
             self.owed.append(row.id)
         return row
+
+    def first_submission(self, view_id: str | None, callback_id: str = "") -> bool:
+        """Remember that this modal submission saves something; False when the same view was
+        already saved (Slack's resubmit after a slow answer): answer "already saved" then. The
+        mark commits or rolls back with the rest of the unit, so a refused form can be sent again."""
+        if not view_id:
+            return True
+        return insert_ignore(self.session, Submission, {"view_id": view_id[:64], "team_id": self.team_id,
+                                                        "callback_id": callback_id[:64], "created_at": self.now},
+                             ["view_id"])
 
     def refresh(self, target: str, project: Project | None = None) -> Outbox | None:
         """Update a target's message in place from the record (once it has been posted). A

@@ -6,6 +6,7 @@ so two processes never both send it, and a failed call leaves it pending for a l
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,12 @@ from bot.models import Outbox, OutboxStatus
 # A claim older than this is taken to be abandoned (its process died). Operators may change it
 # with PMBOT_CLAIM_TIMEOUT_SECONDS; it must stay well above the time one send can take.
 CLAIM_TIMEOUT = timedelta(minutes=5)
-MAX_ATTEMPTS = 8
+# How long a message that failed for a passing reason (5xx, time-outs, 429) is tried again
+# (OUTBOX_RETRY_HOURS): a Slack outage of hours loses nothing.
+RETRY_FOR = timedelta(hours=72)
+BACKOFF_FIRST = 30.0  # seconds; doubles per attempt …
+BACKOFF_CAP = 600.0  # … up to ten minutes, so a message goes out soon after an outage ends
+TOKEN_PAUSE = timedelta(minutes=1)  # a rejected token: wait for the operator, drop nothing
 
 
 def enqueue(
@@ -98,6 +104,26 @@ def pending_update(session: Session, target: str) -> Outbox | None:
                                              Outbox.status == OutboxStatus.pending)).first()
 
 
+def claims_in_flight(session: Session, *, now: datetime, claim_timeout: timedelta = CLAIM_TIMEOUT,
+                     keys: list[str] | None = None) -> list[Outbox]:
+    """Rows claimed by a sender whose claim has not timed out yet (it may still be working)."""
+    stmt = select(Outbox).where(Outbox.status == OutboxStatus.sending, col(Outbox.claimed_at) >= now - claim_timeout)
+    if keys is not None:
+        stmt = stmt.where(col(Outbox.key).in_(keys))
+    return list(session.exec(stmt.order_by(col(Outbox.id))))
+
+
+def release_claims_of(session: Session, workers: list[str]) -> int:
+    """Put back the rows claimed by processes that are gone (found dead on this host)."""
+    if not workers:
+        return 0
+    return session.execute(
+        update(Outbox)
+        .where(col(Outbox.status) == OutboxStatus.sending, col(Outbox.claimed_by).in_(workers))
+        .values(status=OutboxStatus.pending, claimed_by=None, claimed_at=None)
+    ).rowcount
+
+
 def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime, worker: str | None = None,
               channel_id: str | None = None, rendered_hash: str | None = None) -> bool:
     """Record a send. Fenced by the claim when `worker` is given: a sender whose claim was taken
@@ -113,17 +139,53 @@ def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime
     return session.execute(stmt.values(**values)).rowcount == 1
 
 
-def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime, permanent: bool) -> None:
-    """Record a failure: retried later with back-off, unless `permanent` or out of attempts."""
+def backoff(attempts: int, *, jitter: float | None = None) -> timedelta:
+    """Capped exponential back-off with jitter (±20 %), so many rows do not retry in step."""
+    base = min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
+    spread = random.uniform(-0.2, 0.2) if jitter is None else jitter
+    return timedelta(seconds=base * (1 + spread))
+
+
+def mark_failed(session: Session, outbox_id: int, *, error: str, now: datetime, permanent: bool,
+                token: bool = False, retry_for: timedelta = RETRY_FOR) -> str:
+    """Record a failure and say what becomes of the row: "retry" (a passing failure, tried again
+    with back-off for `retry_for` after it was queued), "paused" (Slack rejected our token: kept,
+    tried again every minute until an operator fixes the token) or "failed" (a permanent error,
+    or retried for too long: stopped, and made visible to the PM and `pmbot outbox list`)."""
     row = session.get(Outbox, outbox_id)
     if row is None:
-        return
-    give_up = permanent or row.attempts >= MAX_ATTEMPTS
-    row.status = OutboxStatus.failed if give_up else OutboxStatus.pending
+        return "failed"
     row.last_error = error[:2000]
-    row.not_before = now + timedelta(seconds=min(30 * 2 ** max(row.attempts - 1, 0), 3600))
+    if token:
+        outcome, row.not_before = "paused", now + TOKEN_PAUSE
+        row.attempts = max(row.attempts - 1, 0)  # not the row's fault
+    elif permanent or now - row.created_at >= retry_for:
+        outcome = "failed"
+    else:
+        outcome, row.not_before = "retry", now + backoff(row.attempts)
+    row.status = OutboxStatus.failed if outcome == "failed" else OutboxStatus.pending
     session.add(row)
     session.flush()
+    return outcome
+
+
+def failed(session: Session, *, project_id: int | None = None, key: str | None = None) -> list[Outbox]:
+    """Rows that were given up on, newest first (for `pmbot outbox list`, the App Home, the PM)."""
+    stmt = select(Outbox).where(Outbox.status == OutboxStatus.failed)
+    if project_id is not None:
+        stmt = stmt.where(Outbox.project_id == project_id)
+    if key is not None:
+        stmt = stmt.where(Outbox.key == key)
+    return list(session.exec(stmt.order_by(col(Outbox.id).desc())))
+
+
+def requeue(session: Session, *, now: datetime, key: str | None = None) -> int:
+    """Put failed rows (all, or the one with `key`) back in the queue: `pmbot outbox retry`."""
+    stmt = update(Outbox).where(col(Outbox.status) == OutboxStatus.failed)
+    if key is not None:
+        stmt = stmt.where(col(Outbox.key) == key)
+    return session.execute(stmt.values(status=OutboxStatus.pending, not_before=now, created_at=now,
+                                       attempts=0, claimed_by=None, claimed_at=None)).rowcount
 
 
 def due(session: Session, *, now: datetime, limit: int = 200,

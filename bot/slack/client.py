@@ -24,7 +24,7 @@ CONNECTION_ERROR_RETRIES = 3
 
 
 class RateGate:
-    """The pace at which this process posts, shared by all its senders.
+    """The pace at which this process calls one Web API method, shared by all its threads.
 
     Slack answers 429 with Retry-After (whole seconds) when a workspace posts too fast. Waiting
     is mandatory, but finding the limit by hitting it costs up to a second each time. So the
@@ -83,7 +83,10 @@ class RateGate:
                         return
                     calm = now - self._calm_since
                     if calm > self.CALM_SECONDS:
-                        limit = self._ceiling * self.NEAR if calm < self.PROBE_SECONDS else float("inf")
+                        # Below the last known limit the pace climbs freely; past it, only after
+                        # a long calm (with no known limit there is nothing to stay below).
+                        near = self._ceiling * self.NEAR
+                        limit = near if near > self._rate and calm < self.PROBE_SECONDS else float("inf")
                         self._rate = max(self._rate, min(self._rate * self.SPEED_UP, limit))
                         if calm >= self.PROBE_SECONDS:
                             self._calm_since = now
@@ -97,12 +100,50 @@ class RateGate:
         self._sleep(left)
 
 
-class SharedRateLimitRetryHandler(RateLimitErrorRetryHandler):
-    """Retries a 429 after Retry-After, and makes every other call of the process wait too."""
+class RateGates:
+    """One pace per Web API method: Slack rate-limits each method on its own (its tier), so a
+    429 on `users.info` must never slow `chat.postMessage`."""
 
-    def __init__(self, gate: RateGate, max_retry_count: int = RATE_LIMIT_RETRIES) -> None:
+    POST = "chat.postMessage"
+
+    def __init__(self, monotonic: Any = time.monotonic, sleep: Any = time.sleep) -> None:
+        self._gates: dict[str, RateGate] = {}
+        self._lock = threading.Lock()
+        self._monotonic = monotonic
+        self._sleep = sleep
+
+    def get(self, method: str) -> RateGate:
+        with self._lock:
+            gate = self._gates.get(method)
+            if gate is None:
+                gate = self._gates[method] = RateGate(self._monotonic, self._sleep)
+            return gate
+
+    def rates(self) -> dict[str, float | None]:
+        with self._lock:
+            return {m: g.rate for m, g in self._gates.items()}
+
+    # The outbox sender's pace: chat.postMessage.
+    def wait(self) -> None:
+        self.get(self.POST).wait()
+
+    def accepted(self) -> None:
+        self.get(self.POST).accepted()
+
+
+def method_of(url: str | None) -> str:
+    """The Web API method a request URL calls (`…/api/users.info` → `users.info`)."""
+    path = (url or "").split("?", 1)[0].rstrip("/")
+    return path.rsplit("/", 1)[-1] or "unknown"
+
+
+class SharedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """Retries a 429 after Retry-After, and makes every other call of the process to the same
+    method wait too (other methods keep their own pace)."""
+
+    def __init__(self, gates: RateGates, max_retry_count: int = RATE_LIMIT_RETRIES) -> None:
         super().__init__(max_retry_count=max_retry_count)
-        self.gate = gate
+        self.gates = gates
 
     def prepare_for_next_attempt(self, *, state: Any, request: Any, response: Any = None,
                                  error: Exception | None = None) -> None:
@@ -115,16 +156,17 @@ class SharedRateLimitRetryHandler(RateLimitErrorRetryHandler):
             seconds = float(value) if value is not None else 1.0
         except ValueError:
             seconds = 1.0
-        self.gate.pause(seconds + random.uniform(0, 0.05))
-        self.gate.wait()
+        gate = self.gates.get(method_of(getattr(request, "url", None)))
+        gate.pause(seconds + random.uniform(0, 0.05))
+        gate.wait()
         state.increment_current_attempt()
 
 
-def retry_handlers(*, repeatable: bool = True, gate: RateGate | None = None) -> list[RetryHandler]:
+def retry_handlers(*, repeatable: bool = True, gate: RateGates | None = None) -> list[RetryHandler]:
     """Handlers for a client. A call that is not `repeatable` (posting a message) is retried
     only on 429, when Slack has certainly not acted: after a 5xx or a dropped connection the
     message may already be in the channel, so the outbox checks before it tries again."""
-    rate_limit = SharedRateLimitRetryHandler(gate or RateGate())
+    rate_limit = SharedRateLimitRetryHandler(gate or RateGates())
     if not repeatable:
         return [rate_limit]
     return [
@@ -135,7 +177,7 @@ def retry_handlers(*, repeatable: bool = True, gate: RateGate | None = None) -> 
 
 
 def make_client(token: str | None, base_url: str, *, timeout: int = 15, repeatable: bool = True,
-                gate: RateGate | None = None) -> WebClient:
+                gate: RateGates | None = None) -> WebClient:
     """A WebClient for `base_url` (Slack, GovSlack, a proxy or the tests' fake server)."""
     return WebClient(token=token, base_url=base_url, timeout=timeout,
                      retry_handlers=retry_handlers(repeatable=repeatable, gate=gate))

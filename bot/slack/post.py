@@ -9,6 +9,7 @@ the outbox sender's work (`bot.flows.delivery`).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -29,12 +30,14 @@ PERMANENT_ERRORS = {
     "no_text",
     "user_not_found",
     "cannot_dm_bot",
-    "account_inactive",
-    "invalid_auth",
     "restricted_action",
     "message_not_found",
     "cant_update_message",
 }
+
+# Slack rejects our token: nothing can be sent until an operator fixes it, but the messages are
+# not at fault, so they wait (see outbox.mark_failed) instead of being dropped.
+TOKEN_ERRORS = {"invalid_auth", "account_inactive", "token_revoked", "token_expired", "not_authed"}
 
 # Failures that say "not now" rather than "never".
 TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -51,24 +54,47 @@ def is_transient(err: SlackApiError) -> bool:
     return response.status_code >= 500 or response.status_code == 429 or response.get("error") in TRANSIENT_ERRORS
 
 
-def find_already_posted(deps: Deps, channel: str, key: str) -> str | None:
-    """The ts of a message already posted under outbox `key` (found by its metadata), if any.
+def _ours(deps: Deps, message: dict[str, Any], key: str) -> bool:
+    """Posted by this bot (not a staging install, not the other organisation's PM Bot in a
+    shared channel) under outbox `key`."""
+    meta = message.get("metadata") or {}
+    if meta.get("event_type") != METADATA_EVENT or (meta.get("event_payload") or {}).get("key") != key:
+        return False
+    me = deps.workspace
+    if me.bot_id:
+        return message.get("bot_id") == me.bot_id
+    return bool(me.bot_user_id) and message.get("user") == me.bot_user_id
 
-    A lost post is looked for soon after (claims expire in minutes), so the newest 200
-    messages of the channel are enough."""
+
+HISTORY_PAGE = 200
+HISTORY_PAGES = 50  # at most 10,000 messages since the row was queued
+
+
+def find_already_posted(deps: Deps, channel: str, key: str, *, since: datetime) -> str | None:
+    """The ts of a message this bot already posted under outbox `key` (found by its metadata),
+    if any: the channel is read from `since` (when the row was queued) onwards, page by page."""
+    oldest = f"{max(since.timestamp() - 60, 0):.6f}"
+    latest: str | None = None
     try:
-        history = deps.client.conversations_history(channel=channel, include_all_metadata=True, limit=200)
+        for _ in range(HISTORY_PAGES):
+            params: dict[str, Any] = {"channel": channel, "include_all_metadata": True, "limit": HISTORY_PAGE,
+                                      "oldest": oldest}
+            if latest:
+                params["latest"] = latest
+            history = deps.client.conversations_history(**params)
+            messages = history.get("messages", [])
+            for message in messages:
+                if _ours(deps, message, key):
+                    return message.get("ts")
+            if not history.get("has_more") or not messages:
+                return None
+            latest = min(str(m.get("ts")) for m in messages)  # newest first: go further back
     except SlackApiError as err:
         if is_transient(err):
             # Slack is struggling: we cannot tell whether the message is there, and posting
             # blindly could post it twice. Let the outbox try again later.
             raise
         log.warning("could not read history of %s to check for %s: %s", channel, key, err)
-        return None
-    for message in history.get("messages", []):
-        meta = message.get("metadata") or {}
-        if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
-            return message.get("ts")
     return None
 
 
@@ -77,7 +103,7 @@ def open_dm(deps: Deps, user_id: str) -> str:
 
 
 def send(deps: Deps, *, method: str, channel: str | None, payload: dict[str, Any], key: str,
-         retried: bool) -> str | None:
+         retried: bool, since: datetime) -> str | None:
     """Send one message; returns its ts. A retried post first looks for itself in the channel."""
     payload = dict(payload)
     if method == "chat.update":
@@ -86,7 +112,7 @@ def send(deps: Deps, *, method: str, channel: str | None, payload: dict[str, Any
         deps.client.chat_postEphemeral(channel=channel, user=payload.pop("user"), **payload)
         return None
     if retried and channel:
-        found = find_already_posted(deps, channel, key)
+        found = find_already_posted(deps, channel, key, since=since)
         if found:
             log.info("outbox %s was already posted as %s; not posting again", key, found)
             return found

@@ -32,6 +32,10 @@ class Workspace:
 
     team_id: str
     enterprise_id: str | None = None
+    # Our own bot (from auth.test): how a message we posted is told from anybody else's, e.g.
+    # another install of PM Bot in a shared channel.
+    bot_id: str | None = None
+    bot_user_id: str | None = None
 
 
 @dataclass(frozen=True)

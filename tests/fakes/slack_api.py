@@ -22,7 +22,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from email.parser import BytesParser
@@ -302,7 +302,11 @@ class FakeSlack:
         self._channels: dict[str, _Channel] = {}
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._pending: dict[str, _Pending] = {}
-        self._ts_counter = itertools.count(1)
+        self._last_micros = FIRST_TS_MICROS
+        # Message ts follow this clock, as Slack's follow real time: the tests that run the bot
+        # on a frozen clock point it at that clock (a crash recovery reads history from the
+        # time a message was queued onwards, so the two must agree).
+        self.ts_clock: Callable[[], float] = time.time
         self._id_counter = itertools.count(1)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -410,6 +414,14 @@ class FakeSlack:
         with self._lock:
             rule = _Rule(times=times, status=status, retry_after=retry_after, error=error)
             self._faults.setdefault(method, deque()).append(rule)
+
+    def clear_faults(self, method: str | None = None) -> None:
+        """Forget the failures still queued (for `method`, or all): Slack is back."""
+        with self._lock:
+            if method is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(method, None)
 
     def delay(self, method: str, seconds: float, times: int = 1) -> None:
         """Sleep ``seconds`` before answering the next ``times`` calls to ``method``."""
@@ -641,7 +653,8 @@ class FakeSlack:
     # ------------------------------------------------------------------ state helpers (lock held)
 
     def _next_ts(self) -> str:
-        micros = FIRST_TS_MICROS + next(self._ts_counter) * 100
+        micros = max(self._last_micros + 100, int(self.ts_clock() * 1_000_000))
+        self._last_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _next_id(self, prefix: str) -> str:

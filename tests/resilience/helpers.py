@@ -160,11 +160,20 @@ def bot_env(fake: FakeSlack, database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def pmbot_command(args: list[str], env: dict[str, str]) -> list[str]:
+    """`python -m bot ARGS`; when the suite runs with the real clock moved to a fixed moment
+    (PMBOT_TEST_REAL_NOW), the child's clock starts at the test's "now" too (tests.fakes.clocked)."""
+    if not os.environ.get("PMBOT_TEST_REAL_NOW"):
+        return [sys.executable, "-m", "bot", *args]
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return [sys.executable, "-m", "tests.fakes.clocked", datetime.now(UTC).isoformat(), *args]
+
+
 def pmbot(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen:
     """Start `python -m bot ARGS`, its output (both streams) into `log`."""
     out = log.open("ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "bot", *args], env=env, cwd=cwd, stdout=out,
+        return subprocess.Popen(pmbot_command(args, env), env=env, cwd=cwd, stdout=out,
                                 stderr=subprocess.STDOUT)
     finally:
         out.close()  # the child holds its own descriptor

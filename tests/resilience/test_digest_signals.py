@@ -152,3 +152,25 @@ def _claims_are_stale(session, seconds: int) -> bool:
     cutoff = datetime.now(UTC) - timedelta(seconds=seconds + 0.5)
     claimed = session.exec(select(Outbox.claimed_at).where(Outbox.status == "sending")).all()
     return all(at is None or at < cutoff for at in claimed)
+
+
+def test_a_rerun_right_after_a_sigkill_posts_every_digest_without_waiting_out_the_claims(
+        fake_slack, make_project, engine, database_url, session, tmp_path):
+    """Issue 11, item 9: the rows a killed run had claimed waited out PMBOT_CLAIM_TIMEOUT_SECONDS
+    (5 minutes), and the rerun exited 0 without a word: 2–9 of 30 projects got no digest. Claims
+    now die with their process, so the rerun takes them over at once."""
+    projects = _projects_due_now(make_project, engine)
+    fake_slack.delay("chat.postMessage", 0.3, times=100_000)
+    env = bot_env(fake_slack, database_url)  # the default claim timeout: 5 minutes
+    first = _digest_run(env, tmp_path, "killed")
+    wait_until(lambda: _posts_so_far(fake_slack) >= 3 or first.poll() is not None, timeout=60,
+               what="the first run to post")
+    first.kill()
+    first.wait(timeout=30)
+    rerun = _digest_run(env, tmp_path, "rerun")
+    assert rerun.wait(timeout=120) == 0, (tmp_path / "rerun.log").read_text()
+    expected = _expected(projects)
+    assert posted_keys(fake_slack, _channels(projects)) == expected
+    session.expire_all()
+    rows = session.exec(select(Outbox).where(Outbox.kind == "digest")).all()
+    assert {r.status for r in rows} == {"sent"} and len(rows) == len(expected)

@@ -67,3 +67,35 @@ def test_upgrading_a_database_with_data_from_0001_keeps_every_row(tmp_path):
         assert conn.execute(text("SELECT key, target FROM outbox")).all() == [("digest:1:2026-W01:client", None)]
     assert _diff(engine) == []
     engine.dispose()
+
+
+def test_five_migrations_racing_on_an_empty_postgresql_all_succeed(pg_url, tmp_path):
+    """Issue 11, item 8: four of five concurrent `pmbot migrate` exited with UniqueViolation."""
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    if pg_url is None:
+        pytest.skip("PostgreSQL run only (PMBOT_TEST_DATABASE_URL)")
+    base = make_url(pg_url)
+    fresh = base.set(database=f"{base.database}_race").render_as_string(hide_password=False)
+    admin = make_engine(base.render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}_race" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{base.database}_race"'))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": fresh, "SLACK_BOT_TOKEN": "xoxb-x",
+           "SLACK_SIGNING_SECRET": "s", "PYTHONPATH": os.getcwd()}
+    procs = [subprocess.Popen([sys.executable, "-m", "bot", "migrate"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(5)]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 5, outputs
+    engine = make_engine(fresh)
+    assert _diff(engine) == []
+    engine.dispose()
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}_race" WITH (FORCE)'))
+    admin.dispose()

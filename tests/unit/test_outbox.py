@@ -68,13 +68,47 @@ def test_a_crash_between_post_and_record_is_recovered_without_a_second_post(deps
     with deps.session() as s:
         assert outbox.claim(s, row_id, worker="dead-process", now=clock.now())
     ts = fake_slack.add_message("C0CLIENT", "hello", user="UBOT", ts=f"{clock.now().timestamp() + 1:.6f}",
-                                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k1"}})
+                                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k1"}},
+                                bot_id=fake_slack.bot_id)
     assert deliver_due(deps) == 0  # the claim is fresh: its owner may still be working
     clock.advance(minutes=6)
     assert deliver_due(deps) == 1
     assert fake_slack.calls_to("chat.postMessage") == []
     row = _row(session)
     assert row.status == "sent" and row.message_ts == ts
+
+
+def test_recovery_ignores_another_apps_message_and_reads_past_the_newest_page(deps, fake_slack, session, clock):
+    """Issue 11, item 2: a re-claim accepted any message carrying the key, whichever app posted
+    it (a staging install, the other organisation's PM Bot in a shared channel), and read only
+    the newest 200 messages."""
+    row_id = _enqueue(deps)
+    with deps.session() as s:
+        assert outbox.claim(s, row_id, worker="dead-process", now=clock.now())
+    meta = {"event_type": METADATA_EVENT, "event_payload": {"key": "k1"}}
+    base = clock.now().timestamp()
+    fake_slack.add_message("C0CLIENT", "theirs", user="UOTHERBOT", bot_id="BOTHERAPP", metadata=meta,
+                           ts=f"{base + 1:.6f}")
+    clock.advance(minutes=6)
+    assert deliver_due(deps) == 1
+    [post] = [c for c in fake_slack.calls_to("chat.postMessage") if c.status == 200]
+    assert post.params["text"] == "hello"
+
+    # ours, followed by 450 newer messages: found on the third page, not posted again
+    second = _enqueue(deps, key="k2")
+    base = clock.now().timestamp()
+    with deps.session() as s:
+        assert outbox.claim(s, second, worker="dead-process", now=clock.now())
+    ours = fake_slack.add_message("C0CLIENT", "hello", user="UBOT", bot_id=fake_slack.bot_id,
+                                  metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k2"}},
+                                  ts=f"{base + 10:.6f}")
+    for n in range(450):
+        fake_slack.add_message("C0CLIENT", f"chatter {n}", user="U0DEV", ts=f"{base + 11 + n:.6f}")
+    clock.advance(minutes=6)
+    assert deliver_due(deps) == 1
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.status == 200]) == 1
+    session.expire_all()
+    assert session.get(Outbox, second).message_ts == ours
 
 
 def test_two_senders_racing_send_once(deps, fake_slack):
@@ -97,3 +131,23 @@ def test_permanent_errors_stop_retrying(deps, fake_slack, session, clock):
     assert _row(session).status == "failed"
     clock.advance(timedelta(hours=2))
     assert deliver_due(deps) == 0
+
+
+def test_a_claim_left_by_a_dead_process_on_this_host_is_taken_over_at_once(deps, fake_slack, session, clock):
+    """Issue 11, items 2 and 9: claims die with their process. A rerun right after a crash used
+    to wait out PMBOT_CLAIM_TIMEOUT_SECONDS (5 minutes) for every row the dead run had claimed."""
+    import subprocess
+    import sys
+
+    from bot.workers import is_dead, this_worker
+
+    gone = subprocess.run([sys.executable, "-c", "from bot.workers import this_worker; print(this_worker())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert is_dead(gone) and not is_dead(this_worker()) and not is_dead("other-host:1:1")
+    dead_row, live_row = _enqueue(deps, key="dead"), _enqueue(deps, key="live")
+    with deps.session() as s:
+        assert outbox.claim(s, dead_row, worker=gone, now=clock.now())
+        assert outbox.claim(s, live_row, worker="other-host:1:1", now=clock.now())
+    assert deliver_due(deps) == 1  # no waiting for the timeout
+    assert _row(session, "dead").status == "sent"
+    assert _row(session, "live").status == "sending"  # another host's claim: it may be working

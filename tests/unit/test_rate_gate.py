@@ -52,3 +52,30 @@ def test_the_pace_rises_again_after_a_calm_spell():
     clock.now += 12
     gate.wait()
     assert gate.rate is not None and slow is not None and gate.rate > slow
+
+
+def test_a_429_on_one_method_never_slows_another():
+    """Issue 11, item 7: one 429 on users.info set the whole process's posting pace to 1/s."""
+    from bot.slack.client import RateGates, method_of
+
+    clock = FakeTime()
+    gates = RateGates(clock.monotonic, clock.sleep)
+    gates.get("users.info").accepted()
+    gates.get("users.info").pause(30.0)
+    for _ in range(200):
+        gates.wait()  # chat.postMessage
+        gates.accepted()
+    assert clock.slept == [] and gates.rates()["chat.postMessage"] is None
+    assert method_of("https://slack.com/api/users.info?x=1") == "users.info"
+
+
+def test_with_no_known_limit_the_pace_recovers_in_seconds_not_hours():
+    """A 429 that came with (almost) nothing getting through used to recover by 3 % a minute."""
+    clock = FakeTime()
+    gate = RateGate(clock.monotonic, clock.sleep)
+    gate.pause(1.0)
+    low = gate.rate
+    assert low is not None
+    for _ in range(120):  # two minutes of steady sending
+        gate.wait()
+    assert gate.rate is not None and gate.rate > 4 * low

@@ -127,7 +127,7 @@ def test_when_history_cannot_be_read_the_outbox_waits_instead_of_posting_blindly
         row_id = outbox.enqueue(s, key="k", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
                                 payload={"text": "hi"}, now=clock.now()).id
         assert outbox.claim(s, row_id, worker="dead", now=clock.now())  # it died after posting:
-    fake_slack.add_message("C0CLIENT", "hi", user="UBOT",
+    fake_slack.add_message("C0CLIENT", "hi", user="UBOT", bot_id=fake_slack.bot_id,
                            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k"}})
     clock.advance(minutes=6)
     fake_slack.fail("conversations.history", status=500, times=4)  # beyond the client's 3 retries
@@ -137,4 +137,68 @@ def test_when_history_cannot_be_read_the_outbox_waits_instead_of_posting_blindly
     clock.advance(minutes=2)
     assert deliver_due(deps) == 1  # history readable again: found, not posted a second time
     assert fake_slack.calls_to("chat.postMessage") == []
+    assert session.exec(select(Outbox)).one().status == "sent"
+
+
+# Long outages ----------------------------------------------------------------------------------
+
+
+def test_a_three_hour_outage_loses_nothing_and_posts_each_message_once(deps, fake_slack, clock, session):
+    """Issue 11, item 1: rows became `failed` after ~63 minutes of back-off and nothing retried
+    them. Slack now fails every chat.postMessage for three hours of controlled clock while the
+    sweep runs every minute; afterwards each owed message is in Slack exactly once."""
+    from bot.flows.delivery import deliver_due
+
+    targets = [("C0CLIENT", None), ("C0INTERNAL", None), (None, "U0PM")]
+    with deps.session() as s:
+        for n, (channel, user) in enumerate(targets):
+            outbox.enqueue(s, key=f"owed:{n}", team_id="T0TEAM", kind="test", channel_id=channel, user_id=user,
+                           payload={"text": f"message {n}"}, now=clock.now())
+    fake_slack.fail("chat.postMessage", status=500, times=10_000)
+    for _minute in range(180):
+        deliver_due(deps)
+        clock.advance(minutes=1)
+        assert session.exec(select(Outbox).where(Outbox.status == "failed")).all() == []
+    fake_slack.clear_faults()
+    for _minute in range(15):
+        deliver_due(deps)
+        clock.advance(minutes=1)
+    session.expire_all()
+    rows = session.exec(select(Outbox).order_by(Outbox.id)).all()
+    assert [r.status for r in rows] == ["sent", "sent", "sent"]
+    posted = [c.params["text"] for c in fake_slack.calls_to("chat.postMessage") if c.status == 200]
+    assert sorted(posted) == ["message 0", "message 1", "message 2"]
+
+
+def test_a_rejected_token_keeps_every_message_queued(deps, fake_slack, clock, session):
+    """Issue 11, item 1: `invalid_auth` (a rotated token) counted as permanent and dropped all."""
+    from bot.flows.delivery import deliver_due
+
+    with deps.session() as s:
+        outbox.enqueue(s, key="owed", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
+                       payload={"text": "hello"}, now=clock.now())
+    fake_slack.fail("chat.postMessage", error="invalid_auth", times=3)
+    for _ in range(3):
+        deliver_due(deps)
+        clock.advance(minutes=1)
+        assert session.exec(select(Outbox)).one().status == "pending"
+    deliver_due(deps)
+    session.expire_all()
+    assert session.exec(select(Outbox)).one().status == "sent"
+
+
+def test_a_permanent_error_stops_the_row_and_it_can_be_requeued(deps, fake_slack, clock, session):
+    from bot.flows.delivery import deliver_due
+
+    with deps.session() as s:
+        outbox.enqueue(s, key="owed", team_id="T0TEAM", kind="test", channel_id="C0GONE",
+                       payload={"text": "hello"}, now=clock.now())
+    fake_slack.fail("chat.postMessage", error="channel_not_found")
+    deliver_due(deps)
+    with deps.session() as s:
+        [row] = outbox.failed(s)
+        assert row.last_error == "channel_not_found"
+        assert outbox.requeue(s, now=clock.now(), key="owed") == 1
+    deliver_due(deps)
+    session.expire_all()
     assert session.exec(select(Outbox)).one().status == "sent"
