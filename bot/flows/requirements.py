@@ -19,6 +19,7 @@ stands now, with this version's buttons, and the live message is refreshed.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,23 +27,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot.blocks.requirements import PER_PAGE, confirmation_message, notice_message
+from bot.blocks.text import safe
 from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.delivery import last_error
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.unit import Unit, unit_of_work
+from bot.i18n import t
 from bot.models import Outbox, Project, ProjectStatus, Requirement
 from bot.services import edits, outbox, permissions, projects, requirements
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from bot.services.export_requirements import local, render
 from bot.slack.channels import channels_of_user
 
+log = logging.getLogger(__name__)
+
 # `/req list <filter>`: a status, or "open" for everything not settled yet.
 FILTERS: dict[str, list[str]] = {"open": sorted(requirements.OPEN), **{str(s): [str(s)] for s in requirements.STATUSES}}
+FILTER_ALIASES = {"changes": "changes_requested", "changes-requested": "changes_requested", "awaiting": "proposed"}
 TEAM_ACTIONS = {"defer": requirements.defer, "drop": requirements.drop, "mark_done": requirements.mark_done}
 DECISIONS = ("confirm", "request_changes")
 
@@ -117,11 +124,9 @@ class Saved:
 
 
 @dataclass
-class Export:
+class Exported:
     project: Project
-    markdown: str
-    csv: str
-    stem: str
+    error: str | None = None  # the upload failed (Slack's error)
 
 
 class Refused(Exception):
@@ -203,6 +208,12 @@ def _page(u: Unit, project: Project, status_filter: str, page: int) -> Page:
     return Page(items=items, total=total, page=page, status_filter=status_filter)
 
 
+def parse_filter(word: str) -> str | None:
+    """A `/req list` filter as typed ("" for none); None when it is not one we know."""
+    word = FILTER_ALIASES.get(word.lower(), word.lower())
+    return word if word == "" or word in FILTERS else None
+
+
 def parse_where(where: str) -> tuple[str, int] | None:
     """(filter, page) when a button was clicked in a list (`list:<filter>:<page>`)."""
     if not where.startswith("list:"):
@@ -257,8 +268,9 @@ def listing(deps: Deps, who: Person, channel_id: str | None, status_filter: str 
                        can_decide=permissions.can_decide_for_client(project, who.user_id))
 
 
-def export(deps: Deps, who: Person, channel_id: str | None) -> Export:
-    """The requirements document of the channel's project (Markdown and CSV), with names."""
+def export(deps: Deps, who: Person, channel_id: str | None) -> Exported:
+    """The requirements document of the channel's project (Markdown and CSV, with display
+    names), sent to the person as a direct message."""
     with unit_of_work(deps) as u:
         project = projects.for_channel(u.session, u.team_id, channel_id)
         if project is None:
@@ -272,7 +284,22 @@ def export(deps: Deps, who: Person, channel_id: str | None) -> Export:
                 names[user_id] = info.name
         markdown = render(u.session, project, "md", names=names, now=u.now)
         csv_text = render(u.session, project, "csv", names=names)
-    return Export(project=project, markdown=markdown, csv=csv_text, stem=_file_stem(project, u.now))
+    lang, name, stem = project.language, project.name, _file_stem(project, u.now)
+    try:
+        dm = deps.client.conversations_open(users=who.user_id)["channel"]["id"]
+        deps.client.files_upload_v2(
+            channel=dm, initial_comment=t("requirements.export_comment", lang, name=safe(name, 200)),
+            file_uploads=[
+                {"content": markdown.encode("utf-8"), "filename": f"{stem}.md",
+                 "title": t("requirements.export_title_md", lang, name=name)},
+                {"content": csv_text.encode("utf-8"), "filename": f"{stem}.csv",
+                 "title": t("requirements.export_title_csv", lang, name=name)},
+            ],
+        )
+    except SlackApiError as err:
+        log.warning("requirements export upload for %s failed: %s", who.user_id, err.response.get("error"))
+        return Exported(project=project, error=str(err.response.get("error") or "error"))
+    return Exported(project=project)
 
 
 def _file_stem(project: Project, now: datetime) -> str:

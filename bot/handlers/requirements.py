@@ -11,23 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
-from slack_sdk.errors import SlackApiError
 
 from bot.blocks import ids
+from bot.blocks import requirements as rb
 from bot.blocks.common import PROJECT_PICKER_BLOCK
 from bot.blocks.pagination import page_state
-from bot.blocks.requirements import (
-    buttons_for,
-    changes_modal,
-    item_blocks,
-    list_blocks,
-    outdated_message,
-    parse_item_block_id,
-    priority_label,
-    requirement_modal,
-    status_label,
-)
-from bot.blocks.text import channel_link, from_slack_text, mention, safe
+from bot.blocks.text import from_slack_text, safe
 from bot.deps import Deps
 from bot.flows import requirements as flow
 from bot.handlers.common import (
@@ -52,26 +41,15 @@ from bot.handlers.common import (
 from bot.i18n import t
 from bot.services import requirements
 from bot.services.errors import DomainError, ValidationFailed
-from bot.services.export_requirements import local, ref
+from bot.services.export_requirements import ref
 
 log = logging.getLogger(__name__)
 
 SUBCOMMANDS = ("list", "export", "help")
-FIELD_TO_BLOCK = {
-    "title": ids.REQ_BLOCK_TITLE,
-    "description": ids.REQ_BLOCK_DESCRIPTION,
-    "priority": ids.REQ_BLOCK_PRIORITY,
-    "acceptance_criteria": ids.REQ_BLOCK_ACCEPTANCE,
-    "project": PROJECT_PICKER_BLOCK,
-}
-FILTER_ALIASES = {"changes": "changes_requested", "changes-requested": "changes_requested", "awaiting": "proposed"}
+FIELD_TO_BLOCK = {"title": ids.REQ_BLOCK_TITLE, "description": ids.REQ_BLOCK_DESCRIPTION,
+                  "priority": ids.REQ_BLOCK_PRIORITY, "acceptance_criteria": ids.REQ_BLOCK_ACCEPTANCE,
+                  "project": PROJECT_PICKER_BLOCK}
 TEAM_ACTIONS = {ids.REQ_DEFER: "defer", ids.REQ_DROP: "drop", ids.REQ_DONE: "mark_done"}
-# What the person who acted is told, per outcome.
-DONE = {"defer": "requirements.done_defer", "drop": "requirements.done_drop",
-        "mark_done": "requirements.done_mark_done", "confirm": "requirements.you_confirmed",
-        "request_changes": "requirements.you_requested_changes"}
-DONE_ON_BEHALF = {"confirm": "requirements.you_confirmed_on_behalf",
-                  "request_changes": "requirements.you_requested_changes_on_behalf"}
 
 
 def register(app: App) -> None:
@@ -97,13 +75,13 @@ def _refused(actor: Actor, err: Exception) -> tuple[DomainError, str]:
 
 
 def _viewer_buttons(result: Any):
-    return lambda req: buttons_for(req, is_team=result.is_team, can_decide=result.can_decide)
+    return lambda req: rb.buttons_for(req, is_team=result.is_team, can_decide=result.can_decide)
 
 
 def _list_message(listing: Any, page: flow.Page, lang: str, notice: str | None = None) -> dict[str, Any]:
-    blocks = list_blocks(page.items, listing.project, lang, total=page.total, page=page.page,
-                         status_filter=page.status_filter, buttons=_viewer_buttons(listing), notice=notice)
-    return message(t("requirements.list_text", lang, name=safe(listing.project.name, 200)), blocks)
+    return message(rb.list_text(listing.project, lang), rb.list_blocks(
+        page.items, listing.project, lang, total=page.total, page=page.page, status_filter=page.status_filter,
+        buttons=_viewer_buttons(listing), notice=notice))
 
 
 # /req ----------------------------------------------------------------------------------------
@@ -123,9 +101,8 @@ def req_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
         if not words:
             _open_form(deps, body, actor, flow.open_capture(deps, actor, channel_id), channel_id, title="")
         elif sub == "list" and len(words) <= 2:
-            word = FILTER_ALIASES.get(words[1].lower(), words[1].lower()) if len(words) == 2 else ""
-            known = word if word in flow.FILTERS or not word else None
-            _command_list(ack, actor, flow.listing(deps, actor, channel_id, known), word)
+            word = words[1] if len(words) == 2 else ""
+            _command_list(ack, actor, flow.listing(deps, actor, channel_id, flow.parse_filter(word)), word)
         elif sub == "export" and len(words) == 1:
             _export(ack, deps, actor, respond, channel_id)
         elif len(words) <= 2 and difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.75):
@@ -148,7 +125,7 @@ def _open_form(deps: Deps, body: dict[str, Any], actor: Actor, capture: flow.Cap
     if via:
         meta["via"] = via
     lang = language_for(actor, capture.project)
-    view = requirement_modal(lang, metadata=meta, project=capture.project, initial_title=title,
+    view = rb.requirement_modal(lang, metadata=meta, project=capture.project, initial_title=title,
                              for_client=capture.for_client, picker=capture.picker if capture.project is None else None)
     deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -161,7 +138,7 @@ def _quick_capture(ack: Ack, deps: Deps, body: dict[str, Any], actor: Actor, cha
         _open_form(deps, body, actor, saved, channel_id, title=title)
         return
     lang = saved.project.language
-    blocks = item_blocks(saved.req, saved.project, lang, buttons=_viewer_buttons(saved)(saved.req))
+    blocks = rb.item_blocks(saved.req, saved.project, lang, buttons=_viewer_buttons(saved)(saved.req))
     ack(message(t("requirements.saved", lang, ref=ref(saved.req), title=safe(saved.req.title, 400)), blocks))
 
 
@@ -178,27 +155,13 @@ def _export(ack: Ack, deps: Deps, actor: Actor, respond: Respond, channel_id: st
     """The document is prepared after the acknowledgement, then sent by DM."""
     ack(message(t("requirements.export_working", language_for(actor))))
     try:
-        doc = flow.export(deps, actor, channel_id)
+        done = flow.export(deps, actor, channel_id)
     except DomainError as err:
         respond(**message(domain_message(err, language_for(actor))))
         return
-    lang, name = doc.project.language, doc.project.name
-    try:
-        dm = deps.client.conversations_open(users=actor.user_id)["channel"]["id"]
-        deps.client.files_upload_v2(
-            channel=dm, initial_comment=t("requirements.export_comment", lang, name=safe(name, 200)),
-            file_uploads=[
-                {"content": doc.markdown.encode("utf-8"), "filename": f"{doc.stem}.md",
-                 "title": t("requirements.export_title_md", lang, name=name)},
-                {"content": doc.csv.encode("utf-8"), "filename": f"{doc.stem}.csv",
-                 "title": t("requirements.export_title_csv", lang, name=name)},
-            ],
-        )
-    except SlackApiError as err:
-        log.warning("requirements export upload for %s failed: %s", actor.user_id, err.response.get("error"))
-        respond(**refusal("requirements.export_failed", lang, error=safe(err.response.get("error"), 100)))
-        return
-    respond(**message(t("requirements.export_sent", lang, name=safe(name, 200))))
+    lang, name = done.project.language, safe(done.project.name, 200)
+    respond(**(refusal("requirements.export_failed", lang, error=safe(done.error, 100)) if done.error
+               else message(t("requirements.export_sent", lang, name=name))))
 
 
 # The form -----------------------------------------------------------------------------------
@@ -250,15 +213,13 @@ def submit_requirement(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
     req, project = saved.req, saved.project
     lang = project.language
     if saved.conflicts:
-        ack(response_action="errors", errors={FIELD_TO_BLOCK[f]: t(
-            "requirements.error_changed_meanwhile", lang,
-            value=priority_label(v, lang) if f == "priority" else v or t("common.none", lang))[:2000]
-            for f, v in saved.conflicts.items()})
+        ack(response_action="errors",
+            errors={FIELD_TO_BLOCK[f]: rb.conflict_text(f, v, lang) for f, v in saved.conflicts.items()})
         return
     ack()
     key = "requirements.updated" if not saved.created else \
         "requirements.thanks_client" if saved.by_client else "requirements.saved"
-    blocks = item_blocks(req, project, lang, buttons=_viewer_buttons(saved)(req))
+    blocks = rb.item_blocks(req, project, lang, buttons=_viewer_buttons(saved)(req))
     tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id,
          t(key, lang, ref=ref(req), title=safe(req.title, 400)), blocks)
 
@@ -302,7 +263,7 @@ def _click(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respon
     else:
         req_id, version = action_int(body), None
     return Click(deps=deps, actor=actor_of(deps, body), body=body, respond=respond, req_id=req_id, version=version,
-                 where=parse_item_block_id(action.get("block_id")), channel_id=channel_of(body))
+                 where=rb.parse_item_block_id(action.get("block_id")), channel_id=channel_of(body))
 
 
 def _run(c: Click, use_case: Any, *args: Any, decision: bool = False, **kwargs: Any) -> flow.Shown | None:
@@ -314,9 +275,10 @@ def _run(c: Click, use_case: Any, *args: Any, decision: bool = False, **kwargs: 
         c.say(message(domain_message(err, lang)))
         return None
     if shown.outdated:
-        c.say(outdated_message(shown.req, shown.project, sender=shown.sender))
+        c.say(rb.outdated_message(shown.req, shown.project, sender=shown.sender))
     elif shown.refused is not None:
-        c.say(message(refusal_text(shown, shown.refused, decision=decision)))
+        c.say(message(rb.refusal_text(shown.req, shown.project, domain_message(shown.refused, shown.project.language),
+                                   too_late=decision)))
     else:
         return shown
     _republish_home(c)
@@ -330,28 +292,17 @@ def _republish_home(c: Click) -> None:
         publish_home(c.deps, c.actor.user_id, language_for(c.actor))
 
 
-def refusal_text(shown: flow.Shown, err: DomainError, *, decision: bool = False) -> str:
-    """Why a change was refused. A decision that came too late is told who decided and when."""
-    req, project, lang = shown.req, shown.project, shown.project.language
-    if decision and req.status in ("confirmed", "changes_requested") and req.decided_by and \
-            err.key.startswith("requirements.error_now_"):
-        who = mention(req.decided_by)
-        if req.decided_on_behalf:
-            who = t("permissions.on_behalf", lang, user=who)
-        return t("requirements.error_already_decided", lang, ref=ref(req), status=status_label(req.status, lang),
-                 user=who, when=local(req.decided_at, project.timezone, with_zone=True))
-    return t("requirements.refused_prefix", lang, ref=ref(req)) + " " + domain_message(err, lang)
-
-
-def _show_outcome(c: Click, shown: flow.Shown, note: str) -> None:
+def _show_outcome(c: Click, shown: flow.Shown) -> None:
     """The list or the item is redrawn in place; on a public message (the confirmation request,
     a notice, the digest) the clicker gets an ephemeral note."""
     lang = shown.project.language
+    note = rb.outcome_note(shown.done, shown.req, shown.project, user=c.actor.user_id, on_behalf=shown.on_behalf,
+                           send_error=shown.send_error)
     if shown.page is not None:
         c.say(_list_message(shown, shown.page, lang, notice=note), replace=True)
     elif c.where == "item":
         blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": note}]},
-                  *item_blocks(shown.req, shown.project, lang, buttons=_viewer_buttons(shown)(shown.req))]
+                  *rb.item_blocks(shown.req, shown.project, lang, buttons=_viewer_buttons(shown)(shown.req))]
         c.say(message(note, blocks), replace=True)
     else:
         c.say(message(note))
@@ -364,23 +315,15 @@ def team_action_button(ack: Ack, body: dict[str, Any], context: BoltContext, res
     action = TEAM_ACTIONS[(body.get("actions") or [{}])[0].get("action_id", "")]
     shown = _run(c, flow.team_action, action, c.req_id, c.channel_id, c.where)
     if shown is not None:
-        _show_outcome(c, shown, t(DONE[action], shown.project.language, ref=ref(shown.req),
-                                  user=mention(c.actor.user_id)))
+        _show_outcome(c, shown)
 
 
 def send_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """Send for confirmation: the request goes to the client channel (drawn when it is posted)."""
     c = _click(ack, body, context, respond)
     shown = _run(c, flow.send, c.req_id, c.channel_id, c.where)
-    if shown is None:
-        return
-    lang, channel = shown.project.language, channel_link(shown.project.client_channel_id)
-    if shown.send_error:
-        note = t("requirements.send_failed", lang, ref=ref(shown.req), channel=channel,
-                 error=safe(shown.send_error, 200))
-    else:
-        note = t("requirements.sent", lang, ref=ref(shown.req), channel=channel)
-    _show_outcome(c, shown, note)
+    if shown is not None:
+        _show_outcome(c, shown)
 
 
 def edit_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -389,7 +332,7 @@ def edit_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     if shown is not None:
         meta = {"project_id": shown.project.id, "req_id": shown.req.id, "origin_channel": c.channel_id,
                 "stamp": shown.stamp}
-        view = requirement_modal(shown.project.language, metadata=meta, editing=shown.req, project=shown.project)
+        view = rb.requirement_modal(shown.project.language, metadata=meta, editing=shown.req, project=shown.project)
         c.deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -400,8 +343,7 @@ def confirm_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     shown = _run(c, flow.decide, "confirm", c.req_id, c.version, channel_id=c.channel_id, where=c.where,
                  decision=True)
     if shown is not None:
-        key = DONE_ON_BEHALF["confirm"] if shown.on_behalf else DONE["confirm"]
-        _show_outcome(c, shown, t(key, shown.project.language, ref=ref(shown.req)))
+        _show_outcome(c, shown)
 
 
 def request_changes_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -412,7 +354,7 @@ def request_changes_button(ack: Ack, body: dict[str, Any], context: BoltContext,
         meta = {"req_id": shown.req.id, "version": shown.req.version, "origin_channel": c.channel_id,
                 "where": c.where}
         c.deps.client.views_open(trigger_id=body["trigger_id"],
-                                 view=changes_modal(shown.req, shown.project.language, metadata=meta))
+                                 view=rb.changes_modal(shown.req, shown.project.language, metadata=meta))
 
 
 def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
@@ -430,19 +372,14 @@ def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         ack(response_action="errors", errors={block: text[:2000]})
         return
     req, lang = shown.req, shown.project.language
-    if shown.outdated:
-        none = t("common.none", lang)
-        ack(response_action="errors", errors={block: t(
-            "requirements.outdated_form", lang, ref=ref(req), title=req.title, description=req.description or none,
-            acceptance=req.acceptance_criteria or none)[:2000]})
-        return
-    if shown.refused is not None:
-        ack(response_action="errors", errors={block: refusal_text(shown, shown.refused, decision=True)[:2000]})
+    if shown.outdated or shown.refused is not None:
+        text = rb.outdated_form_text(req, shown.project) if shown.refused is None else rb.refusal_text(
+            req, shown.project, domain_message(shown.refused, lang, for_mrkdwn=False), too_late=True)
+        ack(response_action="errors", errors={block: text[:2000]})
         return
     ack()
-    key = DONE_ON_BEHALF["request_changes"] if shown.on_behalf else DONE["request_changes"]
     tell(deps, actor.user_id, meta.get("origin_channel") or shown.project.client_channel_id,
-         t(key, lang, ref=ref(req)))
+         rb.outcome_note(shown.done, req, shown.project, user=actor.user_id, on_behalf=shown.on_behalf))
 
 
 def list_page_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
