@@ -19,13 +19,14 @@ stands now, with this version's buttons, and the live message is refreshed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
@@ -137,6 +138,21 @@ class Refused(Exception):
         super().__init__(error.key)
         self.error = error
         self.language = project.language if project is not None else None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _refusing(use_case: Callable[P, R]) -> Callable[P, R]:
+    """A use case's refusals all come out as `Refused` (without a project: the person's language)."""
+    @functools.wraps(use_case)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return use_case(*args, **kwargs)
+        except DomainError as err:
+            raise Refused(err, None) from err
+    return run
 
 
 @contextmanager
@@ -251,12 +267,14 @@ def _team_only(who: Person) -> None:
 # Reading ------------------------------------------------------------------------------------
 
 
+@_refusing
 def project_here(deps: Deps, channel_id: str | None) -> Project | None:
     """The project of a channel (for answers that only need its language)."""
     with unit_of_work(deps) as u:
         return projects.for_channel(u.session, u.team_id, channel_id)
 
 
+@_refusing
 def listing(deps: Deps, who: Person, channel_id: str | None, status_filter: str | None, page: int = 1) -> Listing:
     """`/req list [filter]` and its pager; `status_filter` None: a filter we do not know."""
     with unit_of_work(deps) as u:
@@ -268,6 +286,7 @@ def listing(deps: Deps, who: Person, channel_id: str | None, status_filter: str 
                        can_decide=permissions.can_decide_for_client(project, who.user_id))
 
 
+@_refusing
 def export(deps: Deps, who: Person, channel_id: str | None) -> Exported:
     """The requirements document of the channel's project (Markdown and CSV, with display
     names), sent to the person as a direct message."""
@@ -310,6 +329,7 @@ def _file_stem(project: Project, now: datetime) -> str:
 # Capture ------------------------------------------------------------------------------------
 
 
+@_refusing
 def open_capture(deps: Deps, who: Person, channel_id: str | None) -> Capture:
     """Where the capture form opens: the channel's project, else a picker of the user's projects."""
     with unit_of_work(deps) as u:
@@ -332,6 +352,7 @@ def _picker(u: Unit, who: Person) -> Capture:
     return Capture(project=None, picker=mine)
 
 
+@_refusing
 def open_intake(deps: Deps, who: Person, project_id: int | None, channel_id: str | None) -> Capture:
     """The intake message's *New requirement*: anyone in the project's client channel."""
     with unit_of_work(deps) as u:
@@ -341,6 +362,7 @@ def open_intake(deps: Deps, who: Person, project_id: int | None, channel_id: str
         return _capture(u, who, project)
 
 
+@_refusing
 def quick_capture(deps: Deps, who: Person, channel_id: str | None, title: str) -> Saved | Capture:
     """`/req <title>` in a project's channel: saved at once. Outside a project's channel the
     form opens instead, prefilled, with a project picker."""
@@ -366,12 +388,18 @@ def _create(u: Unit, who: Person, project: Project, data: requirements.Requireme
                  can_decide=permissions.can_decide_for_client(project, who.user_id))
 
 
-def save(deps: Deps, who: Person, *, project_id: int, req_id: int | None, data: requirements.RequirementInput,
-         stamp: dict[str, Any] | None) -> Saved:
+@_refusing
+def save(deps: Deps, who: Person, *, project_id: int | None, req_id: int | None,
+         data: requirements.RequirementInput, stamp: dict[str, Any] | None) -> Saved:
     """The requirement form submitted: a new requirement, or an edit applying only the fields
     this form changed (a field someone else changed meanwhile is a conflict: nothing is saved)."""
+    if project_id is None:
+        raise ValidationFailed({"project": ("requirements.error_pick_project", {})})
     with unit_of_work(deps) as u:
-        project = projects.get(u.session, u.team_id, project_id)
+        try:
+            project = projects.get(u.session, u.team_id, project_id)
+        except NotFound:  # the project picked (or named by the form) is not one here
+            raise ValidationFailed({"project" if req_id is None else "title": ("common.not_found", {})}) from None
         with _about(project):
             return _save(u, who, project, req_id, data, stamp)
 
@@ -399,6 +427,7 @@ def _save(u: Unit, who: Person, project: Project, req_id: int | None, data: requ
     return saved
 
 
+@_refusing
 def open_edit(deps: Deps, who: Person, req_id: int | None, channel_id: str | None, where: str) -> Shown:
     """*Edit*: the form opens on the current version (its stamp says what it showed)."""
     with unit_of_work(deps) as u:
@@ -414,6 +443,7 @@ def open_edit(deps: Deps, who: Person, req_id: int | None, channel_id: str | Non
 # Sending and the team's actions -----------------------------------------------------------
 
 
+@_refusing
 def send(deps: Deps, who: Person, req_id: int | None, channel_id: str | None, where: str) -> Shown:
     """*Send for confirmation*: the status changes and the request is owed to the client
     channel in the same transaction; it is drawn from the record when it is posted."""
@@ -434,6 +464,7 @@ def send(deps: Deps, who: Person, req_id: int | None, channel_id: str | None, wh
     return shown
 
 
+@_refusing
 def team_action(deps: Deps, who: Person, action: str, req_id: int | None, channel_id: str | None,
                 where: str) -> Shown:
     """Defer, drop, mark done: team only, each recorded with before and after."""
@@ -465,6 +496,7 @@ def _decision_check(u: Unit, who: Person, req: Requirement, project: Project, ve
     return decider, None
 
 
+@_refusing
 def open_changes(deps: Deps, who: Person, req_id: int | None, version: int | None, channel_id: str | None,
                  where: str) -> Shown:
     """*Request changes*: the comment form, for the version the button showed."""
@@ -475,6 +507,7 @@ def open_changes(deps: Deps, who: Person, req_id: int | None, version: int | Non
         return refused or _shown(u, who, req, project, where)
 
 
+@_refusing
 def decide(deps: Deps, who: Person, decision: str, req_id: int | None, version: int | None, *,
            channel_id: str | None = None, where: str = "", comment: str = "", from_form: bool = False) -> Shown:
     """Confirm or request changes, on the version the decider was shown. Exactly one decision is
