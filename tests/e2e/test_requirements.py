@@ -678,3 +678,38 @@ def test_export_csv_neutralises_formulas_in_titles_and_names(slack, fake_slack, 
     titles = sorted(row[col["title"]] for row in data)
     assert titles == ["'-2+3", "'" + formula]
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_each_command_click_and_submission_opens_one_session_scope(slack, fake_slack, people, session, deps,
+                                                                    monkeypatch, project):
+    """One use case, one unit of work: the project lookup, the checks, the change and the
+    messages it owes share one `deps.session()` scope (the sender's own transactions aside)."""
+    opened: list[int] = []
+    real = deps.session
+
+    def counting():
+        opened.append(1)
+        return real()
+
+    monkeypatch.setattr(deps, "session", counting)
+
+    def scopes(do) -> int:
+        opened.clear()
+        do()
+        return len(opened)
+
+    reply = {}
+    assert scopes(lambda: reply.update(slack.command("/req", "Export to CSV", user=people.dev).json())) == 1
+    req_id = int(value_of(reply["blocks"], ids.REQ_SEND))
+    block = f"req_item:{req_id}:item"
+    assert scopes(lambda: (slack.action(ids.REQ_SEND, str(req_id), user=people.pm, block_id=block),
+                           fake_slack.wait_for("response_url"))) == 1
+    post = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == CLIENT_CHANNEL][-1]
+    assert scopes(lambda: (slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client,
+                                        block_id=f"req_item:{req_id}:confirm"),
+                           fake_slack.wait_for("response_url", 2))) == 1
+    assert scopes(lambda: slack.command("/req", "list", user=people.dev)) == 1
+    meta = json.dumps({"project_id": project.id, "origin_channel": CLIENT_CHANNEL})
+    assert scopes(lambda: (slack.submit(ids.REQ_MODAL, values("Invoices as PDF"), user=people.dev,
+                                        private_metadata=meta), fake_slack.wait_for("chat.postEphemeral"))) == 1
+    assert reqs(session)[0].status == "confirmed" and len(reqs(session)) == 2
