@@ -1,5 +1,10 @@
 """Views and messages of requirements: the capture modal, an item with its buttons, the list,
-the confirmation request posted to the client channel (and its decided form)."""
+the confirmation request posted to the client channel (and its decided form), and the answers
+to the people who act (outcome notes, refusals, a decision on an older version).
+
+Confirm and Request changes carry `ids.decision_value(id, version)`, the version they were drawn
+from, wherever they are shown (the confirmation request, items, lists, the digest, the App Home).
+"""
 
 from __future__ import annotations
 
