@@ -98,6 +98,11 @@ class FeedbackKind(StrEnum):
     suggestion = "suggestion"
 
 
+# An answer from a member of our own workspace (the PM or a team member listed as a client
+# approver) is stored with its kind marked `team_score`, `team_praise`, …: kept, never counted.
+TEAM_SIDE = "team_"
+
+
 class FollowUpStatus(StrEnum):
     open = "open"
     resolved = "resolved"
@@ -300,11 +305,21 @@ class FeedbackResponse(SQLModel, table=True):
     user_id: str | None = Field(default=None, max_length=32)  # None when anonymous
     # Stable per-responder key (a keyed hash when anonymous) so answering again replaces.
     responder_key: str = Field(max_length=64)
-    kind: str = Field(default=FeedbackKind.score, max_length=16)
+    kind: str = Field(default=FeedbackKind.score, max_length=16)  # marked with TEAM_SIDE when from our side
     score: int | None = Field(default=None)
     comment: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+    @property
+    def feedback_kind(self) -> str:
+        """score / praise / complaint / suggestion, whoever gave it."""
+        return self.kind.removeprefix(TEAM_SIDE)
+
+    @property
+    def client_side(self) -> bool:
+        """Given by the client's side: counted in satisfaction figures."""
+        return not self.kind.startswith(TEAM_SIDE)
 
 
 class FollowUp(SQLModel, table=True):

@@ -1,4 +1,8 @@
-"""Views and messages of client feedback: the prompt, its modals, the PM's follow-up DM, the results."""
+"""Views and messages of client feedback: the prompt, its modals, the PM's follow-up DM, the results.
+
+Pure builders: records and plain values in, Block Kit out (the figures come computed from
+`bot.services.feedback`; nothing here reads the database or decides a rule).
+"""
 
 from __future__ import annotations
 
@@ -8,32 +12,25 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.blocks import ids
+from bot.blocks import text as kit
 from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker
 from bot.blocks.pagination import pager
-from bot.blocks.text import (
-    BLOCKS_PER_MESSAGE,
-    BUTTON_TEXT,
-    CONTEXT_TEXT,
-    HEADER_TEXT,
-    MODAL_BUTTON,
-    MODAL_TITLE,
-    PLACEHOLDER,
-    PRIVATE_METADATA,
-    SECTION_FIELD,
-    fit_blocks,
-    mention,
-    mrkdwn,
-    option,
-    plain_text,
-    safe,
-)
+from bot.blocks.text import fit_blocks, mention, mrkdwn, option, plain_text, safe
 from bot.i18n import t
-from bot.models import FeedbackPrompt, FeedbackResponse, FollowUp, Project
-from bot.services import feedback as fb
+from bot.models import FeedbackKind, FeedbackPrompt, FeedbackResponse, FollowUp, Project
 
 FACES = {1: "😞", 2: "🙁", 3: "😐", 4: "🙂", 5: "😄"}
+SCORE_LABELS = {1: "feedback.score_1", 2: "feedback.score_2", 3: "feedback.score_3", 4: "feedback.score_4",
+                5: "feedback.score_5"}
+KIND_LABELS = {FeedbackKind.praise: "feedback.kind_praise", FeedbackKind.complaint: "feedback.kind_complaint",
+               FeedbackKind.suggestion: "feedback.kind_suggestion"}
+GIVEN_THANKS = {FeedbackKind.praise: "feedback.given_praise", FeedbackKind.complaint: "feedback.given_complaint",
+                FeedbackKind.suggestion: "feedback.given_suggestion"}
+TEXT_INPUT_MAX = 3000  # Block Kit's plain_text_input max_length
 PER_PAGE = 10
+SPARKS = "▁▂▃▄▅▆▇█"
+NO_DATA = "·"
 
 
 def stars(score: int | None) -> str:
@@ -42,12 +39,26 @@ def stars(score: int | None) -> str:
     return "★" * score + "☆" * (5 - score)
 
 
+def spark(value: float | None) -> str:
+    """One bar of the sparkline on the fixed 1–5 scale (1 → ▁, 5 → █), `·` for no answers."""
+    if value is None:
+        return NO_DATA
+    clamped = min(max(value, 1.0), 5.0)
+    return SPARKS[round((clamped - 1.0) / 4.0 * (len(SPARKS) - 1))]
+
+
+def sparkline(values: list[float | None]) -> str:
+    """The trend over prompts, oldest first. The scale is fixed, so a line of ▇ means "good",
+    not merely "as good as the best week"."""
+    return "".join(spark(v) for v in values)
+
+
 def _score_label(score: int, lang: str) -> str:
-    return t("feedback.score_option", lang, score=score, face=FACES[score], label=t(f"feedback.score_{score}", lang))
+    return t("feedback.score_option", lang, score=score, face=FACES[score], label=t(SCORE_LABELS[score], lang))
 
 
 def _score_options(lang: str) -> list[dict[str, Any]]:
-    return [option(_score_label(s, lang), str(s)) for s in fb.SCORES]
+    return [option(_score_label(s, lang), str(s)) for s in FACES]
 
 
 def _modal(callback_id: str, title: str, blocks: list[dict[str, Any]], lang: str, metadata: dict[str, Any],
@@ -55,21 +66,19 @@ def _modal(callback_id: str, title: str, blocks: list[dict[str, Any]], lang: str
     return {
         "type": "modal",
         "callback_id": callback_id,
-        "title": plain_text(title, MODAL_TITLE),
-        "submit": plain_text(t(submit_key, lang), MODAL_BUTTON),
-        "close": plain_text(t("common.cancel", lang), MODAL_BUTTON),
-        "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
+        "title": plain_text(title, kit.MODAL_TITLE),
+        "submit": plain_text(t(submit_key, lang), kit.MODAL_BUTTON),
+        "close": plain_text(t("common.cancel", lang), kit.MODAL_BUTTON),
+        "private_metadata": json.dumps(metadata)[:kit.PRIVATE_METADATA],
         "blocks": blocks,
     }
 
 
-
-
 def _text_input(lang: str, placeholder_key: str, initial: str | None = None) -> dict[str, Any]:
-    el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": fb.TEXT_MAX,
-                          "placeholder": plain_text(t(placeholder_key, lang), PLACEHOLDER)}
+    el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": TEXT_INPUT_MAX,
+                          "placeholder": plain_text(t(placeholder_key, lang), kit.PLACEHOLDER)}
     if initial:
-        el["initial_value"] = initial[: fb.TEXT_MAX]
+        el["initial_value"] = initial[:TEXT_INPUT_MAX]
     return el
 
 
@@ -81,27 +90,28 @@ def prompt_message(prompt: FeedbackPrompt, project: Project) -> dict[str, Any]:
     lang = project.language
     question = safe(prompt.question, 2000)
     buttons: list[dict[str, Any]] = [
-        {"type": "button", "action_id": f"{ids.FEEDBACK_SCORE}:{s}", "value": f"{prompt.id}:{s}",
-         "text": plain_text(f"{FACES[s]} {s}", BUTTON_TEXT)}
-        for s in fb.SCORES
+        {"type": "button", "action_id": ids.feedback_score_action(s), "value": ids.feedback_score_value(prompt.id, s),
+         "text": plain_text(f"{FACES[s]} {s}", kit.BUTTON_TEXT)}
+        for s in FACES
     ]
     buttons.append({"type": "button", "action_id": ids.FEEDBACK_COMMENT, "value": str(prompt.id),
-                    "text": plain_text(t("feedback.add_comment", lang), BUTTON_TEXT)})
+                    "text": plain_text(t("feedback.add_comment", lang), kit.BUTTON_TEXT)})
     note_key = "feedback.prompt_note_anonymous" if prompt.anonymous else "feedback.prompt_note"
     return {
         "text": t("feedback.prompt_text", lang, question=question),
         "blocks": [
             {"type": "section", "text": mrkdwn(t("feedback.prompt_title", lang, question=question))},
-            {"type": "actions", "block_id": f"{ids.FEEDBACK_PROMPT_BLOCK}:{prompt.id}", "elements": buttons},
-            {"type": "context", "elements": [mrkdwn(t(note_key, lang), CONTEXT_TEXT)]},
+            {"type": "actions", "block_id": ids.feedback_prompt_block(prompt.id), "elements": buttons},
+            {"type": "context", "elements": [mrkdwn(t(note_key, lang), kit.CONTEXT_TEXT)]},
         ],
     }
 
 
-def score_thanks(score: int, lang: str, *, changed_from: int | None, anonymous: bool) -> str:
+def score_thanks(score: int, lang: str, *, changed_from: int | None, anonymous: bool, sorry: bool) -> str:
+    """The answer to a score click, for the responder only (`sorry`: it was bad news)."""
     key = "feedback.thanks_changed" if changed_from is not None and changed_from != score else "feedback.thanks"
     text = t(key, lang, stars=stars(score), score=score)
-    if score <= fb.BAD_SCORE_MAX:
+    if sorry:
         text += "\n" + t("feedback.thanks_sorry", lang)
     if anonymous:
         text += "\n" + t("feedback.thanks_anonymous", lang)
@@ -112,7 +122,7 @@ def comment_modal(prompt: FeedbackPrompt, lang: str, *, existing: FeedbackRespon
                   metadata: dict[str, Any]) -> dict[str, Any]:
     options = _score_options(lang)
     score_el: dict[str, Any] = {"type": "radio_buttons", "options": options}
-    if existing is not None and existing.score in fb.SCORES:
+    if existing is not None and existing.score in FACES:
         score_el["initial_option"] = options[existing.score - 1]
     blocks = [
         {"type": "section", "text": mrkdwn(t("feedback.comment_question", lang, question=safe(prompt.question, 2000)))},
@@ -128,7 +138,7 @@ def comment_modal(prompt: FeedbackPrompt, lang: str, *, existing: FeedbackRespon
 def feedback_modal(lang: str, *, metadata: dict[str, Any], projects: list[Project] | None = None,
                    anonymous: bool = False) -> dict[str, Any]:
     """Ad-hoc feedback: kind, optional score, text. `projects` adds the project picker."""
-    kinds = [option(t(f"feedback.kind_{k}", lang), k.value) for k in fb.ADHOC_KINDS]
+    kinds = [option(t(label, lang), kind.value) for kind, label in KIND_LABELS.items()]
     blocks: list[dict[str, Any]] = []
     if projects is not None:
         blocks.append(project_picker(projects, lang))
@@ -137,7 +147,7 @@ def feedback_modal(lang: str, *, metadata: dict[str, Any], projects: list[Projec
                {"type": "radio_buttons", "options": kinds}),
         _input(ids.FEEDBACK_BLOCK_SCORE, t("feedback.label_score_optional", lang),
                {"type": "static_select", "options": _score_options(lang),
-                "placeholder": plain_text(t("feedback.placeholder_score", lang), PLACEHOLDER)}, optional=True),
+                "placeholder": plain_text(t("feedback.placeholder_score", lang), kit.PLACEHOLDER)}, optional=True),
         _input(ids.FEEDBACK_BLOCK_TEXT, t("feedback.label_text", lang),
                _text_input(lang, "feedback.placeholder_text"),
                hint=t("feedback.hint_anonymous", lang) if anonymous else t("feedback.hint_text", lang)),
@@ -145,9 +155,14 @@ def feedback_modal(lang: str, *, metadata: dict[str, Any], projects: list[Projec
     return _modal(ids.FEEDBACK_MODAL, t("feedback.modal_title", lang), blocks, lang, metadata, "feedback.send")
 
 
+def given_thanks(kind: str, lang: str) -> dict[str, Any]:
+    """The feedback modal once ad-hoc feedback is saved."""
+    return thanks_view(lang, t(GIVEN_THANKS[kind], lang))  # type: ignore[index]
+
+
 def thanks_view(lang: str, text: str) -> dict[str, Any]:
-    return {"type": "modal", "title": plain_text(t("feedback.modal_title", lang), MODAL_TITLE),
-            "close": plain_text(t("feedback.close", lang), MODAL_BUTTON),
+    return {"type": "modal", "title": plain_text(t("feedback.modal_title", lang), kit.MODAL_TITLE),
+            "close": plain_text(t("feedback.close", lang), kit.MODAL_BUTTON),
             "blocks": [{"type": "section", "text": mrkdwn(text)}]}
 
 
@@ -172,7 +187,7 @@ def cooldown_prompt(project: Project, last: FeedbackPrompt, until: datetime, lan
         {"type": "section", "text": mrkdwn(text)},
         {"type": "actions", "elements": [
             {"type": "button", "action_id": ids.FEEDBACK_POST_ANYWAY, "value": value[:2000],
-             "text": plain_text(t("feedback.post_anyway", lang), BUTTON_TEXT)},
+             "text": plain_text(t("feedback.post_anyway", lang), kit.BUTTON_TEXT)},
         ]},
     ]
 
@@ -181,13 +196,15 @@ def cooldown_prompt(project: Project, last: FeedbackPrompt, until: datetime, lan
 
 
 def _who(response: FeedbackResponse, lang: str) -> str:
-    return mention(response.user_id) if response.user_id else t("feedback.anonymous", lang)
+    who = mention(response.user_id) if response.user_id else t("feedback.anonymous", lang)
+    return who if response.client_side else t("feedback.team_side", lang, who=who)
 
 
 def _what(response: FeedbackResponse, lang: str) -> str:
     if response.prompt_id is not None:
         return t("feedback.what_score", lang, stars=stars(response.score), score=response.score or "–")
-    kind = t(f"feedback.kind_{response.kind}", lang)
+    label = KIND_LABELS.get(response.feedback_kind)  # type: ignore[call-overload]
+    kind = t(label, lang) if label else safe(response.feedback_kind, 30)
     if response.score is not None:
         return t("feedback.what_kind_score", lang, kind=kind, stars=stars(response.score), score=response.score)
     return kind
@@ -202,7 +219,7 @@ def follow_up_fields(project: Project, response: FeedbackResponse, question: str
     ]
     if question:
         fields.append(t("feedback.field_question", lang, value=safe(question, 500)))
-    blocks: list[dict[str, Any]] = [{"type": "section", "fields": [mrkdwn(f, SECTION_FIELD) for f in fields]}]
+    blocks: list[dict[str, Any]] = [{"type": "section", "fields": [mrkdwn(f, kit.SECTION_FIELD) for f in fields]}]
     comment = safe(response.comment, 2900) if response.comment else t("feedback.no_comment", lang)
     blocks.append({"type": "section", "text": mrkdwn(t("feedback.field_comment", lang, value=comment))})
     return blocks
@@ -221,7 +238,7 @@ def follow_up_dm(project: Project, follow_up: FollowUp, response: FeedbackRespon
             *follow_up_fields(project, response, question, lang),
             {"type": "actions", "elements": [
                 {"type": "button", "action_id": ids.FEEDBACK_RESOLVE, "value": str(follow_up.id), "style": "primary",
-                 "text": plain_text(t("feedback.resolve", lang), BUTTON_TEXT)},
+                 "text": plain_text(t("feedback.resolve", lang), kit.BUTTON_TEXT)},
             ]},
         ],
     }
@@ -271,18 +288,19 @@ def _response_line(project: Project, response: FeedbackResponse, question: str |
     return "\n".join(parts)
 
 
-def results(project: Project, *, stats: list[fb.PromptStats], follow_ups: list[tuple[FollowUp, FeedbackResponse]],
+def results(project: Project, *, stats: list[Any], follow_ups: list[tuple[FollowUp, FeedbackResponse]],
             open_count: int, responses: list[FeedbackResponse], total: int, page: int,
             questions: dict[int, str], lang: str) -> list[dict[str, Any]]:
-    """`/feedback list`: the trend, averages per prompt, open follow-ups, recent responses."""
+    """`/feedback list`: the trend, averages per prompt, open follow-ups, recent responses.
+    `stats`: per prompt, oldest first, its `prompt`, client `answers` and their `average`."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": plain_text(t("feedback.list_title", lang, name=project.name), HEADER_TEXT)},
+        {"type": "header", "text": plain_text(t("feedback.list_title", lang, name=project.name), kit.HEADER_TEXT)},
     ]
     if stats:
         averages = [s.average for s in stats if s.average is not None]
         latest = stats[-1].average
         blocks.append({"type": "section", "text": mrkdwn(t(
-            "feedback.list_trend", lang, spark=fb.trend(stats), count=len(stats),
+            "feedback.list_trend", lang, spark=sparkline([s.average for s in stats]), count=len(stats),
             latest=f"{latest:.1f}" if latest is not None else "–",
             overall=f"{sum(averages) / len(averages):.1f}" if averages else "–"))})
         lines = [t("feedback.list_prompt", lang, date=local_date(project, s.prompt.created_at),
@@ -299,7 +317,7 @@ def results(project: Project, *, stats: list[fb.PromptStats], follow_ups: list[t
             "type": "section",
             "text": mrkdwn(_response_line(project, response, questions.get(response.prompt_id or 0), lang)),
             "accessory": {"type": "button", "action_id": ids.FEEDBACK_RESOLVE, "value": str(follow_up.id),
-                          "text": plain_text(t("feedback.resolve", lang), BUTTON_TEXT)},
+                          "text": plain_text(t("feedback.resolve", lang), kit.BUTTON_TEXT)},
         })
     blocks.append({"type": "divider"})
     if not responses:
@@ -311,5 +329,5 @@ def results(project: Project, *, stats: list[fb.PromptStats], follow_ups: list[t
                 _response_line(project, response, questions.get(response.prompt_id or 0), lang))})
     blocks += pager(ids.FEEDBACK_LIST_PAGE, page=page, total=total, per_page=PER_PAGE, lang=lang,
                     state={"project": project.id})
-    return fit_blocks(blocks, BLOCKS_PER_MESSAGE,
-                      t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_MESSAGE + 1))
+    return fit_blocks(blocks, kit.BLOCKS_PER_MESSAGE,
+                      t("common.and_more", lang, count=len(blocks) - kit.BLOCKS_PER_MESSAGE + 1))

@@ -135,6 +135,27 @@ FEEDBACK_BLOCK_NOTE = "feedback_note"
 FEEDBACK_LIST_PAGE = "feedback_list_page"  # + ":prev" / ":next"
 
 
+def feedback_score_action(score: int) -> str:
+    """The action_id of one score button (unique within the prompt's actions block)."""
+    return f"{FEEDBACK_SCORE}:{score}"
+
+
+def feedback_score_value(prompt_id: int | None, score: int) -> str:
+    return f"{prompt_id}:{score}"
+
+
+def parse_feedback_score_value(value: object) -> tuple[int | None, str]:
+    """(prompt id, the score as sent) from a score button's value; the id is None when it is
+    missing or tampered with (the score is checked by the domain)."""
+    head, sep, tail = value.partition(":") if isinstance(value, str) else ("", "", "")
+    ok = sep and head.isascii() and head.isdigit() and len(head) <= 10 and 0 < int(head) < 2**31
+    return (int(head) if ok else None), tail
+
+
+def feedback_prompt_block(prompt_id: int | None) -> str:
+    return f"{FEEDBACK_PROMPT_BLOCK}:{prompt_id}"
+
+
 
 
 # --- Digest, reminders, App Home (/digest) ---------------------------------------------

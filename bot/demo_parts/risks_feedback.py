@@ -8,11 +8,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot import demo
-from bot.blocks import ids
 from bot.blocks.feedback import PER_PAGE, follow_up_dm, prompt_message, results
 from bot.blocks.risks import register_list
 from bot.clock import Clock, FrozenClock, SystemClock
-from bot.handlers import intake
 from bot.i18n import t
 from bot.models import FeedbackResponse, FollowUp, Project
 from bot.services import feedback, risks
@@ -80,13 +78,10 @@ def _prompt(session: Session, project: Project) -> list[dict[str, Any]]:
 
 
 def _results(session: Session, project: Project) -> list[dict[str, Any]]:
-    pid = project.id or 0
-    responses, total = feedback.recent_responses(session, pid, per_page=PER_PAGE)
-    follow_ups = feedback.open_follow_ups(session, pid)
-    ids = {r.prompt_id for r in responses if r.prompt_id} | {r.prompt_id for _, r in follow_ups if r.prompt_id}
-    return results(project, stats=feedback.prompt_stats(session, pid), follow_ups=follow_ups,
-                   open_count=feedback.count_open_follow_ups(session, pid), responses=responses, total=total,
-                   page=1, questions=feedback.questions(session, {i for i in ids if i}), lang=project.language)
+    found = feedback.summary(session, project.id or 0, per_page=PER_PAGE)
+    return results(project, stats=found.stats, follow_ups=found.follow_ups, open_count=found.open_count,
+                   responses=found.responses, total=found.total, page=found.page, questions=found.questions,
+                   lang=project.language)
 
 
 def _follow_up(session: Session, project: Project) -> list[dict[str, Any]]:
@@ -99,7 +94,6 @@ def _follow_up(session: Session, project: Project) -> list[dict[str, Any]]:
     return follow_up_dm(project, follow_up, response, feedback.question_of(session, response))["blocks"]
 
 
-intake.enable(ids.INTAKE_GIVE_FEEDBACK)  # the intake message the demo shows carries *Give feedback*
 demo.SEEDERS.append(seed)
 demo.SECTIONS.extend([
     ("Risk register (/risk list)", "risks", _register),

@@ -7,10 +7,9 @@ from bot.flows.outbox_keys import Kind, TargetKind
 
 
 def register_all(reg: Registry) -> None:
-    from bot.flows import requirements
+    from bot.flows import feedback, requirements
     from bot.handlers import changes, project
     from bot.jobs import weekly_digest
-    from bot.slack import feedback_prompts
 
     reg.add_after_sent(Kind.digest, weekly_digest.mark_posted)
     reg.add_after_sent(Kind.preview, weekly_digest.mark_preview)
@@ -18,4 +17,6 @@ def register_all(reg: Registry) -> None:
     reg.add_after_sent(Kind.req_confirm, requirements.record_confirmation)
     reg.add_after_sent(Kind.intake, project.record_intake)
     reg.add_after_sent(Kind.cr_approval, changes.record_approval_message)
-    reg.add_after_sent(Kind.feedback_prompt, feedback_prompts.record_prompt_message)
+    reg.add_after_sent(Kind.feedback_prompt, feedback.record_prompt_message)
+    reg.add_live(TargetKind.prompt, feedback.draw_prompt)
+    reg.add_live(TargetKind.follow_up, feedback.draw_follow_up)

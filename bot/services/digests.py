@@ -28,6 +28,7 @@ from bot.models import (
     RiskStatus,
 )
 from bot.services import calendar
+from bot.services.feedback import satisfaction
 from bot.services.milestones import derive_status
 
 HIGH_RISK_SCORE = 15
@@ -69,8 +70,8 @@ class DigestFacts:
 
     @property
     def feedback_average(self) -> float | None:
-        scores = [f.score for f in self.feedback if f.score is not None]
-        return round(sum(scores) / len(scores), 1) if scores else None
+        """The client's satisfaction this week (answers from our own side do not count)."""
+        return satisfaction(self.feedback)
 
 
 def overall_status(lines: list[MilestoneLine]) -> str:
@@ -184,7 +185,7 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
             f.awaiting_changes.append(c)
     for fb in feedback:
         f = facts[fb.project_id]
-        if fb.updated_at >= f.since:
+        if fb.updated_at >= f.since and fb.client_side:  # the client's feedback; our own side's is not news
             f.feedback.append(fb)
     for pid in follow_ups:
         facts[pid].open_follow_ups += 1

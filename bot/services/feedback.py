@@ -1,10 +1,20 @@
 """Client feedback: satisfaction prompts and their answers, ad-hoc feedback, follow-ups, results.
 
-One answer per responder per prompt: answering again replaces the answer. On a project with
-anonymous feedback the responder is never stored — `responder_key` is then an HMAC-SHA256 of
-the Slack user id under a key derived from the prompt id and the bot's secret, so the same
-person's second click still finds (and replaces) their first answer, while the database alone
-cannot tell who answered. A score of 1–2, or a complaint, opens a follow-up for the PM.
+The rules, Slack-free (the use cases that post prompts and DM the PM are in `bot/flows/feedback.py`):
+
+- One answer per responder per prompt: answering again replaces the answer. On a project with
+  anonymous feedback the responder is never stored — `responder_key` is then an HMAC-SHA256 of
+  the Slack user id under a key derived from the prompt id and the bot's secret, so the same
+  person's second click still finds (and replaces) their first answer, while the database alone
+  cannot tell who answered. A score of 1–2, or a complaint, opens a follow-up for the PM.
+- Prompts ask the client: external users and guests, and the project's client approvers. A
+  member of our own workspace listed as a client approver (the PM, a team member standing in
+  for a client who is not on Slack) may answer too; the answer is kept, marked as *not
+  client-side*, and never counts in a satisfaction figure (averages, the trend, the digest).
+  The mark is stored in `FeedbackResponse.kind` (`team_score`, `team_praise`, …: see
+  `stored_kind` / `kind_of` / `is_client_side`), so no column is needed.
+- At most one prompt per project within its cooldown; recurring prompts every N weeks and a
+  prompt when a milestone is done (`due_prompts`).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +32,8 @@ from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.models import (
+    TEAM_SIDE,
+    ActivityLog,
     FeedbackKind,
     FeedbackPrompt,
     FeedbackResponse,
@@ -29,18 +42,17 @@ from bot.models import (
     Project,
     ProjectStatus,
 )
-from bot.services import activity
-from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
+from bot.services import activity, calendar
+from bot.services.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 
 SCORES = range(1, 6)
 BAD_SCORE_MAX = 2
 TEXT_MAX = 3000
 QUESTION_MAX = 500
 ADHOC_KINDS = (FeedbackKind.praise, FeedbackKind.complaint, FeedbackKind.suggestion)
-SPARKS = "▁▂▃▄▅▆▇█"
-NO_DATA = "·"
 TREND_PROMPTS = 8
 ANONYMOUS_ACTOR = "anonymous"
+MILESTONE_FRESH = timedelta(days=2)  # a milestone done longer ago no longer prompts
 
 # --- Scores and the trend (pure functions) --------------------------------------------------
 
@@ -58,8 +70,8 @@ def parse_score(value: object) -> int | None:
 
 
 def is_bad_news(kind: str, score: int | None) -> bool:
-    """Scores of 1–2 and complaints need the PM's attention."""
-    return kind == FeedbackKind.complaint or (score is not None and score <= BAD_SCORE_MAX)
+    """Scores of 1–2 and complaints need the PM's attention (`kind` as stored, or bare)."""
+    return kind.removeprefix(TEAM_SIDE) == FeedbackKind.complaint or (score is not None and score <= BAD_SCORE_MAX)
 
 
 def average(scores: list[int | None]) -> float | None:
@@ -67,18 +79,27 @@ def average(scores: list[int | None]) -> float | None:
     return round(sum(given) / len(given), 2) if given else None
 
 
-def spark(value: float | None) -> str:
-    """One bar of the sparkline on the fixed 1–5 scale (1 → ▁, 5 → █), `·` for no answers."""
-    if value is None:
-        return NO_DATA
-    clamped = min(max(value, 1.0), 5.0)
-    return SPARKS[round((clamped - 1.0) / 4.0 * (len(SPARKS) - 1))]
+# --- Whose answers count -------------------------------------------------------------------
 
 
-def sparkline(values: list[float | None]) -> str:
-    """The trend over prompts, oldest first. The scale is fixed, so a line of ▇ means "good",
-    not merely "as good as the best week"."""
-    return "".join(spark(v) for v in values)
+def stored_kind(kind: str, *, client_side: bool) -> str:
+    """The `kind` to store: `score`, `praise`, … for the client's side; `team_score`,
+    `team_praise`, … for an answer from a member of our own workspace (kept, never counted).
+    Read back with `FeedbackResponse.feedback_kind` and `.client_side`."""
+    return kind if client_side else TEAM_SIDE + kind
+
+
+def satisfaction(responses: Iterable[FeedbackResponse]) -> float | None:
+    """The average score of the client's side (one decimal), None without any such score."""
+    scores = [r.score for r in responses if r.score is not None and r.client_side]
+    return round(sum(scores) / len(scores), 1) if scores else None
+
+
+def may_answer(project: Project, user_id: str, *, client_side: bool) -> None:
+    """Prompts ask the client (SPEC §1: external users, guests, client approvers); Forbidden
+    for anyone else on our side."""
+    if not (client_side or user_id in (project.client_approver_ids or [])):
+        raise Forbidden("feedback.only_clients")
 
 
 # --- Anonymity ----------------------------------------------------------------------------
@@ -123,15 +144,48 @@ def in_cooldown(project: Project, last: FeedbackPrompt | None, now: datetime) ->
     return until is not None and now < until
 
 
+def due_prompts(session: Session, now: datetime) -> list[tuple[int, str]]:
+    """(project id, trigger) of the prompts due now, in the projects' working hours: a recent
+    milestone done since the last prompt (`milestone`), else the project's cadence
+    (`recurring`); never within the cooldown."""
+    active = [p for p in session.exec(select(Project).where(Project.status == ProjectStatus.active))
+              if calendar.within_working_hours(p, now)]
+    if not active:
+        return []
+    ids = [p.id for p in active]
+    last = dict(session.exec(select(FeedbackPrompt.project_id, func.max(FeedbackPrompt.created_at))
+                             .where(col(FeedbackPrompt.project_id).in_(ids))
+                             .group_by(FeedbackPrompt.project_id)).all())
+    done = dict(session.exec(select(ActivityLog.project_id, func.max(ActivityLog.created_at))
+                             .where(col(ActivityLog.project_id).in_(ids), ActivityLog.action == "milestone_done",
+                                    ActivityLog.created_at > now - MILESTONE_FRESH)
+                             .group_by(ActivityLog.project_id)).all())
+    due: list[tuple[int, str]] = []
+    for p in active:
+        assert p.id is not None
+        previous = _aware(last.get(p.id), now)
+        if previous is not None and now - previous < timedelta(days=p.feedback_cooldown_days):
+            continue
+        milestone_done = _aware(done.get(p.id), now)
+        if milestone_done is not None and (previous is None or milestone_done > previous):
+            due.append((p.id, "milestone"))
+        elif p.feedback_cadence_weeks > 0 and now - (previous or p.created_at) >= timedelta(
+                weeks=p.feedback_cadence_weeks):
+            due.append((p.id, "recurring"))
+    return due
+
+
+def _aware(value: datetime | None, now: datetime) -> datetime | None:
+    """A stored instant (SQLite returns it naive) in `now`'s time zone."""
+    return value.replace(tzinfo=now.tzinfo) if value is not None and value.tzinfo is None else value
+
+
 def create_prompt(session: Session, clock: Clock, *, project: Project, actor: str, question: str,
                   trigger: str = "manual") -> FeedbackPrompt:
     """A new prompt (the caller posts it). Anonymity is fixed when the prompt is created."""
     _require_active(project)
-    question = " ".join((question or "").split())
-    if not question:
-        raise ValidationFailed({"question": ("feedback.error_question_required", {})})
-    if len(question) > QUESTION_MAX:
-        raise ValidationFailed({"question": ("common.error_too_long", {"max": QUESTION_MAX})})
+    question = _text({}, "question", " ".join((question or "").split()), required="feedback.error_question_required",
+                     limit=QUESTION_MAX)
     prompt = FeedbackPrompt(project_id=project.id or 0, question=question, trigger=trigger,
                             anonymous=project.anonymous_feedback, sent_by=actor, created_at=clock.now(),
                             channel_id=project.client_channel_id)
@@ -150,14 +204,6 @@ def set_prompt_message(session: Session, prompt: FeedbackPrompt, channel_id: str
     session.flush()
 
 
-def get_prompt(session: Session, team_id: str, prompt_id: int) -> tuple[FeedbackPrompt, Project]:
-    prompt = session.get(FeedbackPrompt, prompt_id)
-    project = session.get(Project, prompt.project_id) if prompt is not None else None
-    if prompt is None or project is None or project.team_id != team_id:
-        raise NotFound("common.not_found")
-    return prompt, project
-
-
 # --- Answers --------------------------------------------------------------------------------
 
 
@@ -171,12 +217,17 @@ class Recorded:
     follow_up: FollowUp | None = None
 
 
-def _check_comment(comment: str | None) -> str | None:
-    if comment is None:
-        return None
-    text = comment.strip()
-    if len(text) > TEXT_MAX:
-        raise ValidationFailed({"comment": ("common.error_too_long", {"max": TEXT_MAX})})
+def _text(errors: dict[str, tuple[str, dict[str, object]]], field: str, value: str | None, *,
+          required: str | None = None, limit: int = TEXT_MAX, collect: bool = False) -> str:
+    """Typed text, trimmed. Too long (or missing, when `required` names the message) fails as
+    ValidationFailed on `field`; with `collect`, the message is added to `errors` instead."""
+    text = (value or "").strip()
+    problem = (required, {}) if required and not text else (
+        ("common.error_too_long", {"max": limit}) if len(text) > limit else None)
+    if problem is not None:
+        errors[field] = problem
+        if not collect:
+            raise ValidationFailed(errors)
     return text
 
 
@@ -185,14 +236,16 @@ def _find_answer(session: Session, prompt_id: int, key: str) -> FeedbackResponse
         col(FeedbackResponse.prompt_id) == prompt_id, col(FeedbackResponse.responder_key) == key)).first()
 
 
+def open_follow_up_of(session: Session, response_id: int | None) -> FollowUp | None:
+    """The follow-up still open for a response, if any."""
+    return session.exec(select(FollowUp).where(
+        col(FollowUp.response_id) == response_id, col(FollowUp.status) == FollowUpStatus.open)).first()
+
+
 def _open_follow_up(session: Session, clock: Clock, project: Project, response: FeedbackResponse,
                     actor: str) -> FollowUp | None:
     """Open a follow-up for bad news, unless one is already open for this response."""
-    if not is_bad_news(response.kind, response.score):
-        return None
-    existing = session.exec(select(FollowUp).where(
-        col(FollowUp.response_id) == response.id, col(FollowUp.status) == FollowUpStatus.open)).first()
-    if existing is not None:
+    if not is_bad_news(response.kind, response.score) or open_follow_up_of(session, response.id) is not None:
         return None
     follow_up = FollowUp(project_id=project.id or 0, response_id=response.id or 0, created_at=clock.now())
     session.add(follow_up)
@@ -205,17 +258,20 @@ def _open_follow_up(session: Session, clock: Clock, project: Project, response: 
 
 
 def answer(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: Project, user_id: str,
-           secret: bytes, score: int | None = None, comment: str | None = None) -> Recorded:
+           secret: bytes, score: int | None = None, comment: str | None = None,
+           client_side: bool = True) -> Recorded:
     """Record (or replace) `user_id`'s answer to `prompt`. `score` / `comment` left None keep
-    what the person answered before, so a comment added later does not erase the score."""
+    what the person answered before, so a comment added later does not erase the score.
+    `client_side=False` keeps the answer of someone on our side without counting it."""
     _require_active(project)
     if score is not None and parse_score(score) is None:
         raise ValidationFailed({"score": ("feedback.error_score", {})})
-    text = _check_comment(comment)
+    text = None if comment is None else _text({}, "comment", comment)
     assert prompt.id is not None
     key = responder_key(prompt, user_id, secret)
     stored_user = None if prompt.anonymous else user_id
     actor = ANONYMOUS_ACTOR if prompt.anonymous else user_id
+    kind = stored_kind(FeedbackKind.score, client_side=client_side)
     now = clock.now()
     response = _find_answer(session, prompt.id, key)
     created = response is None
@@ -223,7 +279,7 @@ def answer(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: P
         try:
             with session.begin_nested():
                 response = FeedbackResponse(project_id=project.id or 0, prompt_id=prompt.id, user_id=stored_user,
-                                            responder_key=key, kind=FeedbackKind.score, score=score,
+                                            responder_key=key, kind=kind, score=score,
                                             comment=text or None, created_at=now, updated_at=now)
                 session.add(response)
                 session.flush()
@@ -239,6 +295,7 @@ def answer(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: P
             response.score = score
         if text is not None:
             response.comment = text or None
+        response.kind = kind
         response.updated_at = now
         session.add(response)
         session.flush()
@@ -251,12 +308,27 @@ def answer(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: P
     return Recorded(response=response, previous_score=previous, created=created, follow_up=follow_up)
 
 
+def parse_answer(score: str | None, comment: str) -> tuple[int | None, str]:
+    """The comment form's optional score and comment, checked together (an answer needs one)."""
+    errors: dict[str, tuple[str, dict[str, object]]] = {}
+    value = parse_score(score) if score is not None else None
+    if score is not None and value is None:
+        errors["score"] = ("feedback.error_score", {})
+    text = _text(errors, "comment", comment, collect=True)
+    if not text and value is None and "comment" not in errors:
+        errors["comment"] = ("feedback.error_comment_empty", {})
+    if errors:
+        raise ValidationFailed(errors)
+    return value, text
+
+
 def record_score(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: Project, user_id: str,
-                 score: int, secret: bytes) -> Recorded:
+                 score: int, secret: bytes, client_side: bool = True) -> Recorded:
     """A click on a score button (or a score from any other source, e.g. a job importing one)."""
     if parse_score(score) is None:
         raise ValidationFailed({"score": ("feedback.error_score", {})})
-    return answer(session, clock, prompt=prompt, project=project, user_id=user_id, secret=secret, score=score)
+    return answer(session, clock, prompt=prompt, project=project, user_id=user_id, secret=secret, score=score,
+                  client_side=client_side)
 
 
 def my_answer(session: Session, prompt: FeedbackPrompt, user_id: str, secret: bytes) -> FeedbackResponse | None:
@@ -265,19 +337,16 @@ def my_answer(session: Session, prompt: FeedbackPrompt, user_id: str, secret: by
 
 
 def give_feedback(session: Session, clock: Clock, *, project: Project, user_id: str, kind: str,
-                  score: int | None, text: str) -> Recorded:
-    """Ad-hoc praise, complaint or suggestion (`/feedback`, the intake button)."""
+                  score: int | None, text: str, client_side: bool = True) -> Recorded:
+    """Ad-hoc praise, complaint or suggestion (`/feedback`, the intake button). Feedback from
+    our own side is kept, marked, and not counted in satisfaction figures."""
     _require_active(project)
     errors: dict[str, tuple[str, dict[str, object]]] = {}
     if kind not in ADHOC_KINDS:
         errors["kind"] = ("feedback.error_kind", {})
     if score is not None and parse_score(score) is None:
         errors["score"] = ("feedback.error_score", {})
-    body = (text or "").strip()
-    if not body:
-        errors["text"] = ("feedback.error_text_required", {})
-    elif len(body) > TEXT_MAX:
-        errors["text"] = ("common.error_too_long", {"max": TEXT_MAX})
+    body = _text(errors, "text", text, required="feedback.error_text_required", collect=True)
     if errors:
         raise ValidationFailed(errors)
     anonymous = project.anonymous_feedback
@@ -285,7 +354,7 @@ def give_feedback(session: Session, clock: Clock, *, project: Project, user_id: 
     response = FeedbackResponse(
         project_id=project.id or 0, prompt_id=None, user_id=None if anonymous else user_id,
         responder_key=f"anon:{secrets.token_hex(16)}" if anonymous else user_id,
-        kind=kind, score=score, comment=body, created_at=now, updated_at=now,
+        kind=stored_kind(kind, client_side=client_side), score=score, comment=body, created_at=now, updated_at=now,
     )
     session.add(response)
     session.flush()
@@ -313,11 +382,7 @@ def get_follow_up(session: Session, team_id: str, follow_up_id: int
 def resolve_follow_up(session: Session, clock: Clock, *, follow_up: FollowUp, project: Project, actor: str,
                       note: str) -> FollowUp:
     """Close a follow-up with a note. One conditional UPDATE: of two resolvers, one wins."""
-    text = (note or "").strip()
-    if not text:
-        raise ValidationFailed({"note": ("feedback.error_note_required", {})})
-    if len(text) > TEXT_MAX:
-        raise ValidationFailed({"note": ("common.error_too_long", {"max": TEXT_MAX})})
+    text = _text({}, "note", note, required="feedback.error_note_required")
     now = clock.now()
     result = session.execute(
         update(FollowUp)
@@ -360,7 +425,8 @@ class PromptStats:
 
 
 def prompt_stats(session: Session, project_id: int, limit: int = TREND_PROMPTS) -> list[PromptStats]:
-    """The last `limit` prompts with their number of answers and average score, oldest first."""
+    """The last `limit` prompts with the number and average score of the client's answers,
+    oldest first (answers from our own side are not counted)."""
     prompts = list(session.exec(
         select(FeedbackPrompt).where(col(FeedbackPrompt.project_id) == project_id)
         .order_by(col(FeedbackPrompt.created_at).desc(), col(FeedbackPrompt.id).desc()).limit(limit)))
@@ -368,17 +434,14 @@ def prompt_stats(session: Session, project_id: int, limit: int = TREND_PROMPTS) 
         return []
     ids = [p.id for p in prompts]
     rows = session.exec(select(FeedbackResponse.prompt_id, FeedbackResponse.score)
-                        .where(col(FeedbackResponse.prompt_id).in_(ids)))
+                        .where(col(FeedbackResponse.prompt_id).in_(ids),
+                               col(FeedbackResponse.kind).not_like(f"{TEAM_SIDE}%")))
     scores: dict[int, list[int | None]] = {}
     for prompt_id, score in rows:
         scores.setdefault(prompt_id, []).append(score)
     out = [PromptStats(prompt=p, answers=len(scores.get(p.id or 0, [])), average=average(scores.get(p.id or 0, [])))
            for p in prompts]
     return list(reversed(out))
-
-
-def trend(stats: list[PromptStats]) -> str:
-    return sparkline([s.average for s in stats])
 
 
 def recent_responses(session: Session, project_id: int, *, page: int = 1, per_page: int = 10
@@ -405,3 +468,25 @@ def questions(session: Session, prompt_ids: set[int]) -> dict[int, str]:
         return {}
     rows = session.exec(select(FeedbackPrompt).where(col(FeedbackPrompt.id).in_(prompt_ids)))
     return {p.id: p.question for p in rows if p.id is not None}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """`/feedback list`: the trend, open follow-ups and a page of recent feedback."""
+
+    stats: list[PromptStats]
+    follow_ups: list[tuple[FollowUp, FeedbackResponse]]
+    open_count: int
+    responses: list[FeedbackResponse]
+    total: int
+    page: int
+    questions: dict[int, str]
+
+
+def summary(session: Session, project_id: int, *, page: int = 1, per_page: int = 10) -> Summary:
+    follow_ups = open_follow_ups(session, project_id)
+    responses, total = recent_responses(session, project_id, page=page, per_page=per_page)
+    asked = {r.prompt_id for r in responses} | {r.prompt_id for _, r in follow_ups}
+    return Summary(stats=prompt_stats(session, project_id), follow_ups=follow_ups,
+                   open_count=count_open_follow_ups(session, project_id), responses=responses, total=total,
+                   page=page, questions=questions(session, {i for i in asked if i is not None}))

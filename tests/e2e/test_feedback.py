@@ -330,7 +330,7 @@ def test_list_shows_averages_trend_and_open_follow_ups(slack, fake_slack, people
 
 
 def test_a_job_posts_prompts_through_the_same_code(deps, fake_slack, session, make_project, engine, clock):
-    from bot.slack.feedback_prompts import post_prompt
+    from bot.flows.feedback import post_prompt
 
     project = make_project(language="zh-CN")
     outcome = post_prompt(deps, project_id=project.id, actor="pmbot", trigger="recurring")
@@ -352,18 +352,19 @@ def test_a_job_posts_prompts_through_the_same_code(deps, fake_slack, session, ma
 
 def test_two_processes_posting_at_once_keep_one_prompt(deps, fake_slack, session, make_project, monkeypatch):
     """The other process enqueues the same key between our check and our insert: ours rolls back."""
+    from bot.flows import feedback as flow
+    from bot.flows import outbox_keys
     from bot.services import outbox
-    from bot.slack import feedback_prompts
 
     project = make_project()
     real_enqueue = outbox.enqueue
 
-    def rival_first(s, **kwargs):
-        real_enqueue(s, **{**kwargs, "payload": {"text": "the other process's prompt"}})
+    def rival_first(s, **kwargs):  # the other process's row: the same key, its own prompt
+        real_enqueue(s, **{**kwargs, "target": outbox_keys.target(outbox_keys.TargetKind.prompt, 999)})
         return real_enqueue(s, **kwargs)
 
-    monkeypatch.setattr(feedback_prompts.outbox, "enqueue", rival_first)
-    outcome = feedback_prompts.post_prompt(deps, project_id=project.id, actor="pmbot", trigger="recurring")
+    monkeypatch.setattr(outbox, "enqueue", rival_first)
+    outcome = flow.post_prompt(deps, project_id=project.id, actor="pmbot", trigger="recurring")
     assert outcome.status == "superseded"
     assert _rows(session, FeedbackPrompt) == [] and _rows(session, Outbox) == []
     assert fake_slack.calls_to("chat.postMessage") == []

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.blocks.feedback import prompt_message, stars
+from bot.blocks.feedback import SPARKS, prompt_message, spark, sparkline, stars
 from bot.blocks.risks import badge
 from bot.db import session_scope
 from bot.models import FeedbackPrompt, FeedbackResponse, FollowUp, Milestone, Project, Risk
@@ -156,14 +156,14 @@ def test_average_ignores_missing_scores():
 
 
 def test_sparkline_uses_a_fixed_one_to_five_scale():
-    assert feedback.sparkline([1, 5]) == "▁█"
-    assert feedback.sparkline([1.0, 2.0, 3.0, 4.0, 5.0]) == "▁▃▅▆█"
-    assert feedback.sparkline([4.5, None, 2.5]) == "▇·▄"
-    assert feedback.sparkline([]) == ""
-    assert feedback.spark(0.2) == "▁" and feedback.spark(9) == "█"  # clamped
+    assert sparkline([1, 5]) == "▁█"
+    assert sparkline([1.0, 2.0, 3.0, 4.0, 5.0]) == "▁▃▅▆█"
+    assert sparkline([4.5, None, 2.5]) == "▇·▄"
+    assert sparkline([]) == ""
+    assert spark(0.2) == "▁" and spark(9) == "█"  # clamped
     # monotonic: a better average never draws a lower bar
-    bars = [feedback.spark(1 + n / 20) for n in range(81)]
-    assert [feedback.SPARKS.index(b) for b in bars] == sorted(feedback.SPARKS.index(b) for b in bars)
+    bars = [spark(1 + n / 20) for n in range(81)]
+    assert [SPARKS.index(b) for b in bars] == sorted(SPARKS.index(b) for b in bars)
 
 
 def test_stars():
@@ -268,7 +268,7 @@ def test_prompt_stats_and_trend_oldest_first(make_project, engine, clock):
             clock.advance(days=15)
         stats = feedback.prompt_stats(s, project.id)
         assert [(st.answers, st.average) for st in stats] == [(2, 1.5), (2, 3.0), (0, None)]
-        assert feedback.trend(stats) == "▂▅·"
+        assert sparkline([st.average for st in stats]) == "▂▅·"
 
 
 def test_prompt_message_has_five_scores_and_escapes_the_question(make_project):
