@@ -1,5 +1,10 @@
 """Views and messages of requirements: the capture modal, an item with its buttons, the list,
-the confirmation request posted to the client channel (and its decided form)."""
+the confirmation request posted to the client channel (and its decided form), and the answers
+to the people who act (outcome notes, refusals, a decision on an older version).
+
+Confirm and Request changes carry `ids.decision_value(id, version)`, the version they were drawn
+from, wherever they are shown (the confirmation request, items, lists, the digest, the App Home).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from bot.blocks.text import (
     PRIVATE_METADATA,
     SECTION_FIELD,
     SECTION_TEXT,
+    channel_link,
     fit_blocks,
     mention,
     mrkdwn,
@@ -68,9 +74,14 @@ def buttons_for(req: Requirement, *, is_team: bool, can_decide: bool) -> list[st
     return out
 
 
+# Decision buttons carry the version they showed: a click on an older rendering is refused.
+DECISIONS = frozenset({ids.REQ_CONFIRM, ids.REQ_REQUEST_CHANGES})
+
+
 def _button(action_id: str, req: Requirement, lang: str) -> dict[str, Any]:
     label, style, confirm = BUTTONS[action_id]
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": str(req.id),
+    value = ids.decision_value(req.id or 0, req.version) if action_id in DECISIONS else str(req.id)
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
                               "text": plain_text(t(label, lang), BUTTON_TEXT)}
     if style:
         button["style"] = style
@@ -295,10 +306,70 @@ def confirmation_message(req: Requirement, project: Project, *, sender: str | No
     return {"text": text, "blocks": blocks}
 
 
-def notice_message(req: Requirement, project: Project, key: str, *, user: str) -> dict[str, Any]:
-    """A short note to the team's internal channel (a client raised or decided something)."""
+def outdated_message(req: Requirement, project: Project, *, sender: str | None = None) -> dict[str, Any]:
+    """The answer to a decision on an older version: what changed is said first, then the
+    requirement as it stands now, with the buttons of this version."""
+    note = t("requirements.outdated", project.language, ref=ref(req))
+    current = confirmation_message(req, project, sender=sender)
+    return {"text": note, "blocks": [{"type": "context", "elements": [mrkdwn(note, CONTEXT_TEXT)]},
+                                     *current["blocks"]]}
+
+
+# What the person who acted is told, per outcome of a use case.
+NOTES = {"defer": "requirements.done_defer", "drop": "requirements.done_drop",
+         "mark_done": "requirements.done_mark_done", "send": "requirements.sent",
+         "confirm": "requirements.you_confirmed", "request_changes": "requirements.you_requested_changes"}
+NOTES_ON_BEHALF = {"confirm": "requirements.you_confirmed_on_behalf",
+                   "request_changes": "requirements.you_requested_changes_on_behalf"}
+
+
+def outcome_note(done: str, req: Requirement, project: Project, *, user: str, on_behalf: bool = False,
+                 send_error: str | None = None) -> str:
+    """"REQ-3 deferred by @dana", "Thank you! REQ-3 is confirmed", "REQ-3 was sent to #client" …"""
     lang = project.language
-    line = t(key, lang, user=mention(user), ref=ref(req), title=safe(req.title, 400))
+    if done == "send" and send_error:
+        return t("requirements.send_failed", lang, ref=ref(req), channel=channel_link(project.client_channel_id),
+                 error=safe(send_error, 200))
+    key = NOTES_ON_BEHALF[done] if on_behalf and done in NOTES_ON_BEHALF else NOTES[done]
+    return t(key, lang, ref=ref(req), user=mention(user), channel=channel_link(project.client_channel_id))
+
+
+def list_text(project: Project, lang: str) -> str:
+    return t("requirements.list_text", lang, name=safe(project.name, 200))
+
+
+def refusal_text(req: Requirement, project: Project, reason: str, *, too_late: bool = False) -> str:
+    """Why a change was refused (`reason`, worded). A decision that came too late (`too_late`)
+    is told who decided and when instead."""
+    lang = project.language
+    if too_late and req.status in (S.confirmed, S.changes_requested) and req.decided_by:
+        return t("requirements.error_already_decided", lang, ref=ref(req), status=status_label(req.status, lang),
+                 user=_who(req.decided_by, req.decided_on_behalf, lang),
+                 when=local(req.decided_at, project.timezone, with_zone=True))
+    return t("requirements.refused_prefix", lang, ref=ref(req)) + " " + reason
+
+
+def outdated_form_text(req: Requirement, project: Project) -> str:
+    """A decision form opened on an older version: the current text, next to the comment field
+    (plain text)."""
+    lang = project.language
+    none = t("common.none", lang)
+    return t("requirements.outdated_form", lang, ref=ref(req), title=req.title, description=req.description or none,
+             acceptance=req.acceptance_criteria or none)[:2000]
+
+
+def conflict_text(name: str, value: str, lang: str) -> str:
+    """A field someone else changed since the form was opened (plain text, next to the field)."""
+    shown = priority_label(value, lang) if name == "priority" else value or t("common.none", lang)
+    return t("requirements.error_changed_meanwhile", lang, value=shown)[:2000]
+
+
+def notice_message(req: Requirement, project: Project, key: str, *, user: str,
+                   on_behalf: bool = False) -> dict[str, Any]:
+    """A short note to the team's internal channel (a client raised or decided something; a
+    decision made for the client says so)."""
+    lang = project.language
+    line = t(key, lang, user=_who(user, on_behalf, lang), ref=ref(req), title=safe(req.title, 400))
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(line)}]
     decided = decision_line(req, project, lang)
     if decided:

@@ -199,3 +199,13 @@ def deliver_due(deps: Deps, limit: int = 500) -> int:
     with session_scope(deps.engine) as session:
         ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
     return deliver_many(deps, ids)
+
+
+def last_error(deps: Deps, outbox_id: int) -> str | None:
+    """Why a row is not sent (yet): its last error, or None once it is sent (the sender's own
+    read, for a flow that tells the user its post failed and will be retried)."""
+    with session_scope(deps.engine) as session:
+        row = session.get(Outbox, outbox_id)
+        if row is None or row.status in ("sent", "skipped"):
+            return None
+        return row.last_error or row.status

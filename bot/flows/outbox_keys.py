@@ -139,7 +139,7 @@ def intake(project_id: int, channel_id: str) -> str:
 
 
 def req_confirm(req_id: int, change: str) -> str:
-    """The confirmation request for one sending of a requirement (`change`: its log entry)."""
+    """The confirmation request for one sending of a requirement (`change`: its version once sent)."""
     return _join("req-confirm", req_id, change)
 
 

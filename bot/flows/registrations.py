@@ -7,11 +7,12 @@ from bot.flows.outbox_keys import Kind, TargetKind
 
 
 def register_all(reg: Registry) -> None:
-    from bot.flows import digest, feedback, projects
-    from bot.handlers import changes, requirements
+    from bot.flows import digest, feedback, projects, requirements
+    from bot.handlers import changes
 
     reg.add_after_sent(Kind.digest, digest.mark_posted)
     reg.add_after_sent(Kind.preview, digest.mark_preview)
+    reg.add_live(TargetKind.requirement, requirements.render_confirmation)
     reg.add_after_sent(Kind.req_confirm, requirements.record_confirmation)
     reg.add_live(TargetKind.intake, projects.render_intake)
     reg.add_after_sent(Kind.intake, projects.record_intake)

@@ -205,3 +205,15 @@ def due(session: Session, *, now: datetime, limit: int = 200,
         .limit(limit)
     )
     return [i for i in session.exec(stmt) if i is not None]
+
+
+def skip_pending_posts(session: Session, target: str, *, now: datetime) -> int:
+    """Posts of `target` still waiting for a retry are superseded by a newer post of the same
+    message (sent again after changes): skipped, so two copies never both go out."""
+    result = session.execute(
+        update(Outbox)
+        .where(col(Outbox.target) == target, col(Outbox.method) == "chat.postMessage",
+               col(Outbox.status) == OutboxStatus.pending)
+        .values(status=OutboxStatus.skipped, sent_at=now, last_error="superseded")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

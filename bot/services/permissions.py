@@ -32,3 +32,9 @@ def client_decider(project: Project, user_id: str, *, client_side: bool) -> Deci
 
 def can_decide_for_client(project: Project, user_id: str) -> bool:
     return user_id in (project.client_approver_ids or []) or user_id == project.pm_user_id
+
+
+def speaks_for_client(project: Project, user_id: str, *, client_side: bool) -> bool:
+    """Whether what the user raises is raised by the client: someone on the client's side (an
+    external user, a guest) or one of the client approvers (a team member may stand in)."""
+    return client_side or user_id in (project.client_approver_ids or [])

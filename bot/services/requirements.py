@@ -16,7 +16,9 @@ request instead.
 
 Every state change is one conditional UPDATE (… WHERE status = <the status we read>), so of
 two clicks, replays or people racing exactly one wins; the other gets InvalidTransition with
-the status the requirement has now.
+the status the requirement has now. Each such UPDATE bumps `version` itself (the ORM hook in
+bot/models.py only sees ORM changes). A decision names the version it was shown: an UPDATE
+fenced by that version turns a click on an older rendering into `Outdated`, and nothing changes.
 """
 
 from __future__ import annotations
@@ -29,10 +31,17 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
-from bot.models import Priority, Project, ProjectStatus, Requirement, RequirementStatus
+from bot.models import ActivityLog, Priority, Project, ProjectStatus, Requirement, RequirementStatus
 from bot.services import activity
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 from bot.services.permissions import Decider
+
+
+class Outdated(InvalidTransition):
+    """The requirement changed since the version a button or form showed; nothing was changed."""
+
+    def __init__(self) -> None:
+        super().__init__("requirements.error_outdated")
 
 TITLE_MAX = 200
 TEXT_MAX = 3000
@@ -154,15 +163,18 @@ def create(session: Session, clock: Clock, *, project: Project, actor: str, data
 
 
 def edit(session: Session, clock: Clock, *, req: Requirement, project: Project, actor: str,
-         data: RequirementInput) -> Requirement:
-    """Change the content of a requirement not yet agreed. A confirmed one is the baseline."""
+         data: RequirementInput, version: int | None = None) -> Requirement:
+    """Change the content of a requirement not yet agreed. A confirmed one is the baseline.
+    `version`: the version the change was planned on (Outdated if it moved on since)."""
     _require_active(project)
     clean = validate(data)
     if not can_edit(req.status):
         raise InvalidTransition(f"requirements.error_now_{req.status}")
     before = activity.snapshot(req, CONTENT_FIELDS)
     values = {f: getattr(clean, f) for f in CONTENT_FIELDS}
-    _conditional_update(session, req, {**values, "updated_at": clock.now()})
+    if values == before:
+        return req  # nothing to change: no new version, nothing logged
+    _conditional_update(session, req, {**values, "updated_at": clock.now()}, version=version)
     old, new = activity.diff(before, activity.snapshot(req, CONTENT_FIELDS))
     if new:
         _log(session, clock, req, project, actor=actor, action="edited", before=old, after=new)
@@ -170,16 +182,22 @@ def edit(session: Session, clock: Clock, *, req: Requirement, project: Project, 
 
 
 def _conditional_update(session: Session, req: Requirement, values: dict[str, Any],
-                        extra_where: list[Any] | None = None) -> None:
-    """UPDATE the row only if it still has the status we read; else refuse with its status now."""
+                        extra_where: list[Any] | None = None, *, version: int | None = None) -> None:
+    """UPDATE the row only if it still has the status we read (and, given `version`, is still
+    that version); else refuse with its status now. The UPDATE bumps the version."""
     read_status = req.status
+    where = [col(Requirement.id) == req.id, col(Requirement.status) == read_status, *(extra_where or [])]
+    if version is not None:
+        where.append(col(Requirement.version) == version)
     stmt = (update(Requirement)
-            .where(col(Requirement.id) == req.id, col(Requirement.status) == read_status, *(extra_where or []))
-            .values(**values)
+            .where(*where)
+            .values(**values, version=Requirement.version + 1)
             .execution_options(synchronize_session=False))
     result = session.execute(stmt)
     session.refresh(req)
     if result.rowcount != 1:  # type: ignore[attr-defined]
+        if req.status == read_status and version is not None and req.version != version:
+            raise Outdated()
         if req.status == read_status and req.status == S.proposed and req.sent_for_confirmation_at is not None:
             raise InvalidTransition("requirements.error_already_sent")
         raise InvalidTransition(f"requirements.error_now_{req.status}")
@@ -187,13 +205,15 @@ def _conditional_update(session: Session, req: Requirement, values: dict[str, An
 
 def _transition(session: Session, clock: Clock, *, req: Requirement, project: Project, action: str, actor: str,
                 values: dict[str, Any] | None = None, extra_where: list[Any] | None = None,
-                on_behalf: bool = False, log_extra: dict[str, Any] | None = None) -> Requirement:
+                on_behalf: bool = False, log_extra: dict[str, Any] | None = None,
+                version: int | None = None) -> Requirement:
     _require_active(project)
     allowed, target = TRANSITIONS[action]
     if req.status not in allowed:
         raise InvalidTransition(f"requirements.error_now_{req.status}")
     before = {"status": req.status}
-    _conditional_update(session, req, {"status": target, "updated_at": clock.now(), **(values or {})}, extra_where)
+    _conditional_update(session, req, {"status": target, "updated_at": clock.now(), **(values or {})}, extra_where,
+                        version=version)
     _log(session, clock, req, project, actor=actor, action=LOG_ACTION[action], before=before,
          after={"status": req.status, **(log_extra or {})}, on_behalf=on_behalf)
     return req
@@ -217,10 +237,12 @@ def send_for_confirmation(session: Session, clock: Clock, *, req: Requirement, p
     )
 
 
-def confirm(session: Session, clock: Clock, *, req: Requirement, project: Project, decider: Decider) -> Requirement:
+def confirm(session: Session, clock: Clock, *, req: Requirement, project: Project, decider: Decider,
+            version: int | None = None) -> Requirement:
+    """The client agrees; `version`: the version the decider was shown (Outdated if older)."""
     now = clock.now()
     return _transition(
-        session, clock, req=req, project=project, action="confirm", actor=decider.user_id,
+        session, clock, req=req, project=project, action="confirm", actor=decider.user_id, version=version,
         values={"decided_by": decider.user_id, "decided_at": now, "decided_on_behalf": decider.on_behalf_of_client},
         on_behalf=decider.on_behalf_of_client,
         log_extra={"decided_by": decider.user_id, "decided_at": now},
@@ -228,7 +250,7 @@ def confirm(session: Session, clock: Clock, *, req: Requirement, project: Projec
 
 
 def request_changes(session: Session, clock: Clock, *, req: Requirement, project: Project, decider: Decider,
-                    comment: str) -> Requirement:
+                    comment: str, version: int | None = None) -> Requirement:
     text = (comment or "").strip()
     if not text:
         raise ValidationFailed({"comment": ("requirements.error_comment_required", {})})
@@ -236,7 +258,7 @@ def request_changes(session: Session, clock: Clock, *, req: Requirement, project
         raise ValidationFailed({"comment": ("common.error_too_long", {"max": COMMENT_MAX})})
     now = clock.now()
     return _transition(
-        session, clock, req=req, project=project, action="request_changes", actor=decider.user_id,
+        session, clock, req=req, project=project, action="request_changes", actor=decider.user_id, version=version,
         values={"decided_by": decider.user_id, "decided_at": now, "decided_on_behalf": decider.on_behalf_of_client,
                 "change_comment": text},
         on_behalf=decider.on_behalf_of_client,
@@ -315,3 +337,12 @@ def raised_or_decided_between(session: Session, project_id: int, start: datetime
         Requirement.project_id == project_id, col(Requirement.status).in_([S.confirmed, S.done]),
         col(Requirement.decided_at) >= start, col(Requirement.decided_at) < end).order_by(col(Requirement.id)))
     return list(raised), list(confirmed)
+
+
+def sent_by(session: Session, req: Requirement) -> str | None:
+    """Who last sent the requirement for confirmation (from its log)."""
+    stmt = (select(ActivityLog.actor_user_id)
+            .where(ActivityLog.entity_type == ENTITY, ActivityLog.entity_id == req.id,
+                   ActivityLog.action == LOG_ACTION["send_for_confirmation"])
+            .order_by(col(ActivityLog.id).desc()).limit(1))
+    return session.exec(stmt).first()

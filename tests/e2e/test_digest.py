@@ -293,7 +293,7 @@ def test_the_client_confirms_a_requirement_from_the_digest(deps, fake_slack, mak
     slack.action(ids.REQ_CONFIRM, confirm["value"], user=people.client, message_ts=digest.params.get("ts"))
     fake_slack.wait_for("response_url")
     session.expire_all()
-    req = session.get(Requirement, int(confirm["value"]))
+    req = session.get(Requirement, ids.parse_decision_value(confirm["value"])[0])
     assert req.status == "confirmed" and req.decided_by == "U0CLIENT"
     # an outsider from the same organisation is refused, and nothing changes
     other = next(e for b in digest.params["blocks"] if b["type"] == "actions" for e in b["elements"]

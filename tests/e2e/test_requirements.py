@@ -50,6 +50,12 @@ def buttons(blocks: list[dict]) -> list[str]:
     return [e["action_id"] for b in blocks if b.get("type") == "actions" for e in b["elements"]]
 
 
+def value_of(blocks: list[dict], action_id: str = ids.REQ_CONFIRM) -> str:
+    """The value a button carries as drawn (decision buttons carry the version they showed)."""
+    return next(e["value"] for b in blocks if b.get("type") == "actions" for e in b["elements"]
+                if e["action_id"] == action_id)
+
+
 def actions_block_id(blocks: list[dict], req_id: int) -> str:
     return next(b["block_id"] for b in blocks if b.get("type") == "actions" and f":{req_id}:" in b["block_id"])
 
@@ -272,11 +278,12 @@ def test_send_for_confirmation_posts_to_the_client_channel_and_records_the_messa
 def test_client_confirms_message_updated_in_place_and_replay_recorded_once(
         slack, fake_slack, people, session, add_req):
     req = add_req()
-    send_for_confirmation(slack, fake_slack, people, req.id)
+    post = send_for_confirmation(slack, fake_slack, people, req.id)
     ts = reqs(session)[0].confirmation_ts
     replies = len(fake_slack.calls_to("response_url"))
     for _ in range(2):  # a double click (or Slack's retry) sends the same action twice
-        slack.action(ids.REQ_CONFIRM, str(req.id), user=people.client, channel_id=CLIENT_CHANNEL, message_ts=ts,
+        slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client, channel_id=CLIENT_CHANNEL,
+                     message_ts=ts,
                      block_id=f"req_item:{req.id}:confirm")
     answers = fake_slack.wait_for("response_url", replies + 2)[replies:]
     stored = reqs(session)[0]
@@ -313,8 +320,8 @@ def test_non_approver_is_refused_and_nothing_changes(slack, fake_slack, people, 
 
 def test_pm_confirms_on_behalf_of_the_client(slack, fake_slack, people, session, add_req):
     req = add_req()
-    send_for_confirmation(slack, fake_slack, people, req.id)
-    slack.action(ids.REQ_CONFIRM, str(req.id), user=people.pm, block_id=f"req_item:{req.id}:confirm")
+    post = send_for_confirmation(slack, fake_slack, people, req.id)
+    slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.pm, block_id=f"req_item:{req.id}:confirm")
     fake_slack.wait_for("response_url", 2)
     stored = reqs(session)[0]
     assert stored.status == "confirmed" and stored.decided_by == "U0PM" and stored.decided_on_behalf is True
@@ -327,9 +334,10 @@ def test_pm_confirms_on_behalf_of_the_client(slack, fake_slack, people, session,
 
 def test_request_changes_with_a_comment_then_edit_and_send_again(slack, fake_slack, people, session, add_req):
     req = add_req(acceptance="Works")
-    send_for_confirmation(slack, fake_slack, people, req.id)
+    post = send_for_confirmation(slack, fake_slack, people, req.id)
     first_ts = reqs(session)[0].confirmation_ts
-    slack.action(ids.REQ_REQUEST_CHANGES, str(req.id), user=people.client, message_ts=first_ts,
+    slack.action(ids.REQ_REQUEST_CHANGES, value_of(post["blocks"], ids.REQ_REQUEST_CHANGES), user=people.client,
+                 message_ts=first_ts,
                  block_id=f"req_item:{req.id}:confirm")
     view = fake_slack.wait_for("views.open")[0].params["view"]
     assert view["callback_id"] == ids.REQ_CHANGES_MODAL
@@ -505,7 +513,7 @@ def test_client_confirms_from_the_list(slack, fake_slack, people, session, add_r
     req = add_req()
     send_for_confirmation(slack, fake_slack, people, req.id)
     listing = slack.command("/req", "list", user=people.client).json()
-    slack.action(ids.REQ_CONFIRM, str(req.id), user=people.client,
+    slack.action(ids.REQ_CONFIRM, value_of(listing["blocks"]), user=people.client,
                  block_id=actions_block_id(listing["blocks"], req.id), is_ephemeral=True)
     redrawn = fake_slack.wait_for("response_url", 2)[-1].params
     assert redrawn["replace_original"] is True
@@ -528,8 +536,8 @@ def test_export_uploads_markdown_and_csv_to_the_users_dm(slack, fake_slack, peop
     ]
     for title, priority, description, acceptance in tricky:
         add_req(title, priority=priority, description=description, acceptance=acceptance)
-    send_for_confirmation(slack, fake_slack, people, reqs(session)[0].id)
-    slack.action(ids.REQ_CONFIRM, str(reqs(session)[0].id), user=people.client,
+    post = send_for_confirmation(slack, fake_slack, people, reqs(session)[0].id)
+    slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client,
                  block_id=f"req_item:{reqs(session)[0].id}:confirm")
     fake_slack.wait_for("response_url", 2)
 
@@ -615,8 +623,8 @@ def test_a_failed_post_is_retried_and_its_message_recorded(slack, fake_slack, pe
     assert "could not post" in reply
     assert reqs(session)[0].status == "proposed" and reqs(session)[0].confirmation_ts is None
     # meanwhile the PM confirms on the client's behalf from the list
-    slack.action(ids.REQ_CONFIRM, str(req.id), user=people.pm, channel_id=INTERNAL_CHANNEL,
-                 block_id=f"req_item:{req.id}:list::1", is_ephemeral=True)
+    slack.action(ids.REQ_CONFIRM, ids.decision_value(req.id, reqs(session)[0].version), user=people.pm,
+                 channel_id=INTERNAL_CHANNEL, block_id=f"req_item:{req.id}:list::1", is_ephemeral=True)
     fake_slack.wait_for("response_url", 2)
     assert reqs(session)[0].status == "confirmed"
     clock.advance(minutes=10)
@@ -624,8 +632,8 @@ def test_a_failed_post_is_retried_and_its_message_recorded(slack, fake_slack, pe
     stored = reqs(session)[0]
     [message] = fake_slack.messages(CLIENT_CHANNEL)
     assert stored.confirmation_ts == message["ts"]
-    # the late post is then shown decided, without live buttons
-    assert deliver_due(deps) == 1
+    # the late post is drawn from the record when it goes out: decided, without live buttons
+    assert deliver_due(deps) == 0 and fake_slack.calls_to("chat.update") == []
     shown = fake_slack.message(CLIENT_CHANNEL, message["ts"])
     assert buttons(shown["blocks"]) == [] and "on behalf of the client" in json.dumps(shown["blocks"])
 
@@ -647,7 +655,7 @@ def test_a_chinese_project_asks_and_records_in_chinese(slack, fake_slack, people
     post = send_for_confirmation(slack, fake_slack, people, req.id)
     assert "请确认这条需求" in json.dumps(post["blocks"], ensure_ascii=False)
     assert [e["text"]["text"] for e in post["blocks"][-1]["elements"]] == ["确认", "请求修改"]
-    slack.action(ids.REQ_CONFIRM, str(req.id), user=people.client, block_id=f"req_item:{req.id}:confirm")
+    slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client, block_id=f"req_item:{req.id}:confirm")
     thanks = fake_slack.wait_for("response_url", 2)[-1].params["text"]
     assert "谢谢您" in thanks
     shown = json.dumps(fake_slack.message(CLIENT_CHANNEL, reqs(session)[0].confirmation_ts)["blocks"],
@@ -670,3 +678,38 @@ def test_export_csv_neutralises_formulas_in_titles_and_names(slack, fake_slack, 
     titles = sorted(row[col["title"]] for row in data)
     assert titles == ["'-2+3", "'" + formula]
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_each_command_click_and_submission_opens_one_session_scope(slack, fake_slack, people, session, deps,
+                                                                    monkeypatch, project):
+    """One use case, one unit of work: the project lookup, the checks, the change and the
+    messages it owes share one `deps.session()` scope (the sender's own transactions aside)."""
+    opened: list[int] = []
+    real = deps.session
+
+    def counting():
+        opened.append(1)
+        return real()
+
+    monkeypatch.setattr(deps, "session", counting)
+
+    def scopes(do) -> int:
+        opened.clear()
+        do()
+        return len(opened)
+
+    reply = {}
+    assert scopes(lambda: reply.update(slack.command("/req", "Export to CSV", user=people.dev).json())) == 1
+    req_id = int(value_of(reply["blocks"], ids.REQ_SEND))
+    block = f"req_item:{req_id}:item"
+    assert scopes(lambda: (slack.action(ids.REQ_SEND, str(req_id), user=people.pm, block_id=block),
+                           fake_slack.wait_for("response_url"))) == 1
+    post = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == CLIENT_CHANNEL][-1]
+    assert scopes(lambda: (slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client,
+                                        block_id=f"req_item:{req_id}:confirm"),
+                           fake_slack.wait_for("response_url", 2))) == 1
+    assert scopes(lambda: slack.command("/req", "list", user=people.dev)) == 1
+    meta = json.dumps({"project_id": project.id, "origin_channel": CLIENT_CHANNEL})
+    assert scopes(lambda: (slack.submit(ids.REQ_MODAL, values("Invoices as PDF"), user=people.dev,
+                                        private_metadata=meta), fake_slack.wait_for("chat.postEphemeral"))) == 1
+    assert reqs(session)[0].status == "confirmed" and len(reqs(session)) == 2

@@ -232,10 +232,13 @@ def cmd_fresh(command: str, text: str, check: Callable[[Matrix, Outcome, str, in
 
 
 def btn(action_id: str, make: Callable[[Matrix], Any], check: Callable[[Matrix, Outcome, Any], bool], *,
-        value: Callable[[Any], str] = str, channel: str | Callable[[Any], str] = CLIENT_CHANNEL) -> Run:
+        value: Callable[[Any], str] = str, channel: str | Callable[[Any], str] = CLIENT_CHANNEL,
+        versioned: Any = None) -> Run:
+    """`versioned`: the model of a decision button, whose value carries the version it showed."""
     def run(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
         item = make(m)
-        outcome = m.click(role, action_id, value(item), channel(item) if callable(channel) else channel)
+        shown = ids.decision_value(item, m.get(versioned, item).version) if versioned is not None else value(item)
+        outcome = m.click(role, action_id, shown, channel(item) if callable(channel) else channel)
         return outcome, lambda: check(m, outcome, item)
     return run
 
@@ -323,9 +326,9 @@ REQUIREMENT_BUTTONS = [
     Row("requirement: Done", TEAM_ONLY, btn(ids.REQ_DONE, lambda m: m.req("confirmed"),
                                             status(Requirement, "done"))),
     Row("requirement: Confirm", DECIDERS, btn(ids.REQ_CONFIRM, lambda m: m.req("awaiting"),
-                                              status(Requirement, "confirmed"))),
+                                              status(Requirement, "confirmed"), versioned=Requirement)),
     Row("requirement: Request changes", DECIDERS, btn(ids.REQ_REQUEST_CHANGES, lambda m: m.req("awaiting"),
-                                                      modal(ids.REQ_CHANGES_MODAL))),
+                                                      modal(ids.REQ_CHANGES_MODAL), versioned=Requirement)),
     Row("requirements list: Next", IN_CHANNEL, btn(ids.REQ_LIST_PAGE + ":next", lambda m: None,
                                                    shows("Acme requirement"), value=lambda _: '{"s": "", "page": 1}')),
 ]
@@ -438,7 +441,8 @@ VIEWS = [
                                                           "req_id": m.req("proposed")}, f"Edited by {role}"),
         lambda m, o, title: m.exists(Requirement, title=title))),
     Row("modal: request changes", DECIDERS, view(ids.REQ_CHANGES_MODAL, lambda m, role: (
-        {ids.REQ_BLOCK_COMMENT: text("Please add the receipt.")}, *(lambda i: ({"req_id": i}, i))(m.req("awaiting"))),
+        {ids.REQ_BLOCK_COMMENT: text("Please add the receipt.")},
+        *(lambda i: ({"req_id": i, "version": m.get(Requirement, i).version}, i))(m.req("awaiting"))),
         status(Requirement, "changes_requested"))),
     Row("modal: change request", EVERYONE, view(ids.CHANGE_MODAL, lambda m, role: (
         {ids.CHANGE_BLOCK_TITLE: text(f"Change of {role}")}, {"project_id": m.world.a.project}, f"Change of {role}"),

@@ -51,7 +51,8 @@ def test_a_decision_clicked_in_the_app_home_is_recorded_and_answered_by_dm(hosti
     response_url. The handler's answer used to raise ("respond is unsupported here") after the
     decision was stored: an error in the log and nothing for the user."""
     req_id = world.a.req["awaiting"]
-    outcome = click(hostile, ids.REQ_CONFIRM, str(req_id), user=PEOPLE.client, response_url=None,
+    shown = ids.decision_value(req_id, session.get(Requirement, req_id).version)  # as the App Home draws it
+    outcome = click(hostile, ids.REQ_CONFIRM, shown, user=PEOPLE.client, response_url=None,
                     view={"id": "V0HOME", "type": "home"})
     Hostile.check(outcome, what="confirm from the App Home")
     assert session.get(Requirement, req_id).status == "confirmed"

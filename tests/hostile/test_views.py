@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlmodel import Session
 
 from bot.blocks import ids
+from bot.models import Requirement
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
 from tests.hostile import catalogue
@@ -79,7 +81,11 @@ def open_modals(hostile: Hostile, world: w.World, callback_id: str) -> list[dict
             built = payloads.slash_command(what, arg, user=user, channel_id=channel, response_url=url,
                                            trigger_id=f"open-{n}")
         else:
-            built = payloads.block_actions(what, _item_value(arg, world.a), user=user, channel_id=channel,
+            value = _item_value(arg, world.a)
+            if what == ids.REQ_REQUEST_CHANGES:  # a decision button carries the version it showed
+                with Session(hostile.counter) as s:
+                    value = ids.decision_value(int(value), s.get(Requirement, int(value)).version)
+            built = payloads.block_actions(what, value, user=user, channel_id=channel,
                                            response_url=url, trigger_id=f"open-{n}")
         outcome = hostile.send(built, count_rows=False)
         opened = [c.params["view"] for c in outcome.calls if c.method == "views.open"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -326,3 +327,44 @@ def test_a_full_list_page_fits_in_one_message_with_its_pager(db, clock, project)
         for el in block.get("elements", []) + ([block["text"]] if "text" in block else []):
             if el.get("type") == "mrkdwn":
                 assert len(el["text"]) <= 3000
+
+
+def test_every_change_bumps_the_version_and_a_decision_on_another_version_changes_nothing(db, clock, project):
+    req = _new(db, clock, project)
+    proj = db.get(Project, project.id)
+    assert req.version == 1
+    requirements.send_for_confirmation(db, clock, req=req, project=proj, actor="U0PM")
+    shown = req.version
+    assert shown == 2
+    requirements.set_confirmation_message(db, req, channel_id="C0CLIENT", ts="1.1")  # bookkeeping only
+    assert req.version == shown
+    same = requirements.RequirementInput(title=req.title, priority=req.priority)
+    requirements.edit(db, clock, req=req, project=proj, actor="U0PM", data=same)  # nothing changes
+    assert req.version == shown and [e.action for e in _log(db, req)] == ["created", "sent_for_confirmation"]
+    requirements.edit(db, clock, req=req, project=proj, actor="U0PM",
+                      data=requirements.RequirementInput(title="Alipay and WeChat Pay checkout"))
+    assert req.version == shown + 1
+    with pytest.raises(requirements.Outdated) as err:
+        requirements.confirm(db, clock, req=req, project=proj, decider=CLIENT, version=shown)
+    assert err.value.key == "requirements.error_outdated"
+    assert (req.status, req.decided_by) == ("proposed", None)
+    requirements.confirm(db, clock, req=req, project=proj, decider=CLIENT, version=req.version)
+    assert (req.status, req.version) == ("confirmed", shown + 2)
+
+
+def test_the_confirmation_request_is_drawn_from_the_record_with_versioned_buttons(db, clock, project):
+    from bot.blocks import ids
+    from bot.flows.outbox_keys import Target, TargetKind
+    from bot.flows.requirements import render_confirmation
+
+    req = _new(db, clock, project)
+    target = Target(TargetKind.requirement, req.id)
+    assert render_confirmation(db, target) is None  # never sent: nothing to show
+    requirements.send_for_confirmation(db, clock, req=req, project=db.get(Project, project.id), actor="U0PM")
+    drawn = render_confirmation(db, target)
+    assert drawn is not None and drawn.ts is None and drawn.channel_id == "C0CLIENT"
+    values = {e["action_id"]: e["value"] for b in drawn.payload["blocks"] if b["type"] == "actions"
+              for e in b["elements"]}
+    assert values == {ids.REQ_CONFIRM: ids.decision_value(req.id, req.version),
+                      ids.REQ_REQUEST_CHANGES: ids.decision_value(req.id, req.version)}
+    assert "<@U0PM>" in json.dumps(drawn.payload["blocks"])  # who sent it, from the log
