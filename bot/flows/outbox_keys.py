@@ -40,6 +40,7 @@ class Kind(StrEnum):
 class TargetKind(StrEnum):
     requirement = "req"
     change = "cr"
+    change_notice = "crn"  # the team's notice of a new change request
     intake = "intake"
     follow_up = "fu"
     prompt = "prompt"

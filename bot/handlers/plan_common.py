@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-from datetime import datetime
 
+from bot.blocks.changes import explain
 from bot.deps import Deps
 from bot.handlers.common import Actor, language_for, project_of_channel, within_reach
-from bot.i18n import t
 from bot.models import Project
-from bot.services.errors import DomainError, NotFound
-from bot.services.export_changes import local_time
+from bot.services.errors import NotFound
+
+__all__ = ["channel_language", "check_request_channel", "explain", "from_slash_text", "int_values",
+           "is_outside_channels"]
 
 log = logging.getLogger(__name__)
 
@@ -33,25 +33,6 @@ def check_request_channel(deps: Deps, channel_id: str | None, project: Project, 
 def channel_language(deps: Deps, actor: Actor, channel_id: str | None) -> str:
     """The language of the project bound to the channel a request came from (else the user's)."""
     return language_for(actor, project_of_channel(deps, channel_id))
-
-
-def explain(err: DomainError, lang: str, project: Project | None = None) -> str:
-    """The refusal in words, with user ids as mentions and times in the project's time zone."""
-    params = dict(err.params)
-    if isinstance(params.get("user"), str):
-        from bot.blocks.text import mention
-
-        params["user"] = mention(params["user"]) or "-"
-    if isinstance(params.get("at"), str) and params["at"] and project is not None:
-        with contextlib.suppress(ValueError):
-            params["at"] = local_time(datetime.fromisoformat(params["at"]), project)
-    if isinstance(params.get("status"), str):
-        key = f"changes.status_{params['status']}"
-        with contextlib.suppress(KeyError):
-            params["status"] = t(key, lang)
-    return t(err.key, lang, **params)
-
-
 
 
 _SLACK_MARKUP = re.compile(r"<([@#!])?([^<>|]+)(?:\|([^<>]*))?>")
