@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.blocks import ids
+from bot.models import ChangeRequest
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
 from tests.hostile import catalogue
@@ -70,6 +71,20 @@ def _item_value(ref: str, items: w.Items) -> str:
     return str(getattr(items, kind)[state])
 
 
+# Decision buttons carry the version of the item they showed (the bot draws the current one).
+DECISION_BUTTONS = {ids.CHANGE_REJECT: ChangeRequest}
+
+
+def _button_value(hostile: Hostile, action_id: str, value: str) -> str:
+    model = DECISION_BUTTONS.get(action_id)
+    if model is None:
+        return value
+    from sqlmodel import Session
+
+    with Session(hostile.counter) as s:
+        return ids.decision_value(int(value), s.get(model, int(value)).version)
+
+
 def open_modals(hostile: Hostile, world: w.World, callback_id: str) -> list[dict[str, Any]]:
     """The views the bot opens for `callback_id`, each way it can be opened."""
     views = []
@@ -79,7 +94,8 @@ def open_modals(hostile: Hostile, world: w.World, callback_id: str) -> list[dict
             built = payloads.slash_command(what, arg, user=user, channel_id=channel, response_url=url,
                                            trigger_id=f"open-{n}")
         else:
-            built = payloads.block_actions(what, _item_value(arg, world.a), user=user, channel_id=channel,
+            value = _button_value(hostile, what, _item_value(arg, world.a))
+            built = payloads.block_actions(what, value, user=user, channel_id=channel,
                                            response_url=url, trigger_id=f"open-{n}")
         outcome = hostile.send(built, count_rows=False)
         opened = [c.params["view"] for c in outcome.calls if c.method == "views.open"]
