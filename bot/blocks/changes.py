@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
 from bot.blocks.common import input_block as _input
@@ -38,7 +38,6 @@ from bot.blocks.text import (
 from bot.i18n import t
 from bot.models import ActivityLog, ChangeRequest, Milestone, Project, Requirement
 from bot.services import changes
-from bot.services.errors import DomainError
 from bot.services.export_changes import (
     history_line,
     hours,
@@ -48,6 +47,9 @@ from bot.services.export_changes import (
     schedule_text,
     status_label,
 )
+
+if TYPE_CHECKING:
+    from bot.services.errors import DomainError
 
 STATUS_EMOJI = {
     "submitted": ":memo:",

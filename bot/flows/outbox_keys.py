@@ -147,10 +147,6 @@ def cr_submitted(cr_id: int) -> str:
     return _join("cr-submitted", cr_id)
 
 
-def cr_notice(cr_id: int, status: str) -> str:
-    return _join("cr-notice", cr_id, status)
-
-
 def cr_approval(cr_id: int) -> str:
     return _join("cr-approval", cr_id)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -12,26 +13,11 @@ from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
 from bot.blocks.pagination import page_state
 from bot.blocks.text import from_slack_text
+from bot.deps import Deps
 from bot.flows import changes as flows
 from bot.flows.changes import Reply
-from bot.handlers import intake
-from bot.handlers.common import (
-    Actor,
-    action_int,
-    action_value,
-    actor_of,
-    as_id,
-    channel_of,
-    deps_of,
-    language_for,
-    message,
-    metadata,
-    selected_value,
-    selected_values,
-    tell,
-    text_value,
-    view_values,
-)
+from bot.handlers import common, intake
+from bot.handlers.common import action_int, as_id, channel_of, message, selected_values, text_value
 from bot.handlers.plan_common import int_values
 from bot.services.changes import AssessmentInput, ChangeInput
 
@@ -74,20 +60,36 @@ def _form_errors(reply: Reply, fields: dict[str, str], whole_form: str) -> dict[
     return {fields.get(f, whole_form) if f else whole_form: text for f, text in (reply.errors or {}).items()}
 
 
-def _answer_click(context: BoltContext, body: dict[str, Any], respond: Respond, actor: Actor, reply: Reply) -> None:
-    """Answer a button: a modal to open, else an ephemeral note (by DM from the App Home, which
-    has nowhere to answer); a click from the App Home republishes it."""
-    deps = deps_of(context)
+def _clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond,
+             run: Callable[[Deps, common.Actor], Reply]) -> None:
+    """A button: acknowledge, run its flow, answer with a modal to open, else an ephemeral note
+    (by DM from the App Home, which has nowhere to answer); a click from there republishes it."""
+    ack()
+    deps = common.deps_of(context)
+    actor = common.actor_of(deps, body)
+    reply = run(deps, actor)
     if reply.view is not None:
         deps.client.views_open(trigger_id=body["trigger_id"], view=reply.view)
     elif body.get("response_url"):
         respond(**message(reply.text, reply.blocks), replace_original=False)
     else:
-        tell(deps, actor.user_id, None, reply.text, reply.blocks)
+        common.tell(deps, actor.user_id, None, reply.text, reply.blocks)
     if reply.home:
         from bot.handlers.home import publish_home
 
-        publish_home(deps, actor.user_id, language_for(actor))
+        publish_home(deps, actor.user_id, common.language_for(actor))
+
+
+def _submitted(ack: Ack, deps: Deps, actor: common.Actor, reply: Reply, fields: dict[str, str],
+               whole_form: str) -> None:
+    """A form: refusals next to their fields; else close it, send what the flow owes, tell the user."""
+    if not reply.ok:
+        ack(response_action="errors", errors=_form_errors(reply, fields, whole_form))
+        flows.finish(deps, reply)  # a refused decision may still refresh a stale message
+        return
+    ack()
+    flows.finish(deps, reply)
+    common.tell(deps, actor.user_id, reply.channel, reply.text, reply.blocks)
 
 
 def _from_home(body: dict[str, Any]) -> bool:
@@ -97,7 +99,7 @@ def _from_home(body: dict[str, Any]) -> bool:
 
 def _decision(body: dict[str, Any]) -> tuple[int | None, int | None]:
     """The request and the version a decision button showed."""
-    parsed = ids.parse_decision_value(action_value(body))
+    parsed = ids.parse_decision_value(common.action_value(body))
     return parsed if parsed is not None else (None, None)
 
 
@@ -105,8 +107,8 @@ def _decision(body: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 def change_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
+    deps = common.deps_of(context)
+    actor = common.actor_of(deps, body)
     channel_id = channel_of(body)
     raw = " ".join((body.get("text") or "").split())
     words = raw.split(" ") if raw else []
@@ -143,10 +145,10 @@ def change_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 
 def list_page_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     ack()
-    deps = deps_of(context)
-    state = page_state(action_value(body))
+    deps = common.deps_of(context)
+    state = page_state(common.action_value(body))
     status = state.get("s") if state.get("s") in flows.STATUSES else None
-    reply = flows.list_page(deps, actor_of(deps, body), channel_id=channel_of(body), status=status,
+    reply = flows.list_page(deps, common.actor_of(deps, body), channel_id=channel_of(body), status=status,
                             page=state["page"], of_project=as_id(state.get("p")) or -1)
     respond(**message(reply.text, reply.blocks), replace_original=reply.ok)
 
@@ -156,17 +158,15 @@ def list_page_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, resp
 
 def intake_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """*Change request* on the intake message (or the digest): the request form."""
-    ack()
-    actor = actor_of(deps_of(context), body)
-    reply = flows.request_form(deps_of(context), actor, channel_id=channel_of(body), project_id=action_int(body))
-    _answer_click(context, body, respond, actor, reply)
+    _clicked(ack, body, context, respond, lambda deps, actor: flows.request_form(
+        deps, actor, channel_id=channel_of(body), project_id=action_int(body)))
 
 
 def submit_request(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    meta = metadata(view)
-    values = view_values(view)
+    deps = common.deps_of(context)
+    actor = common.actor_of(deps, body)
+    meta = common.metadata(view)
+    values = common.view_values(view)
     picked = meta.get("project_id") is None
     data = ChangeInput(
         title=text_value(values, ids.CHANGE_BLOCK_TITLE),
@@ -175,33 +175,26 @@ def submit_request(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         requirement_ids=int_values(selected_values(values, ids.CHANGE_BLOCK_REQUIREMENTS)),
         milestone_ids=int_values(selected_values(values, ids.CHANGE_BLOCK_MILESTONES)),
     )
-    project_id = as_id(meta.get("project_id")) or as_id(selected_value(values, PROJECT_PICKER_BLOCK))
+    project_id = as_id(meta.get("project_id")) or as_id(common.selected_value(values, PROJECT_PICKER_BLOCK))
     reply = flows.submit_request(deps, actor, project_id=project_id, data=data,
                                  origin_channel=meta.get("origin_channel"))
-    if not reply.ok:
-        whole = PROJECT_PICKER_BLOCK if picked else ids.CHANGE_BLOCK_TITLE
-        ack(response_action="errors", errors=_form_errors(reply, REQUEST_FIELDS, whole))
-        return
-    ack()
-    flows.finish(deps, reply)
-    tell(deps, actor.user_id, reply.channel, reply.text, reply.blocks)
+    whole = PROJECT_PICKER_BLOCK if picked else ids.CHANGE_BLOCK_TITLE
+    _submitted(ack, deps, actor, reply, REQUEST_FIELDS, whole)
 
 
 # Assessment --------------------------------------------------------------------------------
 
 
 def assess_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
-    actor = actor_of(deps_of(context), body)
-    reply = flows.assess_form(deps_of(context), actor, cr_id=action_int(body), channel_id=channel_of(body))
-    _answer_click(context, body, respond, actor, reply)
+    _clicked(ack, body, context, respond, lambda deps, actor: flows.assess_form(
+        deps, actor, cr_id=action_int(body), channel_id=channel_of(body)))
 
 
 def submit_assessment(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    meta = metadata(view)
-    values = view_values(view)
+    deps = common.deps_of(context)
+    actor = common.actor_of(deps, body)
+    meta = common.metadata(view)
+    values = common.view_values(view)
     data = AssessmentInput(
         schedule_impact_days=text_value(values, ids.CHANGE_BLOCK_SCHEDULE),
         effort_hours=text_value(values, ids.CHANGE_BLOCK_EFFORT),
@@ -214,67 +207,47 @@ def submit_assessment(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
     stamp = meta.get("stamp") if isinstance(meta.get("stamp"), dict) else None
     reply = flows.assess(deps, actor, cr_id=as_id(meta.get("cr_id")), data=data, stamp=stamp,
                          share_shown=ids.CHANGE_BLOCK_SHARE_COST in values, channel_id=meta.get("channel"))
-    if not reply.ok:
-        ack(response_action="errors", errors=_form_errors(reply, ASSESS_FIELDS, ids.CHANGE_BLOCK_SCHEDULE))
-        return
-    ack()
-    flows.finish(deps, reply)
-    tell(deps, actor.user_id, reply.channel, reply.text)
+    _submitted(ack, deps, actor, reply, ASSESS_FIELDS, ids.CHANGE_BLOCK_SCHEDULE)
 
 
 # Decisions ---------------------------------------------------------------------------------
 
 
 def approve_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
-    actor = actor_of(deps_of(context), body)
     cr_id, version = _decision(body)
-    reply = flows.decide(deps_of(context), actor, cr_id=cr_id, version=version, channel_id=channel_of(body),
-                         approve=True, from_home=_from_home(body))
-    _answer_click(context, body, respond, actor, reply)
+    _clicked(ack, body, context, respond, lambda deps, actor: flows.decide(
+        deps, actor, cr_id=cr_id, version=version, channel_id=channel_of(body), approve=True,
+        from_home=_from_home(body)))
 
 
 def reject_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """*Reject* asks for an optional reason first (only a decider gets the form)."""
-    ack()
-    actor = actor_of(deps_of(context), body)
     cr_id, version = _decision(body)
-    reply = flows.reject_form(deps_of(context), actor, cr_id=cr_id, version=version, channel_id=channel_of(body),
-                              from_home=_from_home(body))
-    _answer_click(context, body, respond, actor, reply)
+    _clicked(ack, body, context, respond, lambda deps, actor: flows.reject_form(
+        deps, actor, cr_id=cr_id, version=version, channel_id=channel_of(body), from_home=_from_home(body)))
 
 
 def submit_rejection(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = deps_of(context)
-    actor = actor_of(deps, body)
-    meta = metadata(view)
+    deps = common.deps_of(context)
+    actor = common.actor_of(deps, body)
+    meta = common.metadata(view)
     version = meta.get("version")
     reply = flows.decide(deps, actor, cr_id=as_id(meta.get("cr_id")),
                          version=version if isinstance(version, int) and not isinstance(version, bool) else None,
                          channel_id=meta.get("channel"), approve=False, in_form=True,
-                         reason=text_value(view_values(view), ids.CHANGE_BLOCK_REJECT_REASON))
-    if not reply.ok:
-        ack(response_action="errors", errors=_form_errors(reply, {}, ids.CHANGE_BLOCK_REJECT_REASON))
-        flows.finish(deps, reply)
-        return
-    ack()
-    flows.finish(deps, reply)
-    tell(deps, actor.user_id, reply.channel, reply.text)
+                         reason=text_value(common.view_values(view), ids.CHANGE_BLOCK_REJECT_REASON))
+    _submitted(ack, deps, actor, reply, {}, ids.CHANGE_BLOCK_REJECT_REASON)
 
 
 # Implemented, withdrawn --------------------------------------------------------------------
 
 
 def implemented_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-    ack()
-    actor = actor_of(deps_of(context), body)
-    reply = flows.implement(deps_of(context), actor, cr_id=action_int(body), channel_id=channel_of(body))
-    _answer_click(context, body, respond, actor, reply)
+    _clicked(ack, body, context, respond, lambda deps, actor: flows.implement(
+        deps, actor, cr_id=action_int(body), channel_id=channel_of(body)))
 
 
 def withdraw_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     """Only the author, and only while the request is undecided."""
-    ack()
-    actor = actor_of(deps_of(context), body)
-    reply = flows.withdraw(deps_of(context), actor, cr_id=action_int(body), channel_id=channel_of(body))
-    _answer_click(context, body, respond, actor, reply)
+    _clicked(ack, body, context, respond, lambda deps, actor: flows.withdraw(
+        deps, actor, cr_id=action_int(body), channel_id=channel_of(body)))

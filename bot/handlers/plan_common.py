@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from bot.blocks.changes import explain
 from bot.deps import Deps
@@ -11,8 +10,7 @@ from bot.handlers.common import Actor, language_for, project_of_channel, within_
 from bot.models import Project
 from bot.services.errors import NotFound
 
-__all__ = ["channel_language", "check_request_channel", "explain", "from_slash_text", "int_values",
-           "is_outside_channels"]
+__all__ = ["channel_language", "check_request_channel", "explain", "int_values", "is_outside_channels"]
 
 log = logging.getLogger(__name__)
 
@@ -33,30 +31,6 @@ def check_request_channel(deps: Deps, channel_id: str | None, project: Project, 
 def channel_language(deps: Deps, actor: Actor, channel_id: str | None) -> str:
     """The language of the project bound to the channel a request came from (else the user's)."""
     return language_for(actor, project_of_channel(deps, channel_id))
-
-
-_SLACK_MARKUP = re.compile(r"<([@#!])?([^<>|]+)(?:\|([^<>]*))?>")
-
-
-def from_slash_text(text: str) -> str:
-    """The words a person typed after a slash command, as plain text to store.
-
-    With `should_escape: true` Slack sends `&`, `<`, `>` as entities and mentions, channels and
-    links as `<@U…|name>`, `<#C…|name>`, `<!here>`, `<url|label>`. Those become readable text
-    (`@name`, `#name`, `@here`, `label (url)`); the entities become characters again. Whatever is
-    stored is escaped again wherever it is shown."""
-
-    def readable(match: re.Match[str]) -> str:
-        sigil, target, label = match.groups()
-        if sigil in ("@", "#"):
-            return sigil + (label or target)
-        if sigil == "!":
-            shown = label or target.split("^", 1)[0]
-            return shown if shown.startswith("@") else "@" + shown
-        return f"{label} ({target})" if label and label != target else target
-
-    text = _SLACK_MARKUP.sub(readable, text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def int_values(values: list[str]) -> list[int]:
