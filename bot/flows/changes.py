@@ -192,9 +192,9 @@ def _load(s: _Scope, cr_id: int | None, *, reach: bool = True) -> tuple[ChangeRe
     if cr_id is None:
         raise NotFound("common.not_found")
     cr, project = changes.get_in_team(s.session, s.u.team_id, cr_id)
-    s.at(project)
     if reach:
-        _reach(s, project)
+        _reach(s, project)  # before it is known here: a refusal speaks the language of this channel
+    s.at(project)
     return cr, project
 
 
