@@ -26,28 +26,31 @@ REQUEST_FIELDS = {
     "description": ids.CHANGE_BLOCK_DESCRIPTION,
     "reason": ids.CHANGE_BLOCK_REASON,
 }
-ASSESS_FIELDS = {
+ASSESS_TEXT_FIELDS = {
     "schedule_impact_days": ids.CHANGE_BLOCK_SCHEDULE,
     "effort_hours": ids.CHANGE_BLOCK_EFFORT,
     "cost_amount": ids.CHANGE_BLOCK_COST_AMOUNT,
     "cost_currency": ids.CHANGE_BLOCK_COST_CURRENCY,
-    "share_cost_with_client": ids.CHANGE_BLOCK_SHARE_COST,
     "recommendation": ids.CHANGE_BLOCK_RECOMMENDATION,
+}
+ASSESS_FIELDS = {
+    **ASSESS_TEXT_FIELDS,
+    "share_cost_with_client": ids.CHANGE_BLOCK_SHARE_COST,
     "milestone_ids": ids.CHANGE_BLOCK_MILESTONES,
 }
 
 
 def register(app: App) -> None:
     app.command("/change")(change_command)
-    app.view(ids.CHANGE_MODAL)(submit_request)
-    app.view(ids.CHANGE_ASSESS_MODAL)(submit_assessment)
-    app.view(ids.CHANGE_REJECT_MODAL)(submit_rejection)
-    app.action(ids.INTAKE_CHANGE_REQUEST)(intake_clicked)
-    app.action(ids.CHANGE_ASSESS)(assess_clicked)
-    app.action(ids.CHANGE_APPROVE)(approve_clicked)
-    app.action(ids.CHANGE_REJECT)(reject_clicked)
-    app.action(ids.CHANGE_IMPLEMENTED)(implemented_clicked)
-    app.action(ids.CHANGE_WITHDRAW)(withdraw_clicked)
+    forms = {ids.CHANGE_MODAL: submit_request, ids.CHANGE_ASSESS_MODAL: submit_assessment,
+             ids.CHANGE_REJECT_MODAL: submit_rejection}
+    buttons = {ids.INTAKE_CHANGE_REQUEST: intake_clicked, ids.CHANGE_ASSESS: assess_clicked,
+               ids.CHANGE_APPROVE: approve_clicked, ids.CHANGE_REJECT: reject_clicked,
+               ids.CHANGE_IMPLEMENTED: implemented_clicked, ids.CHANGE_WITHDRAW: withdraw_clicked}
+    for callback_id, submitted in forms.items():
+        app.view(callback_id)(submitted)
+    for action_id, clicked in buttons.items():
+        app.action(action_id)(clicked)
     app.action(re.compile(f"^{ids.CHANGE_LIST_PAGE}:(prev|next)$"))(list_page_clicked)
     intake.enable(ids.INTAKE_CHANGE_REQUEST)
 
@@ -90,6 +93,18 @@ def _submitted(ack: Ack, deps: Deps, actor: common.Actor, reply: Reply, fields: 
     ack()
     flows.finish(deps, reply)
     common.tell(deps, actor.user_id, reply.channel, reply.text, reply.blocks)
+
+
+def _form(body: dict[str, Any], view: dict[str, Any],
+          context: BoltContext) -> tuple[Deps, common.Actor, dict[str, Any], dict[str, Any]]:
+    """What every form submission starts from: who, the form's metadata and its values."""
+    deps = common.deps_of(context)
+    return deps, common.actor_of(deps, body), common.metadata(view), common.view_values(view)
+
+
+def _texts(values: dict[str, Any], fields: dict[str, str]) -> dict[str, str]:
+    """The typed text of each field of a form, by field name."""
+    return {name: text_value(values, block) for name, block in fields.items()}
 
 
 def _from_home(body: dict[str, Any]) -> bool:
@@ -163,15 +178,10 @@ def intake_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 
 
 def submit_request(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = common.deps_of(context)
-    actor = common.actor_of(deps, body)
-    meta = common.metadata(view)
-    values = common.view_values(view)
+    deps, actor, meta, values = _form(body, view, context)
     picked = meta.get("project_id") is None
     data = ChangeInput(
-        title=text_value(values, ids.CHANGE_BLOCK_TITLE),
-        description=text_value(values, ids.CHANGE_BLOCK_DESCRIPTION),
-        reason=text_value(values, ids.CHANGE_BLOCK_REASON),
+        **_texts(values, REQUEST_FIELDS),
         requirement_ids=int_values(selected_values(values, ids.CHANGE_BLOCK_REQUIREMENTS)),
         milestone_ids=int_values(selected_values(values, ids.CHANGE_BLOCK_MILESTONES)),
     )
@@ -191,18 +201,11 @@ def assess_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 
 
 def submit_assessment(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-    deps = common.deps_of(context)
-    actor = common.actor_of(deps, body)
-    meta = common.metadata(view)
-    values = common.view_values(view)
+    deps, actor, meta, values = _form(body, view, context)
     data = AssessmentInput(
-        schedule_impact_days=text_value(values, ids.CHANGE_BLOCK_SCHEDULE),
-        effort_hours=text_value(values, ids.CHANGE_BLOCK_EFFORT),
-        cost_amount=text_value(values, ids.CHANGE_BLOCK_COST_AMOUNT),
-        cost_currency=text_value(values, ids.CHANGE_BLOCK_COST_CURRENCY),
+        **_texts(values, ASSESS_TEXT_FIELDS),
         share_cost_with_client=ids.CHANGE_SHARE_COST_OPTION in selected_values(values, ids.CHANGE_BLOCK_SHARE_COST),
         milestone_ids=int_values(selected_values(values, ids.CHANGE_BLOCK_MILESTONES)),
-        recommendation=text_value(values, ids.CHANGE_BLOCK_RECOMMENDATION),
     )
     stamp = meta.get("stamp") if isinstance(meta.get("stamp"), dict) else None
     reply = flows.assess(deps, actor, cr_id=as_id(meta.get("cr_id")), data=data, stamp=stamp,
