@@ -102,6 +102,12 @@ def _form(body: dict[str, Any], view: dict[str, Any],
     return deps, common.actor_of(deps, body), common.metadata(view), common.view_values(view)
 
 
+def _where(meta: dict[str, Any], key: str) -> str | None:
+    """A channel a form's metadata names (untrusted: anything but a channel id is none)."""
+    value = meta.get(key)
+    return value if isinstance(value, str) and value.isascii() and value.isalnum() else None
+
+
 def _texts(values: dict[str, Any], fields: dict[str, str]) -> dict[str, str]:
     """The typed text of each field of a form, by field name."""
     return {name: text_value(values, block) for name, block in fields.items()}
@@ -187,7 +193,7 @@ def submit_request(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     )
     project_id = as_id(meta.get("project_id")) or as_id(common.selected_value(values, PROJECT_PICKER_BLOCK))
     reply = flows.submit_request(deps, actor, project_id=project_id, data=data,
-                                 origin_channel=meta.get("origin_channel"))
+                                 origin_channel=_where(meta, "origin_channel"))
     whole = PROJECT_PICKER_BLOCK if picked else ids.CHANGE_BLOCK_TITLE
     _submitted(ack, deps, actor, reply, REQUEST_FIELDS, whole)
 
@@ -209,7 +215,7 @@ def submit_assessment(ack: Ack, body: dict[str, Any], view: dict[str, Any], cont
     )
     stamp = meta.get("stamp") if isinstance(meta.get("stamp"), dict) else None
     reply = flows.assess(deps, actor, cr_id=as_id(meta.get("cr_id")), data=data, stamp=stamp,
-                         share_shown=ids.CHANGE_BLOCK_SHARE_COST in values, channel_id=meta.get("channel"))
+                         share_shown=ids.CHANGE_BLOCK_SHARE_COST in values, channel_id=_where(meta, "channel"))
     _submitted(ack, deps, actor, reply, ASSESS_FIELDS, ids.CHANGE_BLOCK_SCHEDULE)
 
 
@@ -237,7 +243,7 @@ def submit_rejection(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
     version = meta.get("version")
     reply = flows.decide(deps, actor, cr_id=as_id(meta.get("cr_id")),
                          version=version if isinstance(version, int) and not isinstance(version, bool) else None,
-                         channel_id=meta.get("channel"), approve=False, in_form=True,
+                         channel_id=_where(meta, "channel"), approve=False, in_form=True,
                          reason=text_value(common.view_values(view), ids.CHANGE_BLOCK_REJECT_REASON))
     _submitted(ack, deps, actor, reply, {}, ids.CHANGE_BLOCK_REJECT_REASON)
 
