@@ -33,7 +33,7 @@ from bot.app import create_app, deps_of
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.db import make_engine
-from bot.jobs.weekly_digest import run_digests
+from bot.flows.digest import run_due as run_digests
 from bot.migrate import upgrade
 
 # Saturday 00:30 UTC: every project's Friday 16:00 digest is due (Shanghai, Berlin, Los Angeles).

@@ -1,12 +1,18 @@
 """Views and messages of change requests: the request, assessment and reject modals, the team's
-notice, the message the client decides on (and its decided form), the list."""
+notice, the message the client decides on (and its decided form), the list, and the answer to a
+decision on a version that is no longer current.
+
+Approve and Reject carry the version they showed (`ids.decision_value`), wherever they are drawn:
+the approval message, the list, the digest and the App Home."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
 from bot.blocks.common import input_block as _input
@@ -42,6 +48,9 @@ from bot.services.export_changes import (
     status_label,
 )
 
+if TYPE_CHECKING:
+    from bot.services.errors import DomainError
+
 STATUS_EMOJI = {
     "submitted": ":memo:",
     "assessed": ":mag:",
@@ -52,6 +61,7 @@ STATUS_EMOJI = {
 }
 BUTTONS = {
     "assess": (ids.CHANGE_ASSESS, "changes.button_assess", "primary"),
+    "reassess": (ids.CHANGE_ASSESS, "changes.button_reassess", None),
     "approve": (ids.CHANGE_APPROVE, "changes.button_approve", "primary"),
     "reject": (ids.CHANGE_REJECT, "changes.button_reject", "danger"),
     "implement": (ids.CHANGE_IMPLEMENTED, "changes.button_implemented", None),
@@ -59,10 +69,26 @@ BUTTONS = {
 }
 
 
+DECISIONS = ("approve", "reject")
+
+
 def ref(cr: ChangeRequest) -> str:
     return f"CR-{cr.id}"
 
 
+def explain(err: DomainError, lang: str, project: Project | None = None) -> str:
+    """A refusal in words, with user ids as mentions, times in the project's time zone and a
+    request's status by its name."""
+    params = dict(err.params)
+    if isinstance(params.get("user"), str):
+        params["user"] = mention(params["user"]) or "-"
+    if isinstance(params.get("at"), str) and params["at"] and project is not None:
+        with contextlib.suppress(ValueError):
+            params["at"] = local_time(datetime.fromisoformat(params["at"]), project)
+    if isinstance(params.get("status"), str):
+        with contextlib.suppress(KeyError):
+            params["status"] = status_label(params["status"], lang)
+    return t(err.key, lang, **params)
 
 
 def _text_input(lang: str, *, max_length: int, multiline: bool = False, initial: str | None = None,
@@ -154,11 +180,16 @@ def _request_facts(cr: ChangeRequest, lang: str) -> list[dict[str, Any]]:
 
 def assess_modal(lang: str, *, cr: ChangeRequest, milestones: list[Milestone], linked: list[int],
                  can_share_cost: bool, metadata: dict[str, Any]) -> dict[str, Any]:
-    """The team's assessment of a request. Only the PM gets the "share cost" tick box."""
-    days_el = {"type": "number_input", "is_decimal_allowed": False, "initial_value": "0",
+    """The team's assessment of a request, prefilled with the current one when it is revised.
+    Only the PM gets the "share cost" tick box."""
+    days = "0" if cr.schedule_impact_days is None else str(cr.schedule_impact_days)
+    days_el = {"type": "number_input", "is_decimal_allowed": False, "initial_value": days,
                "placeholder": plain_text(t("changes.placeholder_days", lang), PLACEHOLDER)}
-    effort_el = {"type": "number_input", "is_decimal_allowed": True,
-                 "placeholder": plain_text(t("changes.placeholder_hours", lang), PLACEHOLDER)}
+    effort_el: dict[str, Any] = {"type": "number_input", "is_decimal_allowed": True,
+                                 "placeholder": plain_text(t("changes.placeholder_hours", lang), PLACEHOLDER)}
+    if cr.effort_hours is not None:
+        effort_el["initial_value"] = hours(cr.effort_hours)
+    amount = f"{cr.cost_amount:.2f}" if cr.cost_amount is not None else None
     blocks: list[dict[str, Any]] = [
         *_request_facts(cr, lang),
         {"type": "divider"},
@@ -166,25 +197,28 @@ def assess_modal(lang: str, *, cr: ChangeRequest, milestones: list[Milestone], l
                hint=t("changes.hint_schedule", lang)),
         _input(ids.CHANGE_BLOCK_EFFORT, t("changes.label_effort", lang), effort_el),
         _input(ids.CHANGE_BLOCK_COST_AMOUNT, t("changes.label_cost_amount", lang),
-               _text_input(lang, max_length=20, placeholder="1,200.00"), optional=True,
+               _text_input(lang, max_length=20, placeholder="1,200.00", initial=amount), optional=True,
                hint=t("changes.hint_cost", lang)),
         _input(ids.CHANGE_BLOCK_COST_CURRENCY, t("changes.label_cost_currency", lang),
-               _text_input(lang, max_length=3, placeholder="EUR"), optional=True),
+               _text_input(lang, max_length=3, placeholder="EUR", initial=cr.cost_currency), optional=True),
     ]
     if can_share_cost:
-        blocks.append(_input(ids.CHANGE_BLOCK_SHARE_COST, t("changes.label_share_cost", lang),
-                             {"type": "checkboxes", "options": [option(t("changes.option_share_cost", lang),
-                                                                       ids.CHANGE_SHARE_COST_OPTION)]},
-                             optional=True))
+        share = option(t("changes.option_share_cost", lang), ids.CHANGE_SHARE_COST_OPTION)
+        box: dict[str, Any] = {"type": "checkboxes", "options": [share]}
+        if cr.share_cost_with_client:
+            box["initial_options"] = [share]
+        blocks.append(_input(ids.CHANGE_BLOCK_SHARE_COST, t("changes.label_share_cost", lang), box, optional=True))
     if milestones:
         blocks.append(_input(ids.CHANGE_BLOCK_MILESTONES, t("changes.label_milestones", lang),
                              _multi_select([milestone_option(m) for m in milestones], [str(i) for i in linked],
                                            t("changes.placeholder_pick", lang)), optional=True,
                              hint=t("changes.hint_milestones", lang)))
     blocks.append(_input(ids.CHANGE_BLOCK_RECOMMENDATION, t("changes.label_recommendation", lang),
-                         _text_input(lang, max_length=changes.TEXT_MAX, multiline=True,
+                         _text_input(lang, max_length=changes.TEXT_MAX, multiline=True, initial=cr.recommendation,
                                      placeholder=t("changes.placeholder_recommendation", lang)), optional=True))
-    return _modal(ids.CHANGE_ASSESS_MODAL, t("changes.assess_title", lang), t("changes.submit_assess", lang), lang,
+    revising = cr.status == "assessed"
+    return _modal(ids.CHANGE_ASSESS_MODAL, t("changes.reassess_title" if revising else "changes.assess_title", lang),
+                  t("changes.submit_reassess" if revising else "changes.submit_assess", lang), lang,
                   blocks, metadata)
 
 
@@ -204,8 +238,10 @@ def reject_modal(lang: str, *, cr: ChangeRequest, metadata: dict[str, Any]) -> d
 
 
 def _button(kind: str, cr: ChangeRequest, lang: str) -> dict[str, Any]:
+    """A button on a request; a decision (Approve, Reject) names the version it was drawn from."""
     action_id, key, style = BUTTONS[kind]
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": str(cr.id),
+    value = ids.decision_value(cr.id or 0, cr.version) if kind in DECISIONS else str(cr.id)
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
                               "text": plain_text(t(key, lang), BUTTON_TEXT)}
     if style:
         button["style"] = style
@@ -250,32 +286,37 @@ def decision_line(cr: ChangeRequest, project: Project, lang: str) -> str:
     return f"{STATUS_EMOJI.get(cr.status, '')} {line}".strip()
 
 
-def approval_message(cr: ChangeRequest, project: Project, lang: str, *, milestones: list[Milestone],
-                     requirements: list[Requirement],
-                     moves: dict[int, tuple[str, str]] | None = None) -> dict[str, Any]:
-    """The request as the client decides on it, in the client channel. The cost shows only when
-    the PM shared it. While assessed it carries Approve / Reject; once decided, who and when."""
+def notice_closed(cr: ChangeRequest, project: Project, lang: str) -> str | None:
+    """What replaces the *Assess* button of the team's notice once the request moved on."""
+    if cr.status == "submitted":
+        return None
+    if cr.status == "withdrawn" and not cr.assessed_by:
+        return decision_line(cr, project, lang)
+    return t("changes.notice_assessed", lang, user=mention(cr.assessed_by))
+
+
+def _assessment_blocks(cr: ChangeRequest, lang: str, *, milestones: list[Milestone], requirements: list[Requirement],
+                       moves: dict[int, tuple[str, str]] | None, to_client: bool) -> list[dict[str, Any]]:
+    """The request's facts and its assessment: impact, status, what it affects, the recommendation."""
     fields = [
         t("changes.field_schedule", lang, value=schedule_text(cr.schedule_impact_days, lang) or "-"),
         t("changes.field_effort", lang, value=t("changes.impact_hours", lang,
                                                hours=hours(cr.effort_hours)) if cr.effort_hours is not None else "-"),
     ]
-    if changes.cost_visible(cr, to_client=True):
-        fields.append(t("changes.field_cost", lang, value=money(cr.cost_amount, cr.cost_currency)))
+    if changes.cost_visible(cr, to_client=to_client):
+        cost = money(cr.cost_amount, cr.cost_currency)
+        shown = cost if cr.share_cost_with_client else t("changes.cost_internal", lang, cost=cost)
+        fields.append(t("changes.field_cost", lang, value=shown))
     fields.append(t("changes.field_status", lang, value=f"{STATUS_EMOJI.get(cr.status, '')} "
                                                          f"{status_label(cr.status, lang)}"))
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": mrkdwn(t("changes.approval_intro", lang, ref=ref(cr),
-                                             title=safe(cr.title, 500)))},
-    ]
     details = []
     if cr.description:
         details.append(t("changes.facts_description", lang, text=safe(cr.description, 1000)))
     if cr.reason:
         details.append(t("changes.facts_reason", lang, text=safe(cr.reason, 800)))
     details.append(t("changes.facts_requested_by", lang, user=mention(cr.requested_by)))
-    blocks.append({"type": "section", "text": mrkdwn("\n".join(details))})
-    blocks.append({"type": "section", "fields": [mrkdwn(f, SECTION_FIELD) for f in fields]})
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn("\n".join(details))},
+                                    {"type": "section", "fields": [mrkdwn(f, SECTION_FIELD) for f in fields]}]
     affected = []
     moved = moves or {}
     if milestones:
@@ -292,16 +333,50 @@ def approval_message(cr: ChangeRequest, project: Project, lang: str, *, mileston
         affected.append(t("changes.facts_recommendation", lang, text=safe(cr.recommendation, 1000)))
     if affected:
         blocks.append({"type": "section", "text": mrkdwn("\n\n".join(affected))})
-    line = decision_line(cr, project, lang)
+    return blocks
+
+
+def approval_message(cr: ChangeRequest, project: Project, lang: str, *, milestones: list[Milestone],
+                     requirements: list[Requirement],
+                     moves: dict[int, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The request as the client decides on it, in the client channel. The cost shows only when
+    the PM shared it. While assessed it carries Approve / Reject; once decided, who and when."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": mrkdwn(t("changes.approval_intro", lang, ref=ref(cr),
+                                             title=safe(cr.title, 500)))},
+        *_assessment_blocks(cr, lang, milestones=milestones, requirements=requirements, moves=moves,
+                            to_client=True),
+    ]
     if cr.status == "assessed":
-        blocks.append({"type": "actions", "block_id": f"cr:{cr.id}",
-                       "elements": [_button("approve", cr, lang), _button("reject", cr, lang)]})
+        blocks.append({"type": "actions", "block_id": f"cr:{cr.id}", "elements": decision_buttons(cr, lang)})
         blocks.append({"type": "context", "elements": [mrkdwn(t("changes.approval_who", lang), CONTEXT_TEXT)]})
         text = t("changes.approval_text", lang, ref=ref(cr), title=safe(cr.title, 200))
     else:
+        line = decision_line(cr, project, lang)
         blocks.append({"type": "context", "elements": [mrkdwn(line, CONTEXT_TEXT)]})
         text = f"{ref(cr)}: {line}"
     return {"text": text, "blocks": blocks}
+
+
+def stale_decision(cr: ChangeRequest, lang: str, *, milestones: list[Milestone], requirements: list[Requirement],
+                   to_client: bool) -> dict[str, Any]:
+    """The answer to Approve / Reject on a version that is no longer current: nothing was
+    decided; here is the request as it stands now, with buttons for this version."""
+    text = t("changes.stale_decision", lang, ref=ref(cr), title=safe(cr.title, 300))
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": mrkdwn(text)},
+        *_assessment_blocks(cr, lang, milestones=milestones, requirements=requirements, moves=None,
+                            to_client=to_client),
+    ]
+    if cr.status == "assessed":
+        blocks.append({"type": "actions", "block_id": f"cr:{cr.id}", "elements": decision_buttons(cr, lang)})
+    return {"text": text, "blocks": blocks}
+
+
+def stale_decision_plain(cr: ChangeRequest, lang: str, *, to_client: bool) -> str:
+    """The same, for a place that shows plain text only (the reject form's field error)."""
+    return t("changes.stale_decision_plain", lang, ref=ref(cr), title=cr.title[:200],
+             impact=impact_text(cr, lang, to_client=to_client))
 
 
 def submitted_ack(cr: ChangeRequest, project: Project, lang: str, *, team_told: bool) -> dict[str, Any]:
@@ -372,8 +447,8 @@ def safe_lines(lines: list[str]) -> str:
 
 
 def decision_buttons(cr: ChangeRequest, lang: str) -> list[dict[str, Any]]:
-    """Approve / Reject, for showing an assessed change request elsewhere (digest, App Home)."""
-    return [_button("approve", cr, lang), _button("reject", cr, lang)]
+    """Approve / Reject of the version shown (approval message, list, digest, App Home)."""
+    return [_button(kind, cr, lang) for kind in DECISIONS]
 
 
 def assess_button(cr: ChangeRequest, lang: str) -> dict[str, Any]:

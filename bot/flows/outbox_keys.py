@@ -40,6 +40,7 @@ class Kind(StrEnum):
 class TargetKind(StrEnum):
     requirement = "req"
     change = "cr"
+    change_notice = "crn"  # the team's notice of a new change request
     intake = "intake"
     follow_up = "fu"
     prompt = "prompt"
@@ -149,10 +150,6 @@ def req_notice(req_id: int, change: str) -> str:
 
 def cr_submitted(cr_id: int) -> str:
     return _join("cr-submitted", cr_id)
-
-
-def cr_notice(cr_id: int, status: str) -> str:
-    return _join("cr-notice", cr_id, status)
 
 
 def cr_approval(cr_id: int) -> str:

@@ -7,8 +7,7 @@ from bot.flows.outbox_keys import Kind, TargetKind
 
 
 def register_all(reg: Registry) -> None:
-    from bot.flows import digest, feedback, projects, requirements
-    from bot.handlers import changes
+    from bot.flows import changes, digest, feedback, projects, requirements
 
     reg.add_after_sent(Kind.digest, digest.mark_posted)
     reg.add_after_sent(Kind.preview, digest.mark_preview)
@@ -17,6 +16,8 @@ def register_all(reg: Registry) -> None:
     reg.add_live(TargetKind.intake, projects.render_intake)
     reg.add_after_sent(Kind.intake, projects.record_intake)
     reg.add_after_posted(Kind.intake, projects.pin_intake)
+    reg.add_live(TargetKind.change, changes.draw_approval)
+    reg.add_live(TargetKind.change_notice, changes.draw_notice)
     reg.add_after_sent(Kind.cr_approval, changes.record_approval_message)
     reg.add_after_sent(Kind.feedback_prompt, feedback.record_prompt_message)
     reg.add_live(TargetKind.prompt, feedback.draw_prompt)

@@ -3,11 +3,8 @@ and how a refused use case is told (inline next to a field, or as a short messag
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from bot.deps import Deps
@@ -25,10 +22,8 @@ from bot.handlers.common import (
     view_errors,
     within_reach,
 )
-from bot.i18n import t
 from bot.models import Project
-from bot.services.errors import DomainError, NotFound, ValidationFailed
-from bot.services.export_changes import local_time
+from bot.services.errors import NotFound, ValidationFailed
 from bot.slack.channels import channels_of_user
 
 log = logging.getLogger(__name__)
@@ -90,49 +85,6 @@ def check_request_channel(deps: Deps, channel_id: str | None, project: Project, 
 def channel_language(deps: Deps, actor: Actor, channel_id: str | None) -> str:
     """The language of the project bound to the channel a request came from (else the user's)."""
     return language_for(actor, project_of_channel(deps, channel_id))
-
-
-def explain(err: DomainError, lang: str, project: Project | None = None) -> str:
-    """The refusal in words, with user ids as mentions and times in the project's time zone."""
-    params = dict(err.params)
-    if isinstance(params.get("user"), str):
-        from bot.blocks.text import mention
-
-        params["user"] = mention(params["user"]) or "-"
-    if isinstance(params.get("at"), str) and params["at"] and project is not None:
-        with contextlib.suppress(ValueError):
-            params["at"] = local_time(datetime.fromisoformat(params["at"]), project)
-    if isinstance(params.get("status"), str):
-        key = f"changes.status_{params['status']}"
-        with contextlib.suppress(KeyError):
-            params["status"] = t(key, lang)
-    return t(err.key, lang, **params)
-
-
-
-
-_SLACK_MARKUP = re.compile(r"<([@#!])?([^<>|]+)(?:\|([^<>]*))?>")
-
-
-def from_slash_text(text: str) -> str:
-    """The words a person typed after a slash command, as plain text to store.
-
-    With `should_escape: true` Slack sends `&`, `<`, `>` as entities and mentions, channels and
-    links as `<@U…|name>`, `<#C…|name>`, `<!here>`, `<url|label>`. Those become readable text
-    (`@name`, `#name`, `@here`, `label (url)`); the entities become characters again. Whatever is
-    stored is escaped again wherever it is shown."""
-
-    def readable(match: re.Match[str]) -> str:
-        sigil, target, label = match.groups()
-        if sigil in ("@", "#"):
-            return sigil + (label or target)
-        if sigil == "!":
-            shown = label or target.split("^", 1)[0]
-            return shown if shown.startswith("@") else "@" + shown
-        return f"{label} ({target})" if label and label != target else target
-
-    text = _SLACK_MARKUP.sub(readable, text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def int_values(values: list[str]) -> list[int]:

@@ -1,16 +1,19 @@
 """Change requests (SPEC §2): submitted → assessed → approved / rejected → implemented.
 
 * The team assesses a submitted request (schedule impact, effort, cost, affected milestones,
-  recommendation).
+  recommendation), and may revise that assessment while the client has not decided. A revision
+  applies only the fields the form changed (`edits.plan`); a field someone else changed
+  meanwhile is refused by name.
 * Only a client decider (a client approver, or the PM on the client's behalf) approves or
   rejects an assessed request. Approval moves every affected milestone's due date by the
   schedule impact in the same transaction as the decision, and logs each old and new date.
 * The author may withdraw a request while it is submitted or assessed; the team marks an
   approved one implemented.
 
-Every status change is one conditional UPDATE (``… WHERE status = <expected>``), so of two
-clicks or two people racing exactly one wins; the other gets `InvalidTransition` naming what
-happened instead.
+Every status change is one conditional UPDATE (``… WHERE status = <expected>``) that bumps the
+request's `version`, so of two clicks or two people racing exactly one wins; the other gets
+`InvalidTransition` naming what happened instead. A decision names the version the client was
+shown: one on an older version (the assessment was revised since) raises `Stale`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from bot.models import (
     Project,
     Requirement,
 )
-from bot.services import activity, milestones
+from bot.services import activity, edits, milestones
 from bot.services.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from bot.services.permissions import Decider
 
@@ -48,7 +51,9 @@ OPEN_STATUSES = (ChangeStatus.submitted, ChangeStatus.assessed)
 # The status machine: which status may follow which.
 TRANSITIONS: dict[ChangeStatus, frozenset[ChangeStatus]] = {
     ChangeStatus.submitted: frozenset({ChangeStatus.assessed, ChangeStatus.withdrawn}),
-    ChangeStatus.assessed: frozenset({ChangeStatus.approved, ChangeStatus.rejected, ChangeStatus.withdrawn}),
+    # assessed → assessed: the team revises its assessment (a new version) until the client decides
+    ChangeStatus.assessed: frozenset({ChangeStatus.assessed, ChangeStatus.approved, ChangeStatus.rejected,
+                                      ChangeStatus.withdrawn}),
     ChangeStatus.approved: frozenset({ChangeStatus.implemented}),
     ChangeStatus.rejected: frozenset(),
     ChangeStatus.implemented: frozenset(),
@@ -65,6 +70,16 @@ _REFUSALS = {
 SUMMARY_FIELDS = ["title", "description", "reason", "requested_by", "requested_by_client", "status"]
 ASSESSMENT_FIELDS = ["schedule_impact_days", "effort_hours", "cost_amount", "cost_currency",
                      "share_cost_with_client", "recommendation"]
+# What the assessment form shows (and an edit of it may change), the milestones it affects included.
+ASSESSED = [*ASSESSMENT_FIELDS, "milestone_ids"]
+
+
+class Stale(InvalidTransition):
+    """A decision on a version of the request older than the current one (nothing changed)."""
+
+    def __init__(self, cr: ChangeRequest) -> None:
+        super().__init__("changes.error_stale", id=cr.id)
+        self.cr = cr
 
 
 def can_transition(current: str, target: str) -> bool:
@@ -345,50 +360,139 @@ def why_not(session: Session, cr_id: int, target: ChangeStatus) -> InvalidTransi
                              status=status.value)
 
 
-def _set_status(session: Session, cr_id: int, expected: tuple[ChangeStatus, ...], target: ChangeStatus,
-                **values: Any) -> None:
-    """The conditional UPDATE every transition goes through; raises when another one won."""
+def _set_status(session: Session, cr_id: int, expected: tuple[ChangeStatus, ...], target: ChangeStatus, *,
+                version: int | None = None, **values: Any) -> None:
+    """The conditional UPDATE every transition goes through (it bumps the version); raises when
+    another one won, or (`version` given) when the request moved past the version shown."""
     for current in expected:
         check_transition(current, target)
-    result = session.execute(
-        update(ChangeRequest)
-        .where(col(ChangeRequest.id) == cr_id, col(ChangeRequest.status).in_([s.value for s in expected]))
-        .values(status=target.value, **values)
-        .execution_options(synchronize_session=False)
-    )
+    stmt = update(ChangeRequest).where(col(ChangeRequest.id) == cr_id,
+                                       col(ChangeRequest.status).in_([s.value for s in expected]))
+    if version is not None:
+        stmt = stmt.where(col(ChangeRequest.version) == version)
+    result = session.execute(stmt.values(status=target.value, version=col(ChangeRequest.version) + 1, **values)
+                             .execution_options(synchronize_session=False))
     if result.rowcount != 1:
+        cr = session.get(ChangeRequest, cr_id, populate_existing=True)
+        if version is not None and cr is not None and cr.status in expected and cr.version != version:
+            raise Stale(cr)
         raise why_not(session, cr_id, target)
 
 
+def _number(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def _canonical(values: dict[str, Any]) -> dict[str, Any]:
+    """Assessment values in one canonical form each (so "16" and "16.00" hours are the same)."""
+    return {
+        "schedule_impact_days": values["schedule_impact_days"],
+        "effort_hours": _number(values["effort_hours"]),
+        "cost_amount": _number(values["cost_amount"]),
+        "cost_currency": values["cost_currency"] or None,
+        "share_cost_with_client": bool(values["share_cost_with_client"]),
+        "recommendation": values["recommendation"] or "",
+        "milestone_ids": sorted(values["milestone_ids"]),
+    }
+
+
+def assessment_of(cr: ChangeRequest, milestone_ids_: list[int]) -> dict[str, Any]:
+    """The assessment as the form shows it, canonical (what an edit stamp fingerprints)."""
+    return _canonical(_typed_of(cr, milestone_ids_))
+
+
+def _typed(clean: CleanAssessment, ms_ids: list[int]) -> dict[str, Any]:
+    return {
+        "schedule_impact_days": clean.schedule_impact_days, "effort_hours": clean.effort_hours,
+        "cost_amount": clean.cost_amount, "cost_currency": clean.cost_currency,
+        "share_cost_with_client": clean.share_cost_with_client, "recommendation": clean.recommendation,
+        "milestone_ids": ms_ids,
+    }
+
+
+def _shown(value: Any, names: dict[int, str]) -> str:
+    """A field's current value in a few plain words (for "changed meanwhile to …")."""
+    if isinstance(value, list):
+        return ", ".join(names.get(i, f"#{i}") for i in value) or "-"
+    if isinstance(value, bool):
+        return "✓" if value else "-"
+    if isinstance(value, int):
+        return f"{value:+d}"
+    return " ".join(str(value or "-").split())[:150]
+
+
 def assess(session: Session, clock: Clock, *, cr: ChangeRequest, project: Project, actor: str,
-           data: AssessmentInput) -> ChangeRequest:
-    """The team's assessment; the request becomes `assessed` (and goes to the client)."""
+           data: AssessmentInput, stamp: dict[str, Any] | None = None,
+           fields: list[str] | None = None) -> ChangeRequest:
+    """The team's assessment: a submitted request becomes `assessed` (and goes to the client); an
+    assessed one has its assessment revised (a new version the client decides on).
+
+    `fields` are the ones the form showed (default: all but the cost sharing, which only the PM's
+    form shows), `stamp` what it showed them as (`edits.stamp`): only fields the form changed are
+    applied, and a field someone else changed since the form was opened is refused by name."""
     _require_active(project)
-    clean = validate_assessment(data)
     assert cr.id is not None and project.id is not None
-    now = clock.now()
-    _set_status(session, cr.id, (ChangeStatus.submitted,), ChangeStatus.assessed,
-                schedule_impact_days=clean.schedule_impact_days, effort_hours=clean.effort_hours,
-                cost_amount=clean.cost_amount, cost_currency=clean.cost_currency,
-                share_cost_with_client=clean.share_cost_with_client,
-                recommendation=clean.recommendation or None, assessed_by=actor, assessed_at=now, updated_at=now)
+    check_transition(cr.status, ChangeStatus.assessed)
+    first = cr.status == ChangeStatus.submitted
+    clean = validate_assessment(data)
+    shown = fields if fields is not None else [f for f in ASSESSED if f != "share_cost_with_client"]
     before_ms = milestone_ids(session, cr.id)
     ms_ids = _own_ids(session, Milestone, project.id, clean.milestone_ids)
-    if set(ms_ids) != set(before_ms):
+    typed = _typed(clean, ms_ids)
+    submitted = {k: v for k, v in _canonical(typed).items() if k in shown}
+    current = assessment_of(cr, before_ms)
+    plan = edits.plan(stamp, submitted=submitted, current=current)
+    if plan.conflicts:
+        names = {m.id or 0: m.name for m in session.exec(select(Milestone).where(Milestone.project_id == project.id))}
+        raise ValidationFailed({f: ("changes.error_changed_meanwhile", {"value": _shown(current[f], names)})
+                                for f in plan.conflicts})
+    if not first and not plan.changes:
+        return cr  # nothing changed: no new version
+    merged = {**_typed_of(cr, before_ms), **{k: typed[k] for k in plan.changes}}
+    if merged["cost_amount"] is None:
+        merged["cost_currency"], merged["share_cost_with_client"] = None, False
+    now = clock.now()
+    values = {k: merged[k] for k in ASSESSMENT_FIELDS}
+    values["recommendation"] = values["recommendation"] or None
+    if first:
+        _set_status(session, cr.id, (ChangeStatus.submitted,), ChangeStatus.assessed, **values,
+                    assessed_by=actor, assessed_at=now, updated_at=now)
+    else:
+        result = session.execute(
+            update(ChangeRequest)
+            .where(col(ChangeRequest.id) == cr.id, col(ChangeRequest.status) == ChangeStatus.assessed.value,
+                   col(ChangeRequest.version) == cr.version)
+            .values(**values, version=col(ChangeRequest.version) + 1, assessed_by=actor, assessed_at=now,
+                    updated_at=now)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            raise InvalidTransition("changes.error_changed_retry", id=cr.id)
+    if set(merged["milestone_ids"]) != set(before_ms):
         for link in session.exec(select(ChangeRequestMilestone)
                                  .where(ChangeRequestMilestone.change_request_id == cr.id)):
             session.delete(link)
         session.flush()
-        for mid in ms_ids:
+        for mid in merged["milestone_ids"]:
             session.add(ChangeRequestMilestone(change_request_id=cr.id, milestone_id=mid))
         session.flush()
     session.refresh(cr)
-    activity.record(session, clock, team_id=project.team_id, project_id=project.id, actor=actor,
-                    action="assessed", entity_type=ENTITY, entity_id=cr.id,
-                    before={"status": ChangeStatus.submitted.value, "milestone_ids": before_ms},
-                    after={"status": ChangeStatus.assessed.value, **activity.snapshot(cr, ASSESSMENT_FIELDS),
-                           "milestone_ids": ms_ids})
+    if first:
+        activity.record(session, clock, team_id=project.team_id, project_id=project.id, actor=actor,
+                        action="assessed", entity_type=ENTITY, entity_id=cr.id,
+                        before={"status": ChangeStatus.submitted.value, "milestone_ids": before_ms},
+                        after={"status": ChangeStatus.assessed.value, **activity.snapshot(cr, ASSESSMENT_FIELDS),
+                               "milestone_ids": merged["milestone_ids"]})
+    else:
+        after = {**activity.snapshot(cr, ASSESSMENT_FIELDS), "milestone_ids": merged["milestone_ids"]}
+        activity.record(session, clock, team_id=project.team_id, project_id=project.id, actor=actor,
+                        action="reassessed", entity_type=ENTITY, entity_id=cr.id,
+                        before={k: current[k] for k in plan.changes}, after={k: after[k] for k in plan.changes})
     return cr
+
+
+def _typed_of(cr: ChangeRequest, ms_ids: list[int]) -> dict[str, Any]:
+    return {**{k: getattr(cr, k) for k in ASSESSMENT_FIELDS}, "recommendation": cr.recommendation or "",
+            "milestone_ids": ms_ids}
 
 
 @dataclass(frozen=True)
@@ -405,8 +509,9 @@ class Decision:
 
 
 def decide(session: Session, clock: Clock, *, cr_id: int, project: Project, decider: Decider, approve: bool,
-           reason: str | None = None) -> Decision:
-    """Approve or reject an assessed request for the client.
+           reason: str | None = None, version: int | None = None) -> Decision:
+    """Approve or reject an assessed request for the client; with `version`, only that version
+    of it (`Stale` when it was revised since).
 
     Approval with a schedule impact moves each affected milestone's due date by exactly that
     many days, in this same transaction, logging the old and new dates."""
@@ -414,7 +519,8 @@ def decide(session: Session, clock: Clock, *, cr_id: int, project: Project, deci
     reason = (reason or "").strip()[:TEXT_MAX] or None
     target = ChangeStatus.approved if approve else ChangeStatus.rejected
     now = clock.now()
-    _set_status(session, cr_id, (ChangeStatus.assessed,), target, decided_by=decider.user_id, decided_at=now,
+    _set_status(session, cr_id, (ChangeStatus.assessed,), target, version=version,
+                decided_by=decider.user_id, decided_at=now,
                 decided_on_behalf=decider.on_behalf_of_client, decision_reason=reason, updated_at=now)
     cr = session.get(ChangeRequest, cr_id, populate_existing=True)
     assert cr is not None and cr.project_id == project.id
@@ -468,7 +574,8 @@ def withdraw(session: Session, clock: Clock, *, cr_id: int, project: Project, ac
         update(ChangeRequest)
         .where(col(ChangeRequest.id) == cr_id, col(ChangeRequest.requested_by) == actor,
                col(ChangeRequest.status).in_([s.value for s in OPEN_STATUSES]))
-        .values(status=ChangeStatus.withdrawn.value, withdrawn_at=now, updated_at=now)
+        .values(status=ChangeStatus.withdrawn.value, withdrawn_at=now, updated_at=now,
+                version=col(ChangeRequest.version) + 1)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
@@ -512,6 +619,8 @@ def actions_for(cr: ChangeRequest, *, user_id: str, is_team: bool, can_decide: b
     out: list[str] = []
     if cr.status == ChangeStatus.submitted and is_team:
         out.append("assess")
+    if cr.status == ChangeStatus.assessed and is_team:
+        out.append("reassess")
     if cr.status == ChangeStatus.assessed and can_decide:
         out += ["approve", "reject"]
     if cr.status == ChangeStatus.approved and is_team:

@@ -71,6 +71,14 @@ def button_ids(blocks: list[dict]) -> list[str]:
     return [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
 
 
+def showing(fake, ts: str, action_id: str = ids.CHANGE_APPROVE, channel: str = "C0CLIENT") -> str:
+    """The value of a button of the message at `ts` as Slack shows it now: what a click sends
+    (decision buttons carry the version they were drawn from)."""
+    blocks = fake.message(channel, ts)["blocks"]
+    return next(e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == action_id)
+
+
 @pytest.fixture
 def setup(make_project, engine, clock):
     """The sample project with two milestones."""
@@ -179,7 +187,7 @@ def test_client_raises_team_assesses_client_approves_and_the_plan_moves(flow, fa
 
     # 4. The client approves, in the client channel.
     reply, _ = next_call(fake_slack, "response_url", lambda: slack.action(
-        ids.CHANGE_APPROVE, str(cr.id), user=people.client, message_ts=ts))
+        ids.CHANGE_APPROVE, showing(fake_slack, ts), user=people.client, message_ts=ts))
     assert "approved" in reply.params["text"] and "2026-12-01 → 2026-12-06" in reply.params["text"]
     cr = crs(session)[0]
     assert cr.status == "approved" and cr.decided_by == people.client.id and not cr.decided_on_behalf
@@ -210,11 +218,11 @@ def test_non_approvers_are_refused_and_nothing_changes(flow, fake_slack, people,
     ts = approval_post(fake_slack, cr_id) and fake_slack.messages("C0CLIENT")[-1]["ts"]
     for user in (people.outsider, people.dev, people.guest):
         reply, _ = next_call(fake_slack, "response_url", lambda u=user: flow.action(
-            ids.CHANGE_APPROVE, str(cr_id), user=u, message_ts=ts))
+            ids.CHANGE_APPROVE, showing(fake_slack, ts), user=u, message_ts=ts))
         assert "Only the client approvers" in reply.params["text"]
         assert reply.params.get("replace_original") in (False, "false", None)
     reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
-        ids.CHANGE_REJECT, str(cr_id), user=people.outsider, message_ts=ts))
+        ids.CHANGE_REJECT, showing(fake_slack, ts, ids.CHANGE_REJECT), user=people.outsider, message_ts=ts))
     assert "Only the client approvers" in reply.params["text"]
     assert crs(session)[0].status == "assessed"
     assert session.get(Milestone, setup["beta"]).due_date == date(2026, 12, 1)
@@ -225,8 +233,9 @@ def test_reject_with_a_reason_by_the_pm_on_behalf_of_the_client(flow, fake_slack
     cr_id = raise_from_intake(flow, fake_slack, people, setup)
     assess(flow, fake_slack, people, cr_id, milestones_=[setup["beta"]])
     ts = fake_slack.messages("C0CLIENT")[-1]["ts"]
+    reject = showing(fake_slack, ts, ids.CHANGE_REJECT)
     opened, _ = next_call(fake_slack, "views.open", lambda: flow.action(
-        ids.CHANGE_REJECT, str(cr_id), user=people.pm, message_ts=ts))
+        ids.CHANGE_REJECT, reject, user=people.pm, message_ts=ts))
     view = opened.params["view"]
     assert view["callback_id"] == ids.CHANGE_REJECT_MODAL
     assert crs(session)[0].status == "assessed"  # opening the form decides nothing
@@ -246,7 +255,7 @@ def test_reject_with_a_reason_by_the_pm_on_behalf_of_the_client(flow, fake_slack
     assert session.get(Milestone, setup["beta"]).due_date == date(2026, 12, 1)
     # A decided request offers no more Reject form.
     reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
-        ids.CHANGE_REJECT, str(cr_id), user=people.client, message_ts=ts))
+        ids.CHANGE_REJECT, reject, user=people.client, message_ts=ts))
     assert "already rejected by <@U0PM>" in reply.params["text"]
 
 
@@ -255,8 +264,9 @@ def test_double_click_makes_one_decision_and_the_second_is_told(flow, fake_slack
     assess(flow, fake_slack, people, cr_id, milestones_=[setup["beta"]])
     ts = fake_slack.messages("C0CLIENT")[-1]["ts"]
     before = len(fake_slack.calls_to("response_url"))
-    flow.action(ids.CHANGE_APPROVE, str(cr_id), user=people.client, message_ts=ts)
-    flow.action(ids.CHANGE_APPROVE, str(cr_id), user=people.client, message_ts=ts)
+    value = showing(fake_slack, ts)
+    flow.action(ids.CHANGE_APPROVE, value, user=people.client, message_ts=ts)
+    flow.action(ids.CHANGE_APPROVE, value, user=people.client, message_ts=ts)
     replies = fake_slack.wait_for("response_url", before + 2)[before:]
     texts = sorted(r.params["text"] for r in replies)
     assert sum("already approved by <@U0CLIENT>" in t for t in texts) == 1, texts
@@ -271,9 +281,9 @@ def test_concurrent_approve_and_reject_from_two_people_one_wins(flow, fake_slack
     assess(flow, fake_slack, people, cr_id, milestones_=[setup["beta"]])
     ts = fake_slack.messages("C0CLIENT")[-1]["ts"]
     opened, _ = next_call(fake_slack, "views.open", lambda: flow.action(
-        ids.CHANGE_REJECT, str(cr_id), user=people.pm, message_ts=ts))
+        ids.CHANGE_REJECT, showing(fake_slack, ts, ids.CHANGE_REJECT), user=people.pm, message_ts=ts))
     meta = opened.params["view"]["private_metadata"]
-    approve = p.block_actions(ids.CHANGE_APPROVE, str(cr_id), user=people.client, message_ts=ts,
+    approve = p.block_actions(ids.CHANGE_APPROVE, showing(fake_slack, ts), user=people.client, message_ts=ts,
                               response_url=fake_slack.response_url("client-approve"))
     reject = p.view_submission(ids.CHANGE_REJECT_MODAL, {ids.CHANGE_BLOCK_REJECT_REASON: {V: p.plain_text("No")}},
                                user=people.pm, private_metadata=meta)
@@ -316,6 +326,7 @@ def test_withdraw_by_the_author_only(flow, fake_slack, people, setup, session):
     assert crs(session)[0].status == "submitted"
     assess(flow, fake_slack, people, cr_id, milestones_=[setup["beta"]])
     ts = fake_slack.messages("C0CLIENT")[-1]["ts"]
+    approve = showing(fake_slack, ts)
     reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
         ids.CHANGE_WITHDRAW, str(cr_id), user=people.client))
     assert "withdrawn" in reply.params["text"]
@@ -325,7 +336,7 @@ def test_withdraw_by_the_author_only(flow, fake_slack, people, setup, session):
     assert update.params["ts"] == ts and button_ids(update.params["blocks"]) == []
     assert "Withdrawn by <@U0CLIENT>" in json.dumps(update.params["blocks"])
     reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
-        ids.CHANGE_APPROVE, str(cr_id), user=people.client, message_ts=ts))
+        ids.CHANGE_APPROVE, approve, user=people.client, message_ts=ts))
     assert "withdrawn by its author" in reply.params["text"]
     assert session.get(Milestone, setup["beta"]).due_date == date(2026, 12, 1)
 
@@ -449,7 +460,10 @@ def test_list_is_paginated_with_history_and_buttons_per_viewer(flow, fake_slack,
     # The PM: Assess on submitted ones, Approve / Reject (on behalf) on the assessed one, internal cost.
     call, _ = next_call(fake_slack, "response_url", lambda: flow.command("/change", "list", user=people.pm))
     pm_blocks = call.params["blocks"]
-    assert button_ids(pm_blocks).count(ids.CHANGE_ASSESS) == 9
+    assert button_ids(pm_blocks).count(ids.CHANGE_ASSESS) == 10
+    labels = [e["text"]["text"] for b in pm_blocks if b["type"] == "actions" for e in b["elements"]
+              if e["action_id"] == ids.CHANGE_ASSESS]
+    assert labels.count("Assess") == 9 and labels.count("Revise assessment") == 1  # the assessed one
     assert ids.CHANGE_APPROVE in button_ids(pm_blocks)
     assert "900.00 EUR (internal)" in json.dumps(pm_blocks, ensure_ascii=False)
     nxt = next(e for b in pm_blocks if b["type"] == "actions" for e in b["elements"]
@@ -470,7 +484,8 @@ def test_implemented_after_approval_from_the_list(flow, fake_slack, people, setu
     cr_id = raise_from_intake(flow, fake_slack, people, setup)
     assess(flow, fake_slack, people, cr_id, milestones_=[setup["beta"]])
     ts = fake_slack.messages("C0CLIENT")[-1]["ts"]
-    next_call(fake_slack, "response_url", lambda: flow.action(ids.CHANGE_APPROVE, str(cr_id), user=people.client,
+    next_call(fake_slack, "response_url", lambda: flow.action(ids.CHANGE_APPROVE, showing(fake_slack, ts),
+                                                               user=people.client,
                                                                message_ts=ts))
     reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
         ids.CHANGE_IMPLEMENTED, str(cr_id), user=people.client, is_ephemeral=True))
@@ -541,24 +556,25 @@ def test_export_from_the_cli(setup, engine, clock, database_url, monkeypatch, ca
 def test_a_decision_made_before_the_post_got_through_still_updates_it(flow, fake_slack, people, setup, session,
                                                                        deps, clock):
     """The client channel post failed (and waits for a retry) while the client approved from a list:
-    once the post goes out, it is corrected in place, so no live Approve button is left behind."""
+    the post is drawn from the record when it finally goes out, so it shows the decision and no
+    live Approve button is left behind."""
     from bot.flows.delivery import deliver_due
 
     cr_id = raise_from_intake(flow, fake_slack, people, setup)
     fake_slack.fail("chat.postMessage", error="fatal_error")
     assess(flow, fake_slack, people, cr_id, milestones_=[setup["beta"]])
     assert crs(session)[0].approval_ts is None
+    listed = ids.decision_value(cr_id, crs(session)[0].version)  # the list's button
     reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
-        ids.CHANGE_APPROVE, str(cr_id), user=people.client, is_ephemeral=True))
+        ids.CHANGE_APPROVE, listed, user=people.client, is_ephemeral=True))
     assert reply.params["text"].startswith("You approved")
     clock.advance(minutes=5)
     assert deliver_due(deps) == 1  # the approval post, at last
     ts = crs(session)[0].approval_ts
-    assert ts and button_ids(approval_post(fake_slack, cr_id)["blocks"]) == [ids.CHANGE_APPROVE, ids.CHANGE_REJECT]
-    assert deliver_due(deps) == 1  # and its correction
-    update = fake_slack.calls_to("chat.update")[-1]
-    assert update.params["channel"] == "C0CLIENT" and update.params["ts"] == ts
-    assert button_ids(update.params["blocks"]) == [] and "Approved by <@U0CLIENT>" in json.dumps(update.params)
+    post = approval_post(fake_slack, cr_id)
+    assert ts and button_ids(post["blocks"]) == [] and "Approved by <@U0CLIENT>" in json.dumps(post)
+    assert fake_slack.message("C0CLIENT", ts)["blocks"] == post["blocks"]
+    assert deliver_due(deps) == 0  # nothing left to correct
 
 
 def test_withdrawn_before_assessment_the_team_notice_loses_its_button(slack, fake_slack, people, setup, session):

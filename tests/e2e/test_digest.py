@@ -301,4 +301,4 @@ def test_the_client_confirms_a_requirement_from_the_digest(deps, fake_slack, mak
     slack.action(ids.CHANGE_APPROVE, other["value"], user=people.outsider)
     refusal = fake_slack.wait_for("response_url", 2)[1]
     assert refusal.params.get("replace_original") is False
-    assert session.get(ChangeRequest, int(other["value"])).status == "assessed"
+    assert session.get(ChangeRequest, ids.parse_decision_value(other["value"])[0]).status == "assessed"

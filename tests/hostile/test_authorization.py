@@ -243,6 +243,16 @@ def btn(action_id: str, make: Callable[[Matrix], Any], check: Callable[[Matrix, 
     return run
 
 
+def decision_btn(action_id: str, model: Any, make: Callable[[Matrix], Any],
+                 check: Callable[[Matrix, Outcome, Any], bool]) -> Run:
+    """A decision button as the bot draws it: its value names the item's current version."""
+    def run(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
+        item = make(m)
+        outcome = m.click(role, action_id, ids.decision_value(item, m.get(model, item).version), CLIENT_CHANNEL)
+        return outcome, lambda: check(m, outcome, item)
+    return run
+
+
 def view(callback_id: str, make: Callable[[Matrix, str], tuple[dict, dict, Any]],
          check: Callable[[Matrix, Outcome, Any], bool]) -> Run:
     def run(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
@@ -338,10 +348,10 @@ CHANGE_BUTTONS = [
                                                   modal(ids.CHANGE_MODAL))),
     Row("change: Assess", TEAM_ONLY, btn(ids.CHANGE_ASSESS, lambda m: m.cr("submitted"),
                                          modal(ids.CHANGE_ASSESS_MODAL))),
-    Row("change: Approve", DECIDERS, btn(ids.CHANGE_APPROVE, lambda m: m.cr("assessed"),
-                                         status(ChangeRequest, "approved"))),
-    Row("change: Reject", DECIDERS, btn(ids.CHANGE_REJECT, lambda m: m.cr("assessed"),
-                                        modal(ids.CHANGE_REJECT_MODAL))),
+    Row("change: Approve", DECIDERS, decision_btn(ids.CHANGE_APPROVE, ChangeRequest, lambda m: m.cr("assessed"),
+                                                  status(ChangeRequest, "approved"))),
+    Row("change: Reject", DECIDERS, decision_btn(ids.CHANGE_REJECT, ChangeRequest, lambda m: m.cr("assessed"),
+                                                 modal(ids.CHANGE_REJECT_MODAL))),
     Row("change: Implemented", TEAM_ONLY, btn(ids.CHANGE_IMPLEMENTED, lambda m: m.cr("approved"),
                                               status(ChangeRequest, "implemented"))),
     # Only the author withdraws (the client raised these requests).
@@ -451,7 +461,8 @@ VIEWS = [
         {ids.CHANGE_BLOCK_SCHEDULE: text("2"), ids.CHANGE_BLOCK_EFFORT: text("8")},
         *(lambda i: ({"cr_id": i}, i))(m.cr("submitted"))), status(ChangeRequest, "assessed"))),
     Row("modal: reject", DECIDERS, view(ids.CHANGE_REJECT_MODAL, lambda m, role: (
-        {ids.CHANGE_BLOCK_REJECT_REASON: text("Not now.")}, *(lambda i: ({"cr_id": i}, i))(m.cr("assessed"))),
+        {ids.CHANGE_BLOCK_REJECT_REASON: text("Not now.")},
+        *(lambda i: ({"cr_id": i, "version": m.get(ChangeRequest, i).version}, i))(m.cr("assessed"))),
         status(ChangeRequest, "rejected"))),
     Row("modal: new milestone", TEAM_ONLY, view(ids.MILESTONE_MODAL, lambda m, role: (
         {ids.MILESTONE_BLOCK_NAME: text(f"Milestone of {role}"),

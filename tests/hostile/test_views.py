@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from bot.blocks import ids
-from bot.models import Requirement
+from bot.models import ChangeRequest, Requirement
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
 from tests.hostile import catalogue
@@ -72,6 +72,19 @@ def _item_value(ref: str, items: w.Items) -> str:
     return str(getattr(items, kind)[state])
 
 
+# Decision buttons carry the version of the item they showed (the bot draws the current one).
+DECISION_BUTTONS = {ids.CHANGE_REJECT: ChangeRequest, ids.REQ_REQUEST_CHANGES: Requirement}
+
+
+def _button_value(hostile: Hostile, action_id: str, value: str) -> str:
+    model = DECISION_BUTTONS.get(action_id)
+    if model is None:
+        return value
+
+    with Session(hostile.counter) as s:
+        return ids.decision_value(int(value), s.get(model, int(value)).version)
+
+
 def open_modals(hostile: Hostile, world: w.World, callback_id: str) -> list[dict[str, Any]]:
     """The views the bot opens for `callback_id`, each way it can be opened."""
     views = []
@@ -81,10 +94,7 @@ def open_modals(hostile: Hostile, world: w.World, callback_id: str) -> list[dict
             built = payloads.slash_command(what, arg, user=user, channel_id=channel, response_url=url,
                                            trigger_id=f"open-{n}")
         else:
-            value = _item_value(arg, world.a)
-            if what == ids.REQ_REQUEST_CHANGES:  # a decision button carries the version it showed
-                with Session(hostile.counter) as s:
-                    value = ids.decision_value(int(value), s.get(Requirement, int(value)).version)
+            value = _button_value(hostile, what, _item_value(arg, world.a))
             built = payloads.block_actions(what, value, user=user, channel_id=channel,
                                            response_url=url, trigger_id=f"open-{n}")
         outcome = hostile.send(built, count_rows=False)
