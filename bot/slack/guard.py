@@ -106,8 +106,10 @@ _CALLBACK: Shape = [*_INTERACTION, ("callback_id", "text")]
 
 # Per kind of payload: the fields Bolt reads to match a listener and build its arguments.
 SHAPES: dict[str, Shape] = {
+    # Slack sends every slash command with a response_url and a trigger_id; the handlers
+    # answer through the one and open forms with the other.
     "command": [("command", "id"), ("user_id", "id"), ("text", "text?"), ("channel_id", "text?"),
-                ("response_url", "text?"), ("trigger_id", "text?")],
+                ("response_url", "text"), ("trigger_id", "text")],
     "ssl_check": [("token", "text")],
     "block_actions": [*_INTERACTION, ("actions", "objects"), ("actions.*.action_id", "id")],
     "view_submission": _VIEW,

@@ -20,8 +20,6 @@ from tests.fakes import payloads as p
 from tests.fakes.scopes import count_scopes
 from tests.hostile.world import Items, populate
 
-LANDS_LATER = pytest.mark.xfail(strict=False, reason="flows land with the redesign")
-
 
 @pytest.fixture
 def items(engine, clock, make_project) -> Items:
@@ -47,7 +45,6 @@ def submit_as_shown(slack: Any, view: dict[str, Any], user: p.SlackUser, **chang
                         private_metadata=view.get("private_metadata", ""), blocks=view.get("blocks"))
 
 
-@LANDS_LATER
 def test_confirming_a_requirement(slack, bolt_app, items, session):
     req = session.get(Requirement, items.req["awaiting"])
     with count_scopes(bolt_app) as scopes:
@@ -56,7 +53,6 @@ def test_confirming_a_requirement(slack, bolt_app, items, session):
     assert session.get(Requirement, req.id).status == "confirmed"
 
 
-@LANDS_LATER
 def test_approving_a_change_request(slack, bolt_app, items, session):
     cr = session.get(ChangeRequest, items.cr["assessed"])
     with count_scopes(bolt_app) as scopes:
@@ -65,7 +61,6 @@ def test_approving_a_change_request(slack, bolt_app, items, session):
     assert session.get(ChangeRequest, cr.id).status == "approved"
 
 
-@LANDS_LATER
 def test_submitting_the_milestone_form(slack, bolt_app, items, session):
     view = opened(slack, slack.action(ids.MILESTONE_EDIT, str(items.milestone["open"]), user=PEOPLE.pm,
                                       channel_id=INTERNAL_CHANNEL))
@@ -75,7 +70,6 @@ def test_submitting_the_milestone_form(slack, bolt_app, items, session):
     assert session.get(Milestone, items.milestone["open"]).progress == 60
 
 
-@LANDS_LATER
 def test_submitting_the_risk_form(slack, bolt_app, items, session):
     view = opened(slack, slack.action(ids.RISK_EDIT, str(items.risk["open"]), user=PEOPLE.pm,
                                       channel_id=INTERNAL_CHANNEL))
@@ -86,7 +80,6 @@ def test_submitting_the_risk_form(slack, bolt_app, items, session):
     assert session.get(Risk, items.risk["open"]).title == "Supplier may be late"
 
 
-@LANDS_LATER
 def test_submitting_the_project_form(slack, bolt_app, items, session):
     view = opened(slack, slack.command("/project", "edit", user=PEOPLE.pm, channel_id=CLIENT_CHANNEL))
     with count_scopes(bolt_app) as scopes:
@@ -95,7 +88,6 @@ def test_submitting_the_project_form(slack, bolt_app, items, session):
     assert session.get(Project, items.project).name == "Acme Shop 2"
 
 
-@LANDS_LATER
 def test_answering_feedback(slack, bolt_app, items, session):
     with count_scopes(bolt_app) as scopes:
         response = slack.action(f"{ids.FEEDBACK_SCORE}:4", f"{items.prompt}:4", user=PEOPLE.outsider,
@@ -105,7 +97,6 @@ def test_answering_feedback(slack, bolt_app, items, session):
                                                        FeedbackResponse.score == 4)).all()
 
 
-@LANDS_LATER
 def test_quick_capture_with_req_text(slack, bolt_app, items, session):
     with count_scopes(bolt_app) as scopes:
         response = slack.command("/req", "Export to CSV", user=PEOPLE.client)
@@ -113,7 +104,6 @@ def test_quick_capture_with_req_text(slack, bolt_app, items, session):
     assert session.exec(select(Requirement).where(Requirement.title == "Export to CSV")).one()
 
 
-@LANDS_LATER
 def test_req_list(slack, bolt_app, items):
     with count_scopes(bolt_app) as scopes:
         response = slack.command("/req", "list", user=PEOPLE.pm)
