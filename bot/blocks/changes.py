@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
 from bot.blocks.common import input_block as _input
-from bot.blocks.common import project_picker
+from bot.blocks.common import project_picker, record_button
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
-    BUTTON_TEXT,
     CONTEXT_TEXT,
     MODAL_BUTTON,
     MODAL_TITLE,
@@ -240,12 +239,7 @@ def reject_modal(lang: str, *, cr: ChangeRequest, metadata: dict[str, Any]) -> d
 def _button(kind: str, cr: ChangeRequest, lang: str) -> dict[str, Any]:
     """A button on a request; a decision (Approve, Reject) names the version it was drawn from."""
     action_id, key, style = BUTTONS[kind]
-    value = ids.decision_value(cr.id or 0, cr.version) if kind in DECISIONS else str(cr.id)
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
-                              "text": plain_text(t(key, lang), BUTTON_TEXT)}
-    if style:
-        button["style"] = style
-    return button
+    return record_button(action_id, t(key, lang), cr.id, cr.version, decision=kind in DECISIONS, style=style)
 
 
 def team_notice(cr: ChangeRequest, project: Project, lang: str, *, closed: str | None = None) -> dict[str, Any]:

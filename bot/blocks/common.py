@@ -8,6 +8,7 @@ from typing import Any
 from bot.blocks import ids
 from bot.blocks.ids import PROJECT_PICKER_BLOCK
 from bot.blocks.text import (
+    BUTTON_TEXT,
     INPUT_HINT,
     INPUT_LABEL,
     MODAL_BUTTON,
@@ -65,3 +66,15 @@ def form_modal(callback_id: str, title: str, lang: str, blocks: list[dict[str, A
         "private_metadata": json.dumps(metadata)[:PRIVATE_METADATA],
         "blocks": blocks,
     }
+
+
+def record_button(action_id: str, text: str, record_id: int | None, version: int, *, decision: bool,
+                  style: str | None = None) -> dict[str, Any]:
+    """A button about one record. A decision (Confirm, Approve, Reject …) carries the version it
+    was drawn from (`ids.decision_value`), so a click on an older version can be refused."""
+    value = ids.decision_value(record_id or 0, version) if decision else str(record_id)
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
+                              "text": plain_text(text, BUTTON_TEXT)}
+    if style:
+        button["style"] = style
+    return button

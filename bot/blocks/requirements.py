@@ -14,11 +14,10 @@ from typing import Any
 
 from bot.blocks import ids
 from bot.blocks.common import input_block as _input
-from bot.blocks.common import project_picker
+from bot.blocks.common import project_picker, record_button
 from bot.blocks.pagination import pager
 from bot.blocks.text import (
     BLOCKS_PER_MESSAGE,
-    BUTTON_TEXT,
     CONTEXT_TEXT,
     HEADER_TEXT,
     MODAL_BUTTON,
@@ -80,11 +79,8 @@ DECISIONS = frozenset({ids.REQ_CONFIRM, ids.REQ_REQUEST_CHANGES})
 
 def _button(action_id: str, req: Requirement, lang: str) -> dict[str, Any]:
     label, style, confirm = BUTTONS[action_id]
-    value = ids.decision_value(req.id or 0, req.version) if action_id in DECISIONS else str(req.id)
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
-                              "text": plain_text(t(label, lang), BUTTON_TEXT)}
-    if style:
-        button["style"] = style
+    button = record_button(action_id, t(label, lang), req.id, req.version, decision=action_id in DECISIONS,
+                           style=style)
     if confirm:
         button["confirm"] = {
             "title": plain_text(t("requirements.drop_confirm_title", lang), 100),

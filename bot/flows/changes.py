@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
@@ -54,6 +54,7 @@ from bot.flows import outbox_keys
 from bot.flows.delivery import deliver_now
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
+from bot.flows.people import Person
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import normalise_language, t
 from bot.models import ChangeRequest, ChangeStatus, Outbox, Project, Requirement
@@ -65,17 +66,6 @@ PER_PAGE = 10
 STATUSES = [s.value for s in ChangeStatus]
 
 
-class Person(Protocol):
-    """Who acts (a handler's `Actor`)."""
-
-    user_id: str
-    locale: str | None
-
-    @property
-    def is_team(self) -> bool: ...
-
-    @property
-    def is_client_side(self) -> bool: ...
 
 
 @dataclass

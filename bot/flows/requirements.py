@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
@@ -38,6 +38,7 @@ from bot.flows import outbox_keys
 from bot.flows.delivery import last_error
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
+from bot.flows.people import Person
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import Outbox, Project, ProjectStatus, Requirement
@@ -55,17 +56,6 @@ TEAM_ACTIONS = {"defer": requirements.defer, "drop": requirements.drop, "mark_do
 DECISIONS = ("confirm", "request_changes")
 
 
-class Person(Protocol):
-    """Who acts (the handlers' `Actor`)."""
-
-    @property
-    def user_id(self) -> str: ...
-
-    @property
-    def is_team(self) -> bool: ...
-
-    @property
-    def is_client_side(self) -> bool: ...
 
 
 @dataclass

@@ -1,23 +1,15 @@
-"""Slack I/O. Each module of this package (and of `commands/`) has a `register(app)`."""
+"""Slack I/O: one module per Slack surface, each naming its listeners in a `ROUTES` table
+(bot/handlers/routes.py); `register_handlers` puts them all behind one Bolt listener per kind."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from slack_bolt import App
 
-_SKIP = {"common", "errors"}
+from bot.handlers.routes import merge, register_routes
 
 
 def register_handlers(app: App) -> None:
-    """Call `register(app)` of every handler module, in a stable order."""
-    import bot.handlers as package
+    from bot.handlers import changes, digest, feedback, home, milestones, project, requirements, risk
 
-    for info in sorted(pkgutil.walk_packages(package.__path__, package.__name__ + "."), key=lambda i: i.name):
-        if info.ispkg or info.name.rsplit(".", 1)[-1] in _SKIP:
-            continue
-        module = importlib.import_module(info.name)
-        register = getattr(module, "register", None)
-        if callable(register):
-            register(app)
+    modules = (changes, digest, feedback, home, milestones, project, requirements, risk)
+    register_routes(app, merge(m.ROUTES for m in modules))

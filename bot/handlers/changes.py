@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
@@ -19,6 +18,7 @@ from bot.flows.changes import Reply
 from bot.handlers import common
 from bot.handlers.common import action_int, as_id, channel_of, message, selected_values, text_value
 from bot.handlers.plan_common import int_values
+from bot.handlers.routes import Routes
 from bot.services.changes import AssessmentInput, ChangeInput
 
 REQUEST_FIELDS = {
@@ -38,20 +38,6 @@ ASSESS_FIELDS = {
     "share_cost_with_client": ids.CHANGE_BLOCK_SHARE_COST,
     "milestone_ids": ids.CHANGE_BLOCK_MILESTONES,
 }
-
-
-def register(app: App) -> None:
-    app.command("/change")(change_command)
-    forms = {ids.CHANGE_MODAL: submit_request, ids.CHANGE_ASSESS_MODAL: submit_assessment,
-             ids.CHANGE_REJECT_MODAL: submit_rejection}
-    buttons = {ids.INTAKE_CHANGE_REQUEST: intake_clicked, ids.CHANGE_ASSESS: assess_clicked,
-               ids.CHANGE_APPROVE: approve_clicked, ids.CHANGE_REJECT: reject_clicked,
-               ids.CHANGE_IMPLEMENTED: implemented_clicked, ids.CHANGE_WITHDRAW: withdraw_clicked}
-    for callback_id, submitted in forms.items():
-        app.view(callback_id)(submitted)
-    for action_id, clicked in buttons.items():
-        app.action(action_id)(clicked)
-    app.action(re.compile(f"^{ids.CHANGE_LIST_PAGE}:(prev|next)$"))(list_page_clicked)
 
 
 # Rendering a reply -------------------------------------------------------------------------
@@ -259,3 +245,14 @@ def withdraw_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respo
     """Only the author, and only while the request is undecided."""
     _clicked(ack, body, context, respond, lambda deps, actor: flows.withdraw(
         deps, actor, cr_id=action_int(body), channel_id=channel_of(body)))
+
+
+ROUTES = Routes(
+    commands={"/change": change_command},
+    views={ids.CHANGE_MODAL: submit_request, ids.CHANGE_ASSESS_MODAL: submit_assessment,
+           ids.CHANGE_REJECT_MODAL: submit_rejection},
+    actions={ids.INTAKE_CHANGE_REQUEST: intake_clicked, ids.CHANGE_ASSESS: assess_clicked,
+             ids.CHANGE_APPROVE: approve_clicked, ids.CHANGE_REJECT: reject_clicked,
+             ids.CHANGE_IMPLEMENTED: implemented_clicked, ids.CHANGE_WITHDRAW: withdraw_clicked,
+             ids.CHANGE_LIST_PAGE: list_page_clicked},
+)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
 from bot.blocks.digest import digest_message, note_modal, send_confirmation
@@ -20,22 +20,12 @@ from bot.flows import digest as flow
 from bot.flows import projects as project_flow
 from bot.flows import reminders as reminder_flow
 from bot.handlers import common as h
+from bot.handlers.routes import Routes
 from bot.i18n import t
 from bot.models import Project
 from bot.services.errors import DomainError
 
 SNOOZE_KEY_MAX = 80
-
-
-def register(app: App) -> None:
-    app.command("/digest")(digest_command)
-    app.action(ids.DIGEST_POST_NOW)(preview_post_now)
-    app.action(ids.DIGEST_SKIP)(preview_skip)
-    app.action(ids.DIGEST_ADD_NOTE)(preview_add_note)
-    app.view(ids.DIGEST_NOTE_MODAL)(submit_note)
-    app.action(ids.DIGEST_SEND_CONFIRM)(confirm_send)
-    app.action(ids.DIGEST_SEND_CANCEL)(cancel_send)
-    app.action(ids.REMINDER_SNOOZE)(snooze_item)
 
 
 def digest_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -188,3 +178,12 @@ def snooze_item(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     reminder_flow.snooze(deps, user_id=actor.user_id, item_key=key, span=span)
     respond(**h.message(t("reminders.snoozed_day" if span == "1d" else "reminders.snoozed_week", lang)),
             replace_original=False)
+
+
+ROUTES = Routes(
+    commands={"/digest": digest_command},
+    actions={ids.DIGEST_POST_NOW: preview_post_now, ids.DIGEST_SKIP: preview_skip,
+             ids.DIGEST_ADD_NOTE: preview_add_note, ids.DIGEST_SEND_CONFIRM: confirm_send,
+             ids.DIGEST_SEND_CANCEL: cancel_send, ids.REMINDER_SNOOZE: snooze_item},
+    views={ids.DIGEST_NOTE_MODAL: submit_note},
+)

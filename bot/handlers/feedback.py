@@ -9,11 +9,10 @@ renders its result; the messages the use case owes go out after the person has t
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
@@ -34,6 +33,7 @@ from bot.deps import Deps
 from bot.flows import feedback as flow
 from bot.handlers import common
 from bot.handlers.common import Actor, deps_of, domain_message, language_for, message, refusal
+from bot.handlers.routes import Routes
 from bot.i18n import t
 from bot.services.errors import ValidationFailed
 from bot.slack.channels import channels_of_user
@@ -41,20 +41,6 @@ from bot.slack.channels import channels_of_user
 R = TypeVar("R", bound=flow.Result)
 FIELD_TO_BLOCK = dict(score=ids.FEEDBACK_BLOCK_SCORE, comment=ids.FEEDBACK_BLOCK_COMMENT, kind=ids.FEEDBACK_BLOCK_KIND,
                       text=ids.FEEDBACK_BLOCK_TEXT, note=ids.FEEDBACK_BLOCK_NOTE)
-
-
-def register(app: App) -> None:
-    app.command("/feedback")(feedback_command)
-    clicks = ((re.compile(rf"^{ids.FEEDBACK_SCORE}(:.*)?$"), score_click), (ids.FEEDBACK_COMMENT, open_comment),
-              (ids.INTAKE_GIVE_FEEDBACK, open_feedback_from_intake), (ids.FEEDBACK_POST_ANYWAY, post_anyway),
-              (ids.FEEDBACK_RESOLVE, open_resolve),
-              (re.compile(rf"^{ids.FEEDBACK_LIST_PAGE}:(prev|next)$"), turn_page))
-    for action, on_click in clicks:
-        app.action(action)(on_click)
-    forms = ((ids.FEEDBACK_COMMENT_MODAL, submit_comment), (ids.FEEDBACK_MODAL, submit_feedback),
-             (ids.FEEDBACK_RESOLVE_MODAL, submit_resolve))
-    for callback_id, on_submit in forms:
-        app.view(callback_id)(on_submit)
 
 
 def _who(deps: Deps, body: dict[str, Any]) -> tuple[Actor, flow.Who]:
@@ -308,3 +294,13 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
         respond(**_said(listed, actor), replace_original=False)
         return
     respond(**_results(listed), replace_original=True)
+
+
+ROUTES = Routes(
+    commands={"/feedback": feedback_command},
+    actions={ids.FEEDBACK_SCORE: score_click, ids.FEEDBACK_COMMENT: open_comment,
+             ids.INTAKE_GIVE_FEEDBACK: open_feedback_from_intake, ids.FEEDBACK_POST_ANYWAY: post_anyway,
+             ids.FEEDBACK_RESOLVE: open_resolve, ids.FEEDBACK_LIST_PAGE: turn_page},
+    views={ids.FEEDBACK_COMMENT_MODAL: submit_comment, ids.FEEDBACK_MODAL: submit_feedback,
+           ids.FEEDBACK_RESOLVE_MODAL: submit_resolve},
+)

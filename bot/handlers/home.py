@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, BoltContext
 
 from bot.blocks import ids
 from bot.blocks.home import home_view
 from bot.deps import Deps
 from bot.flows.home import home
 from bot.handlers.common import actor_of, deps_of, language_for
-
-
-def register(app: App) -> None:
-    app.event("app_home_opened")(home_opened)
-    app.action(ids.HOME_REFRESH)(refresh_home)
+from bot.handlers.routes import Routes
 
 
 def publish_home(deps: Deps, user_id: str, lang: str) -> None:
@@ -35,3 +31,6 @@ def refresh_home(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
     actor = actor_of(deps, body)
     publish_home(deps, actor.user_id, language_for(actor))
+
+
+ROUTES = Routes(events={"app_home_opened": home_opened}, actions={ids.HOME_REFRESH: refresh_home})

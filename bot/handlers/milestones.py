@@ -12,12 +12,11 @@ which past date it warned about, for an hour.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
@@ -39,6 +38,7 @@ from bot.handlers.common import (
     view_values,
 )
 from bot.handlers.plan_common import inline, open_from_click, said, who_of
+from bot.handlers.routes import Routes
 from bot.i18n import t
 from bot.services.milestones import MilestoneInput
 
@@ -74,15 +74,6 @@ class PastDueWarnings:
 
 
 WARNINGS = PastDueWarnings()
-
-
-def register(app: App) -> None:
-    app.command("/milestone")(milestone_command)
-    app.view(ids.MILESTONE_MODAL)(submit_milestone)
-    app.view(ids.MILESTONE_PICK_MODAL)(submit_pick)
-    app.view(ids.MILESTONE_EDIT_MODAL)(submit_edit)
-    app.action(ids.MILESTONE_EDIT)(edit_clicked)
-    app.action(re.compile(f"^{ids.MILESTONE_LIST_PAGE}:(prev|next)$"))(list_page_clicked)
 
 
 def milestone_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -213,3 +204,11 @@ def list_page_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, resp
         respond(**said(refused), replace_original=False)
         return
     respond(**_list_message(page, page.project.language), replace_original=True)
+
+
+ROUTES = Routes(
+    commands={"/milestone": milestone_command},
+    views={ids.MILESTONE_MODAL: submit_milestone, ids.MILESTONE_PICK_MODAL: submit_pick,
+           ids.MILESTONE_EDIT_MODAL: submit_edit},
+    actions={ids.MILESTONE_EDIT: edit_clicked, ids.MILESTONE_LIST_PAGE: list_page_clicked},
+)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
 from bot.blocks.project import close_prompt, project_list, project_modal, project_summary
@@ -15,6 +15,7 @@ from bot.blocks.text import mention, option, safe
 from bot.deps import Deps
 from bot.flows import projects as flow
 from bot.handlers import common as h
+from bot.handlers.routes import Routes
 from bot.i18n import t
 from bot.models import Project
 from bot.services import calendar, projects
@@ -37,13 +38,6 @@ FIELD_TO_BLOCK = {
     "options": ids.PROJECT_BLOCK_OPTIONS,
 }
 NEEDS_PROJECT = {"edit", "show", "close"}
-
-
-def register(app: App) -> None:
-    app.command("/project")(project_command)
-    app.view(ids.PROJECT_MODAL)(submit_project)
-    app.options(ids.PROJECT_TZ_ACTION)(timezone_options)
-    app.action(ids.PROJECT_CLOSE_CONFIRM)(confirm_close)
 
 
 def project_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -176,3 +170,11 @@ def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
         return
     text = t("project.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id))
     respond(**h.message(text), replace_original=True)
+
+
+ROUTES = Routes(
+    commands={"/project": project_command},
+    views={ids.PROJECT_MODAL: submit_project},
+    options={ids.PROJECT_TZ_ACTION: timezone_options},
+    actions={ids.PROJECT_CLOSE_CONFIRM: confirm_close},
+)

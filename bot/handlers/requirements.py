@@ -6,11 +6,10 @@ A refusal comes back as `flow.Refused`, worded here in the project's language.""
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
 from bot.blocks import requirements as rb
@@ -21,6 +20,7 @@ from bot.deps import Deps
 from bot.flows import requirements as flow
 from bot.handlers import common as h
 from bot.handlers.common import Actor
+from bot.handlers.routes import Routes
 from bot.i18n import t
 from bot.services import requirements
 from bot.services.errors import ValidationFailed
@@ -31,20 +31,6 @@ FIELD_TO_BLOCK = {"title": ids.REQ_BLOCK_TITLE, "description": ids.REQ_BLOCK_DES
                   "priority": ids.REQ_BLOCK_PRIORITY, "acceptance_criteria": ids.REQ_BLOCK_ACCEPTANCE,
                   "project": PROJECT_PICKER_BLOCK}
 TEAM_ACTIONS = {ids.REQ_DEFER: "defer", ids.REQ_DROP: "drop", ids.REQ_DONE: "mark_done"}
-
-
-def register(app: App) -> None:
-    app.command("/req")(req_command)
-    app.view(ids.REQ_MODAL)(submit_requirement)
-    app.view(ids.REQ_CHANGES_MODAL)(submit_changes)
-    app.action(ids.INTAKE_NEW_REQUIREMENT)(open_from_intake)
-    app.action(ids.REQ_EDIT)(edit_button)
-    app.action(ids.REQ_SEND)(send_button)
-    for action_id in TEAM_ACTIONS:
-        app.action(action_id)(team_action_button)
-    app.action(ids.REQ_CONFIRM)(confirm_button)
-    app.action(ids.REQ_REQUEST_CHANGES)(request_changes_button)
-    app.action(re.compile(f"^{re.escape(ids.REQ_LIST_PAGE)}:"))(list_page_button)
 
 
 def _why(actor: Actor, refused: flow.Refused, *, plain: bool = False) -> str:
@@ -327,3 +313,12 @@ def list_page_button(ack: Ack, body: dict[str, Any], context: BoltContext, respo
         return
     assert listing.page is not None
     respond(**_list_message(listing, listing.page), replace_original=True)
+
+
+ROUTES = Routes(
+    commands={"/req": req_command},
+    views={ids.REQ_MODAL: submit_requirement, ids.REQ_CHANGES_MODAL: submit_changes},
+    actions={ids.INTAKE_NEW_REQUIREMENT: open_from_intake, ids.REQ_EDIT: edit_button, ids.REQ_SEND: send_button,
+             **dict.fromkeys(TEAM_ACTIONS, team_action_button), ids.REQ_CONFIRM: confirm_button,
+             ids.REQ_REQUEST_CHANGES: request_changes_button, ids.REQ_LIST_PAGE: list_page_button},
+)

@@ -8,10 +8,9 @@ channels (outside a conversation), and whether a chosen owner is a member of the
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
@@ -37,6 +36,7 @@ from bot.handlers.common import (
     view_values,
 )
 from bot.handlers.plan_common import inline, open_from_click, said, who_of
+from bot.handlers.routes import Routes
 from bot.i18n import t
 from bot.models import RiskStatus, Visibility
 from bot.slack.users import UserKind
@@ -54,18 +54,6 @@ FIELD_TO_BLOCK = {
 }
 MARKED = {RiskStatus.open: "risk.marked_open", RiskStatus.mitigated: "risk.marked_mitigated",
           RiskStatus.occurred: "risk.marked_occurred", RiskStatus.closed: "risk.marked_closed"}
-
-
-def register(app: App) -> None:
-    app.command("/risk")(risk_command)
-    app.view(ids.RISK_MODAL)(submit_risk)
-    app.view(ids.RISK_REVIEW_MODAL)(submit_review)
-    app.action(ids.RISK_ADD_DETAILS)(open_edit)
-    app.action(ids.RISK_EDIT)(open_edit)
-    app.action(ids.RISK_SET_REVIEW)(open_review)
-    for action_id in ACTION_TO_STATUS:
-        app.action(action_id)(change_status)
-    app.action(re.compile(rf"^{ids.RISK_LIST_PAGE}:(prev|next)$"))(turn_page)
 
 
 def risk_command(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
@@ -248,3 +236,11 @@ def _list_message(page: flow.Page, lang: str, notice: str | None = None) -> dict
                            today=page.today, milestones=page.milestones, include_closed=page.include_closed,
                            notice=notice)
     return message(t("risk.list_text", lang, name=safe(project.name, 200), count=page.total), blocks)
+
+
+ROUTES = Routes(
+    commands={"/risk": risk_command},
+    views={ids.RISK_MODAL: submit_risk, ids.RISK_REVIEW_MODAL: submit_review},
+    actions={ids.RISK_ADD_DETAILS: open_edit, ids.RISK_EDIT: open_edit, ids.RISK_SET_REVIEW: open_review,
+             **dict.fromkeys(ACTION_TO_STATUS, change_status), ids.RISK_LIST_PAGE: turn_page},
+)
