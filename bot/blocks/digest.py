@@ -34,6 +34,12 @@ if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at r
 LIST_LIMIT = 8  # items per list before "…and N more"
 TITLE_LIMIT = 150
 
+OVERALL_KEYS = {"on_track": "digest.status_on_track", "at_risk": "digest.status_at_risk", "late": "digest.status_late"}
+MILESTONE_STATUS_KEYS = {"on_track": "digest.milestone_status_on_track", "at_risk": "digest.milestone_status_at_risk",
+                         "late": "digest.milestone_status_late", "done": "digest.milestone_status_done"}
+DECISION_KEYS = {"approved": "digest.decision_approved", "rejected": "digest.decision_rejected",
+                 "implemented": "digest.decision_implemented"}
+
 
 def decision_buttons(kind: str, lang: str, item: Any) -> list[dict[str, Any]]:
     """The buttons with which a client approver decides an awaiting item, wherever it is shown
@@ -101,7 +107,7 @@ def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain_text(header, HEADER_TEXT)}]
     if facts.note:
         blocks.append(_section(t("digest.note_title", lang, pm=mention(p.pm_user_id)) + "\n" + safe(facts.note, 2000)))
-    status_text = t(f"digest.status_{facts.overall}", lang)
+    status_text = t(OVERALL_KEYS[facts.overall], lang)
     blocks.append({"type": "section", "text": mrkdwn(status_text)})
     blocks.append({"type": "context", "elements": [mrkdwn(t(
         "digest.week_line", lang, week=week_number(facts.week), date=format_date(facts.week_monday, lang)))]})
@@ -110,7 +116,7 @@ def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
     # Milestones
     ms = [
         t("digest.milestone_line", lang, name=safe(m.name, TITLE_LIMIT), bar=progress_bar(m.progress),
-          progress=m.progress, due=format_date(m.due_date, lang), status=t(f"digest.milestone_status_{m.status}", lang))
+          progress=m.progress, due=format_date(m.due_date, lang), status=t(MILESTONE_STATUS_KEYS[m.status], lang))
         for m in facts.milestones
     ]
     milestones_text = _lines(ms, lang) or t("digest.no_milestones", lang)
@@ -125,7 +131,7 @@ def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
         week_lines.append(t("digest.changes_line", lang, raised=len(facts.changes_raised),
                             decided=len(facts.changes_decided)))
         for c in facts.changes_decided[:LIST_LIMIT]:
-            decision = t(f"digest.decision_{c.status}", lang)
+            decision = t(DECISION_KEYS[c.status], lang)
             week_lines.append(t("digest.change_decided", lang, title=safe(c.title, TITLE_LIMIT), decision=decision,
                                 impact=_impact(c, lang, show_cost=internal or c.share_cost_with_client)))
     if facts.feedback:

@@ -21,7 +21,7 @@ from bot.blocks.text import (
     plain_text,
     safe,
 )
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGE_KEYS, LANGUAGES, WEEKDAY_KEYS, t
 from bot.models import Project, ProjectStatus
 
 # The client's way in (SPEC §3): each button opens its feature's modal.
@@ -31,9 +31,12 @@ INTAKE_LABELS = {
     ids.INTAKE_GIVE_FEEDBACK: "intake.give_feedback",
 }
 
+CADENCE_KEYS = {0: "project.cadence_0", 1: "project.cadence_1", 2: "project.cadence_2", 4: "project.cadence_4"}
+STATUS_KEYS = {"active": "project.status_active", "closed": "project.status_closed"}
+
 
 def _weekday_options(lang: str) -> list[dict[str, Any]]:
-    return [option(t(f"common.weekday_{d}", lang), str(d)) for d in range(7)]
+    return [option(t(WEEKDAY_KEYS[d], lang), str(d)) for d in range(7)]
 
 
 def project_modal(
@@ -55,8 +58,8 @@ def project_modal(
     working = p.working_days if p else [0, 1, 2, 3, 4]
     cadence = p.feedback_cadence_weeks if p else 0
     weekday_opts = _weekday_options(lang)
-    cadence_opts = [option(t(f"project.cadence_{c}", lang), str(c)) for c in cadences]
-    language_opts = [option(t(f"common.language_{code}", lang), code) for code in LANGUAGES]
+    cadence_opts = [option(t(CADENCE_KEYS[c], lang), str(c)) for c in cadences]
+    language_opts = [option(t(LANGUAGE_KEYS[code], lang), code) for code in LANGUAGES]
     flags = [
         option(t("project.option_anonymous", lang), "anonymous_feedback"),
         option(t("project.option_require_approval", lang), "require_pm_approval"),
@@ -137,21 +140,21 @@ def _users(user_ids: list[str], lang: str) -> str:
 
 def project_summary(project: Project, lang: str) -> list[dict[str, Any]]:
     """`/project show`: every setting at a glance."""
-    cadence = t(f"project.cadence_{project.feedback_cadence_weeks}", lang)
+    cadence = t(CADENCE_KEYS.get(project.feedback_cadence_weeks, "project.cadence_0"), lang)
     fields = [
         t("project.show_client", lang, value=safe(project.client_name or "-", 500)),
-        t("project.show_status", lang, value=t(f"project.status_{project.status}", lang)),
+        t("project.show_status", lang, value=t(STATUS_KEYS.get(project.status, "project.status_active"), lang)),
         t("project.show_client_channel", lang, value=channel_link(project.client_channel_id)),
         t("project.show_internal_channel", lang,
           value=channel_link(project.internal_channel_id) or t("common.none", lang)),
         t("project.show_pm", lang, value=mention(project.pm_user_id)),
         t("project.show_approvers", lang, value=_users(project.client_approver_ids, lang)),
         t("project.show_timezone", lang, value=safe(project.timezone, 100)),
-        t("project.show_language", lang, value=t(f"common.language_{project.language}", lang)),
-        t("project.show_digest", lang, day=t(f"common.weekday_{project.digest_weekday}", lang),
+        t("project.show_language", lang, value=t(LANGUAGE_KEYS.get(project.language, "common.language_en"), lang)),
+        t("project.show_digest", lang, day=t(WEEKDAY_KEYS[project.digest_weekday % 7], lang),
           time=project.digest_time.strftime("%H:%M")),
         t("project.show_working_days", lang,
-          value=", ".join(t(f"common.weekday_{d}", lang) for d in project.working_days)),
+          value=", ".join(t(WEEKDAY_KEYS[d % 7], lang) for d in project.working_days)),
     ]
     extra = [
         t("project.show_holidays", lang, value=", ".join(project.holidays) or t("common.none", lang)),
@@ -173,7 +176,8 @@ def project_list(projects: list[Project], lang: str) -> list[dict[str, Any]]:
     for p in projects:
         blocks.append({"type": "section", "text": mrkdwn(t(
             "project.list_item", lang, name=safe(p.name, 200), client=safe(p.client_name or "-", 200),
-            channel=channel_link(p.client_channel_id), status=t(f"project.status_{p.status}", lang),
+            channel=channel_link(p.client_channel_id),
+            status=t(STATUS_KEYS.get(p.status, "project.status_active"), lang),
         ))})
     return fit_blocks(blocks, BLOCKS_PER_MESSAGE,
                       t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_MESSAGE + 1))

@@ -106,12 +106,37 @@ def parse_item_block_id(block_id: object) -> str:
     return ""
 
 
+STATUS_KEYS = {
+    "proposed": "requirements.status_proposed",
+    "changes_requested": "requirements.status_changes_requested",
+    "confirmed": "requirements.status_confirmed",
+    "deferred": "requirements.status_deferred",
+    "dropped": "requirements.status_dropped",
+    "done": "requirements.status_done",
+}
+PRIORITY_KEYS = {
+    "must": "requirements.priority_must",
+    "should": "requirements.priority_should",
+    "could": "requirements.priority_could",
+    "wont": "requirements.priority_wont",
+}
+FILTER_KEYS = {
+    "open": "requirements.filter_open",
+    "proposed": "requirements.filter_proposed",
+    "changes_requested": "requirements.filter_changes_requested",
+    "confirmed": "requirements.filter_confirmed",
+    "deferred": "requirements.filter_deferred",
+    "dropped": "requirements.filter_dropped",
+    "done": "requirements.filter_done",
+}
+
+
 def status_label(status: str, lang: str) -> str:
-    return t(f"requirements.status_{status}", lang)
+    return t(STATUS_KEYS[status], lang) if status in STATUS_KEYS else status
 
 
 def priority_label(priority: str, lang: str) -> str:
-    return t(f"requirements.priority_{priority}", lang)
+    return t(PRIORITY_KEYS[priority], lang) if priority in PRIORITY_KEYS else priority
 
 
 def _who(user_id: str | None, on_behalf: bool, lang: str) -> str:
@@ -170,7 +195,7 @@ def list_blocks(items: list[Requirement], project: Project, lang: str, *, total:
                 notice: str | None = None) -> list[dict[str, Any]]:
     """`/req list`: newest first, PER_PAGE per page, each item with the viewer's buttons."""
     title_key = "requirements.list_title_filtered" if status_filter else "requirements.list_title"
-    filter_label = t(f"requirements.filter_{status_filter}", lang) if status_filter else ""
+    filter_label = t(FILTER_KEYS[status_filter], lang) if status_filter in FILTER_KEYS else ""
     blocks: list[dict[str, Any]] = []
     if notice:
         blocks.append({"type": "context", "elements": [mrkdwn(notice, CONTEXT_TEXT)]})

@@ -62,8 +62,18 @@ def impact_text(cr: ChangeRequest, lang: str, *, to_client: bool) -> str:
     return " · ".join(p for p in parts if p)
 
 
+STATUS_KEYS = {
+    "submitted": "changes.status_submitted",
+    "assessed": "changes.status_assessed",
+    "approved": "changes.status_approved",
+    "rejected": "changes.status_rejected",
+    "withdrawn": "changes.status_withdrawn",
+    "implemented": "changes.status_implemented",
+}
+
+
 def status_label(status: str, lang: str) -> str:
-    return t(f"changes.status_{status}", lang)
+    return t(STATUS_KEYS[status], lang) if status in STATUS_KEYS else status
 
 
 def history_line(entry: ActivityLog, project: Project, lang: str, who: Who,
@@ -101,10 +111,33 @@ def decision_moves(entries: list[ActivityLog]) -> list[dict[str, Any]]:
 
 # The export --------------------------------------------------------------------------------
 
-COLUMNS = ["id", "title", "status", "requested_by", "requested_at", "by_client", "description", "reason",
-           "schedule_impact_days", "effort_hours", "cost", "cost_shared", "recommendation", "assessed_by",
-           "assessed_at", "decision", "decided_by", "decided_at", "on_behalf_of_client", "decision_reason",
-           "milestones", "requirements", "plan_change"]
+# Each column and the catalogue key of its heading.
+COLUMN_KEYS = {
+    "id": "changes.export_col_id",
+    "title": "changes.export_col_title",
+    "status": "changes.export_col_status",
+    "requested_by": "changes.export_col_requested_by",
+    "requested_at": "changes.export_col_requested_at",
+    "by_client": "changes.export_col_by_client",
+    "description": "changes.export_col_description",
+    "reason": "changes.export_col_reason",
+    "schedule_impact_days": "changes.export_col_schedule_impact_days",
+    "effort_hours": "changes.export_col_effort_hours",
+    "cost": "changes.export_col_cost",
+    "cost_shared": "changes.export_col_cost_shared",
+    "recommendation": "changes.export_col_recommendation",
+    "assessed_by": "changes.export_col_assessed_by",
+    "assessed_at": "changes.export_col_assessed_at",
+    "decision": "changes.export_col_decision",
+    "decided_by": "changes.export_col_decided_by",
+    "decided_at": "changes.export_col_decided_at",
+    "on_behalf_of_client": "changes.export_col_on_behalf_of_client",
+    "decision_reason": "changes.export_col_decision_reason",
+    "milestones": "changes.export_col_milestones",
+    "requirements": "changes.export_col_requirements",
+    "plan_change": "changes.export_col_plan_change",
+}
+COLUMNS = list(COLUMN_KEYS)
 
 
 def _rows(session: Session, project: Project, lang: str, include_internal: bool) -> list[dict[str, str]]:
@@ -156,7 +189,7 @@ def _milestone_names(ms: dict[int, list[Milestone]]) -> dict[int, str]:
 
 
 def render_csv(rows: list[dict[str, str]], lang: str) -> str:
-    return csv_cells.write([t(f"changes.export_col_{c}", lang) for c in COLUMNS],
+    return csv_cells.write([t(COLUMN_KEYS[c], lang) for c in COLUMNS],
                            ([row[c] for c in COLUMNS] for row in rows))
 
 
@@ -174,7 +207,7 @@ def render_markdown(session: Session, project: Project, rows: list[dict[str, str
         lines.append(t("changes.export_empty", lang))
         return "\n".join(lines) + "\n"
     summary = ["id", "title", "status", "schedule_impact_days", "effort_hours", "cost", "decided_by", "decided_at"]
-    lines.append("| " + " | ".join(t(f"changes.export_col_{c}", lang) for c in summary) + " |")
+    lines.append("| " + " | ".join(t(COLUMN_KEYS[c], lang) for c in summary) + " |")
     lines.append("|" + "---|" * len(summary))
     for row in rows:
         lines.append("| " + " | ".join(_md(row[c]) or " " for c in summary) + " |")

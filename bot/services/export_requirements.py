@@ -29,6 +29,14 @@ CSV_COLUMNS = [
     "decided_by", "decided_by_name", "decided_at", "decided_on_behalf_of_client", "change_comment",
 ]
 FORMATS = ("md", "csv")
+STATUS_KEYS = {
+    "proposed": "requirements.status_proposed",
+    "changes_requested": "requirements.status_changes_requested",
+    "confirmed": "requirements.status_confirmed",
+    "deferred": "requirements.status_deferred",
+    "dropped": "requirements.status_dropped",
+    "done": "requirements.status_done",
+}
 
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 _LINE_START = re.compile(r"^(\s{0,3})(#|```|~~~)")
@@ -87,7 +95,7 @@ def _status_lines(req: Requirement, project: Project, lang: str, names: dict[str
     who = md_inline(_name(req.decided_by, names))
     when = local(req.decided_at, tz)
     behalf = " " + t("requirements.doc_on_behalf", lang) if req.decided_on_behalf else ""
-    lines = [t("requirements.doc_status", lang, status=t(f"requirements.status_{req.status}", lang))]
+    lines = [t("requirements.doc_status", lang, status=t(STATUS_KEYS[req.status], lang))]
     if req.status in (RequirementStatus.confirmed, RequirementStatus.done) and req.decided_by:
         lines.append(t("requirements.doc_confirmed_by", lang, user=who, when=when) + behalf)
     elif req.status == RequirementStatus.changes_requested and req.decided_by:
