@@ -26,6 +26,7 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import format_date, t
+from bot.i18n.names import DECISION_KEYS, MILESTONE_STATUS_KEYS, OVERALL_KEYS
 from bot.models import ChangeRequest, Project, Risk
 
 if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
@@ -33,12 +34,6 @@ if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at r
 
 LIST_LIMIT = 8  # items per list before "…and N more"
 TITLE_LIMIT = 150
-
-OVERALL_KEYS = {"on_track": "digest.status_on_track", "at_risk": "digest.status_at_risk", "late": "digest.status_late"}
-MILESTONE_STATUS_KEYS = {"on_track": "digest.milestone_status_on_track", "at_risk": "digest.milestone_status_at_risk",
-                         "late": "digest.milestone_status_late", "done": "digest.milestone_status_done"}
-DECISION_KEYS = {"approved": "digest.decision_approved", "rejected": "digest.decision_rejected",
-                 "implemented": "digest.decision_implemented"}
 
 
 def decision_buttons(kind: str, lang: str, item: Any) -> list[dict[str, Any]]:

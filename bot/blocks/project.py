@@ -21,7 +21,9 @@ from bot.blocks.text import (
     plain_text,
     safe,
 )
-from bot.i18n import LANGUAGE_KEYS, LANGUAGES, WEEKDAY_KEYS, t
+from bot.i18n import LANGUAGES, t
+from bot.i18n.names import CADENCE_KEYS, LANGUAGE_KEYS, WEEKDAY_KEYS
+from bot.i18n.names import PROJECT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, ProjectStatus
 
 # The client's way in (SPEC §3): each button opens its feature's modal.
@@ -30,9 +32,6 @@ INTAKE_LABELS = {
     ids.INTAKE_CHANGE_REQUEST: "intake.change_request",
     ids.INTAKE_GIVE_FEEDBACK: "intake.give_feedback",
 }
-
-CADENCE_KEYS = {0: "project.cadence_0", 1: "project.cadence_1", 2: "project.cadence_2", 4: "project.cadence_4"}
-STATUS_KEYS = {"active": "project.status_active", "closed": "project.status_closed"}
 
 
 def _weekday_options(lang: str) -> list[dict[str, Any]]:

@@ -35,6 +35,9 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import t
+from bot.i18n.names import PRIORITY_KEYS
+from bot.i18n.names import REQUIREMENT_FILTER_KEYS as FILTER_KEYS
+from bot.i18n.names import REQUIREMENT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, Requirement, RequirementStatus
 from bot.services import requirements
 from bot.services.export_requirements import local, ref
@@ -106,29 +109,6 @@ def parse_item_block_id(block_id: object) -> str:
     return ""
 
 
-STATUS_KEYS = {
-    "proposed": "requirements.status_proposed",
-    "changes_requested": "requirements.status_changes_requested",
-    "confirmed": "requirements.status_confirmed",
-    "deferred": "requirements.status_deferred",
-    "dropped": "requirements.status_dropped",
-    "done": "requirements.status_done",
-}
-PRIORITY_KEYS = {
-    "must": "requirements.priority_must",
-    "should": "requirements.priority_should",
-    "could": "requirements.priority_could",
-    "wont": "requirements.priority_wont",
-}
-FILTER_KEYS = {
-    "open": "requirements.filter_open",
-    "proposed": "requirements.filter_proposed",
-    "changes_requested": "requirements.filter_changes_requested",
-    "confirmed": "requirements.filter_confirmed",
-    "deferred": "requirements.filter_deferred",
-    "dropped": "requirements.filter_dropped",
-    "done": "requirements.filter_done",
-}
 
 
 def status_label(status: str, lang: str) -> str:

@@ -10,15 +10,10 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
+from bot.i18n import names
+
 LANGUAGES = ("en", "zh-CN")
 DEFAULT_LANGUAGE = "en"
-# Catalogue keys named in full (no key is built from a value): by language, by weekday (Monday = 0).
-LANGUAGE_KEYS = {"en": "common.language_en", "zh-CN": "common.language_zh-CN"}
-WEEKDAY_KEYS = ("common.weekday_0", "common.weekday_1", "common.weekday_2", "common.weekday_3",
-                "common.weekday_4", "common.weekday_5", "common.weekday_6")
-WEEKDAY_SHORT_KEYS = ("common.weekday_short_0", "common.weekday_short_1", "common.weekday_short_2",
-                      "common.weekday_short_3", "common.weekday_short_4", "common.weekday_short_5",
-                      "common.weekday_short_6")
 _LOCALES = Path(__file__).parent / "locales"
 
 
@@ -66,7 +61,7 @@ def format_date(day: object, lang: str | None = None) -> str:
 
     assert isinstance(day, _date)
     lang = normalise_language(lang)
-    weekday = t(WEEKDAY_SHORT_KEYS[day.weekday()], lang)
+    weekday = t(names.WEEKDAY_SHORT_KEYS[day.weekday()], lang)
     if lang == "zh-CN":
         return f"{day.year}年{day.month}月{day.day}日（{weekday}）"
     return f"{weekday} {day.day} {t(f'common.month_{day.month}', lang)} {day.year}"

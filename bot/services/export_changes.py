@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.i18n import t
+from bot.i18n.names import CHANGE_STATUS_KEYS as STATUS_KEYS
 from bot.models import ActivityLog, ChangeRequest, Milestone, Project
 from bot.services import calendar, changes, csv_cells
 
@@ -62,14 +63,6 @@ def impact_text(cr: ChangeRequest, lang: str, *, to_client: bool) -> str:
     return " · ".join(p for p in parts if p)
 
 
-STATUS_KEYS = {
-    "submitted": "changes.status_submitted",
-    "assessed": "changes.status_assessed",
-    "approved": "changes.status_approved",
-    "rejected": "changes.status_rejected",
-    "withdrawn": "changes.status_withdrawn",
-    "implemented": "changes.status_implemented",
-}
 
 
 def status_label(status: str, lang: str) -> str:

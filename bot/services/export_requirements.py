@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from bot.i18n import t
+from bot.i18n.names import REQUIREMENT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, Requirement, RequirementStatus
 from bot.services import calendar, csv_cells
 from bot.services.requirements import PRIORITIES, all_of
@@ -29,14 +30,6 @@ CSV_COLUMNS = [
     "decided_by", "decided_by_name", "decided_at", "decided_on_behalf_of_client", "change_comment",
 ]
 FORMATS = ("md", "csv")
-STATUS_KEYS = {
-    "proposed": "requirements.status_proposed",
-    "changes_requested": "requirements.status_changes_requested",
-    "confirmed": "requirements.status_confirmed",
-    "deferred": "requirements.status_deferred",
-    "dropped": "requirements.status_dropped",
-    "done": "requirements.status_done",
-}
 
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 _LINE_START = re.compile(r"^(\s{0,3})(#|```|~~~)")

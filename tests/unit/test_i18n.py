@@ -35,3 +35,17 @@ def test_lookup_fills_placeholders_and_normalises_language():
     assert normalise_language("fr-FR") == "en"
     with pytest.raises(KeyError):
         t("nope.missing", "en")
+
+
+def test_every_key_a_mapping_names_exists_in_both_languages():
+    """Keys are spelled out in bot/i18n/names.py (never built from a value): each must exist."""
+    from bot.i18n import catalogue, names
+
+    for name in dir(names):
+        table = getattr(names, name)
+        if not name.endswith("_KEYS"):
+            continue
+        keys = table.values() if isinstance(table, dict) else table
+        for lang in ("en", "zh-CN"):
+            missing = [k for k in keys if k not in catalogue(lang)]
+            assert not missing, f"{name} in {lang}: {missing}"
