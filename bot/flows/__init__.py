@@ -14,4 +14,9 @@ below them know nothing of Slack.
 - `digest`       the weekly digest job, the PM preview and late question, `/digest preview|send`
 - `reminders`    the daily reminder DMs, the nudges and escalations, snoozes
 - `home`         the App Home
+- `requirements` capture, edit, send for confirmation, the client's decision, team actions, lists
+- `changes`      change requests: raise, assess (and revise), send for approval, decide, export
+- `milestones`, `risks` (with `plan_scope`, the preamble they share)   the plan and the register
+- `feedback`     satisfaction prompts, answers, comments, follow-ups for the PM
+- `people`       who acts, as a flow sees them
 """
