@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -17,6 +18,8 @@ from bot.slack.sanitize import clean
 from bot.slack.users import UserDirectory
 
 log = logging.getLogger(__name__)
+
+LISTENER_THREADS = 200
 
 
 def create_app(
@@ -37,6 +40,11 @@ def create_app(
         process_before_response=False,
         raise_error_for_unhandled_request=True,  # acknowledged by handle_error
         ignoring_self_events_enabled=True,
+        # A listener acknowledges first, then does its post-ack work (Slack calls that may be
+        # slow). Bolt's default pool of 5 threads let five slow Slack calls hold back the next
+        # request's acknowledgement past Slack's 3 seconds; threads are made on demand, so a
+        # large pool costs nothing while idle (bench/slow_slack_acks.py).
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="pmbot-listener"),
     )
     app._pmbot_deps = deps  # type: ignore[attr-defined]
 

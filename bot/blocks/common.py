@@ -78,3 +78,11 @@ def record_button(action_id: str, text: str, record_id: int | None, version: int
     if style:
         button["style"] = style
     return button
+
+
+def already_saved_view(lang: str) -> dict[str, Any]:
+    """What a form submitted twice shows (Slack resubmits after a slow first answer): it was
+    saved the first time, and nothing was stored twice."""
+    return {"type": "modal", "title": plain_text(t("common.already_saved_title", lang), MODAL_TITLE),
+            "close": plain_text(t("common.close", lang), MODAL_BUTTON),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": t("common.already_saved", lang)}}]}

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 from bot.clock import Clock
@@ -76,12 +79,58 @@ class Unit:
                         project=project, target=target, method="chat.update")
 
 
+class AlreadySaved(Exception):
+    """This modal (by its view id) was saved before: Slack resubmits a form whose first answer
+    came after 3 seconds. Nothing is stored twice; the handler answers "already saved"."""
+
+
+# The modal submission a request is serving (set by the view dispatcher, bot/handlers/routes.py):
+# a unit that stores something for it remembers its view id in the same transaction.
+submission: ContextVar[tuple[str, str] | None] = ContextVar("submission", default=None)
+_BOOKKEEPING = frozenset({"outbox", "submission"})
+
+
+def _wrote(session: Session) -> None:
+    """Track whether a unit stored anything of the record (not just messages it owes)."""
+
+    @event.listens_for(session, "before_flush")
+    def _flushed(sess: Session, _ctx: object, _instances: object) -> None:
+        if any(getattr(o, "__tablename__", "") not in _BOOKKEEPING for o in (*sess.new, *sess.dirty, *sess.deleted)):
+            sess.info["wrote"] = True
+
+    @event.listens_for(session, "do_orm_execute")
+    def _executed(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            table = getattr(state.statement, "table", None)
+            if getattr(table, "name", "") not in _BOOKKEEPING:
+                state.session.info["wrote"] = True
+
+
+def _remember_submission(unit: Unit, current: tuple[str, str]) -> None:
+    view_id, callback_id = current
+    unit.session.flush()
+    if not unit.session.info.get("wrote"):
+        return  # refused, or nothing to change: the same form may be sent again
+    if not unit.first_submission(view_id, callback_id):
+        raise AlreadySaved(view_id)  # a twin submission saved it a moment ago: roll this one back
+
+
 @contextmanager
 def unit_of_work(deps: Deps, *, deliver: bool = True) -> Iterator[Unit]:
-    """One session scope for one use case; delivers what it owes after the commit."""
+    """One session scope for one use case; delivers what it owes after the commit. Serving a
+    modal submission that was already saved, it raises `AlreadySaved` (nothing is stored)."""
+    current = submission.get()
+    if current is not None:
+        submission.set(None)  # the first unit of the request is the one that saves the form
     with deps.session() as session:
         unit = Unit(deps=deps, session=session, now=deps.clock.now())
+        if current is not None:
+            _wrote(session)
+            if session.get(Submission, current[0][:64]) is not None:
+                raise AlreadySaved(current[0])
         yield unit
+        if current is not None:
+            _remember_submission(unit, current)
     if deliver and unit.owed:
         from bot.flows.delivery import deliver as send_one
 

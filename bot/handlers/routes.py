@@ -22,6 +22,10 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond, Say
 from slack_sdk import WebClient
 
+from bot.blocks.common import already_saved_view
+from bot.flows import unit
+from bot.i18n import normalise_language
+
 log = logging.getLogger(__name__)
 
 Listener = Callable[..., Any]
@@ -75,10 +79,29 @@ def _dispatcher(table: dict[str, Listener], key_of: Callable[[dict[str, Any], An
                  client: WebClient, payload: dict[str, Any]) -> Any:
         key = key_of(body, payload)
         fn = table.get(key) or table[action_route(key)]
-        return _call(fn, {"ack": ack, "body": body, "context": context, "respond": respond, "say": say,
-                          "client": client, "payload": payload, "logger": log, name: payload})
+        arguments = {"ack": ack, "body": body, "context": context, "respond": respond, "say": say,
+                     "client": client, "payload": payload, "logger": log, name: payload}
+        if name != "view":
+            return _call(fn, arguments)
+        token = unit.submission.set((str(payload.get("id") or ""), key) if payload.get("id") else None)
+        try:
+            return _call(fn, arguments)
+        except unit.AlreadySaved:
+            log.info("modal %s (%s) was saved before: answered, nothing stored twice", payload.get("id"), key)
+            ack(response_action="update", view=already_saved_view(_language(context, payload)))
+            return None
+        finally:
+            unit.submission.reset(token)
 
     return dispatch
+
+
+def _language(context: BoltContext, view: dict[str, Any]) -> str:
+    """The language of the person who submitted (their Slack locale, when Bolt knows it)."""
+    deps = context.get("deps")
+    user = context.get("user_id")
+    info = deps.users.info(deps.client, user) if deps is not None and user else None
+    return normalise_language(getattr(info, "locale", None))
 
 
 def register_routes(app: App, routes: Routes) -> None:

@@ -713,3 +713,24 @@ def test_each_command_click_and_submission_opens_one_session_scope(slack, fake_s
     assert scopes(lambda: (slack.submit(ids.REQ_MODAL, values("Invoices as PDF"), user=people.dev,
                                         private_metadata=meta), fake_slack.wait_for("chat.postEphemeral"))) == 1
     assert reqs(session)[0].status == "confirmed" and len(reqs(session)) == 2
+
+
+def test_a_form_resubmitted_after_a_slow_answer_is_stored_once(slack, fake_slack, people, session, project):
+    """Issue 11, item 5: a modal saved after 3 s is reported to the user as failed, and resubmitting
+    it (the same view, as Slack sends it again) stored a duplicate."""
+    slack.command("/req", "", user=people.dev)
+    view_id = fake_slack.wait_for("views.open")[0].response["view"]["id"]
+    view = slack.last_view()
+    form = values("Export to PDF")
+    first = slack.submit(ids.REQ_MODAL, form, user=people.dev, view_id=view_id,
+                         private_metadata=view["private_metadata"])
+    assert first.status_code == 200
+    again = slack.submit(ids.REQ_MODAL, form, user=people.dev, view_id=view_id,
+                         private_metadata=view["private_metadata"])
+    assert again.status_code == 200
+    answer = again.json()
+    assert answer["response_action"] == "update" and "Already saved" in json.dumps(answer["view"])
+    assert [r.title for r in reqs(session)] == ["Export to PDF"]
+    # another form (another view) is a new requirement, as before
+    slack.submit(ids.REQ_MODAL, values("Export to PDF"), user=people.dev, private_metadata=view["private_metadata"])
+    assert [r.title for r in reqs(session)] == ["Export to PDF", "Export to PDF"]

@@ -393,7 +393,7 @@ def view_submission(
     user: SlackUser,
     team_id: str = DEFAULT_TEAM,
     private_metadata: str = "",
-    view_id: str = "V0VIEW",
+    view_id: str | None = None,
     hash: str = "h",
     response_urls: Iterable[str | Mapping[str, Any]] | None = None,
     enterprise_id: str | None = None,
@@ -415,7 +415,7 @@ def view_submission(
         "token": VERIFICATION_TOKEN,
         "trigger_id": trigger_id or _trigger_id(),
         "view": _view(
-            view_id=view_id,
+            view_id=view_id or f"V{_unique():08d}",  # each opened modal has its own id
             callback_id=callback_id,
             private_metadata=private_metadata,
             values=values,
@@ -437,7 +437,7 @@ def view_closed(
     user: SlackUser,
     team_id: str = DEFAULT_TEAM,
     private_metadata: str = "",
-    view_id: str = "V0VIEW",
+    view_id: str | None = None,
     hash: str = "h",
     values: Mapping[str, Mapping[str, Any]] | None = None,
     is_cleared: bool = False,
@@ -449,7 +449,7 @@ def view_closed(
     Unlike view_submission it has no ``trigger_id`` and no ``response_urls``.
     """
     view = _view(
-        view_id=view_id,
+        view_id=view_id or f"V{_unique():08d}",
         callback_id=callback_id,
         private_metadata=private_metadata,
         values=values or {},
