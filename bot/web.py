@@ -28,7 +28,10 @@ def create_web_app(app: App) -> Starlette:
     signature = None if settings.socket_mode else guard.Signature(settings.slack_signing_secret)
 
     async def slack_events(request: Request) -> Response:
-        checked = guard.http_request(await request.body(), request.headers, request.url.query, signature)
+        body = await guard.read_body(request)
+        if body is None:
+            return JSONResponse({"error": "request_too_large"}, status_code=413)
+        checked = guard.http_request(body, request.headers, request.url.query, signature)
         if isinstance(checked, guard.Refused):
             return JSONResponse({"error": checked.error}, status_code=checked.status)
         bolt_response = await run_in_threadpool(app.dispatch, checked)

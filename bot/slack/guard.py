@@ -331,3 +331,26 @@ def socket_mode_handler(app: Any, app_token: str | None) -> Any:
             handle_socket_request(self.app, client, req)
 
     return GuardedSocketModeHandler(app, app_token)
+
+
+# Slack's own payloads are far smaller (a modal's state stays well under 100 kB).
+MAX_BODY = 1_000_000
+
+
+async def read_body(request: Any, limit: int = MAX_BODY) -> bytes | None:
+    """The request body, read only while it stays within `limit` bytes; None past it (answer
+    413). A declared Content-Length over the limit is refused before a byte is read, and a body
+    without one is read chunk by chunk, so a 40 MB POST never sits in memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        log.warning("refused a request of %s bytes (limit %d)", declared[:20], limit)
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            log.warning("refused a request body past %d bytes", limit)
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -309,3 +309,32 @@ def test_socket_mode_serves_a_well_formed_envelope(bolt_app, fake_slack, lines):
     handle_socket_request(bolt_app, client, envelope)
     assert [a.envelope_id for a in client.answers] == [envelope.envelope_id]
     fake_slack.wait_for("views.publish")
+
+
+def _peak_rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+
+def test_a_40_mb_unsigned_body_is_refused_before_it_is_read(server):
+    """Issue 11, item 6: an unsigned 40 MB POST was read and parsed before the signature was
+    checked, and the process grew by about 120 MB each time. Now: 413 (or the connection is
+    closed) without reading it; memory stays put; the next request is served."""
+    import httpx
+
+    chunk = b"x" * 65536
+
+    def body():
+        for _ in range(40 * 1024 * 1024 // len(chunk)):
+            yield chunk
+
+    before = _peak_rss_kb()
+    for headers in ({"content-length": str(40 * 1024 * 1024)}, {}):  # declared, and streamed (chunked)
+        try:
+            response = httpx.post(server + "/slack/events", content=body(), headers=headers, timeout=30)
+            assert response.status_code == 413
+        except httpx.TransportError:
+            pass  # the server closed the connection: also a refusal
+    grown = _peak_rss_kb() - before
+    assert grown < 10 * 1024, f"the process grew by {grown // 1024} MB"
+    assert httpx.get(server + "/healthz", timeout=10).status_code == 200
