@@ -35,6 +35,7 @@ class Kind(StrEnum):
     follow_up = "feedback_follow_up"
     notice = "notice"  # a one-off message to a person or a channel (DM, "PM is told")
     update = "update"  # an in-place update of a target, rendered at send time
+    undelivered = "undelivered"  # the PM is told what could not be sent, and why
 
 
 class TargetKind(StrEnum):
@@ -176,6 +177,11 @@ def follow_up_news(follow_up_id: int, stamp: int) -> str:
 
 def follow_up_resolved(follow_up_id: int) -> str:
     return _join("feedback-follow-up", follow_up_id, "resolved")
+
+
+def undelivered(project_id: int, last_failed_id: int) -> str:
+    """The PM's DM about messages that could not be sent, up to failed row `last_failed_id`."""
+    return _join("undelivered", project_id, last_failed_id)
 
 
 def update(target_value: str) -> str:

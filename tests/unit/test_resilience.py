@@ -202,3 +202,31 @@ def test_a_permanent_error_stops_the_row_and_it_can_be_requeued(deps, fake_slack
     deliver_due(deps)
     session.expire_all()
     assert session.exec(select(Outbox)).one().status == "sent"
+
+
+def test_the_pm_is_told_once_per_batch_of_messages_slack_refused(deps, fake_slack, clock, session, make_project):
+    """Issue 11, item 1: a permanent error stops the row and makes it visible: one DM to the PM
+    per project about what could not be sent and why."""
+    from bot.flows.delivery import deliver_due
+    from bot.flows.undelivered import failed_for, tell_pms
+
+    project = make_project()
+    with deps.session() as s:
+        outbox.enqueue(s, key="owed:1", team_id="T0TEAM", kind="digest", channel_id="C0GONE", project_id=project.id,
+                       payload={"text": "digest"}, now=clock.now())
+    fake_slack.fail("chat.postMessage", error="channel_not_found")
+    deliver_due(deps)
+    assert tell_pms(deps) == 1
+    assert tell_pms(deps) == 0  # told once
+    [dm] = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok]
+    assert dm.params["channel"] == "DU0PM"
+    assert "channel_not_found" in json.dumps(dm.params["blocks"]) and "pmbot outbox retry" in json.dumps(dm.params)
+    with deps.session() as s:
+        assert [(f.key, f.error) for f in failed_for(s, project.id)] == [("owed:1", "channel_not_found")]
+        outbox.enqueue(s, key="owed:2", team_id="T0TEAM", kind="reminder", user_id="U0GONE", project_id=project.id,
+                       payload={"text": "reminder"}, now=clock.now())
+    fake_slack.fail("chat.postMessage", error="user_not_found")
+    deliver_due(deps)
+    assert tell_pms(deps) == 1  # a new batch: told again, naming both
+    last = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok][-1]
+    assert "user_not_found" in json.dumps(last.params["blocks"]) and "channel_not_found" in json.dumps(last.params)
