@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
@@ -13,6 +14,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine
 from bot.deps import Deps
+from bot.metrics import instrument_client
 from bot.slack.client import RateGate, make_client
 from bot.slack.respond import fallback_respond
 from bot.slack.sanitize import clean
@@ -22,9 +24,24 @@ log = logging.getLogger(__name__)
 
 
 def discover_workspace(client: WebClient) -> Workspace:
-    """The workspace (and Grid organisation) the app is installed in, from `auth.test`."""
+    """The workspace (and Grid organisation) the app is installed in, from `auth.test`.
+
+    Raises what the client raises: `bot.health.check_token` turns those into one line."""
     auth = client.auth_test()
     return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None)
+
+
+class _TokenUnusedFilter(logging.Filter):
+    """Bolt warns "As you gave `client` as well, `token` will be unused" whenever SLACK_BOT_TOKEN
+    is in the environment, though our client carries that very token: not worth a line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOLT_APP_LOGGER = logging.getLogger("slack_bolt.App")
+if not any(isinstance(f, _TokenUnusedFilter) for f in _BOLT_APP_LOGGER.filters):
+    _BOLT_APP_LOGGER.addFilter(_TokenUnusedFilter())
 
 
 def create_app(
@@ -33,23 +50,28 @@ def create_app(
     engine: Engine | None = None,
     clock: Clock | None = None,
     users: UserDirectory | None = None,
+    workspace: Workspace | None = None,
 ) -> App:
-    """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures."""
+    """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures.
+
+    `workspace`: what `auth.test` said, when start-up already asked it."""
     gate = RateGate()  # one pause for every client of this process when Slack rate-limits
-    client = make_client(settings.slack_bot_token, settings.slack_api_url, gate=gate)
+    client = instrument_client(make_client(settings.bot_token, settings.slack_api_url, gate=gate))
+    post_client = instrument_client(make_client(settings.bot_token, settings.slack_api_url, repeatable=False,
+                                                gate=gate))
     deps = Deps(
         settings=settings,
         engine=engine or make_engine(settings.database_url),
         client=client,
-        workspace=discover_workspace(client),
+        workspace=workspace or discover_workspace(client),
         clock=clock or SystemClock(),
         users=users or UserDirectory(),
-        post_client=make_client(settings.slack_bot_token, settings.slack_api_url, repeatable=False, gate=gate),
+        post_client=post_client,
         gate=gate,
     )
     app = App(
         client=client,
-        signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signature",
+        signing_secret=settings.signing_secret or "socket-mode-has-no-signature",
         request_verification_enabled=not settings.socket_mode,
         token_verification_enabled=False,
         process_before_response=False,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
-import signal
 import sys
 from collections.abc import Sequence
+
+from sqlalchemy.exc import OperationalError
 
 from bot.config import ConfigError, Settings, load_settings, require_slack
 
@@ -15,13 +15,9 @@ log = logging.getLogger("bot")
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -34,77 +30,11 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _freeze_startup_objects(settings: Settings) -> None:
-    """What start-up built (modules, the app, its listeners) lives as long as the process: keep
-    it out of the garbage collector's full passes, which otherwise stopped every thread for
-    ~30-45 ms now and then, one request in a hundred waiting behind it (bench/ack_latency.py)."""
-    if not settings.socket_mode:  # the server's modules too
-        import uvicorn  # noqa: F401
-
-        import bot.web  # noqa: F401
-    gc.collect()
-    gc.freeze()
-
-
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     require_slack(settings)
-    from bot.app import create_app, deps_of
-    from bot.db import make_engine
-    from bot.migrate import upgrade
+    from bot.runner import run
 
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    app = create_app(settings, engine=engine)
-    scheduler = None
-    if settings.scheduler_enabled:
-        from bot.jobs.scheduler import start_scheduler
-
-        scheduler = start_scheduler(deps_of(app))
-    _freeze_startup_objects(settings)
-    try:
-        if settings.socket_mode:
-            return _run_socket_mode(app, settings)
-        return _run_http(app, settings)
-    finally:
-        if scheduler is not None:
-            from bot.shutdown import request_stop
-
-            request_stop()  # a tick under way stops after the message it is sending
-            scheduler.shutdown(wait=True)
-        engine.dispose()
-
-
-def _run_http(app: object, settings: Settings) -> int:
-    import uvicorn
-
-    from bot.shutdown import request_stop
-    from bot.web import create_web_app
-
-    log.info("PM Bot listening on port %s (POST /slack/events, GET /healthz)", settings.port)
-    # uvicorn stops gracefully on SIGTERM/SIGINT: it finishes the requests under way first, then
-    # raises the signal again for the handler it found. With this one, that lands back here
-    # (instead of killing the process), so `cmd_run` stops the scheduler cleanly and exits 0.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda _signum, _frame: request_stop())
-    uvicorn.run(create_web_app(app), host="0.0.0.0", port=settings.port,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=20)
-    return 0
-
-
-def _run_socket_mode(app: object, settings: Settings) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    handler = SocketModeHandler(app, settings.slack_app_token)  # type: ignore[arg-type]
-
-    def stop(_signum: int, _frame: object) -> None:
-        log.info("stopping Socket Mode")
-        handler.close()
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    log.info("PM Bot connecting in Socket Mode")
-    handler.start()
-    return 0
+    return run(settings)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -194,3 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(str(err), file=sys.stderr)
         return 2
+    except OperationalError as err:  # `pmbot migrate`, `digest` …: the database is away
+        from bot.health import one_line
+
+        print(f"pmbot: the database does not answer ({one_line(err)})", file=sys.stderr)
+        return 1

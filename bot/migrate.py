@@ -10,9 +10,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Replicas starting together on one PostgreSQL database migrate one after the other: the
+# first applies the migrations, the next find the schema at head (held until commit).
+PG_MIGRATION_LOCK = 0x706D626F74  # "pmbot"
 
 
 def alembic_config() -> Config:
@@ -27,5 +30,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to `revision` on `engine`'s database."""
     cfg = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)

@@ -19,6 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.db import make_engine
+from tests.fakes import payloads
+from tests.fakes.slack_api import FakeSlack
 from tests.resilience.helpers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +107,32 @@ def wait_http(url: str, *, status: int = 200, timeout: float = 30.0, proc: subpr
     return wait_until(probe, timeout=timeout, interval=0.1, what=f"{url} to answer {status}")
 
 
+def bot_settings(fake: FakeSlack, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `pmbot run` of this checkout on a free loopback port."""
+    env = clean_env(PYTHONPATH=str(ROOT), SLACK_BOT_TOKEN="xoxb-test-secret", SLACK_API_URL=fake.url,
+                    SLACK_SIGNING_SECRET=payloads.SIGNING_SECRET, DATABASE_URL=database_url, HOST="127.0.0.1",
+                    PORT=str(free_port()), SCHEDULER_ENABLED="false", LOG_LEVEL="INFO")
+    env.update(extra)
+    return env
+
+
+def start_bot(env: dict[str, str], cwd: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    """`python -m bot run` (or ARGS) in `cwd`; both output streams into cwd/bot.log."""
+    log = cwd / "bot.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "bot", *(args or ("run",))], env=env, cwd=cwd, stdout=out,
+                                stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def base_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['PORT']}"
+
+
+def lines(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if line.strip()]
+
+
 def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
     if proc.poll() is None:
         proc.terminate()
@@ -116,5 +144,5 @@ def stop(proc: subprocess.Popen, timeout: float = 30.0) -> int:
     return proc.returncode
 
 
-__all__ = ["PG_URL", "ROOT", "build_wheel", "clean_env", "free_port", "fresh_database", "make_venv", "stop",
-           "wait_http", "wait_until"]
+__all__ = ["PG_URL", "ROOT", "base_url", "bot_settings", "build_wheel", "clean_env", "free_port", "fresh_database",
+           "lines", "make_venv", "start_bot", "stop", "wait_http", "wait_until"]
