@@ -1,4 +1,4 @@
-"""`pmbot run | migrate | demo | digest | remind` (SPEC §5)."""
+"""`pmbot run | migrate | demo | digest | remind | export | backup`, `pmbot --version` (SPEC §5)."""
 
 from __future__ import annotations
 
@@ -91,8 +91,32 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """`pmbot backup FILE`: an online copy of the SQLite database (PostgreSQL: pg_dump)."""
+    from bot.backup import BackupError, backup
+
+    try:
+        written = backup(settings.database_url, args.file)
+    except BackupError as err:
+        print(f"pmbot backup: {err}", file=sys.stderr)
+        return 2
+    print(f"Backed up the database to {written}")
+    return 0
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml is its one source)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pmbot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmbot", description="PM Bot for Slack")
+    parser.add_argument("--version", action="version", version=f"pmbot {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", help="start the bot and its scheduler").set_defaults(func=cmd_run)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
@@ -112,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("md", "csv"), default="md")
     export.add_argument("--output", help="write to this file instead of standard output")
     export.set_defaults(func=cmd_export)
+    backup = sub.add_parser("backup", help="copy the SQLite database to FILE while the bot runs")
+    backup.add_argument("file", metavar="FILE", help="where to write the copy (replaced if it exists)")
+    backup.set_defaults(func=cmd_backup)
     return parser
 
 

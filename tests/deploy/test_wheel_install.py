@@ -29,6 +29,11 @@ from tests.fakes import payloads
 from tests.fakes.slack_api import FakeSlack
 
 
+def _wheel_version(bin_dir: Path) -> str:
+    (name,) = [p.name for p in (bin_dir.parent / "lib").glob("python*/site-packages/pmbot-*.dist-info")]
+    return name.removeprefix("pmbot-").removesuffix(".dist-info")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     return build_wheel(tmp_path_factory.mktemp("wheel"))
@@ -64,6 +69,9 @@ def test_installed_wheel_migrates_and_runs_from_an_unrelated_directory(installed
         where = subprocess.run([str(installed / "python"), "-c", "import bot; print(bot.__file__)"], env=env,
                                cwd=elsewhere, capture_output=True, text=True, check=True).stdout
         assert where.startswith(str(installed.parent)), where  # the installed copy, not the checkout
+        shown = subprocess.run([str(installed / "pmbot"), "--version"], env=env, cwd=elsewhere, capture_output=True,
+                               text=True, check=True).stdout.strip()
+        assert shown == f"pmbot {_wheel_version(installed)}"
 
         migrate = subprocess.run([str(installed / "pmbot"), "migrate"], env=env, cwd=elsewhere,
                                  capture_output=True, text=True, timeout=120)
