@@ -28,6 +28,9 @@ def test_defaults_follow_the_spec():
         ({"SLACK_API_URL": "ftp://example"}, "SLACK_API_URL"),
         ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
         ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"METRICS_ENABLED": "perhaps"}, "METRICS_ENABLED"),
+        ({"PMBOT_CLAIM_TIMEOUT_SECONDS": "0"}, "PMBOT_CLAIM_TIMEOUT_SECONDS"),
     ],
 )
 def test_malformed_values_name_the_variable(env, variable):
@@ -61,6 +64,29 @@ def test_http_mode_needs_a_signing_secret_but_socket_mode_does_not():
 def test_postgres_url_gets_the_psycopg3_driver():
     s = load_settings({"DATABASE_URL": "postgresql://u@localhost/pmbot"})
     assert s.database_url.startswith("postgresql+psycopg://")
+
+
+def test_heroku_style_postgres_url_is_accepted_with_a_connect_timeout():
+    s = load_settings({"DATABASE_URL": "postgres://u:pw@db.internal:5432/pmbot"})
+    assert s.database_url == "postgresql+psycopg://u:pw@db.internal:5432/pmbot?connect_timeout=10"
+    s = load_settings({"DATABASE_URL": "postgres://u@db/pmbot?connect_timeout=3"})
+    assert s.database_url.endswith("?connect_timeout=3")
+
+
+def test_new_settings_and_their_defaults():
+    s = load_settings({})
+    assert (s.host, s.log_format, s.metrics_enabled) == ("0.0.0.0", "text", False)
+    s = load_settings({"HOST": "127.0.0.1", "LOG_FORMAT": "JSON", "METRICS_ENABLED": "true", "PORT": " "})
+    assert (s.host, s.log_format, s.metrics_enabled, s.port) == ("127.0.0.1", "json", True, 3000)
+
+
+def test_secrets_are_secret_strings_revealed_only_on_purpose():
+    from pydantic import SecretStr
+
+    s = load_settings({"SLACK_BOT_TOKEN": "xoxb-1-secret", "SLACK_SIGNING_SECRET": "shh", "SLACK_APP_TOKEN": "xapp-1"})
+    assert isinstance(s.slack_bot_token, SecretStr) and isinstance(s.slack_signing_secret, SecretStr)
+    assert (s.bot_token, s.signing_secret, s.app_token) == ("xoxb-1-secret", "shh", "xapp-1")
+    assert s.socket_mode is True
 
 
 def test_dotenv_is_read_without_overriding_the_environment(tmp_path, monkeypatch):
