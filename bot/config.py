@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -43,6 +43,8 @@ EXPECTED = {
     "METRICS_ENABLED": "must be true or false",
     "PMBOT_CLAIM_TIMEOUT_SECONDS": "must be a whole number of seconds, at least 1 (default 300)",
 }
+
+TOKEN_PREFIXES = {"slack_bot_token": ("SLACK_BOT_TOKEN", "xoxb-"), "slack_app_token": ("SLACK_APP_TOKEN", "xapp-")}
 
 # Which sources `Settings(...)` reads: only its arguments, unless load_settings() says otherwise.
 _READ_ENVIRONMENT: ContextVar[bool] = ContextVar("_READ_ENVIRONMENT", default=False)
@@ -111,18 +113,12 @@ class Settings(BaseSettings):
             out[key] = value
         return out
 
-    @field_validator("slack_bot_token")
+    @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
-    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("xoxb-"):
-            raise ValueError(EXPECTED["SLACK_BOT_TOKEN"])
-        return value
-
-    @field_validator("slack_app_token")
-    @classmethod
-    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("xapp-"):
-            raise ValueError(EXPECTED["SLACK_APP_TOKEN"])
+    def _token_kind(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        variable, prefix = TOKEN_PREFIXES[info.field_name or ""]
+        if value is not None and not value.get_secret_value().startswith(prefix):
+            raise ValueError(EXPECTED[variable])
         return value
 
     @field_validator("slack_api_url")

@@ -98,7 +98,20 @@ class _SchedulerChatter(logging.Filter):
 
 
 class _Handler(logging.StreamHandler):
-    """Marks the handler this module installed, so a second set-up replaces it."""
+    """The handler this module installs (a second set-up replaces it). Without a stream of its
+    own it writes to whatever `sys.stderr` is at the time of each line."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._own_stream = stream
+        super().__init__(stream)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return self._own_stream or sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO | None) -> None:
+        self._own_stream = value if value is not sys.stderr else None
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
@@ -106,7 +119,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None 
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    handler = _Handler(stream or sys.stderr)
+    handler = _Handler(stream)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_SchedulerChatter(numeric))
     root = logging.getLogger()

@@ -48,6 +48,7 @@ SLACK_RATE_LIMITED = Counter("pmbot_slack_api_rate_limited", "Slack Web API answ
 ACK_LATENCY = Histogram("pmbot_ack_latency_seconds", "Time from receiving a Slack request to acknowledging it",
                         ["type"], buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0),
                         registry=REGISTRY)
+JOB_STARTED = Counter("pmbot_job_runs_started", "Scheduled job runs begun, by job", ["job"], registry=REGISTRY)
 JOB_DURATION = Histogram("pmbot_job_duration_seconds", "Scheduled job run time, by job",
                          ["job"], buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300), registry=REGISTRY)
 LAST_TICK = Gauge("pmbot_scheduler_last_tick_timestamp_seconds",
@@ -105,6 +106,7 @@ def watch_scheduler(scheduler: Any) -> None:
             with lock:
                 for run_time in event.scheduled_run_times:
                     started[(event.job_id, run_time)] = time.monotonic()
+            JOB_STARTED.labels(event.job_id).inc()
             return
         with lock:
             begun = started.pop((event.job_id, event.scheduled_run_time), None)

@@ -78,7 +78,8 @@ def run(settings: Settings) -> int:
     try:
         server.run()
     finally:
-        request_stop()  # a tick under way stops after the message it is sending
+        if boot.scheduler is not None:
+            request_stop()  # a tick under way stops after the message it is sending
         boot.stopping.set()
         boot.join(timeout=GRACEFUL_SECONDS)
         boot.shut_down()
@@ -155,11 +156,13 @@ class Startup(threading.Thread):
             self._start_scheduler(deps)
         if settings.socket_mode:
             self._connect_socket_mode(app)
+            _freeze_startup_objects()
         else:
             from bot.web import create_web_app
 
-            self.front.ready_with(create_web_app(app, health=self.health))
-        _freeze_startup_objects()
+            web_app = create_web_app(app, health=self.health)
+            _freeze_startup_objects()  # before the first Slack request is let in
+            self.front.ready_with(web_app)
         self.health.started, self.health.waiting_for = True, ""
         if settings.socket_mode:
             log.info("PM Bot is ready: connected in Socket Mode; health on http://%s:%s/readyz",

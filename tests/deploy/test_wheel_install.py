@@ -89,7 +89,8 @@ def test_installed_wheel_migrates_and_runs_from_an_unrelated_directory(installed
                                     stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_http(base + "/healthz", proc=proc, log=log)
+            wait_http(base + "/healthz", proc=proc, log=log)  # at once …
+            wait_http(base + "/readyz", proc=proc, log=log)  # … and ready once migrated and connected
             body, headers = payloads.slash_command("/project", "", user=payloads.SlackUser(id="U0PM", team_id="T0TEAM"),
                                                    response_url=fake.response_url())
             resp = httpx.post(base + "/slack/events", content=body.encode(), headers=headers, timeout=10)
