@@ -153,7 +153,8 @@ def free_port() -> int:
 def bot_env(fake: FakeSlack, database_url: str, **extra: str) -> dict[str, str]:
     """The environment of a `pmbot` subprocess: the fake Slack, the test database, nothing else
     from the test's own environment (no stray .env either: run it in a temporary directory)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SLACK_BOT_TOKEN": "xoxb-test",
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+           "SLACK_BOT_TOKEN": "xoxb-test",
            "SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET, "SLACK_API_URL": fake.url,
            "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
     env.update(extra)

@@ -1,9 +1,12 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_settings, require_slack
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_follow_the_spec():
@@ -100,7 +103,7 @@ def test_dotenv_is_read_without_overriding_the_environment(tmp_path, monkeypatch
 
 
 def test_pmbot_run_without_signing_secret_prints_one_line_and_fails(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxb-secret-token-value",
+    env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxb-secret-token-value", "PYTHONPATH": str(ROOT),
            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     proc = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
