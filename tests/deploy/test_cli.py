@@ -50,3 +50,12 @@ def test_backup_copies_the_sqlite_database_while_it_is_in_use(make_project, data
 def test_backup_without_a_database_says_so_in_one_line(tmp_path):
     out = _pmbot("backup", str(tmp_path / "b.db"), cwd=tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/none.db")
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1 and "no SQLite database" in out.stderr
+
+
+def test_migrate_with_the_database_away_says_so_in_one_line(tmp_path):
+    from tests.deploy.helpers import free_port
+
+    out = _pmbot("migrate", cwd=tmp_path, DATABASE_URL=f"postgres://pmbot:pw-secret@127.0.0.1:{free_port()}/pmbot")
+    assert out.returncode == 1, out.stderr
+    (line,) = out.stderr.splitlines()
+    assert line.startswith("pmbot: the database does not answer") and "pw-secret" not in line
