@@ -267,7 +267,7 @@ def start_pmbot(slack_url: str, url: str, log_dir: Path, *, scheduler: bool = Fa
         "LOG_LEVEL": "WARNING",
     }
     argv = [str(PMBOT), "run"] if PMBOT.exists() else [sys.executable, "-m", "bot", "run"]
-    return start_server("pmbot", argv, {**env, "SLACK_APP_TOKEN": ""}, port, log_dir)
+    return start_server("pmbot", argv, {**env, "SLACK_APP_TOKEN": ""}, port, log_dir, ready_path="/readyz")
 
 
 def proc_status(pid: int) -> dict[str, int]:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from sqlalchemy import Engine
 
 from bot.clock import Clock
@@ -15,11 +16,24 @@ from bot.db import make_engine
 from bot.deps import Deps, build_deps
 from bot.slack.respond import fallback_respond
 from bot.slack.sanitize import clean
-from bot.slack.users import UserDirectory
+from bot.slack.users import UserDirectory, Workspace
 
 log = logging.getLogger(__name__)
 
 LISTENER_THREADS = 200
+
+
+class _TokenUnusedFilter(logging.Filter):
+    """Bolt warns "As you gave `client` as well, `token` will be unused" whenever SLACK_BOT_TOKEN
+    is in the environment, though our client carries that very token: not worth a line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_BOLT_APP_LOGGER = logging.getLogger("slack_bolt.App")
+if not any(isinstance(f, _TokenUnusedFilter) for f in _BOLT_APP_LOGGER.filters):
+    _BOLT_APP_LOGGER.addFilter(_TokenUnusedFilter())
 
 
 def create_app(
@@ -28,13 +42,17 @@ def create_app(
     engine: Engine | None = None,
     clock: Clock | None = None,
     users: UserDirectory | None = None,
+    workspace: Workspace | None = None,
 ) -> App:
-    """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures."""
-    deps = build_deps(settings, engine or make_engine(settings.database_url), clock=clock, users=users)
+    """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures.
+
+    `workspace`: what `auth.test` said, when start-up already asked it."""
+    deps = build_deps(settings, engine or make_engine(settings.database_url), clock=clock, users=users,
+                      workspace=workspace)
     client = deps.client
     app = App(
         client=client,
-        signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signature",
+        signing_secret=settings.signing_secret or "socket-mode-has-no-signature",
         request_verification_enabled=not settings.socket_mode,
         token_verification_enabled=False,
         process_before_response=False,

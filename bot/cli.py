@@ -1,4 +1,4 @@
-"""`pmbot run | migrate | demo | digest | remind | export` (SPEC §5).
+"""`pmbot run | migrate | demo | digest | remind | export | outbox | backup`, `pmbot --version` (SPEC §5).
 
 `digest` and `remind` run the same flows as the scheduler's tick, now; they build their
 dependencies directly (no Bolt app is needed to send).
@@ -7,11 +7,12 @@ dependencies directly (no Bolt app is needed to send).
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import signal
 import sys
 from collections.abc import Sequence
+
+from sqlalchemy.exc import OperationalError
 
 from bot.config import ConfigError, Settings, load_settings, require_slack
 
@@ -19,13 +20,9 @@ log = logging.getLogger("bot")
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if settings.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    from bot.logs import setup_logging
+
+    setup_logging(settings.log_level, settings.log_format)
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -38,77 +35,11 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _freeze_startup_objects(settings: Settings) -> None:
-    """What start-up built (modules, the app, its listeners) lives as long as the process: keep
-    it out of the garbage collector's full passes, which otherwise stopped every thread for
-    ~30-45 ms now and then, one request in a hundred waiting behind it (bench/ack_latency.py)."""
-    if not settings.socket_mode:  # the server's modules too
-        import uvicorn  # noqa: F401
-
-        import bot.web  # noqa: F401
-    gc.collect()
-    gc.freeze()
-
-
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     require_slack(settings)
-    from bot.app import create_app, deps_of
-    from bot.db import make_engine
-    from bot.migrate import upgrade
+    from bot.runner import run
 
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    app = create_app(settings, engine=engine)
-    scheduler = None
-    if settings.scheduler_enabled:
-        from bot.jobs.scheduler import start_scheduler
-
-        scheduler = start_scheduler(deps_of(app))
-    _freeze_startup_objects(settings)
-    try:
-        if settings.socket_mode:
-            return _run_socket_mode(app, settings)
-        return _run_http(app, settings)
-    finally:
-        if scheduler is not None:
-            from bot.shutdown import request_stop
-
-            request_stop()  # a tick under way stops after the message it is sending
-            scheduler.shutdown(wait=True)
-        engine.dispose()
-
-
-def _run_http(app: object, settings: Settings) -> int:
-    import uvicorn
-
-    from bot.shutdown import request_stop
-    from bot.web import create_web_app
-
-    log.info("PM Bot listening on port %s (POST /slack/events, GET /healthz)", settings.port)
-    # uvicorn stops gracefully on SIGTERM/SIGINT: it finishes the requests under way first, then
-    # raises the signal again for the handler it found. With this one, that lands back here
-    # (instead of killing the process), so `cmd_run` stops the scheduler cleanly and exits 0.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda _signum, _frame: request_stop())
-    uvicorn.run(create_web_app(app), host="0.0.0.0", port=settings.port,
-                log_level=settings.log_level.lower(), timeout_graceful_shutdown=20)
-    return 0
-
-
-def _run_socket_mode(app: object, settings: Settings) -> int:
-    from bot.slack.guard import socket_mode_handler
-
-    handler = socket_mode_handler(app, settings.slack_app_token)  # the guard in front of dispatch
-
-    def stop(_signum: int, _frame: object) -> None:
-        log.info("stopping Socket Mode")
-        handler.close()
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    log.info("PM Bot connecting in Socket Mode")
-    handler.start()
-    return 0
+    return run(settings)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -214,8 +145,32 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    """`pmbot backup FILE`: an online copy of the SQLite database (PostgreSQL: pg_dump)."""
+    from bot.backup import BackupError, backup
+
+    try:
+        written = backup(settings.database_url, args.file)
+    except BackupError as err:
+        print(f"pmbot backup: {err}", file=sys.stderr)
+        return 2
+    print(f"Backed up the database to {written}")
+    return 0
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml is its one source)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pmbot")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmbot", description="PM Bot for Slack")
+    parser.add_argument("--version", action="version", version=f"pmbot {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", help="start the bot and its scheduler").set_defaults(func=cmd_run)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
@@ -235,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("md", "csv"), default="md")
     export.add_argument("--output", help="write to this file instead of standard output")
     export.set_defaults(func=cmd_export)
+    backup = sub.add_parser("backup", help="copy the SQLite database to FILE while the bot runs")
+    backup.add_argument("file", metavar="FILE", help="where to write the copy (replaced if it exists)")
+    backup.set_defaults(func=cmd_backup)
     return parser
 
 
@@ -247,3 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(str(err), file=sys.stderr)
         return 2
+    except OperationalError as err:  # `pmbot migrate`, `digest` …: the database is away
+        from bot.health import one_line
+
+        print(f"pmbot: the database does not answer ({one_line(err)})", file=sys.stderr)
+        return 1

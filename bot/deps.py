@@ -12,6 +12,7 @@ from sqlmodel import Session
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import session_scope
+from bot.metrics import instrument_client
 from bot.slack.client import RateGates, make_client
 from bot.slack.users import UserDirectory, Workspace
 from bot.workers import this_worker
@@ -44,25 +45,28 @@ class Deps:
 
 
 def discover_workspace(client: WebClient) -> Workspace:
-    """The workspace (and Grid organisation) the app is installed in, from `auth.test`."""
+    """The workspace (and Grid organisation) the app is installed in, from `auth.test`.
+
+    Raises what the client raises: `bot.health.check_token` turns those into one line."""
     auth = client.auth_test()
     return Workspace(team_id=auth["team_id"], enterprise_id=auth.get("enterprise_id") or None,
                      bot_id=auth.get("bot_id") or None, bot_user_id=auth.get("user_id") or None)
 
 
 def build_deps(settings: Settings, engine: Engine, *, clock: Clock | None = None,
-               users: UserDirectory | None = None) -> Deps:
+               users: UserDirectory | None = None, workspace: Workspace | None = None) -> Deps:
     """Everything a flow needs, for the Bolt app and for CLI verbs alike (no Bolt app needed):
     Web API clients that honour SLACK_API_URL and retry failures, sharing one rate gate."""
     gate = RateGates()  # one pace per Web API method, shared by every client of this process
-    client = make_client(settings.slack_bot_token, settings.slack_api_url, gate=gate)
+    client = instrument_client(make_client(settings.bot_token, settings.slack_api_url, gate=gate))
     return Deps(
         settings=settings,
         engine=engine,
         client=client,
-        workspace=discover_workspace(client),
+        workspace=workspace or discover_workspace(client),
         clock=clock or SystemClock(),
         users=users or UserDirectory(),
-        post_client=make_client(settings.slack_bot_token, settings.slack_api_url, repeatable=False, gate=gate),
+        post_client=instrument_client(make_client(settings.bot_token, settings.slack_api_url, repeatable=False,
+                                                  gate=gate)),
         gate=gate,
     )

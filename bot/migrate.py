@@ -13,9 +13,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# One advisory lock for every migrating process of a PostgreSQL database ("pmbot" in ASCII):
-# several `pmbot run` starting at once take turns, and the later ones find nothing to do.
-MIGRATION_LOCK = 0x706D626F74
+# Replicas starting together on one PostgreSQL database migrate one after the other: the
+# first applies the migrations, the next find the schema at head (held until commit).
+PG_MIGRATION_LOCK = 0x706D626F74  # "pmbot"
 
 
 def alembic_config() -> Config:
@@ -31,7 +31,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config()
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            # Held until this transaction ends (PostgreSQL's DDL is transactional).
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)

@@ -1,33 +1,55 @@
-"""The HTTP face of the bot: POST /slack/events (Bolt) and GET /healthz, served by uvicorn."""
+"""The HTTP face of the bot, served by uvicorn.
+
+- `POST /slack/events` — Bolt (slash commands, interactivity, events).
+- `GET /healthz`, `GET /readyz`, and `GET /metrics` when METRICS_ENABLED=true (`bot.health`).
+
+Every Slack request passes `bot.slack.guard` first, and is logged as one line (request id, team, user, command / action / view /
+event, status, latency) and its acknowledgement time feeds the metrics (`SlackRequestLog`).
+While `pmbot run` is still starting, `bot.health.StartingFront` answers the health paths and 503
+for the rest, then hands everything to the app built by `create_web_app`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_starlette_response
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import deps_of
+from bot.health import Health
+from bot.logs import request_context
 from bot.slack import guard
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("bot.access")
+
+SLACK_PATH = "/slack/events"
+MAX_LOGGED_BODY = 1 << 20  # bodies larger than this are not parsed for the request line
 
 
-def create_web_app(app: App) -> Starlette:
-    """Every request passes the guard first (signature, then the payload's shape: bot/slack/guard.py).
-    Bolt's dispatch is synchronous (it waits for `ack`), so it runs in the thread pool and
+def create_web_app(app: App, *, health: Health | None = None) -> ASGIApp:
+    """Bolt's dispatch is synchronous (it waits for `ack`), so it runs in the thread pool and
     never blocks the event loop that accepts the next request."""
     deps = deps_of(app)
+    health = health or Health.of_running_app(deps.settings, deps.engine)
     settings = deps.settings
-    signature = None if settings.socket_mode else guard.Signature(settings.slack_signing_secret)
+    signature = None if settings.socket_mode else guard.Signature(settings.signing_secret)
 
     async def slack_events(request: Request) -> Response:
+        # The guard first: the size (413 before a byte too many is read), the signature (401),
+        # then the payload's shape (400), all before Bolt parses anything (bot/slack/guard.py).
         body = await guard.read_body(request)
         if body is None:
             return JSONResponse({"error": "request_too_large"}, status_code=413)
@@ -37,21 +59,97 @@ def create_web_app(app: App) -> Starlette:
         bolt_response = await run_in_threadpool(app.dispatch, checked)
         return to_starlette_response(bolt_response)
 
-    def _database_answers() -> bool:
-        try:
-            with deps.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            log.warning("health check: the database does not answer", exc_info=True)
-            return False
+    return SlackRequestLog(Starlette(routes=[
+        Route(SLACK_PATH, slack_events, methods=["POST"]),
+        *health.routes(),
+    ]))
 
-    async def healthz(_request: Request) -> Response:
-        ok = await run_in_threadpool(_database_answers)
-        return JSONResponse({"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable"},
-                            status_code=200)
 
-    return Starlette(routes=[
-        Route("/slack/events", slack_events, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-    ])
+# One line per Slack request ------------------------------------------------------------------
+
+
+def describe_payload(data: dict[str, Any]) -> dict[str, Any]:
+    """What a Slack request is about: type, team, user, command / action / view / event."""
+    if "command" in data:  # a slash command (form fields)
+        out = {"type": "slash_command", "team": data.get("team_id"), "user": data.get("user_id"),
+               "command": data.get("command")}
+    elif isinstance(data.get("event"), dict):  # Events API
+        event = data["event"]
+        out = {"type": data.get("type"), "team": data.get("team_id"), "user": event.get("user"),
+               "event": event.get("type")}
+    else:  # interactivity: block_actions, view_submission, shortcut …
+        actions = data.get("actions") or [{}]
+        view = data.get("view") or {}
+        out = {"type": data.get("type"), "team": (data.get("team") or {}).get("id"),
+               "user": (data.get("user") or {}).get("id"),
+               "action_id": actions[0].get("action_id") if isinstance(actions[0], dict) else None,
+               "callback_id": view.get("callback_id") or data.get("callback_id")}
+    return {k: v for k, v in out.items() if v}
+
+
+def describe_slack_body(body: bytes) -> dict[str, Any]:
+    """`describe_payload` of a raw request body (JSON events, a form, or a form's `payload`)."""
+    try:
+        text = body.decode("utf-8")
+        if text.lstrip().startswith("{"):
+            return describe_payload(json.loads(text))
+        form = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+        return describe_payload(json.loads(form["payload"]) if "payload" in form else form)
+    except (ValueError, AttributeError, KeyError, IndexError, TypeError):
+        return {"type": "unparsed"}
+
+
+class SlackRequestLog:
+    """ASGI middleware for POST /slack/events: a request id for every line logged meanwhile,
+    the acknowledgement latency (request in → response head out) into the metrics, and one
+    access line when the answer went out. It copies the body as the app reads it (never reads
+    it on its own, so a size guard in front of Bolt still decides how much is read)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != SLACK_PATH:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        request_id = (headers.get("x-request-id") or uuid.uuid4().hex[:16])[:64]
+        chunks: list[bytes] = []
+        size = 0
+        acked: dict[str, Any] = {}
+
+        async def tee() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                part = message.get("body", b"")
+                size += len(part)
+                if size <= MAX_LOGGED_BODY:
+                    chunks.append(part)
+            return message
+
+        async def send_head(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                acked["at"] = time.perf_counter()
+                acked["status"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-request-id", request_id.encode("latin-1"))]}
+            await send(message)
+
+        with request_context(request_id=request_id):
+            try:
+                await self.app(scope, tee, send_head)
+            finally:
+                self._finish(started, acked, b"".join(chunks) if size <= MAX_LOGGED_BODY else b"")
+
+    @staticmethod
+    def _finish(started: float, acked: dict[str, Any], body: bytes) -> None:
+        from bot import metrics
+
+        about = describe_slack_body(body) if body else {}
+        latency = acked.get("at", time.perf_counter()) - started
+        status = acked.get("status", 500)
+        if status == 200:
+            metrics.observe_ack(str(about.get("type", "unknown")), latency)
+        access_log.info("slack request", extra={**about, "status": status, "latency_ms": round(latency * 1000, 1)})

@@ -161,7 +161,7 @@ class PromptRaced(Exception):
 def secret_of(deps: Deps) -> bytes:
     """The key material of anonymous responder keys: the signing secret (HTTP mode), else the
     bot token (Socket Mode). Neither is ever stored in the database."""
-    material = deps.settings.slack_signing_secret or deps.settings.slack_bot_token or "pmbot"
+    material = deps.settings.signing_secret or deps.settings.bot_token or "pmbot"
     return hashlib.sha256(b"pmbot-feedback:" + material.encode()).digest()
 
 

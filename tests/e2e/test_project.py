@@ -196,9 +196,12 @@ def test_help_and_unknown_subcommand_and_unbound_channel(slack, people):
     assert "/project setup" in out
 
 
-def test_healthz_says_whether_the_database_answers(server):
+def test_healthz_is_liveness_and_readyz_says_whether_the_database_answers(server):
     import httpx
 
     resp = httpx.get(server + "/healthz")
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ok", "database": "ok"}
+    assert resp.json() == {"status": "ok"}
+    resp = httpx.get(server + "/readyz")
+    assert resp.status_code == 200
+    assert resp.json()["checks"]["database"] == "ok"

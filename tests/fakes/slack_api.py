@@ -293,6 +293,8 @@ class FakeSlack:
         self.completed_uploads: list[dict[str, Any]] = []
         #: Exceptions raised inside the fake itself (answered HTTP 500); a test can assert none.
         self.errors: list[BaseException] = []
+        #: What apps.connections.open answers as the Socket Mode WebSocket URL (tests.fakes.socket_mode).
+        self.socket_mode_url: str | None = None
 
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -783,6 +785,11 @@ class FakeSlack:
 
     def _m_api_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "args": {k: v for k, v in params.items() if k != "token"}}
+
+    def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_mode_url is None:
+            return _err("invalid_auth")  # as Slack answers a bot token here; a test sets the URL
+        return {"ok": True, "url": self.socket_mode_url}
 
     def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {

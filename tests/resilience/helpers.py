@@ -169,7 +169,6 @@ def pmbot_command(args: list[str], env: dict[str, str]) -> list[str]:
     (PMBOT_TEST_REAL_NOW), the child's clock starts at the test's "now" too (tests.fakes.clocked)."""
     if not os.environ.get("PMBOT_TEST_REAL_NOW"):
         return [sys.executable, "-m", "bot", *args]
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return [sys.executable, "-m", "tests.fakes.clocked", datetime.now(UTC).isoformat(), *args]
 
 

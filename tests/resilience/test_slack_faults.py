@@ -36,7 +36,7 @@ def test_bursts_of_500s_timeouts_and_429s_still_send_each_digest_and_reminder_on
 
     # A post whose answer takes longer than the client waits: Slack has the message, the bot
     # does not know it (a "lost answer").
-    deps.post_client = make_client(deps.settings.slack_bot_token, deps.settings.slack_api_url, timeout=1,
+    deps.post_client = make_client(deps.settings.bot_token, deps.settings.slack_api_url, timeout=1,
                                    repeatable=False)
     script = Script(fake_slack)
     script.add("chat.postMessage", [

@@ -1,9 +1,12 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.config import ConfigError, load_settings, require_slack
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_follow_the_spec():
@@ -28,6 +31,9 @@ def test_defaults_follow_the_spec():
         ({"SLACK_API_URL": "ftp://example"}, "SLACK_API_URL"),
         ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
         ({"SLACK_APP_TOKEN": "xoxb-wrong-kind"}, "SLACK_APP_TOKEN"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"METRICS_ENABLED": "perhaps"}, "METRICS_ENABLED"),
+        ({"PMBOT_CLAIM_TIMEOUT_SECONDS": "0"}, "PMBOT_CLAIM_TIMEOUT_SECONDS"),
     ],
 )
 def test_malformed_values_name_the_variable(env, variable):
@@ -63,6 +69,29 @@ def test_postgres_url_gets_the_psycopg3_driver():
     assert s.database_url.startswith("postgresql+psycopg://")
 
 
+def test_heroku_style_postgres_url_is_accepted_with_a_connect_timeout():
+    s = load_settings({"DATABASE_URL": "postgres://u:pw@db.internal:5432/pmbot"})
+    assert s.database_url == "postgresql+psycopg://u:pw@db.internal:5432/pmbot?connect_timeout=10"
+    s = load_settings({"DATABASE_URL": "postgres://u@db/pmbot?connect_timeout=3"})
+    assert s.database_url.endswith("?connect_timeout=3")
+
+
+def test_new_settings_and_their_defaults():
+    s = load_settings({})
+    assert (s.host, s.log_format, s.metrics_enabled) == ("0.0.0.0", "text", False)
+    s = load_settings({"HOST": "127.0.0.1", "LOG_FORMAT": "JSON", "METRICS_ENABLED": "true", "PORT": " "})
+    assert (s.host, s.log_format, s.metrics_enabled, s.port) == ("127.0.0.1", "json", True, 3000)
+
+
+def test_secrets_are_secret_strings_revealed_only_on_purpose():
+    from pydantic import SecretStr
+
+    s = load_settings({"SLACK_BOT_TOKEN": "xoxb-1-secret", "SLACK_SIGNING_SECRET": "shh", "SLACK_APP_TOKEN": "xapp-1"})
+    assert isinstance(s.slack_bot_token, SecretStr) and isinstance(s.slack_signing_secret, SecretStr)
+    assert (s.bot_token, s.signing_secret, s.app_token) == ("xoxb-1-secret", "shh", "xapp-1")
+    assert s.socket_mode is True
+
+
 def test_dotenv_is_read_without_overriding_the_environment(tmp_path, monkeypatch):
     (tmp_path / ".env").write_text("PORT=4000\nLOG_LEVEL=debug\n")
     monkeypatch.chdir(tmp_path)
@@ -74,7 +103,7 @@ def test_dotenv_is_read_without_overriding_the_environment(tmp_path, monkeypatch
 
 
 def test_pmbot_run_without_signing_secret_prints_one_line_and_fails(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxb-secret-token-value",
+    env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "xoxb-secret-token-value", "PYTHONPATH": str(ROOT),
            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     proc = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)

@@ -33,9 +33,7 @@ def test_claim_timeout_defaults_to_five_minutes_and_is_validated():
 
 
 def test_an_abandoned_claim_is_taken_over_after_the_configured_timeout(deps, fake_slack, clock, session):
-    from dataclasses import replace
-
-    deps.settings = replace(deps.settings, claim_timeout_seconds=20)
+    deps.settings = deps.settings.model_copy(update={"claim_timeout_seconds": 20})
     with deps.session() as s:
         row_id = outbox.enqueue(s, key="k", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
                                 payload={"text": "hi"}, now=clock.now()).id
