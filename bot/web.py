@@ -3,8 +3,9 @@
 - `POST /slack/events` — Bolt (slash commands, interactivity, events).
 - `GET /healthz`, `GET /readyz`, and `GET /metrics` when METRICS_ENABLED=true (`bot.health`).
 
-Every Slack request passes `bot.slack.guard` first, and is logged as one line (request id, team, user, command / action / view /
-event, status, latency) and its acknowledgement time feeds the metrics (`SlackRequestLog`).
+Every Slack request passes `bot.slack.guard` first, and is logged as one line (request id,
+team, user, command / action / view / event, status, latency) and its acknowledgement time
+feeds the metrics (`SlackRequestLog`).
 While `pmbot run` is still starting, `bot.health.StartingFront` answers the health paths and 503
 for the rest, then hands everything to the app built by `create_web_app`.
 """
