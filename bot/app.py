@@ -47,7 +47,8 @@ def create_app(
     """A Bolt app whose every Web API client honours SLACK_API_URL and retries failures.
 
     `workspace`: what `auth.test` said, when start-up already asked it."""
-    deps = build_deps(settings, engine or make_engine(settings.database_url), clock=clock, users=users,
+    engine = engine or make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    deps = build_deps(settings, engine, clock=clock, users=users,
                       workspace=workspace)
     client = deps.client
     app = App(

@@ -29,7 +29,7 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.db import make_engine
     from bot.migrate import upgrade
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     upgrade(engine)
     print("The database schema is up to date.")
     return 0
@@ -69,7 +69,7 @@ def _deps(settings: Settings):
     from bot.migrate import upgrade
 
     require_slack(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     upgrade(engine)
     return build_deps(settings, engine)
 
@@ -126,7 +126,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services import export_changes, export_requirements
 
     render = {"requirements": export_requirements.render, "changes": export_changes.render}[args.kind]
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     with session_scope(engine) as session:
         found = list(session.exec(select(Project).where(Project.name == args.project)))
         if not found:

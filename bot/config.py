@@ -42,6 +42,8 @@ EXPECTED = {
     "LOG_FORMAT": "must be text or json",
     "METRICS_ENABLED": "must be true or false",
     "PMBOT_CLAIM_TIMEOUT_SECONDS": "must be a whole number of seconds, at least 1 (default 300)",
+    "OUTBOX_RETRY_HOURS": "must be a whole number of hours, at least 1 (default 72)",
+    "SQLITE_SYNCHRONOUS": "must be full or normal (default full)",
 }
 
 TOKEN_PREFIXES = {"slack_bot_token": ("SLACK_BOT_TOKEN", "xoxb-"), "slack_app_token": ("SLACK_APP_TOKEN", "xapp-")}
@@ -84,6 +86,12 @@ class Settings(BaseSettings):
     # How long a message being sent stays claimed by its sender before another process takes
     # it to be abandoned (its sender died) and sends it, after checking Slack for it.
     claim_timeout_seconds: int = _var("PMBOT_CLAIM_TIMEOUT_SECONDS", DEFAULT_CLAIM_TIMEOUT_SECONDS, ge=1)
+    # How long a message that fails for a passing reason (Slack down, 5xx, 429) is tried again.
+    outbox_retry_hours: int = _var("OUTBOX_RETRY_HOURS", 72, ge=1)
+    # SQLite only. `full`: a commit is on disk before the bot says "saved", so neither a crash of
+    # the process nor a power cut loses it. `normal` (WAL): a crash of the process loses nothing,
+    # a power cut may lose the last commits; a little faster. (PostgreSQL: its own fsync settings.)
+    sqlite_synchronous: Literal["full", "normal"] = _var("SQLITE_SYNCHRONOUS", "full")
 
     @classmethod
     def settings_customise_sources(

@@ -53,9 +53,13 @@ class FairLock:
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
 
 
-def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True) -> Engine:
+def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, synchronous: str = "full") -> Engine:
     """Build an engine. SQLite gets WAL, foreign keys and a busy timeout so the HTTP server's
-    threads and the scheduler can share one file; PostgreSQL gets pre-ping to survive restarts."""
+    threads and the scheduler can share one file, and `synchronous` (SQLITE_SYNCHRONOUS: `full`
+    by default, so what the bot said was saved survives a power cut too); PostgreSQL gets
+    pre-ping to survive restarts."""
+    if synchronous not in ("full", "normal"):
+        raise ValueError(f"synchronous must be full or normal, not {synchronous!r}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         in_memory = parsed.database in (None, "", ":memory:")
@@ -71,7 +75,7 @@ def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True) 
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

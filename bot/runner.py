@@ -140,7 +140,7 @@ class Startup(threading.Thread):
         from bot.migrate import upgrade
 
         settings = self.settings
-        self.engine = self.health.engine = make_engine(settings.database_url)
+        self.engine = self.health.engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
         self._retry("the database", lambda: upgrade(self.engine))
         if self.workspace is None:
             self.workspace = self._retry("Slack", self._ask_slack)

@@ -43,8 +43,7 @@ def _claim_timeout(deps: Deps) -> timedelta:
 
 
 def _retry_for(deps: Deps) -> timedelta:
-    hours = getattr(deps.settings, "outbox_retry_hours", None)
-    return timedelta(hours=hours) if hours else outbox.RETRY_FOR
+    return timedelta(hours=deps.settings.outbox_retry_hours)
 
 
 def _draw(reg: Registry, session, row: Outbox) -> Rendered | None:

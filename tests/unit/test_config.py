@@ -112,3 +112,35 @@ def test_pmbot_run_without_signing_secret_prints_one_line_and_fails(tmp_path):
     assert len(lines) == 1, proc.stderr
     assert "SLACK_SIGNING_SECRET" in lines[0]
     assert "xoxb-secret-token-value" not in proc.stderr + proc.stdout
+
+
+def test_outbox_retry_hours_and_sqlite_durability_settings():
+    from bot.config import ConfigError, load_settings
+
+    s = load_settings({})
+    assert s.outbox_retry_hours == 72 and s.sqlite_synchronous == "full"
+    s = load_settings({"OUTBOX_RETRY_HOURS": "3", "SQLITE_SYNCHRONOUS": "normal"})
+    assert s.outbox_retry_hours == 3 and s.sqlite_synchronous == "normal"
+    for name, bad in (("OUTBOX_RETRY_HOURS", "0"), ("OUTBOX_RETRY_HOURS", "soon"), ("SQLITE_SYNCHRONOUS", "off")):
+        try:
+            load_settings({name: bad})
+        except ConfigError as err:
+            assert err.variable == name
+        else:
+            raise AssertionError(f"{name}={bad} accepted")
+
+
+def test_sqlite_commits_are_synchronous_full_by_default(tmp_path):
+    from sqlalchemy import text
+
+    from bot.db import make_engine
+
+    for mode, expected in (("full", 2), ("normal", 1)):
+        engine = make_engine(f"sqlite:///{tmp_path}/{mode}.db", synchronous=mode)
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == expected
+        engine.dispose()
+    engine = make_engine(f"sqlite:///{tmp_path}/default.db")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 2
+    engine.dispose()
