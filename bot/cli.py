@@ -145,6 +145,34 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(settings: Settings, args: argparse.Namespace) -> int:
+    """`pmbot outbox list` shows the messages that could not be sent (and the ones being sent
+    now, by whom); `pmbot outbox retry [--key KEY]` queues the failed ones again."""
+    from datetime import UTC, datetime
+
+    from bot.db import make_engine, session_scope
+    from bot.services import outbox
+
+    engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    now = datetime.now(UTC)
+    with session_scope(engine) as session:
+        if args.action == "retry":
+            count = outbox.requeue(session, now=now, key=args.key)
+            print(f"Queued {count} message(s) again; the running bot (or `pmbot digest`) sends them.")
+            return 0 if count or not args.key else 1
+        failed = outbox.failed(session, key=args.key)
+        held = outbox.claims_in_flight(session, now=now)
+        for row in failed:
+            print(f"failed   {row.key}  ({row.kind}, {row.attempts} attempt(s)): {row.last_error or '-'}")
+        for row in held:
+            age = int((now - row.claimed_at).total_seconds()) if row.claimed_at else 0
+            print(f"sending  {row.key}  claimed by {row.claimed_by} {age} s ago")
+        if not failed and not held:
+            print("Nothing failed; nothing is being sent.")
+    engine.dispose()
+    return 0
+
+
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     """`pmbot backup FILE`: an online copy of the SQLite database (PostgreSQL: pg_dump)."""
     from bot.backup import BackupError, backup
@@ -190,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("md", "csv"), default="md")
     export.add_argument("--output", help="write to this file instead of standard output")
     export.set_defaults(func=cmd_export)
+    box = sub.add_parser("outbox", help="list the messages Slack refused, or queue them again")
+    box.add_argument("action", choices=("list", "retry"))
+    box.add_argument("--key", help="only the message with this outbox key")
+    box.set_defaults(func=cmd_outbox)
     backup = sub.add_parser("backup", help="copy the SQLite database to FILE while the bot runs")
     backup.add_argument("file", metavar="FILE", help="where to write the copy (replaced if it exists)")
     backup.set_defaults(func=cmd_backup)

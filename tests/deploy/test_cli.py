@@ -10,6 +10,7 @@ import tomllib
 from importlib.metadata import version
 
 from sqlalchemy.engine import make_url
+from sqlmodel import select
 
 from tests.deploy.helpers import ROOT, clean_env
 
@@ -59,3 +60,25 @@ def test_migrate_with_the_database_away_says_so_in_one_line(tmp_path):
     assert out.returncode == 1, out.stderr
     (line,) = out.stderr.splitlines()
     assert line.startswith("pmbot: the database does not answer") and "pw-secret" not in line
+
+
+def test_outbox_list_shows_what_failed_and_retry_queues_it_again(database_url, engine, clock, session, tmp_path):
+    """Issue 11, item 1: `pmbot outbox list|retry [--key KEY]` shows and requeues what Slack refused."""
+    from bot.db import session_scope
+    from bot.models import Outbox
+    from bot.services import outbox
+
+    with session_scope(engine) as s:
+        for key in ("digest:1:2026-W47:client", "remind:T0TEAM:U0PM:2026-11-18"):
+            row_id = outbox.enqueue(s, key=key, team_id="T0TEAM", kind="digest", channel_id="C0GONE",
+                                    payload={"text": "x"}, now=clock.now()).id
+            assert outbox.claim(s, row_id, worker="w", now=clock.now())
+            outbox.mark_failed(s, row_id, error="channel_not_found", now=clock.now(), permanent=True)
+    listed = _pmbot("outbox", "list", cwd=tmp_path, DATABASE_URL=database_url)
+    assert listed.returncode == 0, listed.stderr
+    assert "digest:1:2026-W47:client" in listed.stdout and "channel_not_found" in listed.stdout
+    retried = _pmbot("outbox", "retry", "--key", "digest:1:2026-W47:client", cwd=tmp_path, DATABASE_URL=database_url)
+    assert retried.returncode == 0 and "Queued 1" in retried.stdout
+    session.expire_all()
+    states = {r.key: r.status for r in session.exec(select(Outbox))}
+    assert states == {"digest:1:2026-W47:client": "pending", "remind:T0TEAM:U0PM:2026-11-18": "failed"}
