@@ -36,7 +36,7 @@ from bot.models import (
 )
 from bot.services import calendar
 
-REPEAT_AFTER = timedelta(hours=24)
+REPEAT_AFTER = timedelta(hours=24)  # on the project's wall clock (see `_since_on_the_wall`)
 HIGH_RISK_SCORE = 15
 MILESTONE_SOON_DAYS = 3
 MILESTONE_SOON_PROGRESS = 80
@@ -44,9 +44,8 @@ ASSESS_AFTER_WORKING_DAYS = 2
 DECISION_AFTER_DAYS = 3
 CONFIRM_AFTER_DAYS = 5
 REMIND_AT = time(9, 0)
-# A batch waits this long for an item of yesterday's batch still inside its 24 hours (a day
-# that is 23 hours long when clocks change, a tick that came a few minutes late yesterday), so
-# the day's one DM carries it.
+# A batch waits this long for an item of yesterday's batch still inside its 24 hours (the
+# tick came a little later yesterday), so the day's one DM carries it.
 HOLD_FOR_YESTERDAY = timedelta(hours=2)
 APPROVAL_NAG_FOR = timedelta(days=7)  # a digest still unapproved after this is not mentioned any more
 
@@ -186,12 +185,20 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+def _since_on_the_wall(project: Project, sent_at: datetime, now: datetime) -> timedelta:
+    """How long ago `sent_at` was on the project's wall clock: 09:00 yesterday is 24 hours
+    before 09:00 today even on the night clocks go forward (23 real hours)."""
+    return calendar.local_now(project, now).replace(tzinfo=None) - \
+        calendar.local_now(project, sent_at).replace(tzinfo=None)
+
+
 def due_batches(session: Session, projects: list[Project], now: datetime,
                 is_member: Callable[[str], bool] | None = None) -> dict[Batch, list[ReminderItem]]:
     """Items per batch (person, time zone, local day) that are due now: in their project's
-    reminder window, not snoozed, and not sent to that person in the last 24 hours
-    (`is_member`: see `items_for`). A batch that would leave out an item of an earlier day's
-    DM only because its 24 hours end within `HOLD_FOR_YESTERDAY` waits for it."""
+    reminder window, not snoozed, and not sent to that person in the last 24 hours of the
+    project's wall clock (`is_member`: see `items_for`). A batch that would leave out an item
+    of an earlier day's DM only because its 24 hours end within `HOLD_FOR_YESTERDAY` (the tick
+    came a little later yesterday) waits for it, so the day's one DM carries it."""
     in_window = [p for p in projects if is_reminder_time(p, now)]
     items = items_for(session, in_window, now, is_member)
     if not items:
@@ -200,19 +207,18 @@ def due_batches(session: Session, projects: list[Project], now: datetime,
     keys = {i.key for i in items}
     sent = session.exec(select(ReminderItemSent.user_id, ReminderItemSent.item_key, func.max(ReminderItemSent.sent_at))
                         .where(col(ReminderItemSent.user_id).in_(users), col(ReminderItemSent.item_key).in_(keys),
-                               ReminderItemSent.sent_at > now - REPEAT_AFTER)
+                               ReminderItemSent.sent_at > now - REPEAT_AFTER - timedelta(hours=2))
                         .group_by(ReminderItemSent.user_id, ReminderItemSent.item_key)).all()
-    recent = {(user, key): _aware(at) for user, key, at in sent}
+    last_sent = {(user, key): _aware(at) for user, key, at in sent}
     snoozed = set(session.exec(select(Snooze.user_id, Snooze.item_key).where(
         col(Snooze.user_id).in_(users), col(Snooze.item_key).in_(keys), Snooze.until > now)).all())
     batches: dict[Batch, list[ReminderItem]] = defaultdict(list)
     held: set[Batch] = set()
     for item in items:
         batch = batch_of(item, now)
-        sent_at = recent.get((item.user_id, item.key))
-        if sent_at is not None:
-            if calendar.local_date(item.project, sent_at) < batch.day and \
-                    sent_at + REPEAT_AFTER - now <= HOLD_FOR_YESTERDAY:
+        sent_at = last_sent.get((item.user_id, item.key))
+        if sent_at is not None and (ago := _since_on_the_wall(item.project, sent_at, now)) < REPEAT_AFTER:
+            if calendar.local_date(item.project, sent_at) < batch.day and REPEAT_AFTER - ago <= HOLD_FOR_YESTERDAY:
                 held.add(batch)
             continue
         if (item.user_id, item.key) in snoozed or any(i.key == item.key for i in batches[batch]):
