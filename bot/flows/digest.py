@@ -142,6 +142,24 @@ def is_late(p: Project, due_at: datetime, now: datetime) -> bool:
     return calendar.working_time_between(p, due_at, now) > calendar.working_day_length(p)
 
 
+def _collect(session: Session, weeks: list[tuple[Project, str, datetime]], now: datetime
+             ) -> dict[tuple[int, str], DigestFacts]:
+    """Digest facts of each (project id, week): one batch per round, as a project may owe
+    several weeks at once (two weeks a closure pushed to the same day)."""
+    rounds: list[list[tuple[Project, str]]] = []
+    seen: dict[int, int] = {}
+    for p, week, _ in weeks:
+        n = seen[p.id or 0] = seen.get(p.id or 0, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append((p, week))
+    facts: dict[tuple[int, str], DigestFacts] = {}
+    for batch in rounds:
+        got = digests.collect(session, [p for p, _ in batch], now, weeks={p.id or 0: w for p, w in batch})
+        facts.update({(p.id or 0, w): got[p.id or 0] for p, w in batch})
+    return facts
+
+
 def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None = None,
             dry_run: bool = False) -> DigestReport:
     """Post every digest that is due and not yet posted; ask the PM about very late ones."""
@@ -179,10 +197,9 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
                         to_send.extend(_ask_pm(u, p, week, due_at))
             else:
                 post.append((p, week, due_at))
-        facts_by = digests.collect(u.session, [p for p, _, _ in post], now,
-                                   weeks={p.id or 0: w for p, w, _ in post}) if post else {}
+        facts_by = _collect(u.session, post, now)
         for p, week, due_at in post:
-            facts = facts_by[p.id or 0]
+            facts = facts_by[(p.id or 0, week)]
             report.posted.append((p.name, week))
             if dry_run:
                 report.messages.append({"channel": p.client_channel_id, **digest_message(facts, internal=False)})
@@ -220,10 +237,10 @@ def send_previews(deps: Deps, *, now: datetime | None = None) -> DigestReport:
         due = [(p, w, d) for p, w, d in due
                if outbox_keys.preview(p.id or 0, w) not in existing and outbox_keys.digest(p.id or 0, w) not in existing
                and not ((dw := weeks.get((p.id or 0, w))) and dw.skipped)]
-        facts_by = digests.collect(u.session, [p for p, _, _ in due], now, weeks={p.id or 0: w for p, w, _ in due})
+        facts_by = _collect(u.session, due, now)
         for p, week, due_at in due:
             _week_row(u.session, p, week, due_at)
-            payload = preview_message(facts_by[p.id or 0], due=calendar.local_date(p, due_at) or now.date(),
+            payload = preview_message(facts_by[(p.id or 0, week)], due=calendar.local_date(p, due_at) or now.date(),
                                       requires_approval=p.require_pm_approval)
             row = u.owe(key=outbox_keys.preview(p.id or 0, week), kind=Kind.preview, project=p,
                         user_id=p.pm_user_id, payload=payload, deliver=False)

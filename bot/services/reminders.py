@@ -162,7 +162,8 @@ def items_for(session: Session, projects: list[Project], now: datetime,
 
 def _digests_waiting_for_approval(session: Session, projects: list[Project], now: datetime) -> list[ReminderItem]:
     """The PM's digests that wait for the PM: the project posts only after the PM approves,
-    the preview went out (or the digest is due), and it is neither posted, skipped nor approved."""
+    the preview went out on an earlier day (or the digest is due), and it is neither posted,
+    skipped nor approved."""
     if not projects:
         return []
     by_id = {p.id: p for p in projects}
@@ -172,9 +173,11 @@ def _digests_waiting_for_approval(session: Session, projects: list[Project], now
         col(DigestWeek.due_at) > now - APPROVAL_NAG_FOR)).all()
     out = []
     for dw in sorted(rows, key=lambda r: (r.project_id, r.week)):
-        if dw.preview_sent_at is None and _aware(dw.due_at) > now:
-            continue
         p = by_id[dw.project_id]
+        previewed = dw.preview_sent_at is not None and \
+            calendar.local_date(p, _aware(dw.preview_sent_at)) < calendar.today(p, now)  # not the preview's own day
+        if not previewed and _aware(dw.due_at) > now:
+            continue
         out.append(ReminderItem(f"digest-approval:{p.id}:{dw.week}", p.pm_user_id, p, "digest_approval", p.name,
                                 p.id or 0, {"week": dw.week, "date": calendar.local_date(p, _aware(dw.due_at))}))
     return out
