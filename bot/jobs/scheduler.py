@@ -21,6 +21,7 @@ from bot.deps import Deps
 from bot.flows import digest, reminders
 from bot.flows.delivery import deliver_due
 from bot.flows.outbox_keys import Kind
+from bot.flows.unit import unit_of_work
 from bot.jobs.feedback_prompts import run_feedback_prompts
 from bot.services import calendar
 
@@ -51,9 +52,17 @@ STEPS: list[tuple[str, Callable[[Deps, datetime], object]]] = [
 
 
 def tick(deps: Deps, now: datetime | None = None) -> None:
-    """Do everything that is due. A failing step is logged and does not stop the others."""
+    """Do everything that is due. A failing step is logged and does not stop the others.
+    When no project is inside its working hours, nothing scheduled can be due: only the retry
+    sweep runs (and it holds scheduled messages)."""
     now = now or deps.clock.now()
-    for name, fn in STEPS:
+    try:
+        with unit_of_work(deps, deliver=False) as u:
+            at_work = calendar.anyone_at_work(u.session, now)
+    except Exception:
+        log.exception("could not read the projects' working hours; running every step")
+        at_work = True
+    for name, fn in STEPS if at_work else STEPS[:1]:  # nights and weekends: only the retry sweep
         try:
             fn(deps, now)
         except Exception:

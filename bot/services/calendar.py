@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlmodel import Session, col, select
 
-from bot.models import Outbox, Project
+from bot.models import Outbox, Project, ProjectStatus
 
 
 @cache
@@ -111,6 +111,12 @@ def at_local(project: Project, day: date, at: time) -> datetime:
 def within_working_hours(project: Project, now: datetime) -> bool:
     local = local_now(project, now)
     return is_working_day(project, local.date()) and project.work_start <= local.time() < project.work_end
+
+
+def anyone_at_work(session: Session, now: datetime) -> bool:
+    """Whether any active project is inside its working hours now (else nothing scheduled is due)."""
+    return any(within_working_hours(p, now)
+               for p in session.exec(select(Project).where(Project.status == ProjectStatus.active)))
 
 
 def in_working_hours(session: Session, outbox_ids: list[int], now: datetime,
@@ -227,11 +233,13 @@ RECENTLY_DUE = timedelta(days=7)
 def recent_digest_weeks(project: Project, now: datetime) -> list[tuple[str, datetime]]:
     """The digests a run should look at (ISO week key, due instant), oldest first: last
     week's and this week's, and any older week whose digest a closure (holidays) pushed into
-    the last seven days: a closure longer than a week (24 Dec – 6 Jan) must not drop one.
+    the last seven days (its due time, or the first working hour after it): a closure longer
+    than a week (24 Dec – 6 Jan) must not drop one.
 
     Last week's matters when it was missed (downtime) or pushed into this week by holidays."""
+    since = now - RECENTLY_DUE
     return [(week, due) for back, week, due in _digest_weeks(project, now, ahead=0)
-            if back <= 1 or now - RECENTLY_DUE <= due <= now]
+            if back <= 1 or (due <= now and (due >= since or next_working_moment(project, due) >= since))]
 
 
 def coming_digest_weeks(project: Project, now: datetime) -> list[tuple[str, datetime]]:
