@@ -44,9 +44,6 @@ ASSESS_AFTER_WORKING_DAYS = 2
 DECISION_AFTER_DAYS = 3
 CONFIRM_AFTER_DAYS = 5
 REMIND_AT = time(9, 0)
-# A batch waits this long for an item of yesterday's batch still inside its 24 hours (the
-# tick came a little later yesterday), so the day's one DM carries it.
-HOLD_FOR_YESTERDAY = timedelta(hours=2)
 APPROVAL_NAG_FOR = timedelta(days=7)  # a digest still unapproved after this is not mentioned any more
 
 
@@ -195,13 +192,19 @@ def _since_on_the_wall(project: Project, sent_at: datetime, now: datetime) -> ti
         calendar.local_now(project, sent_at).replace(tzinfo=None)
 
 
+def _due_again(project: Project, sent_at: datetime) -> datetime:
+    """When an item sent at `sent_at` may be sent again, on the project's wall clock (naive)."""
+    return calendar.local_now(project, sent_at).replace(tzinfo=None) + REPEAT_AFTER
+
+
 def due_batches(session: Session, projects: list[Project], now: datetime,
                 is_member: Callable[[str], bool] | None = None) -> dict[Batch, list[ReminderItem]]:
     """Items per batch (person, time zone, local day) that are due now: in their project's
     reminder window, not snoozed, and not sent to that person in the last 24 hours of the
     project's wall clock (`is_member`: see `items_for`). A batch that would leave out an item
-    of an earlier day's DM only because its 24 hours end within `HOLD_FOR_YESTERDAY` (the tick
-    came a little later yesterday) waits for it, so the day's one DM carries it."""
+    of an earlier day's DM only because its 24 hours are not over yet (yesterday's DM went
+    later in the day: the bot started then, or a tick came late) waits for it, as long as it
+    is due again before today's working hours end, so the day's one DM carries it."""
     in_window = [p for p in projects if is_reminder_time(p, now)]
     items = items_for(session, in_window, now, is_member)
     if not items:
@@ -220,9 +223,10 @@ def due_batches(session: Session, projects: list[Project], now: datetime,
     for item in items:
         batch = batch_of(item, now)
         sent_at = last_sent.get((item.user_id, item.key))
-        if sent_at is not None and (ago := _since_on_the_wall(item.project, sent_at, now)) < REPEAT_AFTER:
-            if calendar.local_date(item.project, sent_at) < batch.day and REPEAT_AFTER - ago <= HOLD_FOR_YESTERDAY:
-                held.add(batch)
+        if sent_at is not None and _since_on_the_wall(item.project, sent_at, now) < REPEAT_AFTER:
+            if calendar.local_date(item.project, sent_at) < batch.day and _due_again(item.project, sent_at) < \
+                    datetime.combine(batch.day, item.project.work_end):
+                held.add(batch)  # yesterday's item is due again before today's window ends: wait for it
             continue
         if (item.user_id, item.key) in snoozed or any(i.key == item.key for i in batches[batch]):
             continue
