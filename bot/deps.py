@@ -34,6 +34,8 @@ class Deps:
     # For posting messages the outbox owes: no blind retries that could post twice.
     post_client: WebClient | None = None
     gate: RateGates = field(default_factory=RateGates)
+    # Seconds between two messages to the same channel (Slack's pace; tests may set 0).
+    channel_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if self.post_client is None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from bot.db import session_scope
 from bot.deps import Deps
@@ -35,7 +35,6 @@ from bot.workers import is_dead
 log = logging.getLogger(__name__)
 
 DELIVERY_THREADS = 8
-CHANNEL_INTERVAL = 1.0  # seconds between two messages to the same channel
 
 
 def _claim_timeout(deps: Deps) -> timedelta:
@@ -159,14 +158,16 @@ def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int =
         lanes.setdefault(channel or f"dm:{user}", []).append(row_id or 0)
     reg = registry()
 
+    interval = deps.channel_interval  # seconds between two messages to the same channel
+
     def run_lane(ids: list[int]) -> int:
         sent = 0
-        last = -CHANNEL_INTERVAL
+        last = -interval
         for n, row_id in enumerate(ids):
             if stop_requested():
                 log.warning("stopping: %d message(s) of this channel left for the next run", len(ids) - n)
                 break
-            gap = CHANNEL_INTERVAL - (time.monotonic() - last)
+            gap = interval - (time.monotonic() - last)
             if gap > 0:  # Slack's pace within one channel: about one message per second
                 time.sleep(gap)
             deps.gate.wait()
@@ -192,11 +193,16 @@ def release_dead_claims(deps: Deps, keys: list[str] | None = None) -> int:
     return released
 
 
-def deliver_due(deps: Deps, limit: int = 500) -> int:
-    """Send whatever is waiting (the retry sweep). Returns how many were sent."""
+def deliver_due(deps: Deps, limit: int = 500, *, keep: Callable[[Session, list[int]], list[int]] | None = None
+                ) -> int:
+    """Send whatever is waiting (the retry sweep); `keep` may hold some back for now (the
+    scheduler holds scheduled messages outside their project's working hours). Returns how
+    many were sent."""
     release_dead_claims(deps)
     with session_scope(deps.engine) as session:
         ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
+        if keep is not None:
+            ids = keep(session, ids)
     return deliver_many(deps, ids)
 
 

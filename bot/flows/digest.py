@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
@@ -38,7 +38,6 @@ from bot.services.errors import Forbidden, InvalidTransition, NotFound
 
 log = logging.getLogger(__name__)
 
-LATE_LIMIT = timedelta(days=1)  # a digest later than this is not posted without asking the PM
 NOTE_MAX = 1000
 
 
@@ -131,8 +130,34 @@ def mark_preview(session: Session, row: Outbox, ts: str | None) -> None:
 
 
 def _due_weeks(projects_: list[Project], now: datetime) -> list[tuple[Project, str, datetime]]:
-    return [(p, week, due_at) for p in projects_ for week, due_at in calendar.recent_digest_weeks(p, now)
-            if p.created_at < due_at <= now]
+    """The weeks whose digest is due, of the projects inside their working hours now: what fell
+    due outside them (or while the bot was down) waits for the next working hour."""
+    return [(p, week, due_at) for p in projects_ if calendar.within_working_hours(p, now)
+            for week, due_at in calendar.recent_digest_weeks(p, now) if p.created_at < due_at <= now]
+
+
+def is_late(p: Project, due_at: datetime, now: datetime) -> bool:
+    """More than a working day of working time passed since the digest was due: it is not
+    posted without asking the PM (weekends, holidays and nights do not count)."""
+    return calendar.working_time_between(p, due_at, now) > calendar.working_day_length(p)
+
+
+def _collect(session: Session, weeks: list[tuple[Project, str, datetime]], now: datetime
+             ) -> dict[tuple[int, str], DigestFacts]:
+    """Digest facts of each (project id, week): one batch per round, as a project may owe
+    several weeks at once (two weeks a closure pushed to the same day)."""
+    rounds: list[list[tuple[Project, str]]] = []
+    seen: dict[int, int] = {}
+    for p, week, _ in weeks:
+        n = seen[p.id or 0] = seen.get(p.id or 0, -1) + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append((p, week))
+    facts: dict[tuple[int, str], DigestFacts] = {}
+    for batch in rounds:
+        got = digests.collect(session, [p for p, _ in batch], now, weeks={p.id or 0: w for p, w in batch})
+        facts.update({(p.id or 0, w): got[p.id or 0] for p, w in batch})
+    return facts
 
 
 def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None = None,
@@ -151,7 +176,7 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
             owed += [outbox_keys.digest(p.id or 0, w, "internal") for p, w, _ in candidates
                      if outbox_keys.digest(p.id or 0, w) in existing]
             owed += [k for k in late_keys.values() if k in existing]
-            resumed = outbox.unsent(u.session, keys=owed)
+            resumed = calendar.in_working_hours(u.session, outbox.unsent(u.session, keys=owed), now)
             to_send.extend(resumed)
             report.resumed = [r.key for r in (u.session.get(Outbox, i) for i in resumed) if r is not None]
         weeks = _week_rows(u.session, [(p.id or 0, w) for p, w, _ in candidates])
@@ -163,17 +188,18 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
             approved = bool(dw and dw.approved_by)
             if p.require_pm_approval and not approved:
                 report.waiting_for_approval.append((p.name, week))
-            elif now - due_at > LATE_LIMIT and not approved:
+                if dw is None and not dry_run:  # the App Home and the PM's reminder say it waits
+                    _week_row(u.session, p, week, due_at)
+            elif is_late(p, due_at, now) and not approved:
                 if late_keys[(p.id, week)] not in existing:
                     report.asked_pm.append((p.name, week))
                     if not dry_run:
                         to_send.extend(_ask_pm(u, p, week, due_at))
             else:
                 post.append((p, week, due_at))
-        facts_by = digests.collect(u.session, [p for p, _, _ in post], now,
-                                   weeks={p.id or 0: w for p, w, _ in post}) if post else {}
+        facts_by = _collect(u.session, post, now)
         for p, week, due_at in post:
-            facts = facts_by[p.id or 0]
+            facts = facts_by[(p.id or 0, week)]
             report.posted.append((p.name, week))
             if dry_run:
                 report.messages.append({"channel": p.client_channel_id, **digest_message(facts, internal=False)})
@@ -195,25 +221,26 @@ def _ask_pm(u: Unit, p: Project, week: str, due_at: datetime) -> list[int]:
 
 
 def send_previews(deps: Deps, *, now: datetime | None = None) -> DigestReport:
-    """DM each PM the coming digest, `preview_lead_minutes` before it is due, in working hours."""
+    """DM each PM the coming digest, `preview_lead_minutes` before it is due, inside working
+    hours: when that moment is outside them, in the last working hours before it (the
+    previous working day's afternoon for a digest due at the start of the day)."""
     report = DigestReport()
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
         now = now or u.now
-        due = [(p, week, due_at) for p in _active_projects(u.session)
-               for week, due_at in calendar.recent_digest_weeks(p, now)
-               if due_at - timedelta(minutes=p.preview_lead_minutes) <= now < due_at
-               and calendar.within_working_hours(p, now)]
+        due = [(p, week, due_at) for p in _active_projects(u.session) if calendar.within_working_hours(p, now)
+               for week, due_at in calendar.coming_digest_weeks(p, now)
+               if calendar.preview_at(p, due_at) <= now]
         existing = _existing_keys(u.session, [outbox_keys.preview(p.id or 0, w) for p, w, _ in due]
                                   + [outbox_keys.digest(p.id or 0, w) for p, w, _ in due])
         weeks = _week_rows(u.session, [(p.id or 0, w) for p, w, _ in due])
         due = [(p, w, d) for p, w, d in due
                if outbox_keys.preview(p.id or 0, w) not in existing and outbox_keys.digest(p.id or 0, w) not in existing
                and not ((dw := weeks.get((p.id or 0, w))) and dw.skipped)]
-        facts_by = digests.collect(u.session, [p for p, _, _ in due], now, weeks={p.id or 0: w for p, w, _ in due})
+        facts_by = _collect(u.session, due, now)
         for p, week, due_at in due:
             _week_row(u.session, p, week, due_at)
-            payload = preview_message(facts_by[p.id or 0], due=calendar.local_date(p, due_at) or now.date(),
+            payload = preview_message(facts_by[(p.id or 0, week)], due=calendar.local_date(p, due_at) or now.date(),
                                       requires_approval=p.require_pm_approval)
             row = u.owe(key=outbox_keys.preview(p.id or 0, week), kind=Kind.preview, project=p,
                         user_id=p.pm_user_id, payload=payload, deliver=False)

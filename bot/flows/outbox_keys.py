@@ -121,9 +121,12 @@ def digest_sent_by(project_id: int, week: str) -> str:
     return _join("digest-sent-by", project_id, week)
 
 
-def reminder(team_id: str, user_id: str, day: str) -> str:
-    """One reminder DM per person and local day (`day` is an ISO date)."""
-    return _join("remind", team_id, user_id, day)
+def reminder(team_id: str, user_id: str, zone: str, day: str, start: str) -> str:
+    """One reminder DM per person, time zone and local working day: `zone` is the projects'
+    time zone, `day` the ISO date there and `start` the local time their reminders start
+    ("0900"), so a PM with projects in Tokyo and New York gets each batch on its own day:
+    `remind:T1:U1:Asia/Tokyo:2026-11-19:0900`."""
+    return _join("remind", team_id, user_id, zone, day, start)
 
 
 def nudge(item_kind: str, item_id: int) -> str:

@@ -1,9 +1,11 @@
 """Reminder use cases: the daily reminder DMs, the nudges and escalations of decisions the
 client owes, and snoozing an item.
 
-- Reminders (SPEC §4): on working days from 09:00 project time, one DM per person and day
-  batching everything due for them; the same item is not repeated to a person within 24 hours
-  (`reminders.record_sent`) and a snoozed item waits.
+- Reminders (SPEC §4): on working days from 09:00 project time, one DM per person and local
+  working day of each time zone their projects are in, batching everything due for them there;
+  the same item is not repeated to a person within 24 hours (`reminders.record_sent`) and a
+  snoozed item waits. A reminder queued but not sent (an outage) is sent again only inside its
+  project's working hours.
 - Nudges: a requirement waiting for confirmation or a change request waiting for approval gets
   a polite nudge in its thread after `nudge_after_days` working days, naming the client
   approvers; after `escalate_after_days` the PM is told by DM. Each is sent once (its outbox key
@@ -41,27 +43,30 @@ def _active(session: Session) -> list[Project]:
 
 
 def send_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = False) -> RemindReport:
-    """Send each person their batch. Idempotent within the day: the DM's key names the person
-    and the date, and each item is remembered for 24 hours."""
+    """Send each person their batches: one DM per person and local working day of each time
+    zone their projects are in (`reminders.Batch`; the DM's key names them), each item
+    remembered for 24 hours. Idempotent within the day."""
     report = RemindReport()
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
         now = now or u.now
         if not dry_run:  # queued by an earlier run that stopped or failed before sending them
-            to_send.extend(outbox.unsent(u.session, kind=Kind.reminder, since=now - reminders.REPEAT_AFTER))
+            to_send.extend(calendar.in_working_hours(
+                u.session, outbox.unsent(u.session, kind=Kind.reminder, since=now - reminders.REPEAT_AFTER), now))
         batches = reminders.due_batches(u.session, _active(u.session), now)
-        for user_id, items in sorted(batches.items()):
+        for batch, items in sorted(batches.items()):
             team_id = items[0].project.team_id
-            key = outbox_keys.reminder(team_id, user_id, now.date().isoformat())
+            key = outbox_keys.reminder(team_id, batch.user_id, batch.zone, batch.day.isoformat(),
+                                       batch.start.strftime("%H%M"))
             if outbox.exists(u.session, key) is not None:
                 continue
             message = reminder_message(items)
-            report.sent[user_id] = [i.key for i in items]
+            report.sent.setdefault(batch.user_id, []).extend(i.key for i in items)
             if dry_run:
-                report.messages[user_id] = message
+                report.messages[batch.user_id] = message
                 continue
-            row = u.owe(key=key, kind=Kind.reminder, project=items[0].project, user_id=user_id, payload=message,
-                        deliver=False)
+            row = u.owe(key=key, kind=Kind.reminder, project=items[0].project, user_id=batch.user_id,
+                        payload=message, deliver=False)
             reminders.record_sent(u.session, items, now)
             to_send.append(row.id or 0)
     deliver_many(deps, to_send)

@@ -2,7 +2,9 @@
 
 Each tick asks the database what is due — failed messages to retry, PM previews, digests,
 reminders, nudges, feedback prompts — in each project's own time zone, and runs the flow that
-sends it. Nothing depends on the scheduler's memory, so a restart, a change of settings or a
+sends it. Nothing scheduled is posted outside its project's working days and hours: what falls
+due outside them (a missed run, an outage, a retry) waits for the next working hour, the retry
+sweep included (`SCHEDULED`). Nothing depends on the scheduler's memory, so a restart, a change of settings or a
 missed tick changes nothing: the next tick catches up. Several processes may tick at once: the
 outbox keys and claims decide who sends.
 """
@@ -18,16 +20,29 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.deps import Deps
 from bot.flows import digest, reminders
 from bot.flows.delivery import deliver_due
+from bot.flows.outbox_keys import Kind
+from bot.flows.unit import unit_of_work
 from bot.jobs.feedback_prompts import run_feedback_prompts
+from bot.services import calendar
 
 log = logging.getLogger(__name__)
 
 TICK_JOB_ID = "pmbot-tick"
 TICK_SECONDS = 60
 
+# Messages the scheduler posts on its own: retried only inside their project's working hours.
+SCHEDULED = frozenset({Kind.digest, Kind.digest_late, Kind.preview, Kind.reminder, Kind.nudge, Kind.escalation,
+                       Kind.feedback_prompt})
+
+
+def retry_due(deps: Deps, now: datetime) -> int:
+    """The retry sweep, holding scheduled messages outside their project's working hours."""
+    return deliver_due(deps, keep=lambda session, ids: calendar.in_working_hours(session, ids, now, SCHEDULED))
+
+
 # Work each tick does, in order.
 STEPS: list[tuple[str, Callable[[Deps, datetime], object]]] = [
-    ("retry failed messages", lambda deps, now: deliver_due(deps)),
+    ("retry failed messages", retry_due),
     ("PM previews", lambda deps, now: digest.send_previews(deps, now=now)),
     ("weekly digests", lambda deps, now: digest.run_due(deps, now=now)),
     ("reminders", lambda deps, now: reminders.send_reminders(deps, now=now)),
@@ -37,9 +52,17 @@ STEPS: list[tuple[str, Callable[[Deps, datetime], object]]] = [
 
 
 def tick(deps: Deps, now: datetime | None = None) -> None:
-    """Do everything that is due. A failing step is logged and does not stop the others."""
+    """Do everything that is due. A failing step is logged and does not stop the others.
+    When no project is inside its working hours, nothing scheduled can be due: only the retry
+    sweep runs (and it holds scheduled messages)."""
     now = now or deps.clock.now()
-    for name, fn in STEPS:
+    try:
+        with unit_of_work(deps, deliver=False) as u:
+            at_work = calendar.anyone_at_work(u.session, now)
+    except Exception:
+        log.exception("could not read the projects' working hours; running every step")
+        at_work = True
+    for name, fn in STEPS if at_work else STEPS[:1]:  # nights and weekends: only the retry sweep
         try:
             fn(deps, now)
         except Exception:

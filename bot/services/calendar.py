@@ -5,17 +5,27 @@ takes effect at the next tick, without restarts. This is the one home of time zo
 module that shows or computes a project's local date or time asks here (`zone`, `local_now`,
 `local_date`, `local_text`), and an unknown zone name reads as UTC rather than failing.
 
+Working hours: nothing scheduled is posted outside a project's working days and hours
+(`within_working_hours`); what falls due outside them waits for the next working moment
+(`next_working_moment`). Lateness is counted in working time (`working_time_between`), so a
+weekend or a closure does not make a digest "late". A PM preview falls inside working hours
+before its digest is due (`preview_at`), and the weeks a digest job looks at reach back over a
+closure (`recent_digest_weeks`), so a long holiday never silently drops a week's digest.
+
 ISO weeks ("2026-W47") name a digest's week: `week_key` builds one, `week_monday` gives its
 first day (`bot.blocks.ids.parse_week` reads one back from untrusted input).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.models import Project
+from sqlmodel import Session, col, select
+
+from bot.models import Outbox, Project, ProjectStatus
 
 
 @cache
@@ -103,6 +113,92 @@ def within_working_hours(project: Project, now: datetime) -> bool:
     return is_working_day(project, local.date()) and project.work_start <= local.time() < project.work_end
 
 
+def anyone_at_work(session: Session, now: datetime) -> bool:
+    """Whether any active project is inside its working hours now (else nothing scheduled is due)."""
+    return any(within_working_hours(p, now)
+               for p in session.exec(select(Project).where(Project.status == ProjectStatus.active)))
+
+
+def in_working_hours(session: Session, outbox_ids: list[int], now: datetime,
+                     kinds: Collection[str] | None = None) -> list[int]:
+    """The outbox rows among `outbox_ids` that may be sent now: their project is inside its
+    working hours, or the row is of no project, or not of `kinds` (when given). Scheduled
+    messages queued but not sent (an outage) wait for the next working hour."""
+    if not outbox_ids:
+        return []
+    rows = session.exec(select(Outbox.id, Outbox.kind, Project)
+                        .join(Project, col(Outbox.project_id) == col(Project.id), isouter=True)
+                        .where(col(Outbox.id).in_(outbox_ids))).all()
+    held = {row_id for row_id, kind, project in rows if project is not None and (kinds is None or kind in kinds)
+            and not within_working_hours(project, now)}
+    return [i for i in outbox_ids if i not in held]
+
+
+def working_window(project: Project, day: date) -> tuple[datetime, datetime] | None:
+    """The UTC instants a working day's hours start and end; None on a day off (or when the
+    project's hours are empty)."""
+    if not is_working_day(project, day) or project.work_end <= project.work_start:
+        return None
+    start, end = at_local(project, day, project.work_start), at_local(project, day, project.work_end)
+    return (start, end) if start < end else None
+
+
+def _windows(project: Project, start: datetime, end: datetime, *, backwards: bool = False
+             ) -> Iterator[tuple[datetime, datetime]]:
+    """The working windows of the local days from the day before `start` to `end`'s day (at
+    most a year and a day of them), in order, or newest first."""
+    first, last = local_now(project, start).date() - timedelta(days=1), local_now(project, end).date()
+    days = min((last - first).days, 367)
+    for n in range(days + 1):
+        window = working_window(project, last - timedelta(days=n) if backwards else first + timedelta(days=n))
+        if window is not None:
+            yield window
+
+
+def next_working_moment(project: Project, at: datetime) -> datetime:
+    """`at` itself when it is inside working hours, else the start of the next working window
+    (looking at most a year ahead; `at` when the calendar has no working time at all)."""
+    for start, end in _windows(project, at, at + timedelta(days=366)):
+        if at < end:
+            return max(at, start)
+    return at
+
+
+def working_time_between(project: Project, start: datetime, end: datetime) -> timedelta:
+    """How much working time passed from `start` to `end`."""
+    total = timedelta(0)
+    if end <= start:
+        return total
+    for w_start, w_end in _windows(project, start, end):
+        lo, hi = max(start, w_start), min(end, w_end)
+        if hi > lo:
+            total += hi - lo
+    return total
+
+
+def working_day_length(project: Project) -> timedelta:
+    """The length of the project's working day (its hours), at least one hour."""
+    day = date(2000, 1, 3)
+    span = datetime.combine(day, project.work_end) - datetime.combine(day, project.work_start)
+    return max(span, timedelta(hours=1))
+
+
+def preview_at(project: Project, due_at: datetime) -> datetime:
+    """From when the PM's preview of a digest due at `due_at` is sent: `preview_lead_minutes`
+    before it, when that is inside working hours; otherwise within the last working window
+    that ends before then (e.g. the previous working day's afternoon for a digest due at or
+    just after the start of the working day), so the preview always reaches the PM in working
+    hours before the digest is due."""
+    lead = timedelta(minutes=max(project.preview_lead_minutes, 0))
+    wanted = due_at - lead
+    if within_working_hours(project, wanted) or lead == timedelta(0):
+        return wanted
+    for start, end in _windows(project, wanted - timedelta(days=366), wanted, backwards=True):
+        if end <= wanted:
+            return max(start, end - lead)
+    return wanted
+
+
 def week_key(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
@@ -130,10 +226,32 @@ def digest_due_at(project: Project, monday: date) -> datetime:
     return at_local(project, next_working_day(project, planned), project.digest_time)
 
 
+CLOSURE_WEEKS = 8  # how far back a digest pushed on by a closure is still looked for
+RECENTLY_DUE = timedelta(days=7)
+
+
 def recent_digest_weeks(project: Project, now: datetime) -> list[tuple[str, datetime]]:
-    """Last week's and this week's digest (ISO week key, due instant), oldest first.
+    """The digests a run should look at (ISO week key, due instant), oldest first: last
+    week's and this week's, and any older week whose digest a closure (holidays) pushed into
+    the last seven days (its due time, or the first working hour after it): a closure longer
+    than a week (24 Dec – 6 Jan) must not drop one.
 
     Last week's matters when it was missed (downtime) or pushed into this week by holidays."""
+    since = now - RECENTLY_DUE
+    return [(week, due) for back, week, due in _digest_weeks(project, now, ahead=0)
+            if back <= 1 or (due <= now and (due >= since or next_working_moment(project, due) >= since))]
+
+
+def coming_digest_weeks(project: Project, now: datetime) -> list[tuple[str, datetime]]:
+    """The digests not due yet (ISO week key, due instant) whose preview may be due: this
+    week's, next week's (a Monday digest's preview comes on Friday) and any pushed on by a
+    closure."""
+    return [(week, due) for _, week, due in _digest_weeks(project, now, ahead=1) if due > now]
+
+
+def _digest_weeks(project: Project, now: datetime, *, ahead: int) -> list[tuple[int, str, datetime]]:
+    """(weeks back, ISO week, due instant) from `CLOSURE_WEEKS` back to `ahead` weeks ahead."""
     this_monday = week_start(today(project, now))
-    last_monday = this_monday - timedelta(days=7)
-    return [(week_key(m), digest_due_at(project, m)) for m in (last_monday, this_monday)]
+    return [(back, week_key(monday), digest_due_at(project, monday))
+            for back in range(CLOSURE_WEEKS, -ahead - 1, -1)
+            for monday in [this_monday - timedelta(days=7 * back)]]

@@ -52,7 +52,8 @@ QUESTION_MAX = 500
 ADHOC_KINDS = (FeedbackKind.praise, FeedbackKind.complaint, FeedbackKind.suggestion)
 TREND_PROMPTS = 8
 ANONYMOUS_ACTOR = "anonymous"
-MILESTONE_FRESH = timedelta(days=2)  # a milestone done longer ago no longer prompts
+MILESTONE_FRESH_WORKING_DAYS = 2  # a milestone done longer ago (in working days) no longer prompts
+MILESTONE_LOOKBACK = timedelta(days=30)  # how far back a done milestone is looked for
 
 # --- Scores and the trend (pure functions) --------------------------------------------------
 
@@ -158,7 +159,7 @@ def due_prompts(session: Session, now: datetime) -> list[tuple[int, str]]:
                              .group_by(FeedbackPrompt.project_id)).all())
     done = dict(session.exec(select(ActivityLog.project_id, func.max(ActivityLog.created_at))
                              .where(col(ActivityLog.project_id).in_(ids), ActivityLog.action == "milestone_done",
-                                    ActivityLog.created_at > now - MILESTONE_FRESH)
+                                    ActivityLog.created_at > now - MILESTONE_LOOKBACK)
                              .group_by(ActivityLog.project_id)).all())
     due: list[tuple[int, str]] = []
     for p in active:
@@ -167,6 +168,9 @@ def due_prompts(session: Session, now: datetime) -> list[tuple[int, str]]:
         if previous is not None and now - previous < timedelta(days=p.feedback_cooldown_days):
             continue
         milestone_done = _aware(done.get(p.id), now)
+        if milestone_done is not None and calendar.working_days_between(p, milestone_done, now) > \
+                MILESTONE_FRESH_WORKING_DAYS:  # a weekend or holidays in between do not make it stale
+            milestone_done = None
         if milestone_done is not None and (previous is None or milestone_done > previous):
             due.append((p.id, "milestone"))
         elif p.feedback_cadence_weeks > 0 and now - (previous or p.created_at) >= timedelta(

@@ -2,6 +2,12 @@
 
 An item has a stable key (e.g. `risk-review:12`) so the same item is not repeated to the same
 person within 24 hours, and so a person can snooze it.
+
+Batches are per person and per *local working day of the projects' time zone* (`Batch`): a PM
+with projects in Tokyo and New York gets the Tokyo items on Tokyo's working day, from the
+start of its reminder window, and the New York items on New York's. A digest that waits for
+the PM's approval is one of the PM's items (`digest_approval`), so the App Home and the next
+reminder say so.
 """
 
 from __future__ import annotations
@@ -9,13 +15,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.models import (
     ChangeRequest,
     ChangeStatus,
+    DigestWeek,
     FollowUp,
     FollowUpStatus,
     Milestone,
@@ -29,14 +36,15 @@ from bot.models import (
 )
 from bot.services import calendar
 
-REPEAT_AFTER = timedelta(hours=24)
+REPEAT_AFTER = timedelta(hours=24)  # on the project's wall clock (see `_since_on_the_wall`)
 HIGH_RISK_SCORE = 15
 MILESTONE_SOON_DAYS = 3
 MILESTONE_SOON_PROGRESS = 80
 ASSESS_AFTER_WORKING_DAYS = 2
 DECISION_AFTER_DAYS = 3
 CONFIRM_AFTER_DAYS = 5
-REMIND_AT_HOUR = 9
+REMIND_AT = time(9, 0)
+APPROVAL_NAG_FOR = timedelta(days=7)  # a digest still unapproved after this is not mentioned any more
 
 
 @dataclass(frozen=True)
@@ -51,10 +59,34 @@ class ReminderItem:
     detail: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True, order=True)
+class Batch:
+    """One reminder DM: a person's items of the projects of one time zone whose reminders
+    start at the same local time, on one local working day."""
+
+    user_id: str
+    zone: str
+    day: date
+    start: time
+
+
+def reminder_start(project: Project) -> time:
+    """When the project's reminders start each working day: 09:00, or the start of its working
+    hours when that is later; the start of its hours when they end by 09:00."""
+    if project.work_start >= REMIND_AT or project.work_end <= REMIND_AT:
+        return project.work_start
+    return REMIND_AT
+
+
 def is_reminder_time(project: Project, now: datetime) -> bool:
-    """On a working day, from 09:00 project time, within its working hours."""
+    """On a working day, from the project's reminder start, within its working hours."""
     local = calendar.local_now(project, now)
-    return calendar.within_working_hours(project, now) and local.hour >= REMIND_AT_HOUR
+    return calendar.within_working_hours(project, now) and local.time() >= reminder_start(project)
+
+
+def batch_of(item: ReminderItem, now: datetime) -> Batch:
+    p = item.project
+    return Batch(item.user_id, calendar.tz(p).key, calendar.today(p, now), reminder_start(p))
 
 
 def items_for(session: Session, projects: list[Project], now: datetime,
@@ -121,32 +153,85 @@ def items_for(session: Session, projects: list[Project], now: datetime,
         if sent is not None and now - sent > timedelta(days=CONFIRM_AFTER_DAYS):
             items.append(ReminderItem(f"req-confirm:{r.id}", p.pm_user_id, p, "req_confirm", r.title, r.id or 0,
                                       {"days": (now - sent).days}))
+    items += _digests_waiting_for_approval(session, [p for p in projects if p.require_pm_approval], now)
     return items
 
 
+def _digests_waiting_for_approval(session: Session, projects: list[Project], now: datetime) -> list[ReminderItem]:
+    """The PM's digests that wait for the PM: the project posts only after the PM approves,
+    the preview went out on an earlier day (or the digest is due), and it is neither posted,
+    skipped nor approved."""
+    if not projects:
+        return []
+    by_id = {p.id: p for p in projects}
+    rows = session.exec(select(DigestWeek).where(
+        col(DigestWeek.project_id).in_(list(by_id)), col(DigestWeek.posted_at).is_(None),
+        col(DigestWeek.skipped).is_(False), col(DigestWeek.approved_by).is_(None),
+        col(DigestWeek.due_at) > now - APPROVAL_NAG_FOR)).all()
+    out = []
+    for dw in sorted(rows, key=lambda r: (r.project_id, r.week)):
+        p = by_id[dw.project_id]
+        previewed = dw.preview_sent_at is not None and \
+            calendar.local_date(p, _aware(dw.preview_sent_at)) < calendar.today(p, now)  # not the preview's own day
+        if not previewed and _aware(dw.due_at) > now:
+            continue
+        out.append(ReminderItem(f"digest-approval:{p.id}:{dw.week}", p.pm_user_id, p, "digest_approval", p.name,
+                                p.id or 0, {"week": dw.week, "date": calendar.local_date(p, _aware(dw.due_at))}))
+    return out
+
+
+def _aware(at: datetime) -> datetime:
+    """A stored instant (SQLite may return it naive) as UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _since_on_the_wall(project: Project, sent_at: datetime, now: datetime) -> timedelta:
+    """How long ago `sent_at` was on the project's wall clock: 09:00 yesterday is 24 hours
+    before 09:00 today even on the night clocks go forward (23 real hours)."""
+    return calendar.local_now(project, now).replace(tzinfo=None) - \
+        calendar.local_now(project, sent_at).replace(tzinfo=None)
+
+
+def _due_again(project: Project, sent_at: datetime) -> datetime:
+    """When an item sent at `sent_at` may be sent again, on the project's wall clock (naive)."""
+    return calendar.local_now(project, sent_at).replace(tzinfo=None) + REPEAT_AFTER
+
+
 def due_batches(session: Session, projects: list[Project], now: datetime,
-                is_member: Callable[[str], bool] | None = None) -> dict[str, list[ReminderItem]]:
-    """Items per person that are due now: in their project's reminder window, not snoozed, and
-    not sent to that person in the last 24 hours (`is_member`: see `items_for`)."""
+                is_member: Callable[[str], bool] | None = None) -> dict[Batch, list[ReminderItem]]:
+    """Items per batch (person, time zone, local day) that are due now: in their project's
+    reminder window, not snoozed, and not sent to that person in the last 24 hours of the
+    project's wall clock (`is_member`: see `items_for`). A batch that would leave out an item
+    of an earlier day's DM only because its 24 hours are not over yet (yesterday's DM went
+    later in the day: the bot started then, or a tick came late) waits for it, as long as it
+    is due again before today's working hours end, so the day's one DM carries it."""
     in_window = [p for p in projects if is_reminder_time(p, now)]
     items = items_for(session, in_window, now, is_member)
     if not items:
         return {}
     users = {i.user_id for i in items}
     keys = {i.key for i in items}
-    recent = set(session.exec(select(ReminderItemSent.user_id, ReminderItemSent.item_key).where(
-        col(ReminderItemSent.user_id).in_(users), col(ReminderItemSent.item_key).in_(keys),
-        ReminderItemSent.sent_at > now - REPEAT_AFTER)).all())
+    sent = session.exec(select(ReminderItemSent.user_id, ReminderItemSent.item_key, func.max(ReminderItemSent.sent_at))
+                        .where(col(ReminderItemSent.user_id).in_(users), col(ReminderItemSent.item_key).in_(keys),
+                               ReminderItemSent.sent_at > now - REPEAT_AFTER - timedelta(hours=2))
+                        .group_by(ReminderItemSent.user_id, ReminderItemSent.item_key)).all()
+    last_sent = {(user, key): _aware(at) for user, key, at in sent}
     snoozed = set(session.exec(select(Snooze.user_id, Snooze.item_key).where(
         col(Snooze.user_id).in_(users), col(Snooze.item_key).in_(keys), Snooze.until > now)).all())
-    batches: dict[str, list[ReminderItem]] = defaultdict(list)
+    batches: dict[Batch, list[ReminderItem]] = defaultdict(list)
+    held: set[Batch] = set()
     for item in items:
-        if (item.user_id, item.key) in recent or (item.user_id, item.key) in snoozed:
+        batch = batch_of(item, now)
+        sent_at = last_sent.get((item.user_id, item.key))
+        if sent_at is not None and _since_on_the_wall(item.project, sent_at, now) < REPEAT_AFTER:
+            if calendar.local_date(item.project, sent_at) < batch.day and _due_again(item.project, sent_at) < \
+                    datetime.combine(batch.day, item.project.work_end):
+                held.add(batch)  # yesterday's item is due again before today's window ends: wait for it
             continue
-        if any(i.key == item.key for i in batches[item.user_id]):
+        if (item.user_id, item.key) in snoozed or any(i.key == item.key for i in batches[batch]):
             continue
-        batches[item.user_id].append(item)
-    return {u: b for u, b in batches.items() if b}
+        batches[batch].append(item)
+    return {b: items for b, items in batches.items() if items and b not in held}
 
 
 def record_sent(session: Session, items: list[ReminderItem], now: datetime) -> None:

@@ -88,19 +88,24 @@ def test_holiday_moves_the_digest_past_the_weekend(deps, fake_slack, make_projec
 def test_downtime_is_caught_up_and_a_very_late_digest_asks_the_pm(deps, fake_slack, make_project, clock, slack,
                                                                    people, session):
     make_project()
-    clock.set(FRIDAY_SHANGHAI + timedelta(hours=5))  # the bot was down at 16:00; back at 21:00
+    clock.set(FRIDAY_SHANGHAI + timedelta(hours=1, minutes=30))  # the bot was down at 16:00; back at 17:30
     run_digests(deps)
     assert len(digests_in(fake_slack)) == 1
 
     make_project("Second", client_channel_id="C0OTHER", internal_channel_id=None)
-    clock.set(datetime(2026, 11, 28, 9, 30, tzinfo=UTC))  # Saturday, 25.5 h after its due time
+    clock.set(datetime(2026, 11, 28, 9, 30, tzinfo=UTC))  # Saturday 17:30: not a working day, nothing is posted
+    run_digests(deps)
+    assert digests_in(fake_slack, "C0OTHER") == []
+    assert not [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "DU0PM"]
+
+    clock.set(datetime(2026, 11, 30, 9, 30, tzinfo=UTC))  # Monday 17:30: more than a working day late
     run_digests(deps)
     assert digests_in(fake_slack, "C0OTHER") == []
     [question] = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "DU0PM"
                   and "was not running" in c.params["text"] and "Second" in c.params["text"]]
     post_now = question.params["blocks"][1]["elements"][0]
     assert post_now["action_id"] == ids.DIGEST_POST_NOW
-    run_digests(deps)  # asked once, not at every tick
+    run_digests(deps)  # asked once (for each project), not at every tick
     assert len([c for c in fake_slack.calls_to("chat.postMessage") if "was not running" in c.params["text"]]) == 2
 
     slack.action(ids.DIGEST_POST_NOW, post_now["value"], user=people.pm, channel_id="DU0PM")

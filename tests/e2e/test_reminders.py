@@ -154,3 +154,41 @@ def test_a_reminder_button_opens_the_work_it_asks_for(deps, fake_slack, make_pro
     slack.action(ids.CHANGE_ASSESS, assess["value"], user=people.pm, channel_id="DU0PM")
     view = fake_slack.wait_for("views.open")[0].params["view"]
     assert view["callback_id"] == ids.CHANGE_ASSESS_MODAL
+
+
+def posted_at(call) -> datetime:
+    """When the fake Slack posted a message (its ts follows the bot's clock)."""
+    return datetime.fromtimestamp(float(call.response["ts"]), UTC)
+
+
+def test_a_pm_with_projects_in_tokyo_and_new_york_gets_each_batch_on_its_own_working_day(
+        deps, fake_slack, make_project, clock, session):
+    """Issue 11, item 3: the reminder DM was keyed by the UTC date, so the Tokyo batch took the
+    day and the New York items never came."""
+    from bot.jobs.scheduler import tick
+    from bot.services import calendar
+
+    clock.set(datetime(2026, 11, 15, 12, 0, tzinfo=UTC))  # Sunday
+    tokyo = make_project("Tokyo shop", timezone="Asia/Tokyo")
+    new_york = make_project("New York shop", timezone="America/New_York", client_channel_id="C0OTHER",
+                            internal_channel_id=None)
+    for project, name in ((tokyo, "Tokyo beta"), (new_york, "New York beta")):
+        session.add(Milestone(project_id=project.id, name=name, due_date=date(2026, 11, 10), progress=50,
+                              created_at=clock.now(), updated_at=clock.now()))
+    session.commit()
+
+    clock.set(datetime(2026, 11, 16, 0, 0, tzinfo=UTC))  # Monday 09:00 in Tokyo, Sunday 19:00 in New York
+    while clock.now() < datetime(2026, 11, 19, 0, 0, tzinfo=UTC):  # ticks every hour for three days
+        tick(deps)
+        clock.advance(hours=1)
+
+    got: dict[str, list[date]] = {"Tokyo beta": [], "New York beta": []}
+    for dm in dms(fake_slack, "U0PM"):
+        shown = str(dm.params["blocks"])
+        for name, project in (("Tokyo beta", tokyo), ("New York beta", new_york)):
+            if name in shown:
+                assert calendar.within_working_hours(project, posted_at(dm))
+                got[name].append(calendar.local_date(project, posted_at(dm)))
+    days = [date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)]
+    assert got == {"Tokyo beta": days, "New York beta": days}
+    assert len(dms(fake_slack, "U0PM")) == 6  # one DM per person and local working day of each time zone

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from bot.models import Project
 from bot.services import calendar
@@ -50,3 +50,37 @@ def test_recent_weeks_are_last_and_this_week_in_local_time():
     # Sunday 20:00 UTC is already Monday in Shanghai
     weeks = calendar.recent_digest_weeks(p, datetime(2026, 11, 22, 20, 0, tzinfo=UTC))
     assert [w for w, _ in weeks] == ["2026-W47", "2026-W48"]
+
+
+def test_next_working_moment_holds_what_falls_due_outside_working_hours():
+    p = project(timezone="Europe/Berlin")
+    friday_evening = datetime(2026, 11, 20, 19, 0, tzinfo=UTC)  # 20:00 in Berlin
+    assert calendar.next_working_moment(p, friday_evening) == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # Mon 09:00
+    inside = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    assert calendar.next_working_moment(p, inside) == inside
+
+
+def test_working_time_between_counts_only_working_hours():
+    p = project(timezone="Europe/Berlin")
+    friday_16 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+    monday_09 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    assert calendar.working_time_between(p, friday_16, monday_09) == timedelta(hours=2)
+    assert calendar.working_time_between(p, friday_16, monday_09 + timedelta(hours=8)) == timedelta(hours=10)
+    assert calendar.working_day_length(p) == timedelta(hours=9)
+
+
+def test_a_preview_falls_inside_working_hours_before_its_digest():
+    p = project(timezone="Europe/Berlin", digest_weekday=0, digest_time=time(9, 0), preview_lead_minutes=120)
+    due = calendar.digest_due_at(p, date(2026, 11, 23))  # Monday 09:00
+    assert calendar.preview_at(p, due) == datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # Friday 16:00
+    p2 = project(timezone="Europe/Berlin", preview_lead_minutes=120)  # Friday 16:00: two hours before
+    due2 = calendar.digest_due_at(p2, date(2026, 11, 16))
+    assert calendar.preview_at(p2, due2) == due2 - timedelta(hours=2)
+
+
+def test_a_closure_longer_than_a_week_keeps_the_weeks_it_pushed_on():
+    closure = [(date(2026, 12, 24) + timedelta(days=n)).isoformat() for n in range(14)]
+    p = project(timezone="Europe/Berlin", holidays=closure)
+    thursday = datetime(2027, 1, 7, 15, 0, tzinfo=UTC)  # 16:00, work resumed
+    due = {week: at for week, at in calendar.recent_digest_weeks(p, thursday) if at <= thursday}
+    assert set(due) == {"2026-W52", "2026-W53"} and set(due.values()) == {thursday}
