@@ -155,4 +155,6 @@ def insert_ignore(session: Session, model: type, values: dict, conflict: list[st
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    return session.execute(stmt).rowcount == 1
+    # RETURNING tells reliably whether a row went in (psycopg's rowcount does not, here).
+    key = table.c[conflict[0]]
+    return session.execute(stmt.returning(key)).first() is not None
