@@ -4,8 +4,9 @@ Each tick asks the database what is due — failed messages to retry, PM preview
 reminders, nudges, feedback prompts — in each project's own time zone, and runs the flow that
 sends it. Nothing scheduled is posted outside its project's working days and hours: what falls
 due outside them (a missed run, an outage, a retry) waits for the next working hour, the retry
-sweep included (`SCHEDULED`). Nothing depends on the scheduler's memory, so a restart, a change of settings or a
-missed tick changes nothing: the next tick catches up. Several processes may tick at once: the
+sweep included (`SCHEDULED`). A message Slack refused for good is told to the project's PM.
+Nothing depends on the scheduler's memory, so a restart, a change of settings or a missed tick
+changes nothing: the next tick catches up. Several processes may tick at once: the
 outbox keys and claims decide who sends.
 """
 
@@ -18,7 +19,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.deps import Deps
-from bot.flows import digest, reminders
+from bot.flows import digest, reminders, undelivered
 from bot.flows.delivery import deliver_due
 from bot.flows.outbox_keys import Kind
 from bot.flows.unit import unit_of_work
@@ -48,6 +49,7 @@ STEPS: list[tuple[str, Callable[[Deps, datetime], object]]] = [
     ("reminders", lambda deps, now: reminders.send_reminders(deps, now=now)),
     ("decision nudges", lambda deps, now: reminders.send_nudges(deps, now=now)),
     ("feedback prompts", lambda deps, now: run_feedback_prompts(deps, now=now)),
+    ("messages Slack refused: tell the PM", lambda deps, _now: undelivered.tell_pms(deps)),
 ]
 
 
