@@ -56,11 +56,28 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda _signum, _frame: request_stop())
 
 
-def _report_stop() -> None:
+def _report_stop(deps=None) -> None:
     from bot.shutdown import stop_requested
 
     if stop_requested():
         print("Stopped on SIGTERM; the next run sends what is left.", file=sys.stderr)
+    if deps is not None:
+        _report_claims(deps)
+
+
+def _report_claims(deps) -> None:
+    """Messages another live process is sending right now: said, with their keys and ages, so a
+    run that sent nothing for them does not look as if it had forgotten them."""
+    from bot.db import session_scope
+    from bot.flows.delivery import claim_timeout
+    from bot.services import outbox
+
+    now = deps.clock.now()
+    with session_scope(deps.engine) as session:
+        held = outbox.claims_in_flight(session, now=now, claim_timeout=claim_timeout(deps))
+    for row in held:
+        age = int((now - row.claimed_at).total_seconds()) if row.claimed_at else 0
+        print(f"being sent by another process ({row.claimed_by}, claimed {age} s ago): {row.key}", file=sys.stderr)
 
 
 def _deps(settings: Settings):
@@ -80,8 +97,9 @@ def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
 
     dry_run = args.dry_run
     _stop_on_sigterm()
-    report = run_due(_deps(settings), project_name=args.project, dry_run=dry_run)
-    _report_stop()
+    deps = _deps(settings)
+    report = run_due(deps, project_name=args.project, dry_run=dry_run)
+    _report_stop(deps)
     for key in report.resumed:
         print(f"resumed (queued by an earlier run): {key}")
     for name, week in report.posted:
@@ -103,8 +121,9 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
     from bot.flows.reminders import send_reminders
 
     _stop_on_sigterm()
-    report = send_reminders(_deps(settings), dry_run=args.dry_run)
-    _report_stop()
+    deps = _deps(settings)
+    report = send_reminders(deps, dry_run=args.dry_run)
+    _report_stop(deps)
     for user, keys in report.sent.items():
         print(f"{'would remind' if args.dry_run else 'reminded'} {user}: {', '.join(keys)}")
         if args.dry_run:

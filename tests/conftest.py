@@ -48,9 +48,12 @@ START = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)
 REAL_NOW = os.environ.get("PMBOT_TEST_REAL_NOW")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _real_clock_at_a_fixed_moment() -> Iterator[None]:
-    if not REAL_NOW:
+@pytest.fixture(autouse=True)
+def _real_clock_at_a_fixed_moment(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests that start a separate PM Bot program on the real clock and talk to it with signed
+    requests (tests/deploy: an installed wheel, start-up) keep the real clock: Slack signatures
+    must agree with the receiving process's time (marker `real_clock`)."""
+    if not REAL_NOW or request.node.get_closest_marker("real_clock"):
         yield
         return
     import time_machine

@@ -9,6 +9,7 @@ from bot.blocks.digest import decision_buttons
 from bot.blocks.reminders import act_button, item_text
 from bot.blocks.text import BLOCKS_PER_VIEW, BUTTON_TEXT, HEADER_TEXT, channel_link, mrkdwn, plain_text, safe
 from bot.i18n import t
+from bot.i18n.names import HOME_DECIDE_KEYS, OVERALL_KEYS
 
 if TYPE_CHECKING:  # plain data; the builder needs no flow or service at run time
     from bot.flows.home import HomeEntry
@@ -32,13 +33,18 @@ def home_view(lang: str, entries: list[HomeEntry]) -> dict[str, Any]:
         blocks.append({"type": "divider"})
         blocks.append({"type": "section", "text": mrkdwn(t(
             "home.project_line", lang, name=safe(p.name, 150), client=safe(p.client_name or "-", 150),
-            channel=channel_link(p.client_channel_id), status=t(f"digest.status_{facts.overall}", lang)))})
+            channel=channel_link(p.client_channel_id), status=t(OVERALL_KEYS[facts.overall], lang)))})
+        if entry.undelivered:
+            refused = "\n".join(t("common.undelivered_line", lang, kind=safe(u.kind, 40), error=safe(u.error, 100))
+                                 for u in entry.undelivered[:5])
+            blocks.append({"type": "section", "text": mrkdwn(
+                t("home.undelivered", lang, count=len(entry.undelivered)) + "\n" + refused)})
         if not items and not decisions:
             blocks.append({"type": "context", "elements": [mrkdwn(t("home.nothing_waiting", lang))]})
             continue
         blocks.append({"type": "section", "text": mrkdwn(t("home.waiting_title", lang))})
         for kind, item in decisions:
-            blocks.append({"type": "section", "text": mrkdwn(t(f"home.decide_{kind}", lang,
+            blocks.append({"type": "section", "text": mrkdwn(t(HOME_DECIDE_KEYS[kind], lang,
                                                                title=safe(item.title, 200)))})
             blocks.append({"type": "actions", "elements": decision_buttons(kind, plang, item)})
         for item in items:

@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 DELIVERY_THREADS = 8
 
 
-def _claim_timeout(deps: Deps) -> timedelta:
+def claim_timeout(deps: Deps) -> timedelta:
     return timedelta(seconds=deps.settings.claim_timeout_seconds)
 
 
@@ -67,7 +67,7 @@ def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
     reg = reg or registry()
     with session_scope(deps.engine) as session:
         if not outbox.claim(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
-                            claim_timeout=_claim_timeout(deps)):
+                            claim_timeout=claim_timeout(deps)):
             return False
         row = session.get(Outbox, outbox_id)
         assert row is not None
@@ -185,7 +185,7 @@ def release_dead_claims(deps: Deps, keys: list[str] | None = None) -> int:
     """Take back at once the claims of senders on this host that died (no need to wait out the
     claim timeout): their rows are queued again. Returns how many rows were released."""
     with session_scope(deps.engine) as session:
-        held = outbox.claims_in_flight(session, now=deps.clock.now(), claim_timeout=_claim_timeout(deps), keys=keys)
+        held = outbox.claims_in_flight(session, now=deps.clock.now(), claim_timeout=claim_timeout(deps), keys=keys)
         dead = sorted({r.claimed_by for r in held if r.claimed_by and is_dead(r.claimed_by)})
         released = outbox.release_claims_of(session, dead)
     if released:
@@ -200,7 +200,7 @@ def deliver_due(deps: Deps, limit: int = 500, *, keep: Callable[[Session, list[i
     many were sent."""
     release_dead_claims(deps)
     with session_scope(deps.engine) as session:
-        ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=_claim_timeout(deps))
+        ids = outbox.due(session, now=deps.clock.now(), limit=limit, claim_timeout=claim_timeout(deps))
         if keep is not None:
             ids = keep(session, ids)
     return deliver_many(deps, ids)

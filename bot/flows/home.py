@@ -4,10 +4,11 @@ One unit of work reads it all (the user's channels are asked of Slack before it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.deps import Deps
+from bot.flows.undelivered import Undelivered, failed_for
 from bot.flows.unit import unit_of_work
 from bot.services import digests, projects, reminders
 from bot.services.digests import DigestFacts
@@ -20,6 +21,7 @@ class HomeEntry:
     facts: DigestFacts
     items: list[ReminderItem]  # the user's reminder items of the project
     decisions: list[tuple[str, Any]]  # (kind, item) the user owes as a client approver
+    undelivered: list[Undelivered] = field(default_factory=list)  # the PM's: what Slack refused
 
 
 def home(deps: Deps, user_id: str) -> list[HomeEntry]:
@@ -28,6 +30,7 @@ def home(deps: Deps, user_id: str) -> list[HomeEntry]:
         mine = projects.visible_to(u.session, u.team_id, channels, include_closed=False)
         facts = digests.collect(u.session, mine, u.now)
         items = [i for i in reminders.items_for(u.session, mine, u.now) if i.user_id == user_id]
+        refused = {p.id: failed_for(u.session, p.id) for p in mine if p.pm_user_id == user_id and p.id}
     entries = []
     for p in mine:
         f = facts[p.id or 0]
@@ -35,5 +38,5 @@ def home(deps: Deps, user_id: str) -> list[HomeEntry]:
         if user_id in (p.client_approver_ids or []):
             decisions += [("requirement", r) for r in f.awaiting_requirements]
             decisions += [("change", c) for c in f.awaiting_changes]
-        entries.append(HomeEntry(f, [i for i in items if i.project.id == p.id], decisions))
+        entries.append(HomeEntry(f, [i for i in items if i.project.id == p.id], decisions, refused.get(p.id, [])))
     return entries

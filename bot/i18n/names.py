@@ -34,3 +34,4 @@ MILESTONE_STATUS_KEYS = {"on_track": "digest.milestone_status_on_track", "at_ris
                          "late": "digest.milestone_status_late", "done": "digest.milestone_status_done"}
 DECISION_KEYS = {"approved": "digest.decision_approved", "rejected": "digest.decision_rejected",
                  "implemented": "digest.decision_implemented"}
+HOME_DECIDE_KEYS = {"requirement": "home.decide_requirement", "change": "home.decide_change"}

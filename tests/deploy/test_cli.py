@@ -82,3 +82,22 @@ def test_outbox_list_shows_what_failed_and_retry_queues_it_again(database_url, e
     session.expire_all()
     states = {r.key: r.status for r in session.exec(select(Outbox))}
     assert states == {"digest:1:2026-W47:client": "pending", "remind:T0TEAM:U0PM:2026-11-18": "failed"}
+
+
+def test_a_cli_run_says_which_messages_a_live_process_is_sending(database_url, engine, clock, fake_slack, tmp_path):
+    """Issue 11, item 2: a run that finds claims held by live processes says so, with keys and ages."""
+    from datetime import UTC, datetime
+
+    from bot.db import session_scope
+    from bot.services import outbox
+    from bot.workers import this_worker
+    from tests.fakes import payloads
+
+    with session_scope(engine) as s:  # claimed just now by this (live) test process
+        row_id = outbox.enqueue(s, key="digest:9:2026-W48:client", team_id="T0TEAM", kind="digest",
+                                channel_id="C0CLIENT", payload={"text": "x"}, now=datetime.now(UTC)).id
+        assert outbox.claim(s, row_id, worker=this_worker(), now=datetime.now(UTC))
+    out = _pmbot("digest", cwd=tmp_path, DATABASE_URL=database_url, SLACK_BOT_TOKEN="xoxb-test",
+                 SLACK_SIGNING_SECRET=payloads.SIGNING_SECRET, SLACK_API_URL=fake_slack.url)
+    assert out.returncode == 0, out.stderr
+    assert "being sent by another process" in out.stderr and "digest:9:2026-W48:client" in out.stderr

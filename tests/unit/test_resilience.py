@@ -228,3 +228,19 @@ def test_the_pm_is_told_once_per_batch_of_messages_slack_refused(deps, fake_slac
     assert tell_pms(deps) == 1  # a new batch: told again, naming both
     last = [c for c in fake_slack.calls_to("chat.postMessage") if c.ok][-1]
     assert "user_not_found" in json.dumps(last.params["blocks"]) and "channel_not_found" in json.dumps(last.params)
+
+
+def test_the_app_home_lists_what_slack_refused_for_the_pm(deps, fake_slack, clock, make_project):
+    from bot.blocks.home import home_view
+    from bot.flows.delivery import deliver_due
+    from bot.flows.home import home
+
+    project = make_project()
+    with deps.session() as s:
+        outbox.enqueue(s, key="owed:1", team_id="T0TEAM", kind="digest", channel_id="C0GONE", project_id=project.id,
+                       payload={"text": "digest"}, now=clock.now())
+    fake_slack.fail("chat.postMessage", error="not_in_channel")
+    deliver_due(deps)
+    pm_view = json.dumps(home_view("en", home(deps, "U0PM")))
+    assert "Not sent, refused by Slack (1)" in pm_view and "not_in_channel" in pm_view
+    assert "not_in_channel" not in json.dumps(home_view("en", home(deps, "U0DEV")))  # the PM's to fix
