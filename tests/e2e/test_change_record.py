@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 
 from sqlmodel import select
 
 from bot.blocks import ids
 from bot.models import ActivityLog, Milestone, Outbox
+from tests.conftest import TEAM
 from tests.e2e import test_changes as base
 from tests.e2e.test_changes import assess, assess_values, button_ids, crs, fresh, next_call, raise_from_intake
 from tests.fakes import payloads as p
@@ -45,8 +47,14 @@ def revise(slack, fake, people, cr_id: int, *, user=None, **values) -> dict:
     """The team revises the assessment from `/change list` (*Revise assessment*); returns the
     form's metadata as it was opened."""
     user = user or people.pm
-    call, _ = next_call(fake, "response_url", lambda: slack.command("/change", "list", user=user,
-                                                                      channel_id="C0INTERNAL"))
+    name = f"revise-{len(fake.calls)}"  # this list's own response_url: a late answer to an earlier
+    slack._post(p.slash_command("/change", "list", user=user, channel_id="C0INTERNAL",  # click is not
+                                team_id=TEAM, response_url=fake.response_url(name), trigger_id=name))  # taken for it
+    deadline = time.monotonic() + 10
+    while not (mine := [c for c in fake.calls_to("response_url") if c.params.get("_name") == name]):
+        assert time.monotonic() < deadline, "the list was never answered"
+        time.sleep(0.02)
+    call = mine[0]
     [value] = [v for v in buttons(call.params["blocks"], ids.CHANGE_ASSESS) if v == str(cr_id)]
     opened, _ = next_call(fake, "views.open", lambda: slack.action(ids.CHANGE_ASSESS, value, user=user,
                                                                   channel_id="C0INTERNAL", is_ephemeral=True))

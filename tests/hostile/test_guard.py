@@ -204,10 +204,11 @@ def test_a_body_that_is_not_utf8_is_a_400(edge, lines):
 # Well-formed payloads the bot has no listener for --------------------------------------------------
 
 UNHANDLED = {
-    "view_closed": lambda: CLOSED,
-    "global shortcut": lambda: SHORTCUT,
-    "message shortcut": lambda: MESSAGE_ACTION,
-    "interactive_message": lambda: ATTACHMENT,
+    # built when sent (signed with the clock of that moment, as Slack signs)
+    "view_closed": lambda: payloads.view_closed(ids.REQ_MODAL, user=PM),
+    "global shortcut": lambda: payloads.global_shortcut("pmbot_new_requirement", user=PM),
+    "message shortcut": lambda: payloads.message_shortcut("pmbot_capture", user=PM),
+    "interactive_message": lambda: payloads.interactive_message("legacy_choice", user=PM),
     "reaction_added": lambda: payloads.reaction_added("+1", user=PEOPLE.client),
     "member_joined_channel": lambda: payloads.member_joined_channel(PEOPLE.client),
     "a message event": lambda: payloads.message_event("hello", user=PEOPLE.client),
