@@ -21,7 +21,6 @@ import os
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import HealthCheck, Phase, example, given, settings
@@ -97,7 +96,8 @@ def _world(base_settings, database_url: str, clock) -> Iterator[tuple]:
     engine = make_engine(database_url)
     try:
         _wipe(engine)
-        bot = deps_of(create_app(replace(base_settings, slack_api_url=fake.url), engine=engine, clock=clock))
+        bot = deps_of(create_app(base_settings.model_copy(update={"slack_api_url": fake.url}), engine=engine,
+                                    clock=clock))
         bot.channel_interval = 0.0
         yield bot, fake, engine
     finally:
