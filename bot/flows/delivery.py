@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from bot.db import session_scope
 from bot.deps import Deps
+from bot.flows import claim_locks
 from bot.flows.messages import Registry, Rendered, registry
 from bot.flows.outbox_keys import Kind, parse_target, update
 from bot.models import Outbox
@@ -63,11 +64,19 @@ def _draw(reg: Registry, session, row: Outbox) -> Rendered | None:
 
 
 def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
-    """Claim, send and record one row. True when this call sent it."""
-    reg = reg or registry()
+    """Claim, send and record one row. True when this call sent it. On PostgreSQL the claim is
+    held as an advisory lock too (`claim_locks`): a row whose lock is free has no live sender."""
+    with claim_locks.holding(deps.engine, outbox_id) as held:
+        if not held:
+            return False  # a live sender has it
+        # Holding the lock, a row still marked `sending` was left by a sender that is gone.
+        timeout = timedelta(0) if claim_locks.applies(deps.engine) else claim_timeout(deps)
+        return _deliver(deps, outbox_id, reg or registry(), timeout)
+
+
+def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> bool:
     with session_scope(deps.engine) as session:
-        if not outbox.claim(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
-                            claim_timeout=claim_timeout(deps)):
+        if not outbox.claim(session, outbox_id, worker=deps.worker, now=deps.clock.now(), claim_timeout=timeout):
             return False
         row = session.get(Outbox, outbox_id)
         assert row is not None
@@ -182,12 +191,17 @@ def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int =
 
 
 def release_dead_claims(deps: Deps, keys: list[str] | None = None) -> int:
-    """Take back at once the claims of senders on this host that died (no need to wait out the
-    claim timeout): their rows are queued again. Returns how many rows were released."""
+    """Take back at once the claims of senders that died (no need to wait out the claim
+    timeout): on this host by their process, on PostgreSQL from any host by their advisory lock.
+    Their rows are queued again. Returns how many rows were released."""
     with session_scope(deps.engine) as session:
         held = outbox.claims_in_flight(session, now=deps.clock.now(), claim_timeout=claim_timeout(deps), keys=keys)
         dead = sorted({r.claimed_by for r in held if r.claimed_by and is_dead(r.claimed_by)})
         released = outbox.release_claims_of(session, dead)
+        if claim_locks.applies(deps.engine):
+            gone = [(r.id, r.claimed_by) for r in held
+                    if r.id and r.claimed_by not in dead and claim_locks.is_free(deps.engine, r.id)]
+            released += outbox.release_claims(session, gone)
     if released:
         log.warning("took back %d message(s) claimed by %d process(es) that died", released, len(dead))
     return released

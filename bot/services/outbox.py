@@ -124,6 +124,20 @@ def release_claims_of(session: Session, workers: list[str]) -> int:
     ).rowcount
 
 
+def release_claims(session: Session, claims: list[tuple[int, str | None]]) -> int:
+    """Put back rows whose sender is known to be gone (its claim lock is free): (id, holder)
+    pairs, so a row claimed anew meanwhile by a live sender is left alone."""
+    released = 0
+    for outbox_id, holder in claims:
+        released += session.execute(
+            update(Outbox)
+            .where(col(Outbox.id) == outbox_id, col(Outbox.status) == OutboxStatus.sending,
+                   col(Outbox.claimed_by) == holder)
+            .values(status=OutboxStatus.pending, claimed_by=None, claimed_at=None)
+        ).rowcount
+    return released
+
+
 def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime, worker: str | None = None,
               channel_id: str | None = None, rendered_hash: str | None = None) -> bool:
     """Record a send. Fenced by the claim when `worker` is given: a sender whose claim was taken

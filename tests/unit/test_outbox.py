@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlmodel import select
@@ -18,6 +19,25 @@ def _enqueue(deps, key="k1", channel="C0CLIENT"):
         row = outbox.enqueue(s, key=key, team_id="T0TEAM", kind="test", channel_id=channel,
                              payload={"text": "hello"}, now=deps.clock.now())
         return row.id
+
+
+@contextmanager
+def hold_claim_lock(deps, outbox_id: int):
+    """What a live sender of another process holds on PostgreSQL while it sends (nothing on
+    SQLite): the row's advisory lock, on a connection of its own, released when it closes."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from bot.flows.claim_locks import NAMESPACE
+
+    if deps.engine.dialect.name != "postgresql":
+        yield
+        return
+    other = create_engine(deps.engine.url.render_as_string(hide_password=False), poolclass=NullPool)
+    with other.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": NAMESPACE, "id": outbox_id})
+        yield
+    other.dispose()
 
 
 def _row(session, key="k1") -> Outbox:
@@ -70,7 +90,8 @@ def test_a_crash_between_post_and_record_is_recovered_without_a_second_post(deps
     ts = fake_slack.add_message("C0CLIENT", "hello", user="UBOT", ts=f"{clock.now().timestamp() + 1:.6f}",
                                 metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k1"}},
                                 bot_id=fake_slack.bot_id)
-    assert deliver_due(deps) == 0  # the claim is fresh: its owner may still be working
+    with hold_claim_lock(deps, row_id):
+        assert deliver_due(deps) == 0  # the claim is fresh and its owner alive: it may still be working
     clock.advance(minutes=6)
     assert deliver_due(deps) == 1
     assert fake_slack.calls_to("chat.postMessage") == []
@@ -148,6 +169,28 @@ def test_a_claim_left_by_a_dead_process_on_this_host_is_taken_over_at_once(deps,
     with deps.session() as s:
         assert outbox.claim(s, dead_row, worker=gone, now=clock.now())
         assert outbox.claim(s, live_row, worker="other-host:1:1", now=clock.now())
-    assert deliver_due(deps) == 1  # no waiting for the timeout
+    with hold_claim_lock(deps, live_row):  # (on PostgreSQL a live sender holds its claim's lock)
+        assert deliver_due(deps) == 1  # no waiting for the timeout
     assert _row(session, "dead").status == "sent"
     assert _row(session, "live").status == "sending"  # another host's claim: it may be working
+
+
+def test_on_postgresql_a_claim_whose_lock_is_free_is_taken_over_from_any_host(deps, fake_slack, session, clock, pg_url):
+    """Issue 11, item 2: on PostgreSQL a claim is also a session-level advisory lock, which the
+    server releases when its holder's connection dies: a claim left by a process of another host
+    is taken over at once, and one whose holder is alive (its lock held) is left alone."""
+    import pytest
+
+    if pg_url is None:
+        pytest.skip("PostgreSQL run only (PMBOT_TEST_DATABASE_URL)")
+    gone, alive = _enqueue(deps, key="gone"), _enqueue(deps, key="alive")
+    with deps.session() as s:  # both claimed a moment ago by processes of another host
+        assert outbox.claim(s, gone, worker="other-host:1:1", now=clock.now())
+        assert outbox.claim(s, alive, worker="other-host:2:2", now=clock.now())
+    with hold_claim_lock(deps, alive):  # the live one holds its lock, as a live sender does
+        assert deliver_due(deps) == 1
+        assert _row(session, "gone").status == "sent"
+        assert _row(session, "alive").status == "sending"
+    clock.advance(minutes=1)
+    assert deliver_due(deps) == 1  # its holder's connection is gone: taken over at once
+    assert _row(session, "alive").status == "sent"
