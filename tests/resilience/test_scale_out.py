@@ -13,9 +13,10 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import SystemClock
+from bot.flows import outbox_keys
 from bot.flows.outbox_keys import digest as digest_key
 from bot.models import Outbox, Project, Requirement
-from bot.services import calendar
+from bot.services import calendar, reminders
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, TEAM, SlackDriver
 from tests.e2e.helpers import submit_project
 from tests.resilience.helpers import (
@@ -98,8 +99,9 @@ def test_three_processes_on_one_postgres_store_each_request_once_and_send_each_m
         # tick that began after the set-up, and the messages due are in Slack.
         week = calendar.week_key(calendar.today(project, now))
         expected = {digest_key(project.id, week, "client"): 1, digest_key(project.id, week, "internal"): 1,
-                    f"remind:{TEAM}:{people.dev.id}:{now.date().isoformat()}": 1,
-                    f"remind:{TEAM}:{people.pm.id}:{now.date().isoformat()}": 1}
+                    **{outbox_keys.reminder(TEAM, user, project.timezone, calendar.today(project, now).isoformat(),
+                                            reminders.reminder_start(project).strftime("%H%M")): 1
+                       for user in (people.dev.id, people.pm.id)}}
 
         def ticked_after_setup() -> bool:
             return all(_metric(base, TICK_DONE) > before for base, before in zip(bases, ticks_before, strict=True))

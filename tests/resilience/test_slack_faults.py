@@ -9,11 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot.flows import outbox_keys
 from bot.flows.delivery import deliver_due
 from bot.flows.digest import run_due as run_digests
 from bot.flows.outbox_keys import digest as digest_key
 from bot.flows.reminders import send_reminders as run_reminders
 from bot.models import Outbox
+from bot.services import reminders
 from bot.slack.client import make_client
 from tests.conftest import START, TEAM
 from tests.resilience.helpers import Script, accepted_posts, add_reminder_items, posted_keys
@@ -62,7 +64,9 @@ def test_bursts_of_500s_timeouts_and_429s_still_send_each_digest_and_reminder_on
         clock.advance(timedelta(minutes=5))  # past the outbox's back-off (30 s, 1 min, 2 min …)
 
     expected = {digest_key(p.id, WEEK, audience) for p in projects for audience in ("client", "internal")}
-    expected |= {f"remind:{TEAM}:{user}:2026-11-18" for user in [*owners, "U0PM"]}
+    start = reminders.reminder_start(projects[0]).strftime("%H%M")
+    expected |= {outbox_keys.reminder(TEAM, user, projects[0].timezone, "2026-11-18", start)
+                 for user in [*owners, "U0PM"]}
     channels = [c for i in range(1, PROJECTS + 1) for c in (f"C0P{i}", f"C0I{i}")]
     channels += [fake_slack.dm_channel(u) for u in [*owners, "U0PM"]]
     assert script.left("chat.postMessage") == 0 and script.left("conversations.history") == 0, "faults not all hit"
