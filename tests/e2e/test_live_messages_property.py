@@ -12,21 +12,19 @@ channel (which would only make the test slow).
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlmodel import col, select
 
 from bot.db import session_scope
 from bot.flows import requirements as flow
-from bot.flows.delivery import deliver
 from bot.flows.outbox_keys import Target, TargetKind
 from bot.handlers.common import Actor
-from bot.models import Outbox, OutboxStatus, Requirement
+from bot.models import Requirement
 from bot.services import projects, requirements
 from bot.slack.users import UserKind
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, TEAM
+from tests.e2e.live_messages import TROUBLE, sweep, trouble
 
 PM = Actor(user_id="U0PM", kind=UserKind.team)
 CLIENT = Actor(user_id="U0CLIENT", kind=UserKind.external)
@@ -34,7 +32,7 @@ CLIENT = Actor(user_id="U0CLIENT", kind=UserKind.external)
 STEPS = st.lists(st.one_of(
     st.tuples(st.just("edit"), st.sampled_from(["Export to CSV", "Export to CSV and PDF", "Export everything"])),
     st.tuples(st.sampled_from(["send", "confirm", "confirm_stale", "request_changes", "defer", "drop", "mark_done",
-                               "fail_update", "fail_post", "deliver_shuffled"]), st.none()),
+                               *TROUBLE]), st.none()),
 ), min_size=1, max_size=12)
 
 
@@ -45,9 +43,6 @@ def _version(engine, req_id: int) -> int:
         return req.version
 
 
-def _pending(engine) -> list[int]:
-    with session_scope(engine) as s:
-        return [i for i in s.exec(select(Outbox.id).where(col(Outbox.status) == OutboxStatus.pending)) if i]
 
 
 def _step(deps, engine, clock, fake_slack, req_id: int, project_id: int, step: str, arg, rnd: random.Random):
@@ -65,16 +60,8 @@ def _step(deps, engine, clock, fake_slack, req_id: int, project_id: int, step: s
                         from_form=True)
         elif step in flow.TEAM_ACTIONS:
             flow.team_action(deps, PM, step, req_id, INTERNAL_CHANNEL, "item")
-        elif step == "fail_update":
-            fake_slack.fail("chat.update", error="service_unavailable", times=rnd.randint(1, 2))
-        elif step == "fail_post":
-            fake_slack.fail("chat.postMessage", error="service_unavailable")
-        elif step == "deliver_shuffled":
-            clock.advance(hours=2)  # past any back-off
-            rows = _pending(engine)
-            rnd.shuffle(rows)
-            for row_id in rows:
-                deliver(deps, row_id)
+        elif step in TROUBLE:
+            trouble(step, deps, engine, clock, fake_slack, rnd)
     except flow.Refused:
         pass  # not possible now (wrong status, closed…): nothing changed, as the use case says
 
@@ -106,14 +93,7 @@ def test_the_confirmation_message_ends_as_a_rendering_of_the_record(deps, engine
     for step, arg in steps:
         _step(deps, engine, clock, fake_slack, req_id, project.id, step, arg, rnd)
 
-    fake_slack.clear_faults()  # the faults still armed are not part of the final sweep
-    for _ in range(12):  # the retry sweep (without Slack's per-channel pace), until nothing is owed
-        clock.advance(timedelta(hours=2))
-        for row_id in _pending(engine):
-            deliver(deps, row_id)
-        if not _pending(engine):
-            break
-    assert not _pending(engine)
+    sweep(deps, engine, clock, fake_slack)
 
     with session_scope(engine) as s:
         stored = s.get(Requirement, req_id)

@@ -16,18 +16,18 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlmodel import col, select
+from sqlmodel import select
 
 from bot.db import session_scope
 from bot.flows import changes as flow
 from bot.flows import outbox_keys
-from bot.flows.delivery import deliver
 from bot.flows.outbox_keys import Target, TargetKind
 from bot.handlers.common import Actor
-from bot.models import ChangeRequest, Milestone, Outbox, OutboxStatus
+from bot.models import ChangeRequest, Milestone
 from bot.services import changes, milestones, outbox, projects
 from bot.slack.users import UserKind
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, TEAM
+from tests.e2e.live_messages import TROUBLE, sweep, trouble
 
 PM = Actor(user_id="U0PM", kind=UserKind.team)
 CLIENT = Actor(user_id="U0CLIENT", kind=UserKind.external)
@@ -35,7 +35,7 @@ CLIENT = Actor(user_id="U0CLIENT", kind=UserKind.external)
 STEPS = st.lists(st.one_of(
     st.tuples(st.just("assess"), st.sampled_from(["3", "5", "10"])),  # the first one sends it to the client
     st.tuples(st.sampled_from(["approve", "approve_stale", "reject", "withdraw",
-                               "fail_update", "fail_post", "deliver_shuffled"]), st.none()),
+                               *TROUBLE]), st.none()),
 ), min_size=1, max_size=12)
 
 
@@ -46,9 +46,6 @@ def _version(engine, cr_id: int) -> int:
         return cr.version
 
 
-def _pending(engine) -> list[int]:
-    with session_scope(engine) as s:
-        return [i for i in s.exec(select(Outbox.id).where(col(Outbox.status) == OutboxStatus.pending)) if i]
 
 
 def _step(deps, engine, clock, fake_slack, cr_id: int, ms_id: int, step: str, arg, rnd: random.Random):
@@ -67,16 +64,8 @@ def _step(deps, engine, clock, fake_slack, cr_id: int, ms_id: int, step: str, ar
         flow.finish(deps, reply)
     elif step == "withdraw":
         flow.withdraw(deps, PM, cr_id=cr_id, channel_id=INTERNAL_CHANNEL)
-    elif step == "fail_update":
-        fake_slack.fail("chat.update", error="service_unavailable", times=rnd.randint(1, 2))
-    elif step == "fail_post":
-        fake_slack.fail("chat.postMessage", error="service_unavailable")
-    elif step == "deliver_shuffled":
-        clock.advance(hours=2)  # past any back-off
-        rows = _pending(engine)
-        rnd.shuffle(rows)
-        for row_id in rows:
-            deliver(deps, row_id)
+    elif step in TROUBLE:
+        trouble(step, deps, engine, clock, fake_slack, rnd)
 
 
 S = None  # a step without an argument
@@ -114,14 +103,7 @@ def test_the_approval_message_ends_as_a_rendering_of_the_record(deps, engine, cl
     for step, arg in steps:
         _step(deps, engine, clock, fake_slack, cr_id, ms_id, step, arg, rnd)
 
-    fake_slack.clear_faults()  # the faults still armed are not part of the final sweep
-    for _ in range(12):  # the retry sweep (without Slack's per-channel pace), until nothing is owed
-        clock.advance(timedelta(hours=2))
-        for row_id in _pending(engine):
-            deliver(deps, row_id)
-        if not _pending(engine):
-            break
-    assert not _pending(engine)
+    sweep(deps, engine, clock, fake_slack)
 
     with session_scope(engine) as s:
         stored = s.get(ChangeRequest, cr_id)
