@@ -486,6 +486,58 @@ class Submission(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+# Client items (issue 15) -------------------------------------------------------------------
+
+
+class ClientItemStatus(StrEnum):
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
+CLIENT_ITEM_TITLE_MAX = 200
+
+
+class ClientItem(SQLModel, table=True):
+    """Something the team needs from the client (content, credentials, a sign-off), owned by a
+    client-side person, due on a date; every extension is kept as a `ClientItemExtension`.
+    Every change is a conditional UPDATE that bumps `version` itself (services/client_items.py)."""
+
+    __table_args__ = (sa.Index("ix_clientitem_project_status", "project_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    project_id: int = Field(foreign_key="project.id", index=True)
+    title: str = Field(max_length=CLIENT_ITEM_TITLE_MAX)
+    details: str = Field(default="", sa_type=sa.Text)
+    owner_user_id: str = Field(max_length=32)
+    due_date: date
+    milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
+    status: str = Field(default=ClientItemStatus.open, max_length=16)
+    created_by: str = Field(max_length=32)
+    closed_by: str | None = Field(default=None, max_length=32)  # who marked it done / received / cancelled
+    closed_at: datetime | None = _ts()
+    closed_how: str | None = Field(default=None, max_length=16)  # done (client) / received (team) / cancelled
+    closed_on_behalf: bool = Field(default=False)
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class ClientItemExtension(SQLModel, table=True):
+    """One *Need more time*: the due date before and after, the note, who asked and when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="clientitem.id", index=True)
+    old_due_date: date
+    new_due_date: date
+    note: str = Field(default="", sa_type=sa.Text)
+    by_user_id: str = Field(max_length=32)
+    on_behalf: bool = Field(default=False)
+    created_at: datetime = _created()
+
+
 # Versions ----------------------------------------------------------------------------------
 
 VERSIONED = (Project, Requirement, Milestone, ChangeRequest, Risk)
