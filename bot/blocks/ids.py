@@ -206,6 +206,24 @@ def parse_week_value(value: object) -> tuple[int, str] | None:
     return int(head), week
 
 
+# --- Client items (/client) (issue 15) ---------------------------------------------------
+CLIENT_MODAL = "client_modal"
+CLIENT_BLOCK_TITLE = "ci_title"
+CLIENT_BLOCK_DETAILS = "ci_details"
+CLIENT_BLOCK_OWNER = "ci_owner"
+CLIENT_BLOCK_DUE = "ci_due_date"
+CLIENT_BLOCK_MILESTONE = "ci_milestone"
+CLIENT_EXTEND_MODAL = "client_extend_modal"
+CLIENT_BLOCK_NEW_DUE = "ci_new_due_date"
+CLIENT_BLOCK_NOTE = "ci_note"
+CLIENT_DONE = "client_done"  # decision value: "<id>@<version>"
+CLIENT_MORE_TIME = "client_more_time"
+CLIENT_RECEIVED = "client_received"
+CLIENT_CANCEL = "client_cancel"
+CLIENT_LIST_PAGE = "client_list_page"  # + ":prev" / ":next"
+CLIENT_ITEM_BLOCK = "client_item"  # actions block_id: "client_item:<id>:<where the item is shown>"
+
+
 # --- Decision buttons carry the version of what they showed ----------------------------------
 
 

@@ -32,3 +32,9 @@ def register_all(reg: Registry) -> None:
     for kind, hook in after_sent.items():
         reg.add_after_sent(kind, hook)
     reg.add_after_posted(Kind.intake, projects.pin_intake)  # pinning calls Slack: after the commit
+
+    # Client items (issue 15): the item in the client channel, drawn from its record.
+    from bot.flows import client_items
+
+    reg.add_live(TargetKind.client_item, client_items.render_item)
+    reg.add_after_sent(Kind.client_item, client_items.record_item)

@@ -5,7 +5,8 @@ Status rule (`derive_status`), first match wins:
 1. ``done``     — the done flag is set.
 2. ``late``     — the due date has passed (due date < today, in the project's time zone).
 3. ``at_risk``  — an open high risk (score ≥ 15) or a risk that occurred is linked to the
-   milestone; or the due date is at most 7 days away and the progress is below the
+   milestone, or an overdue client item blocks it (`client_items.overdue_blocking`); or the
+   due date is at most 7 days away and the progress is below the
    *expected* progress. Expected progress grows linearly from 0 % on the day the milestone
    was created to 100 % on its due date: ``100 × days elapsed / days planned`` (a milestone
    due today, or created on its due date, is expected at 100 %).
@@ -119,6 +120,10 @@ def plan(session: Session, project_id: int, today: date) -> list[tuple[Milestone
     if not milestones:
         return []
     risky = _risky_milestone_ids(session, project_id)
+    if project is not None:  # an overdue client item that blocks a milestone puts it at risk (issue 15)
+        from bot.services import client_items
+
+        risky |= set(client_items.overdue_blocking(session, project, today))
     return [(m, derive_status(m, today, risk_flag=m.id in risky, tz=tz)) for m in milestones]
 
 
