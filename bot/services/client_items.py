@@ -354,6 +354,13 @@ def open_items(session: Session, project_ids: list[int]) -> list[ClientItem]:
                              .order_by(col(ClientItem.due_date), col(ClientItem.id))))
 
 
+def overdue_blocking_stmt(project_id: int, today: date) -> Any:
+    """The ids of the milestones an overdue open item of the project blocks (a SELECT to combine)."""
+    return select(ClientItem.milestone_id).where(
+        ClientItem.project_id == project_id, ClientItem.status == S.open,
+        col(ClientItem.milestone_id).is_not(None), col(ClientItem.due_date) < today)
+
+
 def overdue_blocking(session: Session, project: Project, today: date) -> dict[int, list[ClientItem]]:
     """Milestone id → the overdue open items that block it (what puts the milestone at risk)."""
     out: dict[int, list[ClientItem]] = defaultdict(list)

@@ -95,8 +95,9 @@ def derive_status(milestone: Milestone, today: date, *, risk_flag: bool,
     return MilestoneStatus.on_track
 
 
-def _risky_milestone_ids(session: Session, project_id: int) -> set[int]:
-    """Milestones of the project with a risk that occurred, or an open one scored 15 or more."""
+def _risky_milestone_ids(session: Session, project_id: int, today: date | None = None) -> set[int]:
+    """Milestones of the project with a risk that occurred, or an open one scored 15 or more;
+    given `today`, also those an overdue client item blocks (issue 15). One query."""
     stmt = select(Risk.milestone_id).where(
         Risk.project_id == project_id,
         col(Risk.milestone_id).is_not(None),
@@ -105,6 +106,12 @@ def _risky_milestone_ids(session: Session, project_id: int) -> set[int]:
             and_(col(Risk.status) == RiskStatus.open, col(Risk.probability) * col(Risk.impact) >= HIGH_RISK_SCORE),
         ),
     ).distinct()
+    if today is not None:
+        from sqlalchemy import union
+
+        from bot.services.client_items import overdue_blocking_stmt
+
+        return {i for (i,) in session.execute(union(stmt, overdue_blocking_stmt(project_id, today))) if i is not None}
     return {i for i in session.exec(stmt) if i is not None}
 
 
@@ -119,11 +126,7 @@ def plan(session: Session, project_id: int, today: date) -> list[tuple[Milestone
     ))
     if not milestones:
         return []
-    risky = _risky_milestone_ids(session, project_id)
-    if project is not None:  # an overdue client item that blocks a milestone puts it at risk (issue 15)
-        from bot.services import client_items
-
-        risky |= set(client_items.overdue_blocking(session, project, today))
+    risky = _risky_milestone_ids(session, project_id, today)  # risks, and overdue client items (issue 15)
     return [(m, derive_status(m, today, risk_flag=m.id in risky, tz=tz)) for m in milestones]
 
 
