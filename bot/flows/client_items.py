@@ -478,11 +478,11 @@ def open_extend(deps: Deps, who: Person, item_id: int | None, version: int | Non
 @_refusing
 def extend(deps: Deps, who: Person, item_id: int | None, version: int | None, *, new_due: str | None,
            note: str) -> Shown:
-    """The extension form submitted: a later date and a note, kept with the item."""
-    if item_id is None:
-        raise NotFound("common.not_found")
+    """The extension form submitted: a later date and a note, kept with the item. The person is
+    checked again: the client's side, and a member of one of the project's channels (asked of
+    Slack: the form's metadata names no channel to trust)."""
     with unit_of_work(deps) as u:
-        item, project = client_items.get(u.session, u.team_id, item_id)
+        item, project = _reachable(u, who, item_id, None)
         with _about(project):
             decider = client_decider(project, item, who)
         stale = _check_version(u, who, item, project, version, "")

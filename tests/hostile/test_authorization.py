@@ -36,6 +36,7 @@ from bot.db import session_scope
 from bot.i18n import t
 from bot.models import (
     ChangeRequest,
+    ClientItem,
     DigestWeek,
     FeedbackPrompt,
     FeedbackResponse,
@@ -71,7 +72,7 @@ EVERYONE = frozenset(ROLES)
 
 REFUSAL_KEYS = ["common.refused_team_only", "common.not_found", "permissions.not_an_approver", "digest.not_pm",
                 "feedback.only_clients", "common.no_project_here", "common.no_projects_for_you",
-                "project.error_not_found", "changes.error_not_author"]
+                "project.error_not_found", "changes.error_not_author", "client_items.refused_client_side"]
 REFUSALS = [t(key, lang) for key in REFUSAL_KEYS for lang in ("en", "zh-CN")]
 
 
@@ -499,6 +500,44 @@ VIEWS = [
         f"Note of {role}"), lambda m, o, note: m.exists(DigestWeek, note=note))),
 ]
 
+# Client items (issue 15): the team asks; the client's side (and the PM on its behalf) answers.
+FOR_CLIENT = CLIENT_SIDE | PM_ONLY
+
+
+def client_item(m: Matrix, state: str = "open") -> int:
+    with session_scope(m.engine) as s:
+        return w.make_client_item(s, m.clock, m._a(s), state, tag="Acme", client="U0CLIENT", pm="U0PM")
+
+
+CLIENT_ITEMS = [
+    Row("/client", TEAM_ONLY, cmd("/client", "", lambda m, o, r: opened(o, ids.CLIENT_MODAL))),
+    Row("/client <text>", TEAM_ONLY, cmd("/client", "Signed contract by someone",
+                                         lambda m, o, r: m.exists(ClientItem, title="Signed contract by someone"))),
+    Row("/client list", TEAM_ONLY, cmd("/client", "list all", shows("Acme client item"))),
+    Row("/client export", TEAM_ONLY, cmd("/client", "export", lambda m, o, r: any(
+        c.method == "files.completeUploadExternal" for c in o.calls))),
+    Row("client item: Done", FOR_CLIENT, btn(ids.CLIENT_DONE, client_item, status(ClientItem, "done"),
+                                             versioned=ClientItem)),
+    Row("client item: Need more time", FOR_CLIENT, btn(ids.CLIENT_MORE_TIME, client_item,
+                                                       modal(ids.CLIENT_EXTEND_MODAL), versioned=ClientItem)),
+    Row("client item: Received", TEAM_ONLY, btn(ids.CLIENT_RECEIVED, client_item, status(ClientItem, "done"),
+                                                versioned=ClientItem)),
+    Row("client item: Cancel", TEAM_ONLY, btn(ids.CLIENT_CANCEL, client_item, status(ClientItem, "cancelled"),
+                                              versioned=ClientItem)),
+    Row("client items list: Next", TEAM_ONLY, btn(ids.CLIENT_LIST_PAGE + ":next", lambda m: None,
+                                                  shows("Acme client item"),
+                                                  value=lambda _: '{"s": "all", "page": 1}')),
+    Row("modal: client item", TEAM_ONLY, view(ids.CLIENT_MODAL, lambda m, role: (
+        {ids.CLIENT_BLOCK_TITLE: text(f"Need of {role}"), ids.CLIENT_BLOCK_OWNER: {V: payloads.static_select(
+            "U0CLIENT")}, ids.CLIENT_BLOCK_DUE: {V: payloads.datepicker("2026-12-01")}},
+        {"project_id": m.world.a.project}, f"Need of {role}"), lambda m, o, title: m.exists(ClientItem, title=title))),
+    Row("modal: need more time", FOR_CLIENT, view(ids.CLIENT_EXTEND_MODAL, lambda m, role: (
+        {ids.CLIENT_BLOCK_NEW_DUE: {V: payloads.datepicker("2026-12-30")}},
+        *(lambda i: ({"item_id": i, "version": m.get(ClientItem, i).version, "origin_channel": CLIENT_CHANNEL},
+                     i))(client_item(m))),
+        lambda m, o, i: str(m.get(ClientItem, i).due_date) == "2026-12-30")),
+]
+
 NOBODY: frozenset[str] = frozenset()
 # Buttons as the bot draws them for items of project B or of the other workspace's project X,
 # sent from A's client channel (bound to A) or from a DM (bound to nothing): refused for all.
@@ -526,6 +565,8 @@ FOREIGN_BUTTONS: list[tuple[str, Callable[[w.Items], str]]] = [
     (ids.FEEDBACK_LIST_PAGE + ":next", lambda i: json.dumps({"project": i.project, "page": 1})),
     (ids.DIGEST_POST_NOW, lambda i: f"{i.project}:{i.week}"), (ids.DIGEST_ADD_NOTE, lambda i: f"{i.project}:{i.week}"),
     (ids.DIGEST_SKIP, lambda i: f"{i.project}:{i.week}"),
+    *[(action_id, lambda i: f"{i.client_item['open']}@1") for action_id in (  # client items (issue 15)
+        ids.CLIENT_DONE, ids.CLIENT_MORE_TIME, ids.CLIENT_RECEIVED, ids.CLIENT_CANCEL)],
 ]
 
 
@@ -567,11 +608,17 @@ FOREIGN_VIEWS = [Row(f"{callback_id} about an item of the other workspace", NOBO
         (ids.FEEDBACK_MODAL, "project_id", lambda i: i.project,
          {ids.FEEDBACK_BLOCK_KIND: {V: payloads.static_select("praise")}, ids.FEEDBACK_BLOCK_TEXT: text("Sneaky")}),
         (ids.FEEDBACK_RESOLVE_MODAL, "follow_up_id", lambda i: i.follow_up, {ids.FEEDBACK_BLOCK_NOTE: text("x")}),
+        (ids.CLIENT_MODAL, "project_id", lambda i: i.project,  # client items (issue 15)
+         {ids.CLIENT_BLOCK_TITLE: text("Sneaky"), ids.CLIENT_BLOCK_OWNER: {V: payloads.static_select("U0CLIENTX")},
+          ids.CLIENT_BLOCK_DUE: {V: payloads.datepicker("2026-12-20")}}),
+        (ids.CLIENT_EXTEND_MODAL, "item_id", lambda i: i.client_item["open"],
+         {ids.CLIENT_BLOCK_NEW_DUE: {V: payloads.datepicker("2026-12-30")}}),
     ]]
 
 GROUPS = {"commands": COMMANDS, "requirement buttons": REQUIREMENT_BUTTONS, "change buttons": CHANGE_BUTTONS,
           "milestone and risk buttons": PLAN_BUTTONS, "feedback buttons": FEEDBACK_BUTTONS,
           "project, digest, reminder and home buttons": PROJECT_BUTTONS, "modals": VIEWS,
+          "client items": CLIENT_ITEMS,
           "buttons carrying another project's or workspace's ids": FOREIGN,
           "modals about another workspace's items": FOREIGN_VIEWS}
 
