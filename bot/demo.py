@@ -52,6 +52,9 @@ def _load_feature_demos() -> None:
 
         # digest and reminders (issue 6)
         "bot.demo_parts.digest",
+
+        # client items (issue 15)
+        "bot.demo_parts.client_items",
     ):
         try:
             importlib.import_module(module)
