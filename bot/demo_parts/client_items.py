@@ -62,8 +62,9 @@ def list_section(session: Session, project: Project) -> list[dict[str, Any]]:
 def post_section(session: Session, project: Project) -> list[dict[str, Any]]:
     item = next(i for i in _items(session, project) if i.status == "open" and i.milestone_id)
     ms = session.get(Milestone, item.milestone_id)
+    extensions = client_items.extensions(session, [item.id or 0]).get(item.id or 0, [])
     return item_message(item, project, today=calendar.today(project, demo_now()),
-                        milestone_name=ms.name if ms else None, extensions=client_items.extensions(session, [item.id or 0]).get(item.id or 0, []))["blocks"]
+                        milestone_name=ms.name if ms else None, extensions=extensions)["blocks"]
 
 
 def digest_part(session: Session, project: Project) -> list[dict[str, Any]]:
