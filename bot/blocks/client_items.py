@@ -107,10 +107,11 @@ def _who(user_id: str | None, on_behalf: bool, lang: str) -> str:
     return t("permissions.on_behalf", lang, user=who) if on_behalf else who
 
 
-def due_text(item: ClientItem, lang: str, today: date) -> str:
-    """"due Fri 20 Nov 2026", or "overdue since …" while it is open and late."""
+def due_text(item: ClientItem, lang: str, today: date | None) -> str:
+    """"due Fri 20 Nov 2026", or "overdue since …" while it is open and late (`today` None: a
+    message that lives on, drawn without a clock, just gives the date)."""
     when = format_date(item.due_date, lang)
-    if item.status == "open" and item.due_date < today:
+    if item.status == "open" and today is not None and item.due_date < today:
         return t("client_items.overdue_since", lang, date=when)
     return t("client_items.due_on", lang, date=when)
 
@@ -145,7 +146,7 @@ def extension_lines(extensions: list[ClientItemExtension], lang: str) -> list[st
     return out
 
 
-def _facts(item: ClientItem, lang: str, today: date, milestone_name: str | None) -> str:
+def _facts(item: ClientItem, lang: str, today: date | None, milestone_name: str | None) -> str:
     facts = [t("client_items.owner_line", lang, user=mention(item.owner_user_id)), due_text(item, lang, today),
              t("client_items.status_line", lang, status=status_label(item.status, lang))]
     if milestone_name:
@@ -259,8 +260,8 @@ def extend_modal(item: ClientItem, lang: str, *, metadata: dict[str, Any], sugge
     }
 
 
-def item_message(item: ClientItem, project: Project, *, today: date, extensions: list[ClientItemExtension],
-                 milestone_name: str | None) -> dict[str, Any]:
+def item_message(item: ClientItem, project: Project, *, extensions: list[ClientItemExtension],
+                 milestone_name: str | None, today: date | None = None) -> dict[str, Any]:
     """The item in the client channel, naming its owner. While open it carries Done / Need more
     time (the client's side) and Received / Cancel (the team); closed, who closed it and when."""
     lang = project.language
@@ -290,7 +291,7 @@ def item_message(item: ClientItem, project: Project, *, today: date, extensions:
     return {"text": text, "blocks": blocks}
 
 
-def outdated_message(item: ClientItem, project: Project, *, today: date, extensions: list[ClientItemExtension],
+def outdated_message(item: ClientItem, project: Project, *, today: date | None, extensions: list[ClientItemExtension],
                      milestone_name: str | None) -> dict[str, Any]:
     note = t("client_items.outdated", project.language, ref=ref(item))
     current = item_message(item, project, today=today, extensions=extensions, milestone_name=milestone_name)

@@ -157,10 +157,7 @@ def render_item(session: Session, target: Target) -> Rendered | None:
     project = session.get(Project, item.project_id) if item is not None else None
     if item is None or project is None:
         return None
-    from datetime import UTC
-
-    today = calendar.today(project, datetime.now(UTC))
-    payload = cb.item_message(item, project, today=today, milestone_name=_milestone_name(session, item),
+    payload = cb.item_message(item, project, milestone_name=_milestone_name(session, item),
                               extensions=client_items.extensions(session, [item.id or 0]).get(item.id or 0, []))
     return Rendered(channel_id=item.channel_id or project.client_channel_id, payload=payload, ts=item.message_ts)
 
@@ -286,6 +283,20 @@ def client_side_people(deps: Deps, project: Project) -> list[tuple[str, str]]:
     return list(out.items())
 
 
+def is_client_side_person(deps: Deps, project: Project, user_id: str) -> bool:
+    """A client approver, or a guest or external member of the client channel (asked of Slack)."""
+    if user_id in (project.client_approver_ids or []):
+        return True
+    info = deps.users.info(deps.client, user_id)
+    if info is None or info.is_bot or deps.users.kind(deps.client, user_id, deps.workspace) == UserKind.team:
+        return False
+    try:
+        members = deps.client.conversations_members(channel=project.client_channel_id, limit=1000).get("members")
+    except SlackApiError:
+        return False
+    return user_id in (members or [])
+
+
 # Reading ------------------------------------------------------------------------------------
 
 
@@ -304,7 +315,8 @@ def listing(deps: Deps, who: Person, channel_id: str | None, status_filter: str,
             raise NotFound("common.no_project_here")
         with _about(project):
             _team_only(who)
-        return Listing(project=project, is_team=who.is_team, for_client=who.user_id == project.pm_user_id,
+        acts_for_client = who.user_id == project.pm_user_id or who.user_id in (project.client_approver_ids or [])
+        return Listing(project=project, is_team=who.is_team, for_client=acts_for_client,
                        today=_today(u, project), page=_page(u, project, status_filter, page))
 
 
@@ -390,10 +402,8 @@ def save(deps: Deps, who: Person, *, project_id: int | None, data: client_items.
         project = projects.get(u.session, u.team_id, project_id)
         with _about(project):
             _team_only(who)
-    owners = {user_id for user_id, _ in client_side_people(deps, project)}
-    with unit_of_work(deps) as u:
-        project = projects.get(u.session, u.team_id, project_id)
-        with _about(project):
+            owner = data.owner_user_id or ""
+            owners = {owner} if owner and is_client_side_person(deps, project, owner) else set()
             item = client_items.create(u.session, u.clock, project=project, actor=who.user_id, owners=owners,
                                        data=data)
         _post(u, item, project)

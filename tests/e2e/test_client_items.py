@@ -381,3 +381,34 @@ def test_chinese_project_speaks_chinese_to_the_client(slack, fake_slack, people,
     assert "谢谢您" in fake_slack.wait_for("response_url")[-1].params["text"]
     help_text = slack.command("/client", "help", user=people.dev).json()["text"]
     assert "/client list" in help_text and "客户" in help_text
+
+
+# One unit of work per click and per form (issue 10) -----------------------------------------------
+
+
+def test_each_click_and_form_opens_one_session_scope(slack, fake_slack, people, session, project, bolt_app):
+    from tests.fakes.scopes import count_scopes
+
+    quick(slack, people)
+    quick(slack, people, "Photos")
+    a, b = items(session)
+    with count_scopes(bolt_app) as scopes:
+        response = slack.action(ids.CLIENT_DONE, f"{a.id}@{a.version}", user=people.client)
+    assert response.status_code == 200 and scopes.count == 1, scopes.where
+    with count_scopes(bolt_app) as scopes:
+        slack.action(ids.CLIENT_RECEIVED, f"{b.id}@{b.version}", user=people.dev)
+    assert scopes.count == 1, scopes.where
+    meta = json.dumps({"project_id": project.id, "origin_channel": CLIENT_CHANNEL})
+    with count_scopes(bolt_app) as scopes:
+        slack.submit(ids.CLIENT_MODAL, {ids.CLIENT_BLOCK_TITLE: {V: p.plain_text("Sign-off")},
+                                        ids.CLIENT_BLOCK_OWNER: {V: p.static_select("U0OUTSIDER")},
+                                        ids.CLIENT_BLOCK_DUE: {V: p.datepicker("2026-11-27")}},
+                     user=people.dev, private_metadata=meta)
+    assert scopes.count == 1, scopes.where
+    c = items(session)[-1]
+    assert (c.title, c.owner_user_id) == ("Sign-off", "U0OUTSIDER")
+    with count_scopes(bolt_app) as scopes:
+        slack.submit(ids.CLIENT_EXTEND_MODAL, {ids.CLIENT_BLOCK_NEW_DUE: {V: p.datepicker("2026-12-04")}},
+                     user=people.outsider, private_metadata=json.dumps({"item_id": c.id, "version": c.version}))
+    assert scopes.count == 1, scopes.where
+    assert session.get(ClientItem, c.id).due_date == date(2026, 12, 4)
