@@ -9,17 +9,10 @@ from bot.handlers.routes import merge, register_routes
 
 
 def register_handlers(app: App) -> None:
-    from bot.handlers import (
-        changes,
-        client_items,  # issue 15
-        digest,
-        feedback,
-        home,
-        milestones,
-        project,
-        requirements,
-        risk,
-    )
+    from bot.handlers import changes, digest, feedback, home, milestones, project, requirements, risk
 
-    modules = (changes, digest, feedback, home, milestones, project, requirements, risk, client_items)
+    modules = (changes, digest, feedback, home, milestones, project, requirements, risk)
+    from bot.handlers import client_items  # issue 15
+
+    modules += (client_items,)
     register_routes(app, merge(m.ROUTES for m in modules))
