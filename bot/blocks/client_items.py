@@ -370,13 +370,3 @@ def digest_section(project: Project, items: DigestItems | None, *, today: date, 
                                                                  count=len(items.open) - DIGEST_LIMIT))]})
     return blocks
 
-
-def milestone_reasons(project: Project, items: DigestItems | None) -> dict[int, str]:
-    """Milestone id → why it is at risk because of the client ("waiting for CI-3 Logo files,
-    overdue since …"), for the digest's milestone lines."""
-    lang = project.language
-    out: dict[int, str] = {}
-    for mid, blocking in (items.blocking if items else {}).items():
-        out[mid] = t("client_items.milestone_waiting", lang, items=", ".join(
-            f"{ref(i)} {safe(i.title, 80)}" for i in blocking[:3]))
-    return out
