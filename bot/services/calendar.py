@@ -200,6 +200,13 @@ def next_working_day(project: Project, day: date) -> date:
     return day  # a calendar with no working day at all: keep the date rather than loop forever
 
 
+def first_working_day_of_month(project: Project, day: date) -> date:
+    """The first working day of the month `day` is in (the monthly report's day, SPEC §4); a
+    make-up working day counts. The first of the month itself when no working day follows
+    within a year (a calendar with no working day)."""
+    return next_working_day(project, day.replace(day=1))
+
+
 def working_days_between(project: Project, start: datetime, end: datetime) -> int:
     """Whole working days that passed from `start` to `end` (dates in the project's time zone):
     something raised on Monday is 1 working day old on Tuesday, 3 on Thursday."""

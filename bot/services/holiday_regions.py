@@ -130,6 +130,7 @@ def _subdivision_names(country: str) -> dict[str, str]:
     return names
 
 
+@cache
 def country_name(country: str, lang: str) -> str:
     """The country's name in `lang` (CLDR through Babel), else in English (tzdata), else its code."""
     if lang.startswith("zh"):
@@ -163,10 +164,11 @@ def choice(code: str, lang: str) -> Choice:
                   subdivision_name(country, subdivision) if subdivision else "")
 
 
-def choices(lang: str) -> list[Choice]:
-    """Every calendar, countries by name, each followed by its subdivisions."""
+@cache
+def choices(lang: str) -> tuple[Choice, ...]:
+    """Every calendar, countries by (English) name, each followed by its subdivisions."""
     out: list[Choice] = []
     for country in sorted(countries(), key=lambda c: country_name(c, "en")):
         out.append(choice(country, lang))
         out.extend(choice(join(country, s), lang) for s in countries()[country])
-    return out
+    return tuple(out)

@@ -66,6 +66,13 @@ def test_a_digest_due_on_a_public_holiday_moves_to_the_next_working_day():
     assert calendar.digest_due_at(saturday, date(2026, 10, 5)) == datetime(2026, 10, 10, 8, 0, tzinfo=UTC)
 
 
+def test_first_working_day_of_the_month_follows_the_calendar():
+    assert calendar.first_working_day_of_month(project(), date(2026, 10, 20)) == date(2026, 10, 8)
+    assert calendar.first_working_day_of_month(project(country="DE", subdivision="BE"), date(2027, 1, 15)) == \
+        date(2027, 1, 4)  # New Year's Day is a Friday
+    assert calendar.first_working_day_of_month(project(country=""), date(2026, 10, 20)) == date(2026, 10, 1)
+
+
 def test_own_closures_win_over_the_public_calendar():
     p = project(holidays=["2026-10-10", "2026-10-12"])
     assert not calendar.is_working_day(p, date(2026, 10, 10))  # a make-up Saturday the team takes off
