@@ -268,6 +268,13 @@ def _shown_value(value: Any) -> str:
     return "-" if value in (None, "") else str(value)
 
 
+def _conflict_value(project: Project, name: str) -> str:
+    """What a field someone else changed now holds (the calendar as one code: "DE-BE")."""
+    if FORM_FIELDS[name] == "public_holidays":
+        return _shown_value(holiday_regions.join(project.country, project.subdivision))
+    return _shown_value(getattr(project, name))
+
+
 def update(session: Session, clock: Clock, *, project: Project, actor: str, data: ProjectInput,
            facts: SlackFacts | None = None, form_stamp: Mapping[str, Any] | None = None) -> Project:
     """Apply the fields the form changed (all that differ, for a form without a stamp). A field
@@ -280,7 +287,7 @@ def update(session: Session, clock: Clock, *, project: Project, actor: str, data
     plan = edits.plan(form_stamp, submitted=shown_fields(clean), current=shown_fields(project))
     if plan.conflicts:
         raise ValidationFailed({FORM_FIELDS[f]: ("project.error_changed_meanwhile",
-                                                 {"value": _shown_value(getattr(project, f))})
+                                                 {"value": _conflict_value(project, f)})
                                 for f in plan.conflicts})
     before = activity.snapshot(project, SETTINGS_FIELDS)
     for key, value in plan.changes.items():

@@ -270,3 +270,31 @@ def test_the_form_and_project_show_in_simplified_chinese(slack, fake_slack, peop
     shown = str(slack.command("/project", "show", user=people.pm).json()["blocks"])
     assert "*公共假日*\\n中国（CN）" in shown
     assert "国庆节" in shown and "调休上班" in shown  # 1 October off, 20 September a make-up working day
+
+
+def test_two_edit_forms_changing_the_calendar_the_second_is_told_and_an_older_form_keeps_it(
+        slack, fake_slack, people, session, make_project):
+    project = make_project(timezone="Europe/Berlin")
+    slack.command("/project", "edit", user=people.pm)
+    slack.command("/project", "edit", user=people.dev)
+    first, second = (c.params["view"] for c in fake_slack.wait_for("views.open", count=2)[:2])
+    values = project_values(name=project.name, timezone="Europe/Berlin")
+    values[ids.PROJECT_BLOCK_CALENDAR] = {ids.PROJECT_CALENDAR_ACTION: {
+        "type": "external_select", "selected_option": payloads.option("DE-BY")}}
+    slack.submit(ids.PROJECT_MODAL, values, user=people.pm, private_metadata=first["private_metadata"])
+    values[ids.PROJECT_BLOCK_CALENDAR] = {ids.PROJECT_CALENDAR_ACTION: {
+        "type": "external_select", "selected_option": payloads.option("FR")}}
+    body = slack.submit(ids.PROJECT_MODAL, values, user=people.dev, private_metadata=second["private_metadata"]).json()
+    assert body["response_action"] == "errors"
+    assert "DE-BY" in body["errors"][ids.PROJECT_BLOCK_CALENDAR]
+    assert (_project(session).country, _project(session).subdivision) == ("DE", "BY")
+
+    # A form drawn before the calendar field existed (no such block) leaves the calendar alone,
+    # even with another time zone.
+    del values[ids.PROJECT_BLOCK_CALENDAR]
+    values[ids.PROJECT_BLOCK_TIMEZONE] = project_values(timezone="Asia/Shanghai")[ids.PROJECT_BLOCK_TIMEZONE]
+    meta = json.dumps({"project_id": project.id, "origin_channel": "C0CLIENT"})
+    resp = slack.submit(ids.PROJECT_MODAL, values, user=people.pm, private_metadata=meta)
+    assert resp.content in (b"", b"{}") or "errors" not in resp.json()
+    saved = _project(session)
+    assert (saved.timezone, saved.country, saved.subdivision) == ("Asia/Shanghai", "DE", "BY")
