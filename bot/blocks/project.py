@@ -193,11 +193,13 @@ def coming_days(days: list[tuple[date, str, str]], lang: str) -> list[str]:
             for day, kind, name in days[:COMING_MAX]]
 
 
-def project_summary(project: Project, lang: str, coming_days_off: list[tuple[date, str, str]] | None = None
-                    ) -> list[dict[str, Any]]:
+def project_summary(project: Project, lang: str, coming_days_off: list[tuple[date, str, str]] | None = None,
+                    unknown_years: list[int] | None = None) -> list[dict[str, Any]]:
     """`/project show`: every setting at a glance (with the coming days off and make-up working
-    days of its calendar, as (day, kind, holiday name))."""
+    days of its calendar, as (day, kind, holiday name), and the coming years whose make-up
+    working days are not known yet)."""
     coming = coming_days(coming_days_off or [], lang)
+    coming += [t("calendar.coming_unknown", lang, year=year) for year in unknown_years or []]
     cadence = t(CADENCE_KEYS.get(project.feedback_cadence_weeks, "project.cadence_0"), lang)
     fields = [
         t("project.show_client", lang, value=safe(project.client_name or "-", 500)),

@@ -65,9 +65,10 @@ def project_command(ack: Ack, body: dict[str, Any], context: BoltContext, respon
         ack()
         _open_modal(deps, body, actor, editing=project if sub == "edit" else None, channel_id=channel_id, lang=lang)
     elif sub == "show" and project is not None:
-        coming = calendar.coming_days(project, deps.clock.now(), lang)
+        now = deps.clock.now()
         ack(h.message(t("project.show_title", lang, name=safe(project.name, 200)),
-                      project_summary(project, lang, coming)))
+                      project_summary(project, lang, calendar.coming_days(project, now, lang),
+                                      calendar.make_up_days_unknown(project, now))))
     elif sub == "close" and project is not None:
         if project.status != "active":
             ack(h.refusal("project.error_already_closed", lang, name=safe(project.name, 200)))

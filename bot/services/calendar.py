@@ -387,3 +387,14 @@ def coming_days(project: Project, now: datetime, lang: str, days: int = COMING_D
     first = today(project, now)
     return [(day, kind, public_holiday_name(project, day, lang) if kind == DayKind.PUBLIC_HOLIDAY else "")
             for day, kind in calendar_days_between(project, first, first + timedelta(days=days))]
+
+
+def make_up_days_unknown(project: Project, now: datetime, days: int = COMING_DAYS) -> list[int]:
+    """The years within the next `days` days whose make-up working days the package does not
+    carry yet, for a calendar that has them the year before (China's next year, until the State
+    Council announces it and the package is updated): the PM is told, not left guessing."""
+    first = today(project, now)
+    years = range(first.year, (first + timedelta(days=days)).year + 1)
+    return [year for year in years if public_calendar(project, year - 1).working_weekend_days
+            and not public_calendar(project, year).working_weekend_days]
+

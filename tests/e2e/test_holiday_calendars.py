@@ -271,6 +271,19 @@ def test_the_form_and_project_show_in_simplified_chinese(slack, fake_slack, peop
     assert "*公共假日*\\n中国（CN）" in shown
     assert "国庆节" in shown and "调休上班" in shown  # 1 October off, 20 September a make-up working day
 
+    # The edit form, in the project's language, shows its calendar.
+    slack.command("/project", "edit", user=people.pm)
+    block = _calendar_block(fake_slack.wait_for("views.open", count=2)[1].params["view"])
+    assert block["label"]["text"] == "公共假日"
+    assert block["element"]["initial_option"] == {"text": {"type": "plain_text", "text": "中国（CN）", "emoji": True},
+                                                  "value": "CN"}
+    # Near the year's end, a coming year whose 调休 the package does not carry yet is named.
+    clock.set(datetime(2026, 11, 28, 2, 0, tzinfo=UTC))
+    shown = str(slack.command("/project", "show", user=people.pm).json()["blocks"])
+    known_2027 = bool(calendar.public_year("CN", "", 2027).working_weekend_days)
+    assert ("2027 年的调休上班日尚未收录" in shown) is not known_2027
+    assert "元旦" in shown  # 1 January 2027
+
 
 def test_two_edit_forms_changing_the_calendar_the_second_is_told_and_an_older_form_keeps_it(
         slack, fake_slack, people, session, make_project):

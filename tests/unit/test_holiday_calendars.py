@@ -73,6 +73,14 @@ def test_first_working_day_of_the_month_follows_the_calendar():
     assert calendar.first_working_day_of_month(project(country=""), date(2026, 10, 20)) == date(2026, 10, 1)
 
 
+def test_a_coming_year_whose_make_up_days_the_package_lacks_is_named():
+    china = project()
+    known_2027 = bool(calendar.public_year("CN", "", 2027).working_weekend_days)
+    assert calendar.make_up_days_unknown(china, datetime(2026, 11, 28, tzinfo=UTC)) == ([] if known_2027 else [2027])
+    assert calendar.make_up_days_unknown(china, datetime(2026, 9, 1, tzinfo=UTC)) == []  # 2026's are in
+    assert calendar.make_up_days_unknown(project(country="DE"), datetime(2026, 11, 28, tzinfo=UTC)) == []  # none
+
+
 def test_own_closures_win_over_the_public_calendar():
     p = project(holidays=["2026-10-10", "2026-10-12"])
     assert not calendar.is_working_day(p, date(2026, 10, 10))  # a make-up Saturday the team takes off
