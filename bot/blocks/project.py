@@ -27,6 +27,7 @@ from bot.i18n.names import CADENCE_KEYS, LANGUAGE_KEYS, WEEKDAY_KEYS
 from bot.i18n.names import PROJECT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, ProjectStatus
 from bot.services import holiday_regions
+from bot.services.calendar import DayKind
 
 # The client's way in (SPEC §3): each button opens its feature's modal.
 INTAKE_LABELS = {
@@ -150,8 +151,8 @@ def _users(user_ids: list[str], lang: str) -> str:
 
 
 # Public-holiday calendars (issue 17) ------------------------------------------------------
-COMING_KEYS = {"public_holiday": "calendar.coming_public", "closure": "calendar.coming_closure",
-               "make_up": "calendar.coming_make_up"}
+COMING_KEYS = {DayKind.PUBLIC_HOLIDAY: "calendar.coming_public", DayKind.CLOSURE: "calendar.coming_closure",
+               DayKind.MAKE_UP: "calendar.coming_make_up"}
 COMING_MAX = 6
 
 

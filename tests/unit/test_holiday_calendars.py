@@ -165,3 +165,21 @@ def test_migration_0009_gives_existing_projects_the_calendar_of_their_time_zone(
     assert [tuple(r) for r in rows] == [("Asia/Shanghai", "CN", ""), ("Europe/Berlin", "DE", "BE"),
                                         ("America/New_York", "US", "NY"), ("UTC", "", ""), ("Mars/Olympus", "", "")]
     engine.dispose()
+
+
+def test_only_the_calendar_decides_which_days_are_worked():
+    """Every job asks `bot.services.calendar`; no other module reads a project's working days,
+    closures or public-holiday calendar to decide for itself (the form and its summary aside)."""
+    import re
+    from pathlib import Path
+
+    import bot
+
+    root = Path(bot.__file__).parent
+    allowed = {"services/calendar.py", "services/holiday_regions.py", "services/projects.py", "blocks/project.py",
+               "handlers/project.py", "models.py"}
+    pattern = re.compile(r"\.(working_days|holidays|country|subdivision)\b")
+    offenders = [f"{path.relative_to(root)}:{n}" for path in root.rglob("*.py")
+                 if path.relative_to(root).as_posix() not in allowed and "migrations" not in path.parts
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert offenders == []
