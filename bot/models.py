@@ -176,6 +176,10 @@ class Project(SQLModel, table=True):
     require_pm_approval: bool = Field(default=False)
     working_days: list[int] = _json(lambda: [0, 1, 2, 3, 4])
     holidays: list[str] = _json(list)  # ISO dates in the project's time zone
+    # Public-holiday calendar (issue 17): a country of the `holidays` package ("" = none) and
+    # optionally one of its subdivisions; see bot.services.holiday_regions.
+    country: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
+    subdivision: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     work_start: time = Field(default=time(9, 0), sa_type=sa.Time)
     work_end: time = Field(default=time(18, 0), sa_type=sa.Time)
     nudge_after_days: int = Field(default=3)

@@ -23,6 +23,24 @@ PROJECT_BLOCK_HOLIDAYS = "holidays"
 PROJECT_BLOCK_CADENCE = "feedback_cadence"
 PROJECT_BLOCK_OPTIONS = "options"
 PROJECT_CLOSE_CONFIRM = "project_close_confirm"
+# Public-holiday calendars (issue 17): the project form's calendar picker (external select);
+# its value is a calendar code ("CN", "DE-BE") or CALENDAR_NONE.
+PROJECT_BLOCK_CALENDAR = "public_holidays"
+PROJECT_CALENDAR_ACTION = "project_public_holidays"
+CALENDAR_NONE = "-"
+
+
+def parse_calendar_value(value: str | None) -> tuple[str, str] | None:
+    """(country, subdivision) from the picker's value, ("", "") for none; None when absent or
+    not shaped like a calendar code (whether the package knows it is checked later)."""
+    if value is None:
+        return None
+    if value == CALENDAR_NONE:
+        return "", ""
+    country, _, subdivision = value.partition("-")
+    if not re.fullmatch(r"[A-Za-z]{2}", country) or len(subdivision) > 32:
+        return None
+    return country.upper(), subdivision
 
 # The client intake message (its buttons open the modals of later features).
 INTAKE_NEW_REQUIREMENT = "intake_new_requirement"

@@ -60,7 +60,9 @@ CALLBACKS: list[str] = [
 # prefixes) — so a test can prove the two lists above name every id there is.
 NOT_ACTIONS = {"VALUE", "PROJECT_TZ_ACTION", "CHANGE_SHARE_COST_OPTION", "MILESTONE_DONE_OPTION", "REQ_ITEM_BLOCK",
                "RISK_ITEM_BLOCK", "FEEDBACK_PROMPT_BLOCK", "DIGEST_NOTE_BLOCK", "FEEDBACK_SCORE",
-               "PROJECT_PICKER_BLOCK", "CLIENT_ITEM_BLOCK", *[
+               "PROJECT_PICKER_BLOCK", "CLIENT_ITEM_BLOCK",
+               # public-holiday calendars (issue 17): the calendar picker's options, its "none" value
+               "PROJECT_CALENDAR_ACTION", "CALENDAR_NONE", *[
                    n for n in dir(ids) if "_BLOCK_" in n]}
 
 
