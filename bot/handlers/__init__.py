@@ -12,4 +12,8 @@ def register_handlers(app: App) -> None:
     from bot.handlers import changes, digest, feedback, home, milestones, project, requirements, risk
 
     modules = (changes, digest, feedback, home, milestones, project, requirements, risk)
+    # Milestone acceptance (验收)
+    from bot.handlers import acceptance
+
+    modules = (*modules, acceptance)
     register_routes(app, merge(m.ROUTES for m in modules))
