@@ -217,6 +217,7 @@ ACC_ISSUES_MODAL = "acc_issues_modal"
 ACC_BLOCK_ISSUES = "acc_issues"
 ACC_EXPORT = "acc_export"  # team: the acceptance record as Markdown, by DM (value: milestone id)
 ACC_ACTIONS_BLOCK = "acc_actions"  # + ":<milestone id>": a milestone's acceptance buttons
+PROJECT_BLOCK_AUTO_ACCEPT = "auto_accept"  # the project form's auto-accept setting
 
 
 # --- Decision buttons carry the version of what they showed ----------------------------------

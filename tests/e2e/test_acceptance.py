@@ -18,6 +18,7 @@ from bot.jobs.scheduler import tick
 from bot.models import Acceptance, AcceptanceIssue, ActivityLog, FeedbackPrompt, Milestone, Project
 from bot.services import milestones
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, START
+from tests.e2e.helpers import project_values
 from tests.fakes import payloads as p
 
 V = ids.VALUE
@@ -308,8 +309,18 @@ MON_1000 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 def test_auto_accept_after_n_working_days_warned_one_day_before(slack, fake_slack, people, make_project, engine,
                                                                 session, deps, clock):
     project = make_project()
-    with session_scope(engine) as s:
-        s.get(Project, project.id).auto_accept_after_days = 3
+    # the PM turns it on in the project's settings (`/project edit`)
+    slack.command("/project", "edit", user=people.pm, channel_id=CLIENT_CHANNEL)
+    form = fake_slack.wait_for("views.open")[-1].params["view"]
+    setting = next(b for b in form["blocks"] if b["block_id"] == ids.PROJECT_BLOCK_AUTO_ACCEPT)
+    assert setting["element"]["initial_option"]["value"] == "0"  # off by default
+    assert "After 3 working days" in text_of(setting["element"]["options"])
+    resp = slack.submit(ids.PROJECT_MODAL, {**project_values(), ids.PROJECT_BLOCK_AUTO_ACCEPT: {
+        V: p.static_select("3")}}, user=people.pm, private_metadata=form["private_metadata"])
+    assert resp.status_code == 200 and not resp.content.strip(b"{}"), resp.text
+    assert session.get(Project, project.id).auto_accept_after_days == 3
+    shown = slack.command("/project", "show", user=people.pm, channel_id=CLIENT_CHANNEL)
+    assert "After 3 working days" in shown.text
     m = done_milestone(engine, project)
     post, view = request_acceptance(slack, fake_slack, people.dev, m.id)
     assert "3 working days" in text_of(view["blocks"])
