@@ -329,6 +329,27 @@ def for_milestones(session: Session, milestone_ids: list[int]) -> dict[int, Acce
     return {a.milestone_id: a for a in rows}
 
 
+def add_to_digests(session: Session, facts: dict[int, Any]) -> None:
+    """Fill each project's digest facts (`services.digests.DigestFacts`, keyed by project id):
+    what was accepted since the start of its week, and what awaits the client's acceptance."""
+    if not facts:
+        return
+    earliest = min(f.since for f in facts.values())
+    rows = session.exec(select(Acceptance, Milestone).join(Milestone, col(Milestone.id) == col(Acceptance.milestone_id))
+                        .where(col(Acceptance.project_id).in_(list(facts)),
+                               (col(Acceptance.status) == S.requested)
+                               | ((col(Acceptance.status) == S.accepted) & (col(Acceptance.decided_at) >= earliest)))
+                        .order_by(col(Acceptance.requested_at), col(Acceptance.id))).all()
+    for acc, milestone in rows:
+        f = facts.get(acc.project_id)
+        if f is None:
+            continue
+        if acc.status == S.requested:
+            f.awaiting_acceptance.append((acc, milestone))
+        elif acc.decided_at is not None and acc.decided_at >= f.since:
+            f.accepted.append((acc, milestone))
+
+
 def issues_of(session: Session, acc_id: int) -> list[AcceptanceIssue]:
     return list(session.exec(select(AcceptanceIssue).where(AcceptanceIssue.acceptance_id == acc_id)
                              .order_by(col(AcceptanceIssue.round), col(AcceptanceIssue.id))))

@@ -410,3 +410,41 @@ def test_in_simplified_chinese(slack, fake_slack, people, make_project, engine, 
     assert "验收通过" in text_of(update["blocks"])
     [notice] = eventually(lambda: posts_to(fake_slack, INTERNAL_CHANNEL))
     assert "客户已验收" in notice.params["text"]
+
+
+# The digest and the App Home ------------------------------------------------------------------------
+
+
+def test_digest_and_app_home_show_what_awaits_and_what_was_accepted(slack, fake_slack, people, make_project, engine,
+                                                                     session):
+    project = make_project(client_approver_ids=["U0CLIENT", "U0DEV"])  # a team member stands in for the client
+    m = done_milestone(engine, project)
+    request_acceptance(slack, fake_slack, people.pm, m.id)
+    acc = acc_of(session, m.id)
+    shown_value = ids.decision_value(acc.id, acc.version)
+
+    slack.command("/digest", "preview", user=people.pm)
+    preview = last_response(fake_slack, 1)
+    assert "Deliveries awaiting your acceptance" in text_of(preview["blocks"])
+    assert buttons(preview["blocks"])[ids.ACC_ACCEPT] == shown_value
+
+    slack.event({"type": "app_home_opened", "user": "U0DEV", "tab": "home", "channel": "DU0DEV", "event_ts": "1.0"})
+    home = fake_slack.wait_for("views.publish")[-1].params["view"]
+    assert "Delivery awaiting your acceptance: *Beta release*" in text_of(home["blocks"])
+    assert buttons(home["blocks"])[ids.ACC_ACCEPT] == shown_value
+
+    # accepted from the App Home (recorded on behalf of the client: a team member)
+    slack.action(ids.ACC_ACCEPT, shown_value, user=people.dev, channel_id=None,
+                 view={"id": "V0HOME", "type": "home", "callback_id": ""})
+    assert eventually(lambda: acc_of(session, m.id).status == "accepted")
+    acc = acc_of(session, m.id)
+    assert (acc.decided_by, acc.decided_on_behalf) == ("U0DEV", True)
+
+    slack.command("/digest", "preview", user=people.pm)
+    preview = last_response(fake_slack, 2)
+    assert "Accepted this week" in text_of(preview["blocks"]) and "Beta release" in text_of(preview["blocks"])
+    assert ids.ACC_ACCEPT not in buttons(preview["blocks"])
+    n = len(fake_slack.calls_to("views.publish"))
+    slack.event({"type": "app_home_opened", "user": "U0DEV", "tab": "home", "channel": "DU0DEV", "event_ts": "2.0"})
+    home = fake_slack.wait_for("views.publish", n + 1)[-1].params["view"]
+    assert "Accepted this week: Beta release" in text_of(home["blocks"])
