@@ -52,6 +52,9 @@ def _load_feature_demos() -> None:
 
         # digest and reminders (issue 6)
         "bot.demo_parts.digest",
+
+        # milestone acceptance (验收)
+        "bot.demo_parts.acceptance",
     ):
         try:
             importlib.import_module(module)

@@ -26,6 +26,7 @@ from bot.blocks.text import (
 )
 from bot.i18n import format_date, t
 from bot.models import Acceptance, AcceptanceIssue, AcceptanceStatus, Milestone, Project
+from bot.services import calendar
 from bot.services.acceptance import DELIVERY_MAX, LINK_MAX
 from bot.services.export_requirements import local
 
@@ -213,12 +214,7 @@ def request_message(acc: Acceptance, milestone: Milestone, project: Project, iss
 
 
 def _zone(project: Project):
-    from zoneinfo import ZoneInfo
-
-    try:
-        return ZoneInfo(project.timezone)
-    except Exception:  # a zone the machine does not know: UTC
-        return ZoneInfo("UTC")
+    return calendar.zone(project.timezone)
 
 
 def notice_message(acc: Acceptance, milestone: Milestone, project: Project,
@@ -292,7 +288,8 @@ def digest_blocks(accepted: list[tuple[Acceptance, Milestone]], awaiting: list[t
         blocks.append({"type": "section", "text": mrkdwn(t("acceptance.digest_accepted_title", lang) + "\n"
                                                          + "\n".join(lines))})
     if awaiting:
-        blocks.append({"type": "section", "text": mrkdwn(t("acceptance.digest_awaiting_title", lang))})
+        title = "acceptance.digest_awaiting_title_internal" if internal else "acceptance.digest_awaiting_title"
+        blocks.append({"type": "section", "text": mrkdwn(t(title, lang))})
         for a, m in awaiting[:5]:
             blocks.append({"type": "section", "text": mrkdwn(t(
                 "acceptance.digest_awaiting_line", lang, name=safe(m.name, 150),

@@ -34,7 +34,7 @@ from bot.i18n import t
 from bot.models import Acceptance, AcceptanceIssue, Milestone, Outbox, Project
 from bot.services import acceptance, milestones, outbox, permissions
 from bot.services.errors import DomainError, InvalidTransition, NotFound
-from bot.services.export_acceptance import render_record
+from bot.services.export_acceptance import people_of, render_record
 
 log = logging.getLogger(__name__)
 DECISIONS = ("accept", "report_issues")
@@ -249,8 +249,13 @@ def export(deps: Deps, who: Who, milestone_id: int | None) -> Exported:
         acc = acceptance.for_milestone(s.session, milestone.id or 0)
         if acc is None:
             raise InvalidTransition("acceptance.error_never_requested", name=milestone.name)
-        markdown = render_record(s.session, project, milestone, acc, now=s.unit.now)
+        names = {}
+        for user_id in sorted(people_of(s.session, milestone, acc)):  # display names, where Slack knows them
+            info = deps.users.info(deps.client, user_id)
+            if info is not None and info.name:
+                names[user_id] = info.name
         lang = project.language
+        markdown = render_record(s.session, project, milestone, acc, now=s.unit.now, names=names)
     slug = re.sub(r"[^\w-]+", "-", milestone.name, flags=re.UNICODE).strip("-").lower()[:60] or f"m{milestone.id}"
     try:
         dm = deps.client.conversations_open(users=who.user_id)["channel"]["id"]

@@ -22,18 +22,28 @@ STEP_KEYS = {
 }
 
 
-def _who(user_id: str | None, on_behalf: bool, lang: str) -> str:
-    if not user_id:
-        return "-"
-    if user_id == acceptance.BOT_ACTOR:
-        return t("acceptance.md_bot", lang)
-    who = f"@{user_id}"
-    return t("permissions.on_behalf", lang, user=who) if on_behalf else who
+def people_of(session: Session, milestone: Milestone, acc: Acceptance) -> set[str]:
+    """Everyone the record names (to look their display names up)."""
+    issues = acceptance.issues_of(session, acc.id or 0)
+    found = {acc.requested_by, acc.decided_by, *(i.raised_by for i in issues), *(i.resolved_by for i in issues),
+             *(e.actor_user_id for e in activity.history(session, "milestone", milestone.id or 0))}
+    return {u for u in found if u and u != acceptance.BOT_ACTOR}
 
 
 def render_record(session: Session, project: Project, milestone: Milestone, acc: Acceptance, *,
-                  now: datetime) -> str:
+                  now: datetime, names: dict[str, str] | None = None) -> str:
+    """`names`: display names by user id (a user without one is shown by id)."""
     lang, tz = project.language, project.timezone
+    known = names or {}
+
+    def _who(user_id: str | None, on_behalf: bool, lang: str) -> str:
+        if not user_id:
+            return "-"
+        if user_id == acceptance.BOT_ACTOR:
+            return t("acceptance.md_bot", lang)
+        who = md_inline(known[user_id]) if user_id in known else f"@{user_id}"
+        return t("permissions.on_behalf", lang, user=who) if on_behalf else who
+
     status = t(f"acceptance.status_{acc.status}", lang)
     out = [
         f"# {t('acceptance.md_title', lang, name=md_inline(milestone.name))}",
@@ -68,7 +78,11 @@ def render_record(session: Session, project: Project, milestone: Milestone, acc:
         key = STEP_KEYS.get(entry.action)
         if key is None:
             continue
-        out.append(f"- {local(entry.created_at, tz)} · {t(key, lang)} · "
-                   f"{_who(entry.actor_user_id, entry.on_behalf_of_client, lang)}")
+        who = _who(entry.actor_user_id, entry.on_behalf_of_client, lang)
+        line = f"- {local(entry.created_at, tz)} · {t(key, lang)} · {who}"
+        delivered = (entry.after or {}).get("delivery") if entry.action == "acceptance_requested" else None
+        if isinstance(delivered, str) and delivered:
+            line += f" — {md_inline(delivered)[:300]}"
+        out.append(line)
     out += ["", f"_{t('acceptance.md_generated', lang, when=local(now, tz, with_zone=True))}_", ""]
     return "\n".join(out)

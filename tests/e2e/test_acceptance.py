@@ -239,9 +239,11 @@ def test_issues_then_request_again_then_accept_and_export(slack, fake_slack, peo
     [(name, data)] = fake_slack.uploaded_files()
     md = data.decode("utf-8")
     assert name.endswith(".md") and "Acceptance record" in md
-    assert "Both fixed" in md and "**Accepted**" in md and "@U0CLIENT" in md
-    assert "- [x] Receipt e-mail is English only" in md and "resolved by @U0DEV" in md
-    assert "acceptance requested" in md and "issues reported" in md
+    assert "Both fixed" in md and "**Accepted**" in md and "Accepted: chris.client, 2026-11-18 18:00" in md
+    assert "- [x] Receipt e-mail is English only" in md and "resolved by dana.dev on 2026-11-18 18:00" in md
+    assert "Refund \\<@U0PM\\> button missing" in md  # user text neutralised for Markdown
+    assert "acceptance requested · dana.dev — Checkout with Alipay, on staging" in md  # the first round's delivery
+    assert "issues reported · chris.client" in md
 
 
 # Refusals ---------------------------------------------------------------------------------------
