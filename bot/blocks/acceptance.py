@@ -51,7 +51,7 @@ def _who(user_id: str | None, on_behalf: bool, lang: str) -> str:
 
 def _link(acc: Acceptance) -> str:
     """A link the team gave, as Slack shows it (checked to be http(s) and free of <>| on input)."""
-    return f"<{acc.link}>" if acc.link else ""
+    return f"<{acc.link.replace('&', '&amp;')}>" if acc.link else ""
 
 
 def _issue_lines(issues: list[AcceptanceIssue], *, limit: int = ISSUES_SHOWN, resolved_mark: bool = False) -> str:

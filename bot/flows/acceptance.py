@@ -291,7 +291,9 @@ def run_due(deps: Deps, *, now: datetime | None = None) -> list[tuple[int, str]]
                 if what == "warn":
                     when = acceptance.auto_accept_on(project, acc)
                     assert when is not None
-                    payload = {**auto_notice_message(milestone, project, when), "thread_ts": acc.message_ts}
+                    payload = auto_notice_message(milestone, project, when)
+                    if acc.message_ts:  # in the request's thread (in the channel if it never got posted)
+                        payload["thread_ts"] = acc.message_ts
                     row = u.owe(key=outbox_keys.acc_auto_notice(acc.id or 0, acc.round), kind=Kind.acc_auto_notice,
                                 project=project, channel_id=acc.message_channel_id or project.client_channel_id,
                                 payload=payload)
