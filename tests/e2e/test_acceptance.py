@@ -229,6 +229,15 @@ def test_issues_then_request_again_then_accept_and_export(slack, fake_slack, peo
     assert all(i.resolved_by == "U0DEV" and i.resolved_at == START
                for i in session.exec(select(AcceptanceIssue)))
 
+    # the first request's Accept (an older version) changes nothing: the request as it is now is shown
+    n = len(fake_slack.calls_to("response_url"))
+    old_accept = buttons(post.params["blocks"])[ids.ACC_ACCEPT]
+    slack.action(ids.ACC_ACCEPT, old_accept, user=people.client, channel_id=CLIENT_CHANNEL)
+    stale = last_response(fake_slack, n + 1)
+    assert "changed since you saw it" in stale["text"] and "Both fixed" in text_of(stale["blocks"])
+    assert buttons(stale["blocks"])[ids.ACC_ACCEPT] == buttons(post2.params["blocks"])[ids.ACC_ACCEPT] != old_accept
+    assert acc_of(session, m.id).status == "requested"
+
     slack.action(ids.ACC_ACCEPT, buttons(post2.params["blocks"])[ids.ACC_ACCEPT], user=people.client,
                  channel_id=CLIENT_CHANNEL)
     assert eventually(lambda: acc_of(session, m.id).status == "accepted")
@@ -450,3 +459,22 @@ def test_digest_and_app_home_show_what_awaits_and_what_was_accepted(slack, fake_
     slack.event({"type": "app_home_opened", "user": "U0DEV", "tab": "home", "channel": "DU0DEV", "event_ts": "2.0"})
     home = fake_slack.wait_for("views.publish", n + 1)[-1].params["view"]
     assert "Accepted this week: Beta release" in text_of(home["blocks"])
+
+
+def test_an_issues_form_sent_after_the_delivery_was_accepted_records_nothing(slack, fake_slack, people, make_project,
+                                                                             engine, session):
+    project = make_project()
+    m = done_milestone(engine, project)
+    post, _ = request_acceptance(slack, fake_slack, people.dev, m.id)
+    blocks = post.params["blocks"]
+    slack.action(ids.ACC_REPORT_ISSUES, buttons(blocks)[ids.ACC_REPORT_ISSUES], user=people.client,
+                 channel_id=CLIENT_CHANNEL)
+    form = fake_slack.wait_for("views.open", 2)[-1].params["view"]
+    slack.action(ids.ACC_ACCEPT, buttons(blocks)[ids.ACC_ACCEPT], user=people.pm, channel_id=CLIENT_CHANNEL)
+    assert eventually(lambda: acc_of(session, m.id).status == "accepted")
+    resp = slack.submit(ids.ACC_ISSUES_MODAL, {ids.ACC_BLOCK_ISSUES: {V: p.plain_text("Too late")}},
+                        user=people.client, private_metadata=form["private_metadata"])
+    assert "already accepted" in resp.json()["errors"][ids.ACC_BLOCK_ISSUES]
+    session.expire_all()
+    assert list(session.exec(select(AcceptanceIssue))) == []
+    assert acc_of(session, m.id).decided_by == "U0PM"
