@@ -110,16 +110,15 @@ def record_request(session: Session, row: Outbox, ts: str | None) -> None:
 # Shared steps -----------------------------------------------------------------------------------
 
 
-def _milestone(s: PlanScope, milestone_id: int | None, *, reach: bool = True) -> tuple[Milestone, Project]:
-    """A milestone of this workspace, for the team; a click counts only within the project's reach
-    (a form's submission was opened from a checked click: `reach=False`)."""
+def _milestone(s: PlanScope, milestone_id: int | None) -> tuple[Milestone, Project]:
+    """A milestone of this workspace, for the team, of a project within the person's reach (a
+    click in that project's channel; a DM or a form: one of its channels is theirs)."""
     if milestone_id is None:
         raise NotFound("common.not_found")
     milestone, project = milestones.get_in_team(s.session, s.unit.team_id, milestone_id)
     s.use(project)
     s.team_only()
-    if reach:
-        s.within_reach(project)
+    s.within_reach(project)
     return milestone, project
 
 
@@ -168,7 +167,7 @@ def request(deps: Deps, who: Who, *, milestone_id: int | None, delivery: str, li
     """The form submitted: the request is recorded and the delivery owed to the client channel
     in the same transaction (drawn from the record when it is posted)."""
     with plan_unit(deps, who) as s:
-        milestone, project = _milestone(s, milestone_id, reach=False)
+        milestone, project = _milestone(s, milestone_id)
         acc = acceptance.request(s.session, deps.clock, project=project, milestone=milestone, actor=who.user_id,
                                  data=acceptance.RequestInput(delivery=delivery, link=link))
         target = target_of(acc.id or 0)

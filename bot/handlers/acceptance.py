@@ -76,7 +76,7 @@ def request_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respon
 
 def submit_request(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
     deps = deps_of(context)
-    who = who_of(deps, body)
+    who = who_of(deps, body, reach=True)  # a form has no channel: the milestone must be of one of theirs
     meta, values = metadata(view), view_values(view)
     try:
         shown = flow.request(deps, who, milestone_id=as_id(meta.get("milestone_id")),

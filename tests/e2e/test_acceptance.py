@@ -122,6 +122,7 @@ def test_request_from_the_list_then_the_client_accepts(slack, fake_slack, people
 
     value = buttons(blocks)[ids.ACC_ACCEPT]
     slack.action(ids.ACC_ACCEPT, value, user=people.client, channel_id=CLIENT_CHANNEL)
+    assert "Thank you! *Beta release* is accepted." in last_response(fake_slack, 2)["text"]  # to the client only
     update = fake_slack.wait_for("chat.update")[-1].params
     assert update["ts"] == ts and update["channel"] == CLIENT_CHANNEL
     assert "Accepted" in text_of(update["blocks"]) and ids.ACC_ACCEPT not in buttons(update["blocks"])
@@ -294,6 +295,14 @@ def test_people_who_may_not_act_are_refused_and_nothing_changes(slack, fake_slac
     slack.action(ids.ACC_ACCEPT, accept, user=people.client, channel_id="C0OTHER")
     last_response(fake_slack, 10)
     assert acc_of(session, m.id).status == "requested"
+    # nor can a form naming a milestone of a project whose channels the person is not in
+    other = make_project("Beta Portal", client_channel_id="C0BCLIENT", internal_channel_id="C0BINTERNAL",
+                         pm_user_id="U0PMB", client_approver_ids=["U0CLIENTB"])
+    theirs = done_milestone(engine, other, "Their launch")
+    resp = slack.submit(ids.ACC_REQUEST_MODAL, {ids.ACC_BLOCK_DELIVERY: {V: p.plain_text("Sneaky")}},
+                        user=people.dev, private_metadata=json.dumps({"milestone_id": theirs.id}))
+    assert "no longer exists" in resp.json()["errors"][ids.ACC_BLOCK_DELIVERY]
+    assert acc_of(session, theirs.id) is None
 
 
 def test_a_milestone_not_done_cannot_be_sent(slack, fake_slack, people, make_project, engine):
