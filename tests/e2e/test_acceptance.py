@@ -487,3 +487,26 @@ def test_an_issues_form_sent_after_the_delivery_was_accepted_records_nothing(sla
     session.expire_all()
     assert list(session.exec(select(AcceptanceIssue))) == []
     assert acc_of(session, m.id).decided_by == "U0PM"
+
+
+# One unit of work per request (issue 10) ----------------------------------------------------------
+
+
+def test_each_acceptance_request_opens_one_session_scope(slack, fake_slack, people, make_project, engine, session,
+                                                         bolt_app):
+    from tests.fakes.scopes import count_scopes
+
+    project = make_project()
+    m = done_milestone(engine, project)
+    slack.action(ids.ACC_REQUEST, str(m.id), user=people.dev, channel_id=INTERNAL_CHANNEL)
+    view = fake_slack.wait_for("views.open")[-1].params["view"]
+    with count_scopes(bolt_app) as scopes:
+        resp = slack.submit(ids.ACC_REQUEST_MODAL, p.as_shown(view, {ids.ACC_BLOCK_DELIVERY: p.plain_text("Done")}),
+                            user=people.dev, private_metadata=view["private_metadata"], blocks=view["blocks"])
+    assert resp.status_code == 200 and scopes.count == 1, scopes.where
+    acc = acc_of(session, m.id)
+    with count_scopes(bolt_app) as scopes:
+        slack.action(ids.ACC_ACCEPT, ids.decision_value(acc.id, acc.version), user=people.client)
+        last_response(fake_slack, 1)
+    assert scopes.count == 1, scopes.where
+    assert acc_of(session, m.id).status == "accepted"
