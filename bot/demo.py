@@ -55,6 +55,8 @@ def _load_feature_demos() -> None:
 
         # client items (issue 15)
         "bot.demo_parts.client_items",
+        # milestone acceptance (验收)
+        "bot.demo_parts.acceptance",
     ):
         try:
             importlib.import_module(module)

@@ -187,6 +187,8 @@ class Project(SQLModel, table=True):
     feedback_cadence_weeks: int = Field(default=0)  # 0 = no recurring prompt
     feedback_cooldown_days: int = Field(default=14)
     anonymous_feedback: bool = Field(default=False)
+    # Milestone acceptance: a request unanswered this many working days is accepted (0 = never).
+    auto_accept_after_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     status: str = Field(default=ProjectStatus.active, max_length=16, index=True)
     intake_message_ts: str | None = Field(default=None, max_length=32)
     created_by: str = Field(max_length=32)
@@ -508,6 +510,21 @@ class ClientItem(SQLModel, table=True):
     Every change is a conditional UPDATE that bumps `version` itself (services/client_items.py)."""
 
     __table_args__ = (sa.Index("ix_clientitem_project_status", "project_id", "status"),)
+# --- Milestone acceptance (验收) -------------------------------------------------------------
+
+
+class AcceptanceStatus(StrEnum):
+    requested = "requested"
+    accepted = "accepted"
+    issues_reported = "issues_reported"
+
+
+class Acceptance(SQLModel, table=True):
+    """A done milestone sent to the client for acceptance (one per milestone; each request
+    again after issues is a new `round`). Every change is a conditional UPDATE that bumps
+    `version` itself (bot/services/acceptance.py)."""
+
+    __table_args__ = (sa.Index("ix_acceptance_status_requested", "status", "requested_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
@@ -525,6 +542,19 @@ class ClientItem(SQLModel, table=True):
     closed_on_behalf: bool = Field(default=False)
     channel_id: str | None = Field(default=None, max_length=32)
     message_ts: str | None = Field(default=None, max_length=32)
+    milestone_id: int = Field(foreign_key="milestone.id", unique=True)
+    round: int = Field(default=1)
+    status: str = Field(default=AcceptanceStatus.requested, max_length=20)
+    delivery: str = Field(default="", sa_type=sa.Text)
+    link: str | None = Field(default=None, max_length=500)
+    requested_by: str = Field(max_length=32)
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+    message_channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = _ts()
+    decided_on_behalf: bool = Field(default=False)
+    auto_accepted: bool = Field(default=False)
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -540,6 +570,18 @@ class ClientItemExtension(SQLModel, table=True):
     by_user_id: str = Field(max_length=32)
     on_behalf: bool = Field(default=False)
     created_at: datetime = _created()
+class AcceptanceIssue(SQLModel, table=True):
+    """One thing the client said is wrong with a delivery; resolved when the team requests
+    acceptance again."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    acceptance_id: int = Field(foreign_key="acceptance.id", index=True)
+    round: int = Field(default=1)
+    text: str = Field(sa_type=sa.Text)
+    raised_by: str = Field(max_length=32)
+    raised_at: datetime = Field(sa_type=UTCDateTime)
+    resolved_by: str | None = Field(default=None, max_length=32)
+    resolved_at: datetime | None = _ts()
 
 
 # Versions ----------------------------------------------------------------------------------

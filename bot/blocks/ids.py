@@ -240,6 +240,18 @@ CLIENT_RECEIVED = "client_received"
 CLIENT_CANCEL = "client_cancel"
 CLIENT_LIST_PAGE = "client_list_page"  # + ":prev" / ":next"
 CLIENT_ITEM_BLOCK = "client_item"  # actions block_id: "client_item:<id>:<where the item is shown>"
+# --- Milestone acceptance (验收) ----------------------------------------------------------
+ACC_REQUEST = "acc_request"  # team: *Request acceptance* on a done milestone (value: milestone id)
+ACC_REQUEST_MODAL = "acc_request_modal"
+ACC_BLOCK_DELIVERY = "acc_delivery"
+ACC_BLOCK_LINK = "acc_link"
+ACC_ACCEPT = "acc_accept"  # client: decision value "<acceptance id>@<version>"
+ACC_REPORT_ISSUES = "acc_report_issues"  # client: opens the issues form (decision value)
+ACC_ISSUES_MODAL = "acc_issues_modal"
+ACC_BLOCK_ISSUES = "acc_issues"
+ACC_EXPORT = "acc_export"  # team: the acceptance record as Markdown, by DM (value: milestone id)
+ACC_ACTIONS_BLOCK = "acc_actions"  # + ":<milestone id>": a milestone's acceptance buttons
+PROJECT_BLOCK_AUTO_ACCEPT = "auto_accept"  # the project form's auto-accept setting
 
 
 # --- Decision buttons carry the version of what they showed ----------------------------------

@@ -141,9 +141,23 @@ def project_modal(
                hint=t("calendar.hint_closures", lang)),
         _input(ids.PROJECT_BLOCK_CADENCE, t("project.label_cadence", lang), cadence_el),
         _input(ids.PROJECT_BLOCK_OPTIONS, t("project.label_options", lang), options_el, optional=True),
+        auto_accept_input(lang, p.auto_accept_after_days if p else 0),  # milestone acceptance
     ]
     title = t("project.modal_title_edit" if p else "project.modal_title_setup", lang)
     return form_modal(ids.PROJECT_MODAL, title, lang, blocks, metadata)
+
+
+def auto_accept_label(days: int, lang: str) -> str:
+    return t("acceptance.auto_after", lang, days=days) if days else t("acceptance.auto_off", lang)
+
+
+def auto_accept_input(lang: str, days: int, choices: tuple[int, ...] = (0, 3, 5, 10)) -> dict[str, Any]:
+    """Milestone acceptance: after how many working days an unanswered delivery is accepted."""
+    opts = [option(auto_accept_label(n, lang), str(n)) for n in choices]
+    initial = next((o for o in opts if o["value"] == str(days)), opts[0])
+    return _input(ids.PROJECT_BLOCK_AUTO_ACCEPT, t("acceptance.label_auto_accept", lang),
+                  {"type": "static_select", "options": opts, "initial_option": initial}, optional=True,
+                  hint=t("acceptance.hint_auto_accept", lang))
 
 
 def _users(user_ids: list[str], lang: str) -> str:
@@ -222,6 +236,7 @@ def project_summary(project: Project, lang: str, coming_days_off: list[tuple[dat
         t("calendar.show_closures", lang, value=", ".join(project.holidays) or t("common.none", lang)),
         t("calendar.show_coming", lang, value="\n".join(coming) or t("calendar.coming_none", lang)),
         t("project.show_feedback", lang, value=cadence),
+        t("acceptance.show_auto_accept", lang, value=auto_accept_label(project.auto_accept_after_days, lang)),
     ]
     return [
         {"type": "section", "text": mrkdwn(t("project.show_title", lang, name=safe(project.name, HEADER_TEXT)))},

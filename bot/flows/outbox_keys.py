@@ -37,6 +37,10 @@ class Kind(StrEnum):
     update = "update"  # an in-place update of a target, rendered at send time
     undelivered = "undelivered"  # the PM is told what could not be sent, and why
     client_item = "client_item"  # a client item posted in the client channel (issue 15)
+    # Milestone acceptance
+    acc_request = "acc_request"  # the delivery posted to the client channel (a live message)
+    acc_notice = "acc_notice"  # the team is told of the client's answer (internal channel)
+    acc_auto_notice = "acc_auto_notice"  # the request's thread: accepted automatically tomorrow
 
 
 class TargetKind(StrEnum):
@@ -47,6 +51,7 @@ class TargetKind(StrEnum):
     follow_up = "fu"
     prompt = "prompt"
     client_item = "ci"  # issue 15
+    acceptance = "acc"  # a milestone's delivery, sent for acceptance
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,21 @@ def client_escalation(item_id: int, due: str) -> str:
 def client_notice(item_id: int, version: int) -> str:
     """The team's note in the internal channel that the client acted on an item."""
     return _join("client-item-notice", item_id, version)
+# Milestone acceptance ------------------------------------------------------------------------
+
+def acc_request(acc_id: int, round_: int) -> str:
+    """The delivery posted for acceptance, once per round (a request again is a new post)."""
+    return _join("acc-request", acc_id, round_)
+
+
+def acc_notice(acc_id: int, version: int) -> str:
+    """The team's notice of the client's answer to one version of the request."""
+    return _join("acc-notice", acc_id, version)
+
+
+def acc_auto_notice(acc_id: int, round_: int) -> str:
+    """The thread's notice that the request is accepted automatically the next working day."""
+    return _join("acc-auto-notice", acc_id, round_)
 
 
 def update(target_value: str) -> str:

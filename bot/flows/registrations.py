@@ -27,6 +27,11 @@ def register_all(reg: Registry) -> None:
         Kind.intake: projects.record_intake,
         Kind.feedback_prompt: feedback.record_prompt_message,
     }
+    # Milestone acceptance (验收): the delivery in the client channel, and where it was posted.
+    from bot.flows import acceptance
+
+    live[TargetKind.acceptance] = acceptance.render_request
+    after_sent[Kind.acc_request] = acceptance.record_request
     for target, render in live.items():
         reg.add_live(target, render)
     for kind, hook in after_sent.items():

@@ -38,6 +38,7 @@ FIELD_TO_BLOCK = {
     "public_holidays": ids.PROJECT_BLOCK_CALENDAR,
     "feedback_cadence": ids.PROJECT_BLOCK_CADENCE,
     "options": ids.PROJECT_BLOCK_OPTIONS,
+    "auto_accept": ids.PROJECT_BLOCK_AUTO_ACCEPT,  # milestone acceptance
 }
 NEEDS_PROJECT = {"edit", "show", "close"}
 
@@ -124,6 +125,7 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         feedback_cadence_weeks=as_int(h.selected_value(values, ids.PROJECT_BLOCK_CADENCE), 0),
         anonymous_feedback="anonymous_feedback" in flags,
         require_pm_approval="require_pm_approval" in flags,
+        auto_accept_after_days=as_int(h.selected_value(values, ids.PROJECT_BLOCK_AUTO_ACCEPT), 0),
     )
 
 

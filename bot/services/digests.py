@@ -28,7 +28,7 @@ from bot.models import (
     Risk,
     RiskStatus,
 )
-from bot.services import calendar
+from bot.services import acceptance, calendar
 from bot.services.feedback import satisfaction
 from bot.services.milestones import derive_status
 
@@ -70,6 +70,9 @@ class DigestFacts:
     change_waiting: dict[int, int] = field(default_factory=dict)
     # What we need from the client (issue 15): services.client_items.DigestItems, or None.
     client_items: Any = None
+    # Milestone acceptance: (request, milestone) accepted this week, and awaiting the client.
+    accepted: list[tuple[Any, Milestone]] = field(default_factory=list)
+    awaiting_acceptance: list[tuple[Any, Milestone]] = field(default_factory=list)
 
     @property
     def client_risks(self) -> list[Risk]:
@@ -213,4 +216,5 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
         for items in (f.requirements_raised, f.requirements_confirmed, f.awaiting_requirements,
                       f.changes_raised, f.changes_decided, f.awaiting_changes):
             items.sort(key=lambda x: (x.created_at, x.id or 0), reverse=True)
+    acceptance.add_to_digests(session, facts)  # milestone acceptance
     return facts

@@ -29,6 +29,7 @@ from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 NAME_MAX = 80
 CLIENT_NAME_MAX = 120
 CADENCES = (0, 1, 2, 4)
+AUTO_ACCEPT_CHOICES = (0, 3, 5, 10)  # milestone acceptance: working days (0 = never)
 SETTINGS_FIELDS = [
     "name",
     "client_name",
@@ -47,6 +48,7 @@ SETTINGS_FIELDS = [
     "feedback_cadence_weeks",
     "anonymous_feedback",
     "require_pm_approval",
+    "auto_accept_after_days",  # milestone acceptance
     "status",
 ]
 # The form field (a key of `ValidationFailed.errors`) of each attribute the project form edits.
@@ -59,6 +61,7 @@ FORM_FIELDS = {
     "require_pm_approval": "options",
     # public-holiday calendar (issue 17): one picker names both
     "country": "public_holidays", "subdivision": "public_holidays",
+    "auto_accept_after_days": "auto_accept",  # milestone acceptance
 }
 
 
@@ -85,6 +88,7 @@ class ProjectInput:
     feedback_cadence_weeks: int = 0
     anonymous_feedback: bool = False
     require_pm_approval: bool = False
+    auto_accept_after_days: int = 0  # milestone acceptance: 0 = never
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ class CleanProject:
     feedback_cadence_weeks: int
     anonymous_feedback: bool
     require_pm_approval: bool
+    auto_accept_after_days: int
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,8 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
     if data.feedback_cadence_weeks not in CADENCES:
         errors["feedback_cadence"] = ("project.error_cadence", {})
     country, subdivision = _check_public_calendar(data, errors)
+    if data.auto_accept_after_days not in AUTO_ACCEPT_CHOICES:  # milestone acceptance
+        errors["auto_accept"] = ("acceptance.error_auto_accept", {})
     if errors:
         raise ValidationFailed(errors)
     return CleanProject(
@@ -244,6 +251,7 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         feedback_cadence_weeks=data.feedback_cadence_weeks,
         anonymous_feedback=data.anonymous_feedback,
         require_pm_approval=data.require_pm_approval,
+        auto_accept_after_days=data.auto_accept_after_days,
     )
 
 

@@ -27,6 +27,8 @@ ACTIONS: list[str] = [
     ids.REMINDER_SNOOZE, ids.HOME_REFRESH,
     *CLIENT_ITEM_ACTIONS,
     *[f"{page}:{way}" for page in LIST_PAGES for way in ("prev", "next")],
+    # Milestone acceptance
+    ids.ACC_REQUEST, ids.ACC_ACCEPT, ids.ACC_REPORT_ISSUES, ids.ACC_EXPORT,
 ]
 
 # Action ids one handler serves alike are tried together (each example picks one of them), so
@@ -54,6 +56,7 @@ CALLBACKS: list[str] = [
     ids.RISK_REVIEW_MODAL, ids.FEEDBACK_COMMENT_MODAL, ids.FEEDBACK_MODAL, ids.FEEDBACK_RESOLVE_MODAL,
     ids.DIGEST_NOTE_MODAL,
     ids.CLIENT_MODAL, ids.CLIENT_EXTEND_MODAL,
+    ids.ACC_REQUEST_MODAL, ids.ACC_ISSUES_MODAL,  # milestone acceptance
 ]
 
 # Names in ids.py that are neither an action_id nor a callback_id (block ids, option values,
@@ -62,7 +65,7 @@ NOT_ACTIONS = {"VALUE", "PROJECT_TZ_ACTION", "CHANGE_SHARE_COST_OPTION", "MILEST
                "RISK_ITEM_BLOCK", "FEEDBACK_PROMPT_BLOCK", "DIGEST_NOTE_BLOCK", "FEEDBACK_SCORE",
                "PROJECT_PICKER_BLOCK", "CLIENT_ITEM_BLOCK",
                # public-holiday calendars (issue 17): the calendar picker's options, its "none" value
-               "PROJECT_CALENDAR_ACTION", "CALENDAR_NONE", *[
+               "PROJECT_CALENDAR_ACTION", "CALENDAR_NONE", "ACC_ACTIONS_BLOCK", *[
                    n for n in dir(ids) if "_BLOCK_" in n]}
 
 
@@ -105,6 +108,10 @@ def valid_values(action_id: str, i: Items) -> list[Any]:
         return [f"{i.project}:{i.week}"]
     if base == ids.REMINDER_SNOOZE:
         return [f"risk_review:{i.risk['open']}|1d", f"follow_up:{i.follow_up}|7d"]
+    if base in (ids.ACC_REQUEST, ids.ACC_EXPORT):  # milestone acceptance
+        return [str(v) for v in (i.milestone["done"], i.milestone["open"], *i.acc_milestone.values())]
+    if base in (ids.ACC_ACCEPT, ids.ACC_REPORT_ISSUES):
+        return [ids.decision_value(v, n) for v in i.acc.values() for n in (1, 2, 3)] + [str(v) for v in i.acc.values()]
     if base == ids.HOME_REFRESH:
         return ["refresh"]
     if base == ids.REQ_LIST_PAGE:

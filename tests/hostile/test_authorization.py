@@ -35,6 +35,7 @@ from bot.blocks import ids
 from bot.db import session_scope
 from bot.i18n import t
 from bot.models import (
+    Acceptance,
     ChangeRequest,
     ClientItem,
     DigestWeek,
@@ -121,6 +122,16 @@ class Matrix:
     def follow_up(self) -> int:
         with session_scope(self.engine) as s:
             return w.make_follow_up(s, self.clock, self._a(s), tag="Acme", client="U0CLIENT", pm="U0PM")[1]
+
+    # Milestone acceptance
+    def done_milestone(self) -> int:
+        with session_scope(self.engine) as s:
+            return w.make_milestone(s, self.clock, self._a(s), "done", tag="Acme", pm="U0PM")
+
+    def acceptance(self, state: str = "requested") -> tuple[int, int]:
+        """A fresh request of A in `state`: (request id, milestone id)."""
+        with session_scope(self.engine) as s:
+            return w.make_acceptance(s, self.clock, self._a(s), state, tag="Acme", pm="U0PM", client="U0CLIENT")
 
     def project(self) -> tuple[int, str]:
         """A project of its own (for actions on a whole project: close, digest, prompts), in a
@@ -435,6 +446,24 @@ PROJECT_BUTTONS = [
 ]
 
 
+# Milestone acceptance: the team requests (and exports the record); the client's deciders answer.
+ACCEPTANCE_BUTTONS = [
+    Row("milestone: Request acceptance", TEAM_ONLY, btn(ids.ACC_REQUEST, lambda m: m.done_milestone(),
+                                                        modal(ids.ACC_REQUEST_MODAL))),
+    Row("milestone: Request acceptance again", TEAM_ONLY, btn(ids.ACC_REQUEST,
+                                                              lambda m: m.acceptance("issues_reported")[1],
+                                                              modal(ids.ACC_REQUEST_MODAL))),
+    Row("acceptance: Accept", DECIDERS, decision_btn(ids.ACC_ACCEPT, Acceptance, lambda m: m.acceptance()[0],
+                                                     status(Acceptance, "accepted"))),
+    Row("acceptance: Report issues", DECIDERS, decision_btn(ids.ACC_REPORT_ISSUES, Acceptance,
+                                                            lambda m: m.acceptance()[0],
+                                                            modal(ids.ACC_ISSUES_MODAL))),
+    Row("milestone: Acceptance record", TEAM_ONLY, btn(ids.ACC_EXPORT, lambda m: m.acceptance()[1],
+                                                       lambda m, o, i: any(c.method == "files.completeUploadExternal"
+                                                                           for c in o.calls))),
+]
+
+
 def _now_week(m: Matrix) -> str:
     return m.world.a.week
 
@@ -567,6 +596,11 @@ FOREIGN_BUTTONS: list[tuple[str, Callable[[w.Items], str]]] = [
     (ids.DIGEST_SKIP, lambda i: f"{i.project}:{i.week}"),
     *[(action_id, lambda i: f"{i.client_item['open']}@1") for action_id in (  # client items (issue 15)
         ids.CLIENT_DONE, ids.CLIENT_MORE_TIME, ids.CLIENT_RECEIVED, ids.CLIENT_CANCEL)],
+    # Milestone acceptance
+    (ids.ACC_REQUEST, lambda i: str(i.milestone["done"])),
+    (ids.ACC_EXPORT, lambda i: str(i.acc_milestone["requested"])),
+    (ids.ACC_ACCEPT, lambda i: ids.decision_value(i.acc["requested"], 1)),
+    (ids.ACC_REPORT_ISSUES, lambda i: ids.decision_value(i.acc["requested"], 1)),
 ]
 
 
@@ -613,12 +647,16 @@ FOREIGN_VIEWS = [Row(f"{callback_id} about an item of the other workspace", NOBO
           ids.CLIENT_BLOCK_DUE: {V: payloads.datepicker("2026-12-20")}}),
         (ids.CLIENT_EXTEND_MODAL, "item_id", lambda i: i.client_item["open"],
          {ids.CLIENT_BLOCK_NEW_DUE: {V: payloads.datepicker("2026-12-30")}}),
+        (ids.ACC_REQUEST_MODAL, "milestone_id", lambda i: i.milestone["done"],
+         {ids.ACC_BLOCK_DELIVERY: text("Sneaky")}),
+        (ids.ACC_ISSUES_MODAL, "acc_id", lambda i: i.acc["requested"], {ids.ACC_BLOCK_ISSUES: text("Sneaky")}),
     ]]
 
 GROUPS = {"commands": COMMANDS, "requirement buttons": REQUIREMENT_BUTTONS, "change buttons": CHANGE_BUTTONS,
           "milestone and risk buttons": PLAN_BUTTONS, "feedback buttons": FEEDBACK_BUTTONS,
           "project, digest, reminder and home buttons": PROJECT_BUTTONS, "modals": VIEWS,
           "client items": CLIENT_ITEMS,
+          "milestone acceptance buttons": ACCEPTANCE_BUTTONS,
           "buttons carrying another project's or workspace's ids": FOREIGN,
           "modals about another workspace's items": FOREIGN_VIEWS}
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from bot.clock import Clock
 from bot.db import session_scope
-from bot.models import Project
+from bot.models import Milestone, Project
 from bot.services import calendar, changes, client_items, feedback, milestones, projects, requirements, risks
 from bot.services.permissions import Decider
 
@@ -46,6 +46,9 @@ class Items:
     prompt: int = 0
     follow_up: int = 0
     client_item: dict[str, int] = field(default_factory=dict)  # open, done (issue 15)
+    # Milestone acceptance: requests by state (requested, issues_reported), and their milestones
+    acc: dict[str, int] = field(default_factory=dict)
+    acc_milestone: dict[str, int] = field(default_factory=dict)
 
 
 def make_req(session: Any, clock: Clock, project: Project, state: str, *, tag: str, client: str, pm: str,
@@ -119,6 +122,22 @@ def make_client_item(session: Any, clock: Clock, project: Project, state: str, *
         client_items.mark_done(session, clock, item=item, project=project,
                                decider=Decider(user_id=client, on_behalf_of_client=False))
     return item.id or 0
+# Milestone acceptance ------------------------------------------------------------------------
+
+
+def make_acceptance(session: Any, clock: Clock, project: Project, state: str, *, tag: str, pm: str, client: str
+                    ) -> tuple[int, int]:
+    """A done milestone sent for acceptance, `requested` or `issues_reported`: (request id,
+    milestone id)."""
+    from bot.services import acceptance
+
+    milestone_id = make_milestone(session, clock, project, "done", tag=f"{tag} delivered", pm=pm)
+    acc = acceptance.request(session, clock, project=project, milestone=session.get(Milestone, milestone_id),
+                             actor=pm, data=acceptance.RequestInput(delivery=f"{tag} delivery {state}"))
+    if state == "issues_reported":
+        acceptance.report_issues(session, clock, acc=acc, project=project, issues_text="The logo is blurry",
+                                 decider=Decider(user_id=client, on_behalf_of_client=False), version=acc.version)
+    return acc.id or 0, milestone_id
 
 
 def populate(session: Any, clock: Clock, project: Project, *, client: str, pm: str, dev: str) -> Items:
@@ -140,6 +159,9 @@ def populate(session: Any, clock: Clock, project: Project, *, client: str, pm: s
     items.prompt, items.follow_up = make_follow_up(session, clock, project, tag=tag, client=client, pm=pm)
     for state in ("open", "done"):  # client items (issue 15)
         items.client_item[state] = make_client_item(session, clock, project, state, tag=tag, client=client, pm=pm)
+    for state in ("requested", "issues_reported"):  # milestone acceptance
+        items.acc[state], items.acc_milestone[state] = make_acceptance(session, clock, project, state, tag=tag,
+                                                                       pm=pm, client=client)
     return items
 
 
