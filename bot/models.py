@@ -510,6 +510,40 @@ class ClientItem(SQLModel, table=True):
     Every change is a conditional UPDATE that bumps `version` itself (services/client_items.py)."""
 
     __table_args__ = (sa.Index("ix_clientitem_project_status", "project_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    project_id: int = Field(foreign_key="project.id", index=True)
+    title: str = Field(max_length=CLIENT_ITEM_TITLE_MAX)
+    details: str = Field(default="", sa_type=sa.Text)
+    owner_user_id: str = Field(max_length=32)
+    due_date: date
+    milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
+    status: str = Field(default=ClientItemStatus.open, max_length=16)
+    created_by: str = Field(max_length=32)
+    closed_by: str | None = Field(default=None, max_length=32)  # who marked it done / received / cancelled
+    closed_at: datetime | None = _ts()
+    closed_how: str | None = Field(default=None, max_length=16)  # done (client) / received (team) / cancelled
+    closed_on_behalf: bool = Field(default=False)
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class ClientItemExtension(SQLModel, table=True):
+    """One *Need more time*: the due date before and after, the note, who asked and when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="clientitem.id", index=True)
+    old_due_date: date
+    new_due_date: date
+    note: str = Field(default="", sa_type=sa.Text)
+    by_user_id: str = Field(max_length=32)
+    on_behalf: bool = Field(default=False)
+    created_at: datetime = _created()
+
+
 # --- Milestone acceptance (验收) -------------------------------------------------------------
 
 
@@ -529,19 +563,6 @@ class Acceptance(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     project_id: int = Field(foreign_key="project.id", index=True)
-    title: str = Field(max_length=CLIENT_ITEM_TITLE_MAX)
-    details: str = Field(default="", sa_type=sa.Text)
-    owner_user_id: str = Field(max_length=32)
-    due_date: date
-    milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
-    status: str = Field(default=ClientItemStatus.open, max_length=16)
-    created_by: str = Field(max_length=32)
-    closed_by: str | None = Field(default=None, max_length=32)  # who marked it done / received / cancelled
-    closed_at: datetime | None = _ts()
-    closed_how: str | None = Field(default=None, max_length=16)  # done (client) / received (team) / cancelled
-    closed_on_behalf: bool = Field(default=False)
-    channel_id: str | None = Field(default=None, max_length=32)
-    message_ts: str | None = Field(default=None, max_length=32)
     milestone_id: int = Field(foreign_key="milestone.id", unique=True)
     round: int = Field(default=1)
     status: str = Field(default=AcceptanceStatus.requested, max_length=20)
@@ -559,17 +580,6 @@ class Acceptance(SQLModel, table=True):
     updated_at: datetime = _created()
 
 
-class ClientItemExtension(SQLModel, table=True):
-    """One *Need more time*: the due date before and after, the note, who asked and when."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(foreign_key="clientitem.id", index=True)
-    old_due_date: date
-    new_due_date: date
-    note: str = Field(default="", sa_type=sa.Text)
-    by_user_id: str = Field(max_length=32)
-    on_behalf: bool = Field(default=False)
-    created_at: datetime = _created()
 class AcceptanceIssue(SQLModel, table=True):
     """One thing the client said is wrong with a delivery; resolved when the team requests
     acceptance again."""
