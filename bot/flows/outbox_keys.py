@@ -36,6 +36,9 @@ class Kind(StrEnum):
     notice = "notice"  # a one-off message to a person or a channel (DM, "PM is told")
     update = "update"  # an in-place update of a target, rendered at send time
     undelivered = "undelivered"  # the PM is told what could not be sent, and why
+    # capture from the conversation (issue 14)
+    capture_receipt = "capture_receipt"  # "Captured as REQ-12: …" in the message's thread
+    capture_reaction = "capture_reaction"  # :white_check_mark: on the captured message
 
 
 class TargetKind(StrEnum):
@@ -195,3 +198,15 @@ def update(target_value: str) -> str:
 def notice(*parts: object) -> str:
     """A one-off message; the caller names what makes it unique."""
     return _join("notice", *parts)
+
+
+# Capture from the conversation (issue 14) ---------------------------------------------------
+
+def capture_receipt(kind: str, record_id: int) -> str:
+    """The receipt in the thread of the message a record was captured from (once per record)."""
+    return _join("capture-receipt", kind, record_id)
+
+
+def capture_reaction(channel_id: str, ts: str) -> str:
+    """The bot's :white_check_mark: on a captured message (once per message, whatever the kinds)."""
+    return _join("capture-reaction", channel_id, ts)

@@ -9,7 +9,8 @@ from bot.handlers.routes import merge, register_routes
 
 
 def register_handlers(app: App) -> None:
-    from bot.handlers import changes, digest, feedback, home, milestones, project, requirements, risk
+    from bot.handlers import capture, changes, digest, feedback, home, milestones, project, requirements, risk
 
-    modules = (changes, digest, feedback, home, milestones, project, requirements, risk)
+    modules = (changes, digest, feedback, home, milestones, project, requirements, risk,
+               capture)  # capture from the conversation (issue 14)
     register_routes(app, merge(m.ROUTES for m in modules))
