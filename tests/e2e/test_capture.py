@@ -246,10 +246,11 @@ def test_memo_captures_a_clients_message_once(slack, fake_slack, people, session
     assert ephemeral["user"] == "U0DEV" and ephemeral["text"] == f"Captured *REQ-{req.id}* · We also need a PDF invoice"
     button = next(e for b in ephemeral["blocks"] if b["type"] == "actions" for e in b["elements"])
     assert (button["action_id"], button["value"], button["text"]["text"]) == (ids.REQ_EDIT, str(req.id), "Add details")
-    assert receipts(fake_slack, CLIENT_CHANNEL, ts)[0]["text"] == f"Captured as *REQ-{req.id}*: We also need a PDF invoice"
+    [receipt] = receipts(fake_slack, CLIENT_CHANNEL, ts)
+    assert receipt["text"] == f"Captured as *REQ-{req.id}*: We also need a PDF invoice"
 
     # Add details opens the edit form (the ephemeral's button has a trigger_id).
-    slack.action(ids.REQ_EDIT, str(req.id), user=people.dev, block_id=button and f"req_item:{req.id}:notice")
+    slack.action(ids.REQ_EDIT, str(req.id), user=people.dev, block_id=f"req_item:{req.id}:notice")
     assert opened_view(fake_slack)["callback_id"] == ids.REQ_MODAL
 
     # Someone else reacts; the reaction is removed and added again: still one requirement, one receipt.
