@@ -36,6 +36,7 @@ FIELD_TO_BLOCK = {
     "holidays": ids.PROJECT_BLOCK_HOLIDAYS,
     "feedback_cadence": ids.PROJECT_BLOCK_CADENCE,
     "options": ids.PROJECT_BLOCK_OPTIONS,
+    "capture_emoji": ids.PROJECT_BLOCK_CAPTURE_EMOJI,  # capture from the conversation (issue 14)
 }
 NEEDS_PROJECT = {"edit", "show", "close"}
 
@@ -112,6 +113,8 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         feedback_cadence_weeks=as_int(h.selected_value(values, ids.PROJECT_BLOCK_CADENCE), 0),
         anonymous_feedback="anonymous_feedback" in flags,
         require_pm_approval="require_pm_approval" in flags,
+        capture_emoji=h.text_value(values, ids.PROJECT_BLOCK_CAPTURE_EMOJI)
+        if ids.PROJECT_BLOCK_CAPTURE_EMOJI in values else None,
     )
 
 

@@ -14,7 +14,7 @@ changed meanwhile.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time
 from typing import Any
 
@@ -46,6 +46,7 @@ SETTINGS_FIELDS = [
     "anonymous_feedback",
     "require_pm_approval",
     "status",
+    "capture_emoji",  # capture from the conversation (issue 14)
 ]
 # The form field (a key of `ValidationFailed.errors`) of each attribute the project form edits.
 FORM_FIELDS = {
@@ -55,6 +56,7 @@ FORM_FIELDS = {
     "digest_time": "digest_time", "working_days": "working_days", "holidays": "holidays",
     "feedback_cadence_weeks": "feedback_cadence", "anonymous_feedback": "options",
     "require_pm_approval": "options",
+    "capture_emoji": "capture_emoji",  # capture from the conversation (issue 14)
 }
 
 
@@ -77,6 +79,8 @@ class ProjectInput:
     feedback_cadence_weeks: int = 0
     anonymous_feedback: bool = False
     require_pm_approval: bool = False
+    # The capture reaction's emoji name ("" or "off": none); None: the form did not show it (kept).
+    capture_emoji: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class CleanProject:
     feedback_cadence_weeks: int
     anonymous_feedback: bool
     require_pm_approval: bool
+    capture_emoji: str = "memo"
 
 
 @dataclass(frozen=True)
@@ -202,6 +207,11 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         errors["holidays"] = ("project.error_holidays", {})
     if data.feedback_cadence_weeks not in CADENCES:
         errors["feedback_cadence"] = ("project.error_cadence", {})
+    from bot.services.capture import DEFAULT_EMOJI, normalise_emoji
+
+    emoji = DEFAULT_EMOJI if data.capture_emoji is None else normalise_emoji(data.capture_emoji)
+    if emoji is None:
+        errors["capture_emoji"] = ("capture.error_emoji", {})
     if errors:
         raise ValidationFailed(errors)
     return CleanProject(
@@ -220,6 +230,7 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         feedback_cadence_weeks=data.feedback_cadence_weeks,
         anonymous_feedback=data.anonymous_feedback,
         require_pm_approval=data.require_pm_approval,
+        capture_emoji=emoji or "",
     )
 
 
@@ -250,6 +261,8 @@ def update(session: Session, clock: Clock, *, project: Project, actor: str, data
     someone else changed since the form was opened, and this form changed too, is refused."""
     if project.status != ProjectStatus.active:
         raise InvalidTransition("project.error_closed", name=project.name)
+    if data.capture_emoji is None:  # a form without the field keeps the emoji
+        data = replace(data, capture_emoji=project.capture_emoji or "off")
     clean = validate(session, project.team_id, data, project_id=project.id, facts=facts)
     plan = edits.plan(form_stamp, submitted=shown_fields(clean), current=shown_fields(project))
     if plan.conflicts:

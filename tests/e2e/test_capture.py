@@ -351,3 +351,24 @@ def test_the_receipt_is_posted_once_when_its_answer_was_lost(slack, fake_slack, 
         {"name": "white_check_mark", "users": ["UBOT"], "count": 1}]
     with session_scope(engine) as s:
         assert all(s.get(Outbox, i).status == "sent" for i in ids_)
+
+
+def test_the_project_form_sets_the_capture_emoji(slack, fake_slack, people, session, project):
+    slack.command("/project", "edit", user=people.pm)
+    view = opened_view(fake_slack)
+    field = next(b for b in view["blocks"] if b.get("block_id") == ids.PROJECT_BLOCK_CAPTURE_EMOJI)
+    assert field["element"]["initial_value"] == "memo" and field["label"]["text"] == "Capture reaction"
+    bad = submit_shown(slack, view, people.pm, **{ids.PROJECT_BLOCK_CAPTURE_EMOJI: p.plain_text("not an emoji!")})
+    assert bad.json()["errors"] == {ids.PROJECT_BLOCK_CAPTURE_EMOJI: "Type an emoji name such as memo or pushpin, "
+                                                                     "or off."}
+    ok = submit_shown(slack, view, people.pm, **{ids.PROJECT_BLOCK_CAPTURE_EMOJI: p.plain_text(":pushpin:")})
+    assert ok.status_code == 200 and "errors" not in ok.text
+    session.expire_all()
+    assert session.get(Project, project.id).capture_emoji == "pushpin"
+    edited = [e for e in _rows(session, ActivityLog) if e.entity_type == "project" and e.action == "edited"]
+    assert edited[-1].after == {"capture_emoji": "pushpin"}
+    slack.command("/project", "edit", user=people.pm)
+    view = opened_view(fake_slack, 2)
+    submit_shown(slack, view, people.pm, **{ids.PROJECT_BLOCK_CAPTURE_EMOJI: p.plain_text("off")})
+    session.expire_all()
+    assert session.get(Project, project.id).capture_emoji == ""
