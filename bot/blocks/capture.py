@@ -80,15 +80,6 @@ def source_line(record: Any, lang: str) -> str | None:
     return t("capture.from_message", lang, user=user)
 
 
-def source_text(record: Any, names: dict[str, str] | None = None) -> str:
-    """The source for an export cell: the permalink, else "channel/ts", and the author."""
-    if not getattr(record, "source_ts", None):
-        return ""
-    author = (names or {}).get(record.source_user_id or "", record.source_user_id or "")
-    where = record.source_permalink or f"{record.source_channel_id}/{record.source_ts}"
-    return f"{where} (@{author})" if author else where
-
-
 def receipt(kind: str, record_id: int | None, title: str, lang: str, *, thread_ts: str) -> dict[str, Any]:
     """The bot's answer in the message's thread: "Captured as REQ-12: title"."""
     key = "capture.receipt_feedback" if kind == "feedback" else "capture.receipt"

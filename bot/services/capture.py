@@ -173,3 +173,12 @@ def source_of(record: Any) -> dict[str, Any] | None:
         return None
     return {"channel": record.source_channel_id, "ts": record.source_ts, "permalink": record.source_permalink,
             "author": record.source_user_id}
+
+
+def source_text(record: Any, names: dict[str, str] | None = None) -> str:
+    """The source for an export cell: the permalink, else "channel/ts", and the author."""
+    if not getattr(record, "source_ts", None):
+        return ""
+    author = (names or {}).get(record.source_user_id or "", record.source_user_id or "")
+    where = record.source_permalink or f"{record.source_channel_id}/{record.source_ts}"
+    return f"{where} (@{author})" if author else where

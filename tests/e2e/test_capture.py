@@ -372,3 +372,18 @@ def test_the_project_form_sets_the_capture_emoji(slack, fake_slack, people, sess
     submit_shown(slack, view, people.pm, **{ids.PROJECT_BLOCK_CAPTURE_EMOJI: p.plain_text("off")})
     session.expire_all()
     assert session.get(Project, project.id).capture_emoji == ""
+
+
+def test_exports_name_the_source_message(slack, fake_slack, people, session, project):
+    ts = fake_slack.add_message(CLIENT_CHANNEL, "Show prices with VAT.", user="U0CLIENT", team="T0EXT")
+    react(slack, "memo", user=people.dev, ts=ts)
+    fake_slack.wait_for("reactions.add")
+    slack.command("/req", "export", user=people.dev)
+    fake_slack.wait_for("files.completeUploadExternal")
+    files = {name: content.decode() for name, content in fake_slack.uploaded_files()}
+    link = f"/archives/{CLIENT_CHANNEL}/p{ts.replace('.', '')}"
+    [csv_text] = [c for n, c in files.items() if n.endswith(".csv")]
+    header, row = csv_text.splitlines()[:2]
+    assert header.endswith(",source") and link in row and "(@chris.client)" in row
+    [md] = [c for n, c in files.items() if n.endswith(".md")]
+    assert "From a message: https://" in md and link in md
