@@ -315,26 +315,28 @@ class Reacted:
     refused: DomainError | None = None  # the message cannot be captured (no words)
 
 
-def _reaction_project(deps: Deps, channel_id: str, reaction: str) -> Project | None:
-    """The active project of the channel, when `reaction` is its capture reaction."""
+def _first_look(deps: Deps, channel_id: str, ts: str, reaction: str) -> Reacted | None:
+    """The active project of the channel when `reaction` is its capture reaction (None: not a
+    capture), with the requirement already captured from the message, if any."""
     with unit_of_work(deps) as u:
         project = projects.for_channel(u.session, u.team_id, channel_id)
         if (project is None or project.status != ProjectStatus.active or not project.capture_emoji
                 or capture.reaction_name(reaction) != project.capture_emoji):
             return None
-        return project
+        return Reacted(project=project, req=capture.captured(u.session, "requirement", channel_id, ts), created=False)
 
 
 def react(deps: Deps, who: Person, channel_id: str, ts: str, reaction: str) -> Reacted | None:
     """The capture reaction on a message of a project's channel: a proposed requirement raised by
     the message's author, once per message. None: not a capture (another emoji, another
-    channel, an app's message, a message gone)."""
-    project = _reaction_project(deps, channel_id, reaction)
-    if project is None or not capture.is_ts(ts):
+    channel, an app's message, a message gone). Two units: the first look, and — after Slack was
+    asked for the message, outside any transaction — the capture."""
+    if not capture.is_ts(ts):
         return None
-    found = _already(deps, channel_id, ts, project)
-    if found is not None:
-        return found
+    first = _first_look(deps, channel_id, ts, reaction)
+    if first is None or first.req is not None:
+        return first
+    project = first.project
     message = fetch_message(deps, channel_id, ts)
     if message is None or message.by_app:
         return None
