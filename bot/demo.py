@@ -52,6 +52,9 @@ def _load_feature_demos() -> None:
 
         # digest and reminders (issue 6)
         "bot.demo_parts.digest",
+
+        # capture from the conversation (issue 14)
+        "bot.demo_parts.capture",
     ):
         try:
             importlib.import_module(module)
