@@ -14,6 +14,7 @@ from bot.flows import delivery
 from bot.models import ActivityLog, ChangeRequest, FeedbackResponse, Outbox, Project, Requirement, Risk
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, TEAM
 from tests.fakes import payloads as p
+from tests.hostile.harness import track_listeners
 
 V = ids.VALUE
 ASK = ("Could the invoice page also show the VAT number? <@U0PM> said it is easy. "
@@ -276,7 +277,8 @@ def test_memo_in_chinese_and_a_client_reacting(slack, fake_slack, people, sessio
     assert receipts(fake_slack, CLIENT_CHANNEL, ts)[0]["text"] == f"已记录为 *REQ-{req.id}*：希望支持微信支付"
 
 
-def test_reactions_that_capture_nothing(slack, fake_slack, people, session, project):
+def test_reactions_that_capture_nothing(slack, fake_slack, people, session, project, bolt_app):
+    idle = track_listeners(bolt_app).wait_idle  # events are handled after their acknowledgement
     elsewhere = fake_slack.add_message(OTHER_CHANNEL, "Lunch?", user="U0DEV")
     react(slack, "memo", user=people.dev, channel=OTHER_CHANNEL, ts=elsewhere, author="U0DEV")
     other_emoji = fake_slack.add_message(CLIENT_CHANNEL, "Nice work.", user="U0CLIENT", team="T0EXT")
@@ -284,14 +286,13 @@ def test_reactions_that_capture_nothing(slack, fake_slack, people, session, proj
     by_bot = fake_slack.add_message(CLIENT_CHANNEL, "Digest", user="UBOT", bot_id="BBOT")
     react(slack, "memo", user=people.dev, ts=by_bot, author="UBOT")
     react(slack, "memo", user=people.dev, ts="1700000000.000100")  # gone
-    # A marker the test can wait for: a capture after all of them.
-    marker = fake_slack.add_message(CLIENT_CHANNEL, "Marker.", user="U0CLIENT", team="T0EXT")
-    react(slack, "memo", user=people.dev, ts=marker)
-    fake_slack.wait_for("reactions.add")
-    assert [r.source_ts for r in _rows(session, Requirement)] == [marker]
+    idle()
+    assert not _rows(session, Requirement)
+    assert not fake_slack.calls_to("chat.postEphemeral") and not fake_slack.calls_to("reactions.add")
 
 
-def test_the_capture_emoji_is_a_project_setting(slack, fake_slack, people, session, make_project, engine):
+def test_the_capture_emoji_is_a_project_setting(slack, fake_slack, people, session, make_project, engine, bolt_app):
+    idle = track_listeners(bolt_app).wait_idle
     project = make_project()
     with session_scope(engine) as s:
         s.get(Project, project.id).capture_emoji = "pushpin"
@@ -307,10 +308,8 @@ def test_the_capture_emoji_is_a_project_setting(slack, fake_slack, people, sessi
     ts2 = fake_slack.add_message(INTERNAL_CHANNEL, "And SAML.", user="U0PM")
     react(slack, "pushpin", user=people.dev, channel=INTERNAL_CHANNEL, ts=ts2, author="U0PM")
     react(slack, "memo", user=people.dev, channel=INTERNAL_CHANNEL, ts=ts2, author="U0PM")
-    marker = fake_slack.add_message(OTHER_CHANNEL, "x", user="U0PM")  # a third event, handled after both
-    react(slack, "pushpin", user=people.dev, channel=OTHER_CHANNEL, ts=marker, author="U0PM")
-    fake_slack.wait_for("conversations.replies", 1)
-    assert len(_rows(session, Requirement)) == 1 and len(fake_slack.calls_to("conversations.replies")) == 1
+    idle()
+    assert len(_rows(session, Requirement)) == 1 and len(fake_slack.calls_to("reactions.add")) == 1
 
 
 def test_a_reply_in_a_thread_is_captured_and_answered_there(slack, fake_slack, people, session, project):
