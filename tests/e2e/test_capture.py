@@ -386,3 +386,29 @@ def test_exports_name_the_source_message(slack, fake_slack, people, session, pro
     assert header.endswith(",source") and link in row and "(@chris.client)" in row
     [md] = [c for n, c in files.items() if n.endswith(".md")]
     assert "From a message: https://" in md and link in md
+
+
+def test_the_change_log_export_names_the_source(slack, fake_slack, people, session, project):
+    ts = shortcut(slack, ids.CAPTURE_CHANGE_SHORTCUT, user=people.pm, text="Please add a second currency.")
+    submit_shown(slack, opened_view(fake_slack), people.pm)
+    fake_slack.wait_for("reactions.add")
+    slack.command("/change", "list export", user=people.pm)
+    fake_slack.wait_for("files.completeUploadExternal")
+    files = {name: content.decode("utf-8-sig") for name, content in fake_slack.uploaded_files()}
+    [csv_text] = [c for n, c in files.items() if n.endswith(".csv")]
+    header, row = csv_text.splitlines()[:2]
+    assert header.endswith(",Source message") and f"p{ts.replace('.', '')}" in row
+    [md] = [c for n, c in files.items() if n.endswith(".md")]
+    assert "**Source message:** https://" in md
+
+
+def test_a_closed_projects_channel_captures_nothing(slack, fake_slack, people, session, project, engine, bolt_app):
+    idle = track_listeners(bolt_app).wait_idle
+    with session_scope(engine) as s:
+        s.get(Project, project.id).status = "closed"
+    shortcut(slack, ids.CAPTURE_REQ_SHORTCUT, user=people.pm)
+    assert "closed" in told(fake_slack) and not fake_slack.calls_to("views.open")
+    ts = fake_slack.add_message(CLIENT_CHANNEL, "One more thing.", user="U0CLIENT", team="T0EXT")
+    react(slack, "memo", user=people.dev, ts=ts)
+    idle()
+    assert not _rows(session, Requirement) and not fake_slack.calls_to("reactions.add")
