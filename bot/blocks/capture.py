@@ -73,11 +73,18 @@ def source_line(record: Any, lang: str) -> str | None:
     that was not captured from a message."""
     if not getattr(record, "source_ts", None):
         return None
-    user = mention(record.source_user_id) if record.source_user_id else t("capture.someone", lang)
+    user = mention(record.source_user_id) or t("capture.someone", lang)
     link = getattr(record, "source_permalink", None)
     if link:
-        return t("capture.from_message_link", lang, link=link.replace("|", "%7C").replace(">", "%3E"), user=user)
+        return t("capture.from_message_link", lang, link=link_target(link), user=user)
     return t("capture.from_message", lang, user=user)
+
+
+def link_target(url: str) -> str:
+    """A URL as the target of a mrkdwn link (`<url|label>`): `&` escaped as Slack wants it (a
+    reply's permalink carries `?thread_ts=…&cid=…`), and nothing that could end the link."""
+    return (url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+            .replace(" ", "%20"))
 
 
 def receipt(kind: str, record_id: int | None, title: str, lang: str, *, thread_ts: str) -> dict[str, Any]:

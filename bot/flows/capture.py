@@ -118,7 +118,7 @@ def _permalink(deps: Deps, channel_id: str, ts: str) -> str | None:
     except SlackApiError as err:
         log.info("no permalink for %s in %s: %s", ts, channel_id, err.response.get("error"))
         return None
-    return link if isinstance(link, str) and link.startswith("https://") and len(link) <= 500 else None
+    return link if isinstance(link, str) and capture.is_permalink(link) else None
 
 
 def _text(deps: Deps, message: Message) -> str:

@@ -42,6 +42,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s|[。！？]")
 _TS = re.compile(r"^\d{1,12}\.\d{1,8}$")
 _ID = re.compile(r"^[A-Z0-9]{1,32}$")
 _EMOJI = re.compile(r"^[a-z0-9_+'\-]{1,64}$")
+_PERMALINK = re.compile(r"^https://[^\s<>|\"]{1,492}$")
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,11 @@ def parse_meta(value: object) -> Source | None:
     link = value.get("p")
     return Source(channel_id=channel, ts=ts, user_id=ident("u"), author_team=ident("ut"),
                   thread_ts=thread if isinstance(thread, str) and _TS.match(thread) else None,
-                  permalink=link if isinstance(link, str) and link.startswith("https://") and len(link) <= 500
-                  else None)
+                  permalink=link if isinstance(link, str) and _PERMALINK.match(link) else None)
+
+
+def is_permalink(value: object) -> bool:
+    return isinstance(value, str) and bool(_PERMALINK.match(value))
 
 
 def is_ts(value: object) -> bool:

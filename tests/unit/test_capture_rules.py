@@ -55,3 +55,17 @@ def test_source_metadata_round_trip_and_tampering():
         capture.Source(channel_id="C0CLIENT", ts="1.2")
     for bad in (None, [], "x", {"c": "C0CLIENT"}, {"c": "c0 client", "ts": "1.2"}, {"c": "C1", "ts": "1e5"}):
         assert capture.parse_meta(bad) is None
+
+
+def test_a_permalink_is_a_safe_link_target():
+    from bot.blocks.capture import link_target, source_line
+    from bot.models import Requirement
+
+    reply = "https://acme.slack.com/archives/C0CLIENT/p1763460000000200?thread_ts=1763460000.000100&cid=C0CLIENT"
+    assert capture.is_permalink(reply) and not capture.is_permalink("https://x/<!channel>|y")
+    assert link_target(reply).endswith("?thread_ts=1763460000.000100&amp;cid=C0CLIENT")
+    req = Requirement(project_id=1, title="t", raised_by="U1", source_channel_id="C0CLIENT",
+                      source_ts="1763460000.000200", source_permalink=reply, source_user_id="U0CLIENT")
+    assert source_line(req, "en") == f"from <{link_target(reply)}|a message> by <@U0CLIENT>"
+    req.source_permalink = None
+    assert source_line(req, "zh-CN") == "来自 <@U0CLIENT> 的一条消息（已删除）"
