@@ -184,6 +184,12 @@ def test_change_request_and_feedback_from_a_message(slack, fake_slack, people, s
     [fb] = _rows(session, FeedbackResponse)
     assert fb.source_ts == ts2 and fb.comment == "The new dashboard is great!"
     assert receipts(fake_slack, CLIENT_CHANNEL, ts2)[0]["text"].startswith(f"Recorded as feedback (*FB-{fb.id}*)")
+    listed = slack.command("/feedback", "list", user=people.pm)
+    shown = listed.text + json.dumps([c.params for c in fake_slack.calls_to("response_url")])
+    assert "a message> by <@U0CLIENT>" in shown  # the recent feedback names its source
+    before = len(fake_slack.calls_to("response_url"))
+    slack.command("/change", "list", user=people.pm)
+    assert "from <https://" in json.dumps(fake_slack.wait_for("response_url", before + 1)[-1].params)
 
 
 def test_bot_and_file_only_messages_are_refused(slack, fake_slack, people, session, project):
