@@ -169,6 +169,8 @@ def _keep(u: Unit, kind: str, record: Any, source: Source, project: Project, *, 
     """The record keeps its source; the activity log says it was captured; the receipt and the
     :white_check_mark: are owed (`answered`: the message is there to answer)."""
     capture.keep(record, source)
+    if kind == "feedback" and project.anonymous_feedback:  # the project keeps no responder
+        record.source_user_id = None
     if author is not None and kind == "requirement":  # raised by the message's author
         record.raised_by = author.user_id
         record.raised_by_client = permissions.speaks_for_client(project, author.user_id,

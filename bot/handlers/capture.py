@@ -16,16 +16,19 @@ from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import capture as cb
+from bot.blocks import ids
 from bot.blocks.changes import change_modal
-from bot.blocks.feedback import feedback_modal
+from bot.blocks.feedback import feedback_modal, given_thanks
 from bot.blocks.requirements import requirement_modal
 from bot.blocks.risks import risk_modal
 from bot.deps import Deps
 from bot.flows import capture as flow
+from bot.flows import feedback as feedback_flow
 from bot.flows import unit
 from bot.handlers import changes, feedback, requirements, risk
 from bot.handlers import common as h
 from bot.handlers.routes import Routes
+from bot.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +77,34 @@ def submit_capture(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     """A capture form submitted: the kind's own submission, keeping the message as the source."""
     deps = h.deps_of(context)
     kind = cb.KIND_OF_MODAL[str(view.get("callback_id"))]
-    keep = flow.keeping_source(deps, h.actor_of(deps, body), kind, h.metadata(view).get("source"))
+    actor = h.actor_of(deps, body)
+    keep = flow.keeping_source(deps, actor, kind, h.metadata(view).get("source"))
     token = unit.rider.set(keep)
     try:
-        SUBMIT[kind](ack, body, view, context)
+        if kind == "feedback" and keep is not None and keep.author is not None:
+            _feedback_of_the_author(ack, deps, actor, view, keep.author)
+        else:
+            SUBMIT[kind](ack, body, view, context)
     finally:
         unit.rider.reset(token)
+
+
+def _feedback_of_the_author(ack: Ack, deps: Deps, actor: h.Actor, view: dict[str, Any], author: flow.Author) -> None:
+    """*Record as feedback*: the feedback is the message author's (a client's counts as the
+    client's), recorded by the person who submitted the form (the activity log says so)."""
+    values, meta = h.view_values(view), h.metadata(view)
+    kind = h.selected_value(values, ids.FEEDBACK_BLOCK_KIND) or ""
+    result = feedback_flow.give(
+        deps, feedback_flow.Who(user_id=author.user_id, client_side=author.is_client_side),
+        project_id=h.as_id(meta.get("project_id")), picked=None, kind=kind,
+        score=h.selected_value(values, ids.FEEDBACK_BLOCK_SCORE), text=h.text_value(values, ids.FEEDBACK_BLOCK_TEXT))
+    if result.refused is not None or result.project is None:
+        lang = h.language_for(actor, result.project)
+        err = result.refused or DomainError("common.not_found")
+        ack(**h.refused_inline(err, lang, ids.FEEDBACK_BLOCK_KIND, feedback.FIELD_TO_BLOCK))
+        return
+    ack(response_action="update", view=given_thanks(kind, result.project.language))
+    feedback_flow.finish(deps, result)
 
 
 def _tell(deps: Deps, user_id: str, channel_id: str, text: str, blocks: list[dict[str, Any]],

@@ -183,6 +183,7 @@ def test_change_request_and_feedback_from_a_message(slack, fake_slack, people, s
     fake_slack.wait_for("reactions.add", 2)
     [fb] = _rows(session, FeedbackResponse)
     assert fb.source_ts == ts2 and fb.comment == "The new dashboard is great!"
+    assert fb.user_id == "U0CLIENT" and fb.kind == "praise"  # the client's praise (counted), recorded by the PM
     assert receipts(fake_slack, CLIENT_CHANNEL, ts2)[0]["text"].startswith(f"Recorded as feedback (*FB-{fb.id}*)")
     listed = slack.command("/feedback", "list", user=people.pm)
     shown = listed.text + json.dumps([c.params for c in fake_slack.calls_to("response_url")])
