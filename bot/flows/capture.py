@@ -99,17 +99,21 @@ def message_of(raw: object, channel_id: str | None, bot_user_id: str | None = No
 
 
 def fetch_message(deps: Deps, channel_id: str, ts: str) -> Message | None:
-    """The message as Slack has it now (a reply in a thread too); None when it is gone."""
+    """The message as Slack has it now (a reply in a thread too); None when it is gone (a parent
+    deleted under its replies stays as a "tombstone": gone too). Slack answers a thread with its
+    parent first, then the replies within the window: at most these two."""
     try:
         answer = deps.client.conversations_replies(channel=channel_id, ts=ts, oldest=ts, latest=ts, inclusive=True,
-                                                   limit=1)
+                                                   limit=2)
     except SlackApiError as err:
         if is_transient(err):
             raise
         log.info("message %s in %s not readable: %s", ts, channel_id, err.response.get("error"))
         return None
     found = next((m for m in answer.get("messages", []) if m.get("ts") == ts), None)
-    return message_of(found, channel_id, deps.workspace.bot_user_id) if found else None
+    if found is None or found.get("subtype") == "tombstone":
+        return None
+    return message_of(found, channel_id, deps.workspace.bot_user_id)
 
 
 def _permalink(deps: Deps, channel_id: str, ts: str) -> str | None:

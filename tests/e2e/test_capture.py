@@ -419,3 +419,16 @@ def test_a_closed_projects_channel_captures_nothing(slack, fake_slack, people, s
     react(slack, "memo", user=people.dev, ts=ts)
     idle()
     assert not _rows(session, Requirement) and not fake_slack.calls_to("reactions.add")
+
+
+def test_a_parent_deleted_under_its_replies_counts_as_deleted(slack, fake_slack, people, session, project):
+    ts = shortcut(slack, ids.CAPTURE_REQ_SHORTCUT, user=people.pm, text="Add SSO.")
+    fake_slack.add_message(CLIENT_CHANNEL, "Which provider?", user="U0PM", thread_ts=ts)
+    view = opened_view(fake_slack)
+    # Slack keeps a deleted parent with replies as a tombstone.
+    assert fake_slack.delete_message(CLIENT_CHANNEL, ts)
+    fake_slack.add_message(CLIENT_CHANNEL, "This message was deleted.", user="USLACKBOT", ts=ts, subtype="tombstone")
+    submit_shown(slack, view, people.pm)
+    fake_slack.wait_for("chat.postEphemeral")
+    [req] = _rows(session, Requirement)
+    assert req.title == "Add SSO" and req.source_permalink is None and not fake_slack.calls_to("reactions.add")
