@@ -69,3 +69,35 @@ def test_a_permalink_is_a_safe_link_target():
     assert source_line(req, "en") == f"from <{link_target(reply)}|a message> by <@U0CLIENT>"
     req.source_permalink = None
     assert source_line(req, "zh-CN") == "来自 <@U0CLIENT> 的一条消息（已删除）"
+
+
+@pytest.mark.parametrize("model", ["requirement", "change", "risk", "feedback"])
+def test_one_record_of_each_kind_per_message(engine, clock, make_project, model):
+    """The database holds "once per message and kind", whoever races (two processes, a reaction
+    while a form is open)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.db import session_scope
+    from bot.models import ChangeRequest, FeedbackResponse, Requirement, Risk
+
+    project = make_project()
+    make = {"requirement": lambda: Requirement(project_id=project.id, title="t", raised_by="U1"),
+            "change": lambda: ChangeRequest(project_id=project.id, title="t", requested_by="U1"),
+            "risk": lambda: Risk(project_id=project.id, title="t"),
+            "feedback": lambda: FeedbackResponse(project_id=project.id, responder_key="U1", comment="c")}[model]
+    source = capture.Source(channel_id="C0CLIENT", ts="1763460000.000100", user_id="U0CLIENT")
+    with session_scope(engine) as s:
+        first = make()
+        capture.keep(first, source)
+        s.add(first)
+        other_message = make()
+        capture.keep(other_message, capture.Source(channel_id="C0CLIENT", ts="1763460000.000200"))
+        s.add(other_message)
+        s.add(make())  # records not captured from a message: any number
+        s.add(make())
+    with pytest.raises(IntegrityError), session_scope(engine) as s:
+        twin = make()
+        capture.keep(twin, source)
+        s.add(twin)
+    with session_scope(engine) as s:
+        assert capture.captured(s, model, "C0CLIENT", source.ts).id == first.id
