@@ -175,18 +175,21 @@ def _keep(u: Unit, kind: str, record: Any, source: Source, project: Project, *, 
     capture.keep(record, source)
     if kind == "feedback" and project.anonymous_feedback:  # the project keeps no responder
         record.source_user_id = None
-    if author is not None and kind == "requirement":  # raised by the message's author
-        record.raised_by = author.user_id
-        record.raised_by_client = permissions.speaks_for_client(project, author.user_id,
-                                                                client_side=author.is_client_side)
-    elif author is not None and kind == "change":
-        record.requested_by = author.user_id
-        record.requested_by_client = author.is_client_side or author.user_id in (project.client_approver_ids or [])
+    by = {"requirement": ("raised_by", "raised_by_client"), "change": ("requested_by", "requested_by_client")}
+    before: dict[str, Any] = {}
+    if author is not None and kind in by:  # raised (requested) by the message's author
+        who, client = by[kind]
+        before = {who: getattr(record, who), client: getattr(record, client)}
+        setattr(record, who, author.user_id)
+        setattr(record, client, permissions.speaks_for_client(project, author.user_id,
+                                                              client_side=author.is_client_side))
     u.session.add(record)
     u.session.flush()
+    changed = {k: getattr(record, k) for k, v in before.items() if getattr(record, k) != v}
     activity.record(u.session, u.clock, team_id=project.team_id, project_id=project.id, actor=actor,
                     action="captured", entity_type=ENTITY[kind], entity_id=record.id,
-                    after={"source": capture.source_of(record)})
+                    before={k: before[k] for k in changed} or None,
+                    after={"source": capture.source_of(record), **changed})
     internal_only = kind == "risk" and source.channel_id == project.client_channel_id
     if not answered or internal_only:
         return

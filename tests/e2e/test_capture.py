@@ -107,6 +107,8 @@ def test_capture_as_requirement_prefills_keeps_the_source_and_answers_in_the_thr
         confirmation["blocks"])
     log = [e for e in _rows(session, ActivityLog) if e.entity_type == "requirement" and e.action == "captured"]
     assert log and log[0].after["source"]["ts"] == ts and log[0].actor_user_id == "U0PM"
+    assert log[0].before == {"raised_by": "U0PM", "raised_by_client": False}
+    assert log[0].after["raised_by"] == "U0CLIENT" and log[0].after["raised_by_client"] is True
 
     # The list shows where it came from.
     listed = slack.command("/req", "list", user=people.dev).text
