@@ -434,3 +434,17 @@ def test_a_parent_deleted_under_its_replies_counts_as_deleted(slack, fake_slack,
     fake_slack.wait_for("chat.postEphemeral")
     [req] = _rows(session, Requirement)
     assert req.title == "Add SSO" and req.source_permalink is None and not fake_slack.calls_to("reactions.add")
+
+
+def test_the_confirmation_request_shows_the_source(slack, fake_slack, people, session, project):
+    ts = fake_slack.add_message(CLIENT_CHANNEL, "Invoices in PDF/A for archiving.", user="U0CLIENT", team="T0EXT")
+    react(slack, "memo", user=people.pm, ts=ts)
+    fake_slack.wait_for("reactions.add")
+    [req] = _rows(session, Requirement)
+    slack.action(ids.REQ_SEND, str(req.id), user=people.pm, channel_id=INTERNAL_CHANNEL,
+                 block_id=f"req_item:{req.id}:item", is_ephemeral=True)
+    fake_slack.wait_for("response_url")
+    [request] = [c.params for c in fake_slack.calls_to("chat.postMessage")
+                 if c.params["channel"] == CLIENT_CHANNEL and not c.params.get("thread_ts")]
+    shown = json.dumps(request["blocks"])
+    assert f"REQ-{req.id}" in shown and "a message> by <@U0CLIENT>" in shown
