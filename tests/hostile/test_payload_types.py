@@ -119,7 +119,7 @@ def _interactive_message(draw: st.DrawFn, world: w.World, url: str) -> Built:
 def _event(draw: st.DrawFn, world: w.World, url: str) -> Built:
     user = draw(st.sampled_from(USERS))
     channel = draw(st.sampled_from(CHANNELS))
-    which = draw(st.sampled_from(["app_home_opened", "app_home_opened", "reaction_added", "member_joined_channel",
+    which = draw(st.sampled_from(["app_home_opened", "app_home_opened", *catalogue.EVENTS, "member_joined_channel",
                                   "message"]))
     if which == "app_home_opened":
         return _json(payloads.app_home_opened(user, tab=draw(st.sampled_from(["home", "messages"]))))
