@@ -9,8 +9,10 @@ from bot.handlers.routes import merge, register_routes
 
 
 def register_handlers(app: App) -> None:
-    from bot.handlers import capture, changes, digest, feedback, home, milestones, project, requirements, risk
+    from bot.handlers import changes, digest, feedback, home, milestones, project, requirements, risk
 
-    modules = (changes, digest, feedback, home, milestones, project, requirements, risk,
-               capture)  # capture from the conversation (issue 14)
+    modules = (changes, digest, feedback, home, milestones, project, requirements, risk)
+    from bot.handlers import capture  # issue 14: capture from the conversation
+
+    modules += (capture,)
     register_routes(app, merge(m.ROUTES for m in modules))
