@@ -52,7 +52,6 @@ from bot.slack.users import UserKind
 log = logging.getLogger(__name__)
 
 ENTITY = {"requirement": "requirement", "change": "change_request", "risk": "risk", "feedback": "feedback_response"}
-GONE = {"message_not_found", "thread_not_found", "channel_not_found", "not_in_channel", "is_archived"}
 
 
 class Refused(Exception):
@@ -98,18 +97,27 @@ def message_of(raw: object, channel_id: str | None, bot_user_id: str | None = No
         has_files=bool(raw.get("files")) or bool(raw.get("attachments")))
 
 
+class Unreadable(Exception):
+    """Slack would not show the bot the channel (not a member, archived …): the message may
+    well be there, but the bot cannot tell, nor answer in it."""
+
+
 def fetch_message(deps: Deps, channel_id: str, ts: str) -> Message | None:
     """The message as Slack has it now (a reply in a thread too); None when it is gone (a parent
     deleted under its replies stays as a "tombstone": gone too). Slack answers a thread with its
-    parent first, then the replies within the window: at most these two."""
+    parent first, then the replies within the window: at most these two. Raises `Unreadable`
+    when the channel cannot be read."""
     try:
         answer = deps.client.conversations_replies(channel=channel_id, ts=ts, oldest=ts, latest=ts, inclusive=True,
                                                    limit=2)
     except SlackApiError as err:
         if is_transient(err):
             raise
-        log.info("message %s in %s not readable: %s", ts, channel_id, err.response.get("error"))
-        return None
+        code = err.response.get("error")
+        log.info("message %s in %s not readable: %s", ts, channel_id, code)
+        if code in ("message_not_found", "thread_not_found"):
+            return None
+        raise Unreadable(str(code)) from err
     found = next((m for m in answer.get("messages", []) if m.get("ts") == ts), None)
     if found is None or found.get("subtype") == "tombstone":
         return None
@@ -251,11 +259,14 @@ def keeping_source(deps: Deps, who: Person, kind: str, meta: object) -> KeepSour
     source = capture.parse_meta(meta)
     if source is None:
         return None
-    still = fetch_message(deps, source.channel_id, source.ts)
-    if still is None:
+    try:
+        there = fetch_message(deps, source.channel_id, source.ts) is not None
+    except Unreadable:  # kept as it was shown; nothing is posted where the bot cannot read
+        return KeepSource(kind=kind, source=source, actor=who.user_id, author=_author(deps, source),
+                          answered=False)
+    if not there:
         source = replace(source, permalink=None)
-    return KeepSource(kind=kind, source=source, actor=who.user_id, author=_author(deps, source),
-                      answered=still is not None)
+    return KeepSource(kind=kind, source=source, actor=who.user_id, author=_author(deps, source), answered=there)
 
 
 # Message shortcuts --------------------------------------------------------------------------
@@ -346,7 +357,10 @@ def react(deps: Deps, who: Person, channel_id: str, ts: str, reaction: str) -> R
     if first is None or first.req is not None:
         return first
     project = first.project
-    message = fetch_message(deps, channel_id, ts)
+    try:
+        message = fetch_message(deps, channel_id, ts)
+    except Unreadable:
+        return None
     if message is None or message.by_app:
         return None
     text = _text(deps, message)

@@ -448,3 +448,14 @@ def test_the_confirmation_request_shows_the_source(slack, fake_slack, people, se
                  if c.params["channel"] == CLIENT_CHANNEL and not c.params.get("thread_ts")]
     shown = json.dumps(request["blocks"])
     assert f"REQ-{req.id}" in shown and "a message> by <@U0CLIENT>" in shown
+
+
+def test_a_channel_the_bot_cannot_read_keeps_the_link_and_posts_nothing(slack, fake_slack, people, session, project):
+    ts = shortcut(slack, ids.CAPTURE_REQ_SHORTCUT, user=people.pm, text="Add a status page.")
+    view = opened_view(fake_slack)
+    fake_slack.fail("conversations.replies", error="not_in_channel")
+    submit_shown(slack, view, people.pm)
+    fake_slack.wait_for("chat.postEphemeral")
+    [req] = _rows(session, Requirement)
+    assert req.source_ts == ts and req.source_permalink  # it was shown; Slack would not say it is gone
+    assert not receipts(fake_slack, CLIENT_CHANNEL, ts) and not fake_slack.calls_to("reactions.add")
