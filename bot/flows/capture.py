@@ -333,6 +333,7 @@ class Reacted:
     req: Requirement | None
     created: bool
     refused: DomainError | None = None  # the message cannot be captured (no words)
+    thread_ts: str | None = None  # the thread the message is a reply in (the answer goes there too)
 
 
 def _first_look(deps: Deps, channel_id: str, ts: str, reaction: str) -> Reacted | None:
@@ -365,7 +366,8 @@ def react(deps: Deps, who: Person, channel_id: str, ts: str, reaction: str) -> R
         return None
     text = _text(deps, message)
     if not text:
-        return Reacted(project=project, req=None, created=False, refused=DomainError("capture.error_no_text"))
+        return Reacted(project=project, req=None, created=False, refused=DomainError("capture.error_no_text"),
+                       thread_ts=message.thread_ts)
     source = _source(deps, message)
     author = _author(deps, source)
     assert author is not None
@@ -378,7 +380,7 @@ def react(deps: Deps, who: Person, channel_id: str, ts: str, reaction: str) -> R
             saved = req_flow._create(u, author, current, requirements.RequirementInput(
                 title=filled.title, description=filled.description))
             _keep(u, "requirement", saved.req, source, current, actor=who.user_id, author=author, answered=True)
-            return Reacted(project=current, req=saved.req, created=True)
+            return Reacted(project=current, req=saved.req, created=True, thread_ts=message.thread_ts)
     except IntegrityError:  # another process captured it a moment ago
         return _already(deps, channel_id, ts, project)
 

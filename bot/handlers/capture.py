@@ -111,7 +111,8 @@ def _tell(deps: Deps, user_id: str, channel_id: str, text: str, blocks: list[dic
           thread_ts: str | None) -> None:
     """An ephemeral to the person who reacted, where they reacted (else by DM, when Slack lets us)."""
     try:
-        deps.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text[:3000], blocks=blocks,
+        deps.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text[:3000],
+                                       **({"blocks": blocks} if blocks else {}),
                                        **({"thread_ts": thread_ts} if thread_ts else {}))
         return
     except SlackApiError as err:
@@ -137,12 +138,12 @@ def reaction_added(event: dict[str, Any], context: BoltContext) -> None:
     lang = done.project.language
     if done.req is None:
         assert done.refused is not None
-        _tell(deps, user_id, channel, h.domain_message(done.refused, lang), [], None)
+        _tell(deps, user_id, channel, h.domain_message(done.refused, lang), [], done.thread_ts)
         return
     req = done.req
     text, blocks = cb.reacted_message("requirement", req.id, req.title, lang, created=done.created,
                                       can_edit=actor.is_team, source=cb.source_line(req, lang))
-    _tell(deps, user_id, channel, text, blocks, None)
+    _tell(deps, user_id, channel, text, blocks, done.thread_ts)
 
 
 ROUTES = Routes(

@@ -331,13 +331,16 @@ def test_a_reply_in_a_thread_is_captured_and_answered_there(slack, fake_slack, p
     assert req.source_ts == reply and req.raised_by == "U0OUTSIDER" and req.raised_by_client
     assert receipts(fake_slack, CLIENT_CHANNEL, parent)[0]["text"].startswith(f"Captured as *REQ-{req.id}*")
     assert fake_slack.calls_to("reactions.add")[0].params["timestamp"] == reply
+    ephemeral = fake_slack.wait_for("chat.postEphemeral")[0].params
+    assert ephemeral["user"] == "U0PM" and ephemeral["thread_ts"] == parent  # shown in the thread
 
 
 def test_a_file_only_message_is_answered_to_the_reactor(slack, fake_slack, people, session, project):
     ts = fake_slack.add_message(CLIENT_CHANNEL, "", user="U0CLIENT", team="T0EXT", files=[{"id": "F1"}])
     react(slack, "memo", user=people.dev, ts=ts)
     ephemeral = fake_slack.wait_for("chat.postEphemeral")[0].params
-    assert "no text to capture" in ephemeral["text"] and not _rows(session, Requirement)
+    assert "no text to capture" in ephemeral["text"] and "blocks" not in ephemeral
+    assert not _rows(session, Requirement)
 
 
 def test_the_receipt_is_posted_once_when_its_answer_was_lost(slack, fake_slack, people, session, project, deps,
