@@ -57,6 +57,8 @@ def _load_feature_demos() -> None:
         "bot.demo_parts.client_items",
         # milestone acceptance (验收)
         "bot.demo_parts.acceptance",
+        # capture from the conversation (issue 14)
+        "bot.demo_parts.capture",
     ):
         try:
             importlib.import_module(module)

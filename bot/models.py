@@ -191,6 +191,9 @@ class Project(SQLModel, table=True):
     auto_accept_after_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     status: str = Field(default=ProjectStatus.active, max_length=16, index=True)
     intake_message_ts: str | None = Field(default=None, max_length=32)
+    # Capture from the conversation (issue 14): the reaction that captures a message as a
+    # requirement ("memo" for :memo:), "" when reactions capture nothing.
+    capture_emoji: str = Field(default="memo", max_length=64, sa_column_kwargs={"server_default": "memo"})
     created_by: str = Field(max_length=32)
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -222,6 +225,11 @@ class Requirement(SQLModel, table=True):
     change_comment: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Capture from the conversation (issue 14): the Slack message this record was captured from.
+    source_channel_id: str | None = Field(default=None, max_length=32)
+    source_ts: str | None = Field(default=None, max_length=32)
+    source_permalink: str | None = Field(default=None, max_length=500)
+    source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
 
 
 class Milestone(SQLModel, table=True):
@@ -275,6 +283,11 @@ class ChangeRequest(SQLModel, table=True):
     withdrawn_at: datetime | None = _ts()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Capture from the conversation (issue 14): the Slack message this record was captured from.
+    source_channel_id: str | None = Field(default=None, max_length=32)
+    source_ts: str | None = Field(default=None, max_length=32)
+    source_permalink: str | None = Field(default=None, max_length=500)
+    source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
 
 
 class ChangeRequestRequirement(SQLModel, table=True):
@@ -313,6 +326,11 @@ class Risk(SQLModel, table=True):
     created_by: str = Field(default="", max_length=32)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Capture from the conversation (issue 14): the Slack message this record was captured from.
+    source_channel_id: str | None = Field(default=None, max_length=32)
+    source_ts: str | None = Field(default=None, max_length=32)
+    source_permalink: str | None = Field(default=None, max_length=500)
+    source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
 
     @property
     def score(self) -> int:
@@ -361,6 +379,11 @@ class FeedbackResponse(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Capture from the conversation (issue 14): the Slack message this record was captured from.
+    source_channel_id: str | None = Field(default=None, max_length=32)
+    source_ts: str | None = Field(default=None, max_length=32)
+    source_permalink: str | None = Field(default=None, max_length=500)
+    source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
 
     @property
     def feedback_kind(self) -> str:
@@ -592,6 +615,10 @@ class AcceptanceIssue(SQLModel, table=True):
     raised_at: datetime = Field(sa_type=UTCDateTime)
     resolved_by: str | None = Field(default=None, max_length=32)
     resolved_at: datetime | None = _ts()
+# Capture from the conversation (issue 14): one record of each kind per Slack message.
+CAPTURED = (Requirement, ChangeRequest, Risk, FeedbackResponse)
+for _captured in CAPTURED:
+    sa.Index(f"uq_{_captured.__tablename__}_source", _captured.source_channel_id, _captured.source_ts, unique=True)
 
 
 # Versions ----------------------------------------------------------------------------------
@@ -599,7 +626,9 @@ class AcceptanceIssue(SQLModel, table=True):
 VERSIONED = (Project, Requirement, Milestone, ChangeRequest, Risk)
 # Columns whose change is not a change of what anybody was shown (where a message lives, when).
 _BOOKKEEPING = frozenset({"version", "updated_at", "confirmation_channel_id", "confirmation_ts",
-                          "approval_channel_id", "approval_ts", "intake_message_ts"})
+                          "approval_channel_id", "approval_ts", "intake_message_ts",
+                          # capture from the conversation: where a record came from
+                          "source_channel_id", "source_ts", "source_permalink", "source_user_id"})
 
 
 @sa.event.listens_for(sa.orm.Session, "before_flush")

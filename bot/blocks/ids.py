@@ -276,3 +276,19 @@ def parse_decision_value(value: object) -> tuple[int, int | None] | None:
     if not (tail.isascii() and tail.isdigit()) or len(tail) > 9:
         return None
     return int(head), int(tail)
+
+
+# --- Capture from the conversation (issue 14) -------------------------------------------------
+# Message shortcuts (manifest.yml `shortcuts`, type message): their callback ids.
+CAPTURE_REQ_SHORTCUT = "capture_requirement"
+CAPTURE_CHANGE_SHORTCUT = "capture_change_request"
+CAPTURE_RISK_SHORTCUT = "capture_risk"
+CAPTURE_FEEDBACK_SHORTCUT = "record_feedback"
+# The kinds' own forms opened from a message: the same blocks, these callback ids (the
+# submission keeps the message as the record's source).
+CAPTURE_REQ_MODAL = "capture_req_modal"
+CAPTURE_CHANGE_MODAL = "capture_change_modal"
+CAPTURE_RISK_MODAL = "capture_risk_modal"
+CAPTURE_FEEDBACK_MODAL = "capture_feedback_modal"
+# The project form's field for the capture reaction.
+PROJECT_BLOCK_CAPTURE_EMOJI = "capture_emoji"

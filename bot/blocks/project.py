@@ -142,6 +142,11 @@ def project_modal(
         _input(ids.PROJECT_BLOCK_CADENCE, t("project.label_cadence", lang), cadence_el),
         _input(ids.PROJECT_BLOCK_OPTIONS, t("project.label_options", lang), options_el, optional=True),
         auto_accept_input(lang, p.auto_accept_after_days if p else 0),  # milestone acceptance
+        # capture from the conversation (issue 14): the reaction that captures a message
+        _input(ids.PROJECT_BLOCK_CAPTURE_EMOJI, t("capture.label_emoji", lang),
+               {"type": "plain_text_input", "max_length": 66,
+                "initial_value": (p.capture_emoji if p else "memo") or "off"},
+               optional=True, hint=t("capture.hint_emoji", lang)),
     ]
     title = t("project.modal_title_edit" if p else "project.modal_title_setup", lang)
     return form_modal(ids.PROJECT_MODAL, title, lang, blocks, metadata)

@@ -41,6 +41,9 @@ class Kind(StrEnum):
     acc_request = "acc_request"  # the delivery posted to the client channel (a live message)
     acc_notice = "acc_notice"  # the team is told of the client's answer (internal channel)
     acc_auto_notice = "acc_auto_notice"  # the request's thread: accepted automatically tomorrow
+    # capture from the conversation (issue 14)
+    capture_receipt = "capture_receipt"  # "Captured as REQ-12: …" in the message's thread
+    capture_reaction = "capture_reaction"  # :white_check_mark: on the captured message
 
 
 class TargetKind(StrEnum):
@@ -240,3 +243,15 @@ def update(target_value: str) -> str:
 def notice(*parts: object) -> str:
     """A one-off message; the caller names what makes it unique."""
     return _join("notice", *parts)
+
+
+# Capture from the conversation (issue 14) ---------------------------------------------------
+
+def capture_receipt(kind: str, record_id: int) -> str:
+    """The receipt in the thread of the message a record was captured from (once per record)."""
+    return _join("capture-receipt", kind, record_id)
+
+
+def capture_reaction(channel_id: str, ts: str) -> str:
+    """The bot's :white_check_mark: on a captured message (once per message, whatever the kinds)."""
+    return _join("capture-reaction", channel_id, ts)

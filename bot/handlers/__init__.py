@@ -11,6 +11,7 @@ from bot.handlers.routes import merge, register_routes
 def register_handlers(app: App) -> None:
     from bot.handlers import (
         acceptance,
+        capture,
         changes,
         client_items,
         digest,
@@ -22,5 +23,6 @@ def register_handlers(app: App) -> None:
         risk,
     )
 
-    modules = (changes, digest, feedback, home, milestones, project, requirements, risk, client_items, acceptance)
+    modules = (changes, digest, feedback, home, milestones, project, requirements, risk, client_items, acceptance,
+               capture)
     register_routes(app, merge(m.ROUTES for m in modules))

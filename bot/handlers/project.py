@@ -39,6 +39,7 @@ FIELD_TO_BLOCK = {
     "feedback_cadence": ids.PROJECT_BLOCK_CADENCE,
     "options": ids.PROJECT_BLOCK_OPTIONS,
     "auto_accept": ids.PROJECT_BLOCK_AUTO_ACCEPT,  # milestone acceptance
+    "capture_emoji": ids.PROJECT_BLOCK_CAPTURE_EMOJI,  # capture from the conversation (issue 14)
 }
 NEEDS_PROJECT = {"edit", "show", "close"}
 
@@ -126,6 +127,8 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         anonymous_feedback="anonymous_feedback" in flags,
         require_pm_approval="require_pm_approval" in flags,
         auto_accept_after_days=as_int(h.selected_value(values, ids.PROJECT_BLOCK_AUTO_ACCEPT), 0),
+        capture_emoji=h.text_value(values, ids.PROJECT_BLOCK_CAPTURE_EMOJI)
+        if ids.PROJECT_BLOCK_CAPTURE_EMOJI in values else None,
     )
 
 

@@ -50,6 +50,7 @@ SETTINGS_FIELDS = [
     "require_pm_approval",
     "auto_accept_after_days",  # milestone acceptance
     "status",
+    "capture_emoji",  # capture from the conversation (issue 14)
 ]
 # The form field (a key of `ValidationFailed.errors`) of each attribute the project form edits.
 FORM_FIELDS = {
@@ -62,6 +63,7 @@ FORM_FIELDS = {
     # public-holiday calendar (issue 17): one picker names both
     "country": "public_holidays", "subdivision": "public_holidays",
     "auto_accept_after_days": "auto_accept",  # milestone acceptance
+    "capture_emoji": "capture_emoji",  # capture from the conversation (issue 14)
 }
 
 
@@ -89,6 +91,8 @@ class ProjectInput:
     anonymous_feedback: bool = False
     require_pm_approval: bool = False
     auto_accept_after_days: int = 0  # milestone acceptance: 0 = never
+    # The capture reaction's emoji name ("" or "off": none); None: the form did not show it (kept).
+    capture_emoji: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ class CleanProject:
     anonymous_feedback: bool
     require_pm_approval: bool
     auto_accept_after_days: int
+    capture_emoji: str = "memo"
 
 
 @dataclass(frozen=True)
@@ -231,6 +236,11 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
     country, subdivision = _check_public_calendar(data, errors)
     if data.auto_accept_after_days not in AUTO_ACCEPT_CHOICES:  # milestone acceptance
         errors["auto_accept"] = ("acceptance.error_auto_accept", {})
+    from bot.services.capture import DEFAULT_EMOJI, normalise_emoji
+
+    emoji = DEFAULT_EMOJI if data.capture_emoji is None else normalise_emoji(data.capture_emoji)
+    if emoji is None:
+        errors["capture_emoji"] = ("capture.error_emoji", {})
     if errors:
         raise ValidationFailed(errors)
     return CleanProject(
@@ -252,6 +262,7 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         anonymous_feedback=data.anonymous_feedback,
         require_pm_approval=data.require_pm_approval,
         auto_accept_after_days=data.auto_accept_after_days,
+        capture_emoji=emoji or "",
     )
 
 
@@ -291,6 +302,8 @@ def update(session: Session, clock: Clock, *, project: Project, actor: str, data
         raise InvalidTransition("project.error_closed", name=project.name)
     if data.country is None:  # a form without the calendar field keeps the project's
         data = replace(data, country=project.country, subdivision=project.subdivision)
+    if data.capture_emoji is None:  # a form without the field keeps the emoji
+        data = replace(data, capture_emoji=project.capture_emoji or "off")
     clean = validate(session, project.team_id, data, project_id=project.id, facts=facts)
     plan = edits.plan(form_stamp, submitted=shown_fields(clean), current=shown_fields(project))
     if plan.conflicts:

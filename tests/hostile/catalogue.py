@@ -57,7 +57,15 @@ CALLBACKS: list[str] = [
     ids.DIGEST_NOTE_MODAL,
     ids.CLIENT_MODAL, ids.CLIENT_EXTEND_MODAL,
     ids.ACC_REQUEST_MODAL, ids.ACC_ISSUES_MODAL,  # milestone acceptance
+    # capture from the conversation (issue 14): the kinds' forms opened from a message
+    ids.CAPTURE_REQ_MODAL, ids.CAPTURE_CHANGE_MODAL, ids.CAPTURE_RISK_MODAL, ids.CAPTURE_FEEDBACK_MODAL,
 ]
+
+# Message shortcuts (callback ids of `message_action` payloads; issue 14).
+SHORTCUTS: list[str] = [ids.CAPTURE_REQ_SHORTCUT, ids.CAPTURE_CHANGE_SHORTCUT, ids.CAPTURE_RISK_SHORTCUT,
+                        ids.CAPTURE_FEEDBACK_SHORTCUT]
+# Events the bot acts on (beyond app_home_opened).
+EVENTS: list[str] = ["reaction_added"]
 
 # Names in ids.py that are neither an action_id nor a callback_id (block ids, option values,
 # prefixes) — so a test can prove the two lists above name every id there is.

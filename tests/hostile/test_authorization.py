@@ -567,6 +567,78 @@ CLIENT_ITEMS = [
         lambda m, o, i: str(m.get(ClientItem, i).due_date) == "2026-12-30")),
 ]
 
+
+# Capture from the conversation (issue 14): message shortcuts on a client's message in A's client
+# channel (from "elsewhere": in that person's own channel, bound to no project), the capture
+# forms' submissions (the kinds' own rules), and the capture reaction (anyone in the channel).
+
+def _client_message(m: Matrix, channel: str = CLIENT_CHANNEL, text: str = "Could we also get a CSV export?") -> str:
+    return m.fake.add_message(channel, text, user="U0CLIENT", team=OTHER_ORG)
+
+
+def capture_shortcut(callback_id: str, modal_id: str) -> Run:
+    def run(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
+        channel = m.channel(role, CLIENT_CHANNEL)
+        ts = _client_message(m, channel)
+        built = payloads.message_shortcut(callback_id, user=USERS[role], team_id=TEAMS[role], channel_id=channel,
+                                          message_ts=ts, message_text="Could we also get a CSV export?",
+                                          message_team=OTHER_ORG,
+                                          response_url=m.fake.response_url(f"m{next(m._n)}"))
+        outcome = m.send(built)
+        return outcome, lambda: opened(outcome, modal_id)
+    return run
+
+
+def capture_view(callback_id: str, model: Any, values: Callable[[str], dict[str, Any]],
+                 found: Callable[[str], dict[str, Any]]) -> Run:
+    """A capture form submitted with the source of a message in A's client channel."""
+    def run(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
+        ts = _client_message(m)
+        meta = {"project_id": m.world.a.project, "origin_channel": CLIENT_CHANNEL,
+                "source": {"c": CLIENT_CHANNEL, "ts": ts, "u": "U0CLIENT", "ut": OTHER_ORG}}
+        outcome = m.submit(role, callback_id, values(role), meta)
+        return outcome, lambda: outcome.view_errors is None and m.exists(model, source_ts=ts, **found(role))
+    return run
+
+
+def capture_reaction(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
+    ts = _client_message(m, text=f"Wish of {role}: a CSV export.")
+    built = payloads.reaction_added("memo", user=USERS[role], channel=CLIENT_CHANNEL, ts=ts, item_user="U0CLIENT",
+                                    team_id=TEAM)
+    outcome = m.send(built)
+    return outcome, lambda: m.exists(Requirement, source_ts=ts, raised_by="U0CLIENT")
+
+
+CAPTURE = [
+    Row("shortcut: Capture as requirement", IN_CHANNEL, capture_shortcut(ids.CAPTURE_REQ_SHORTCUT,
+                                                                         ids.CAPTURE_REQ_MODAL)),
+    Row("shortcut: Capture as change request", IN_CHANNEL, capture_shortcut(ids.CAPTURE_CHANGE_SHORTCUT,
+                                                                            ids.CAPTURE_CHANGE_MODAL)),
+    Row("shortcut: Capture as risk", TEAM_ONLY, capture_shortcut(ids.CAPTURE_RISK_SHORTCUT, ids.CAPTURE_RISK_MODAL)),
+    Row("shortcut: Record as feedback", IN_CHANNEL, capture_shortcut(ids.CAPTURE_FEEDBACK_SHORTCUT,
+                                                                     ids.CAPTURE_FEEDBACK_MODAL)),
+    Row("capture form: requirement", EVERYONE, capture_view(
+        ids.CAPTURE_REQ_MODAL, Requirement, lambda role: {ids.REQ_BLOCK_TITLE: text(f"Captured wish of {role}")},
+        lambda role: {"title": f"Captured wish of {role}"})),
+    Row("capture form: change request", EVERYONE, capture_view(
+        ids.CAPTURE_CHANGE_MODAL, ChangeRequest, lambda role: {ids.CHANGE_BLOCK_TITLE: text(f"Captured of {role}")},
+        lambda role: {"title": f"Captured of {role}"})),
+    Row("capture form: risk", TEAM_ONLY, capture_view(
+        ids.CAPTURE_RISK_MODAL, Risk, lambda role: {
+            ids.RISK_BLOCK_TITLE: text(f"Captured risk of {role}"), ids.RISK_BLOCK_PROBABILITY: {
+                V: payloads.static_select("2")}, ids.RISK_BLOCK_IMPACT: {V: payloads.static_select("3")},
+            ids.RISK_BLOCK_OWNER: {V: payloads.users_select("U0PM")}},
+        lambda role: {"title": f"Captured risk of {role}"})),
+    Row("capture form: feedback", EVERYONE, capture_view(
+        ids.CAPTURE_FEEDBACK_MODAL, FeedbackResponse, lambda role: {
+            ids.FEEDBACK_BLOCK_KIND: {V: payloads.static_select("praise")},
+            ids.FEEDBACK_BLOCK_TEXT: text(f"Captured praise of {role}")},
+        lambda role: {"comment": f"Captured praise of {role}"})),
+    # Anyone who sees the message may react; an event answers nobody with a refusal, so the
+    # person of another workspace is tried apart (tests/e2e/test_capture.py).
+    Row("reaction: :memo:", IN_CHANNEL, capture_reaction, roles=tuple(sorted(IN_CHANNEL))),
+]
+
 NOBODY: frozenset[str] = frozenset()
 # Buttons as the bot draws them for items of project B or of the other workspace's project X,
 # sent from A's client channel (bound to A) or from a DM (bound to nothing): refused for all.
@@ -650,6 +722,11 @@ FOREIGN_VIEWS = [Row(f"{callback_id} about an item of the other workspace", NOBO
         (ids.ACC_REQUEST_MODAL, "milestone_id", lambda i: i.milestone["done"],
          {ids.ACC_BLOCK_DELIVERY: text("Sneaky")}),
         (ids.ACC_ISSUES_MODAL, "acc_id", lambda i: i.acc["requested"], {ids.ACC_BLOCK_ISSUES: text("Sneaky")}),
+        (ids.CAPTURE_REQ_MODAL, "project_id", lambda i: i.project, {ids.REQ_BLOCK_TITLE: text("Sneaky")}),
+        (ids.CAPTURE_CHANGE_MODAL, "project_id", lambda i: i.project, {ids.CHANGE_BLOCK_TITLE: text("Sneaky")}),
+        (ids.CAPTURE_RISK_MODAL, "project_id", lambda i: i.project, {ids.RISK_BLOCK_TITLE: text("Sneaky")}),
+        (ids.CAPTURE_FEEDBACK_MODAL, "project_id", lambda i: i.project,
+         {ids.FEEDBACK_BLOCK_KIND: {V: payloads.static_select("praise")}, ids.FEEDBACK_BLOCK_TEXT: text("Sneaky")}),
     ]]
 
 GROUPS = {"commands": COMMANDS, "requirement buttons": REQUIREMENT_BUTTONS, "change buttons": CHANGE_BUTTONS,
@@ -657,6 +734,7 @@ GROUPS = {"commands": COMMANDS, "requirement buttons": REQUIREMENT_BUTTONS, "cha
           "project, digest, reminder and home buttons": PROJECT_BUTTONS, "modals": VIEWS,
           "client items": CLIENT_ITEMS,
           "milestone acceptance buttons": ACCEPTANCE_BUTTONS,
+          "capture from the conversation": CAPTURE,
           "buttons carrying another project's or workspace's ids": FOREIGN,
           "modals about another workspace's items": FOREIGN_VIEWS}
 

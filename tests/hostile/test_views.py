@@ -65,6 +65,12 @@ OPENERS: dict[str, list[tuple[str, str, Any, str]]] = {
     ids.ACC_REQUEST_MODAL: [(ids.ACC_REQUEST, "milestone:done", PEOPLE.pm, INTERNAL_CHANNEL),
                             (ids.ACC_REQUEST, "acc_milestone:issues_reported", PEOPLE.dev, INTERNAL_CHANNEL)],
     ids.ACC_ISSUES_MODAL: [(ids.ACC_REPORT_ISSUES, "acc:requested", PEOPLE.client, CLIENT_CHANNEL)],
+    # capture from the conversation (issue 14): opened by message shortcuts
+    ids.CAPTURE_REQ_MODAL: [(f"shortcut:{ids.CAPTURE_REQ_SHORTCUT}", "", PEOPLE.client, CLIENT_CHANNEL)],
+    ids.CAPTURE_CHANGE_MODAL: [(f"shortcut:{ids.CAPTURE_CHANGE_SHORTCUT}", "", PEOPLE.pm, CLIENT_CHANNEL)],
+    ids.CAPTURE_RISK_MODAL: [(f"shortcut:{ids.CAPTURE_RISK_SHORTCUT}", "", PEOPLE.pm, INTERNAL_CHANNEL)],
+    ids.CAPTURE_FEEDBACK_MODAL: [(f"shortcut:{ids.CAPTURE_FEEDBACK_SHORTCUT}", "", PEOPLE.client,
+                                  CLIENT_CHANNEL)],
 }
 
 
@@ -101,6 +107,12 @@ def open_modals(hostile: Hostile, world: w.World, callback_id: str) -> list[dict
         if what.startswith("/"):
             built = payloads.slash_command(what, arg, user=user, channel_id=channel, response_url=url,
                                            trigger_id=f"open-{n}")
+        elif what.startswith("shortcut:"):  # a message shortcut on a client's message
+            ts = hostile.fake.add_message(channel, "Could we <b>also</b> get a *CSV* export? <!channel>",
+                                          user="U0CLIENT", team="T0EXT")
+            built = payloads.message_shortcut(what.split(":", 1)[1], user=user, channel_id=channel,
+                                              message_ts=ts, message_text="Could we <b>also</b> get a *CSV* export?",
+                                              message_team="T0EXT", response_url=url, trigger_id=f"open-{n}")
         else:
             value = _button_value(hostile, what, _item_value(arg, world.a))
             built = payloads.block_actions(what, value, user=user, channel_id=channel,

@@ -170,6 +170,14 @@ class World:
     a: Items
     b: Items
     x: Items
+    # capture from the conversation (issue 14): the fake Slack, so a payload can name a real message
+    fake: Any = None
+
+    def seed_message(self, channel: str, text: str, user: str = "U0CLIENT") -> str:
+        """A person's message in `channel` (its ts); a made-up ts without a fake."""
+        if self.fake is None:
+            return "1700000000.000200"
+        return self.fake.add_message(channel, text, user=user, team="T0EXT")
 
 
 def build_world(engine: Engine, clock: Clock, make_project: Any) -> World:
