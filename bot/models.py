@@ -139,6 +139,11 @@ class FeedbackKind(StrEnum):
 TEAM_SIDE = "team_"
 
 
+# Reports (issue 16): the trigger of the final satisfaction prompt posted when a project closes;
+# it still takes answers once the project is closed, and its comment asks what to do better.
+CLOSEOUT_TRIGGER = "closeout"
+
+
 class FollowUpStatus(StrEnum):
     open = "open"
     resolved = "resolved"

@@ -23,6 +23,10 @@ PROJECT_BLOCK_HOLIDAYS = "holidays"
 PROJECT_BLOCK_CADENCE = "feedback_cadence"
 PROJECT_BLOCK_OPTIONS = "options"
 PROJECT_CLOSE_CONFIRM = "project_close_confirm"
+# reports (issue 16): `/project close` asks in a modal, with the PM's retrospective note
+PROJECT_CLOSE_MODAL = "project_close_modal"
+PROJECT_CLOSE_BLOCK_WENT_WELL = "close_went_well"
+PROJECT_CLOSE_BLOCK_TO_IMPROVE = "close_to_improve"
 
 # The client intake message (its buttons open the modals of later features).
 INTAKE_NEW_REQUIREMENT = "intake_new_requirement"

@@ -62,6 +62,7 @@ def project_modal(
     flags = [
         option(t("project.option_anonymous", lang), "anonymous_feedback"),
         option(t("project.option_require_approval", lang), "require_pm_approval"),
+        option(t("reports.option_monthly_report", lang), "monthly_report"),  # reports (issue 16)
     ]
     on_flags = [o for o in flags if p and getattr(p, o["value"])]
 

@@ -36,6 +36,9 @@ class Kind(StrEnum):
     notice = "notice"  # a one-off message to a person or a channel (DM, "PM is told")
     update = "update"  # an in-place update of a target, rendered at send time
     undelivered = "undelivered"  # the PM is told what could not be sent, and why
+    # reports (issue 16)
+    monthly_report = "monthly_report"
+    closeout = "closeout"
 
 
 class TargetKind(StrEnum):
@@ -195,3 +198,26 @@ def update(target_value: str) -> str:
 def notice(*parts: object) -> str:
     """A one-off message; the caller names what makes it unique."""
     return _join("notice", *parts)
+
+
+# Reports (issue 16) ------------------------------------------------------------------------
+
+def monthly_report(project_id: int, month: str, audience: str = "client") -> str:
+    """`monthly:12:2026-11:client` (or `:internal`): one report per project, month and audience."""
+    return _join("monthly", project_id, month, audience)
+
+
+def monthly_month(key: str) -> str | None:
+    """The month ("2026-11") of a monthly report key."""
+    parsed = parse(key)
+    return parsed.part(1) if parsed.prefix == "monthly" else None
+
+
+def closeout(project_id: int) -> str:
+    """The close-out report of a project (once: a project closes once)."""
+    return _join("closeout", project_id)
+
+
+def closeout_prompt(project_id: int) -> str:
+    """The final satisfaction prompt of a closed project (once, whatever the cooldown)."""
+    return _join("closeout-prompt", project_id)

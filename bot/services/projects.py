@@ -45,6 +45,7 @@ SETTINGS_FIELDS = [
     "feedback_cadence_weeks",
     "anonymous_feedback",
     "require_pm_approval",
+    "monthly_report",  # reports (issue 16)
     "status",
 ]
 # The form field (a key of `ValidationFailed.errors`) of each attribute the project form edits.
@@ -55,6 +56,7 @@ FORM_FIELDS = {
     "digest_time": "digest_time", "working_days": "working_days", "holidays": "holidays",
     "feedback_cadence_weeks": "feedback_cadence", "anonymous_feedback": "options",
     "require_pm_approval": "options",
+    "monthly_report": "options",  # reports (issue 16)
 }
 
 
@@ -77,6 +79,7 @@ class ProjectInput:
     feedback_cadence_weeks: int = 0
     anonymous_feedback: bool = False
     require_pm_approval: bool = False
+    monthly_report: bool = False  # reports (issue 16)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class CleanProject:
     feedback_cadence_weeks: int
     anonymous_feedback: bool
     require_pm_approval: bool
+    monthly_report: bool = False  # reports (issue 16)
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,7 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         feedback_cadence_weeks=data.feedback_cadence_weeks,
         anonymous_feedback=data.anonymous_feedback,
         require_pm_approval=data.require_pm_approval,
+        monthly_report=data.monthly_report,
     )
 
 
@@ -228,7 +233,7 @@ def create(session: Session, clock: Clock, *, team_id: str, enterprise_id: str |
     clean = validate(session, team_id, data, facts=facts)
     now = clock.now()
     project = Project(team_id=team_id, enterprise_id=enterprise_id, created_by=actor, created_at=now,
-                      updated_at=now, **clean.__dict__)
+                      updated_at=now, monthly_report_since=now if clean.monthly_report else None, **clean.__dict__)
     session.add(project)
     session.flush()
     activity.record(session, clock, team_id=team_id, project_id=project.id, actor=actor, action="created",
@@ -262,6 +267,8 @@ def update(session: Session, clock: Clock, *, project: Project, actor: str, data
     if not plan.changes:
         return project
     project.updated_at = clock.now()
+    if "monthly_report" in plan.changes:  # a report due before it was turned on is not posted late
+        project.monthly_report_since = project.updated_at if project.monthly_report else None
     session.add(project)
     session.flush()
     old, new = activity.diff(before, activity.snapshot(project, SETTINGS_FIELDS))
