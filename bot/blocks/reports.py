@@ -141,10 +141,7 @@ def monthly_message(facts: MonthlyFacts, *, internal: bool) -> dict[str, Any]:
                    last=format_date(facts.last, lang))),
     ]
     # Satisfaction per prompt, and the month against the one before.
-    if facts.prompts:
-        body = capped(_prompt_lines(facts.prompts, lang), lang)
-    else:
-        body = t("reports.no_prompts", lang)
+    body = capped(_prompt_lines(facts.prompts, lang), lang) if facts.prompts else t("reports.no_prompts", lang)
     if facts.average is not None:
         body += "\n" + t("reports.average_line", lang, average=_number(facts.average),
                          trend=trend_arrow(facts.average, facts.previous_average),
