@@ -384,7 +384,9 @@ def closeout(session: Session, project: Project) -> CloseoutFacts:
     planned = planned_dates(session, [m.id for m in milestones if m.id is not None])
     facts.milestones = [_milestone_line(project, m, planned) for m in milestones]
 
-    stats = prompt_stats(session, project.id, limit=1000)
+    # The final prompt counts once answered (in a later export), not while it is being posted.
+    stats = [s for s in prompt_stats(session, project.id, limit=1000)
+             if s.answers or s.prompt.trigger != models.CLOSEOUT_TRIGGER]
     facts.prompts = _prompt_lines(project, stats)
     facts.average = average(_client_scores(session, project.id))
 
