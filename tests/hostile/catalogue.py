@@ -51,6 +51,7 @@ CALLBACKS: list[str] = [
     ids.CHANGE_REJECT_MODAL, ids.MILESTONE_MODAL, ids.MILESTONE_EDIT_MODAL, ids.MILESTONE_PICK_MODAL, ids.RISK_MODAL,
     ids.RISK_REVIEW_MODAL, ids.FEEDBACK_COMMENT_MODAL, ids.FEEDBACK_MODAL, ids.FEEDBACK_RESOLVE_MODAL,
     ids.DIGEST_NOTE_MODAL,
+    ids.PROJECT_CLOSE_MODAL,  # reports (issue 16)
 ]
 
 # Names in ids.py that are neither an action_id nor a callback_id (block ids, option values,

@@ -58,6 +58,7 @@ OPENERS: dict[str, list[tuple[str, str, Any, str]]] = {
     ids.FEEDBACK_MODAL: [("/feedback", "", PEOPLE.client, CLIENT_CHANNEL), ("/feedback", "", PEOPLE.pm, "D0PMBOT")],
     ids.FEEDBACK_RESOLVE_MODAL: [(ids.FEEDBACK_RESOLVE, "follow_up", PEOPLE.pm, "D0PMBOT")],
     ids.DIGEST_NOTE_MODAL: [(ids.DIGEST_ADD_NOTE, "week", PEOPLE.pm, "D0PMBOT")],
+    ids.PROJECT_CLOSE_MODAL: [("/project", "close", PEOPLE.pm, CLIENT_CHANNEL)],  # reports (issue 16)
 }
 
 
