@@ -169,7 +169,6 @@ def test_close_asks_first_then_closes(slack, fake_slack, people, session):
     """`/project close` asks in a modal (with an optional retrospective note); nothing is closed
     until it is submitted. (The close-out report itself: tests/e2e/test_reports.py.)"""
     submit_project(slack, people.pm)
-    [project] = _projects(session)
     slack.command("/project", "close", user=people.pm)
     view = fake_slack.wait_for("views.open")[0].params["view"]
     assert view["callback_id"] == ids.PROJECT_CLOSE_MODAL
