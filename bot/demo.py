@@ -52,6 +52,9 @@ def _load_feature_demos() -> None:
 
         # digest and reminders (issue 6)
         "bot.demo_parts.digest",
+
+        # monthly and close-out reports (issue 16)
+        "bot.demo_parts.reports",
     ):
         try:
             importlib.import_module(module)

@@ -69,7 +69,7 @@ def hours_text(value: Decimal | None) -> str:
 def days_text(days: int | None, lang: str) -> str:
     if days is None:
         return "–"
-    return t("reports.days", lang, days=f"{days:+d}")
+    return t("reports.days_one" if abs(days) == 1 else "reports.days", lang, days=f"{days:+d}")
 
 
 def cost_text(cost: dict[str, Decimal]) -> str:
@@ -95,12 +95,13 @@ def slip_text(m: MilestoneLine, lang: str) -> str:
     days = m.slip_days
     if days == 0:
         return t("reports.slip_none", lang)
-    return t("reports.slip_late" if days > 0 else "reports.slip_early", lang, days=abs(days))
+    key = "reports.slip_late" if days > 0 else "reports.slip_early"
+    return t(key + "_one" if abs(days) == 1 else key, lang, days=abs(days))
 
 
 def milestone_line(m: MilestoneLine, lang: str) -> str:
     actual = t("reports.actual_done", lang, date=format_date(m.actual, lang)) if m.actual \
-        else t("reports.actual_open", lang)
+        else t("reports.actual_late" if m.late else "reports.actual_open", lang)
     return t("reports.milestone_line", lang, name=safe(m.name, TITLE_LIMIT), planned=format_date(m.planned, lang),
              due=format_date(m.due, lang), actual=actual, slip=slip_text(m, lang))
 
@@ -116,7 +117,8 @@ def trend_arrow(now: float | None, before: float | None) -> str:
 
 
 def _prompt_lines(prompts: list, lang: str) -> list[str]:
-    return [t("reports.prompt_line", lang, day=format_date(p.day, lang), question=safe(p.question, TITLE_LIMIT),
+    return [t("reports.prompt_line_one" if p.answers == 1 else "reports.prompt_line", lang,
+              day=format_date(p.day, lang), question=safe(p.question, TITLE_LIMIT),
               average=_number(p.average), answers=p.answers) if p.answers
             else t("reports.prompt_line_no_answer", lang, day=format_date(p.day, lang),
                    question=safe(p.question, TITLE_LIMIT)) for p in prompts]
@@ -210,7 +212,8 @@ def closeout_message(facts: CloseoutFacts) -> dict[str, Any]:
 
     # The satisfaction trend.
     if facts.prompts:
-        trend = t("reports.trend_line", lang, spark=sparkline([p.average for p in facts.prompts[-20:]]),
+        key = "reports.trend_line_one" if len(facts.prompts) == 1 else "reports.trend_line"
+        trend = t(key, lang, spark=sparkline([p.average for p in facts.prompts[-20:]]),
                   average=_number(facts.average), count=len(facts.prompts))
         body = trend + "\n" + capped(_prompt_lines(facts.prompts[::-1], lang), lang)
     else:

@@ -64,7 +64,8 @@ def render_markdown(facts: reports.CloseoutFacts) -> str:
         out.append(t("reports.no_milestones", lang))
     out += ["", f"## {t('reports.doc_trend', lang)}", ""]
     if facts.prompts:
-        out.append(t("reports.doc_average", lang, average="–" if facts.average is None else f"{facts.average:.1f}",
+        key = "reports.doc_average_one" if len(facts.prompts) == 1 else "reports.doc_average"
+        out.append(t(key, lang, average="–" if facts.average is None else f"{facts.average:.1f}",
                      count=len(facts.prompts)))
         out.append("")
         out += [f"- {p.day.isoformat()} · {md_inline(p.question)}: "

@@ -85,11 +85,19 @@ class MilestoneLine:
     planned: date  # the due date it was created with
     due: date  # its due date now (moved by approved changes or edits)
     actual: date | None  # when it was marked done
+    as_of: date | None = None  # the day the report speaks of (the month's end, the close)
+
+    @property
+    def late(self) -> bool:
+        """Not done, and its due date passed by the day the report speaks of."""
+        return self.actual is None and self.as_of is not None and self.due < self.as_of
 
     @property
     def slip_days(self) -> int:
-        """How far it slipped from the plan: to its actual date when done, else its due date."""
-        return ((self.actual or self.due) - self.planned).days
+        """How far it slipped from the plan: to its actual date when done; to the report's day
+        when it is late (at least that much); else to its due date."""
+        end = self.actual or (self.as_of if self.late and self.as_of else self.due)
+        return (end - self.planned).days
 
 
 @dataclass(frozen=True)
@@ -252,9 +260,9 @@ def moved_in(session: Session, milestone_ids: list[int], start: datetime, end: d
     return {r.entity_id for r in rows if r.entity_id is not None and "due_date" in (r.after or {})}
 
 
-def _milestone_line(project: Project, m: Milestone, planned: dict[int, date]) -> MilestoneLine:
+def _milestone_line(project: Project, m: Milestone, planned: dict[int, date], as_of: date) -> MilestoneLine:
     return MilestoneLine(name=m.name, planned=planned.get(m.id or 0, m.due_date), due=m.due_date,
-                         actual=calendar.local_date(project, m.done_at) if m.done else None)
+                         actual=calendar.local_date(project, m.done_at) if m.done else None, as_of=as_of)
 
 
 def _prompt_lines(project: Project, stats: list) -> list[PromptLine]:
@@ -309,7 +317,7 @@ def monthly(session: Session, project: Project, month: str) -> MonthlyFacts:
         done_here = m.done and m.done_at is not None and start <= m.done_at < end
         due_here = first <= m.due_date <= facts.last and not m.done
         if m.id in moved or done_here or due_here:
-            facts.slips.append(_milestone_line(project, m, planned))
+            facts.slips.append(_milestone_line(project, m, planned, next_month(first)))
 
     reqs = session.exec(select(Requirement).where(
         Requirement.project_id == project.id,
@@ -382,7 +390,8 @@ def closeout(session: Session, project: Project) -> CloseoutFacts:
     milestones = session.exec(select(Milestone).where(Milestone.project_id == project.id)
                               .order_by(col(Milestone.due_date), col(Milestone.id))).all()
     planned = planned_dates(session, [m.id for m in milestones if m.id is not None])
-    facts.milestones = [_milestone_line(project, m, planned) for m in milestones]
+    as_of = facts.closed or calendar.today(project, project.updated_at)
+    facts.milestones = [_milestone_line(project, m, planned, as_of) for m in milestones]
 
     # The final prompt counts once answered (in a later export), not while it is being posted.
     stats = [s for s in prompt_stats(session, project.id, limit=1000)

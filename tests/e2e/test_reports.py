@@ -69,6 +69,8 @@ def seed_month(engine, project_id: int) -> None:
         s.add(ActivityLog(team_id="T0TEAM", project_id=project_id, actor_user_id="U0CLIENT", action="rescheduled",
                           entity_type="milestone", entity_id=beta.id, before={"due_date": "2026-11-20"},
                           after={"due_date": "2026-11-25", "days": 5}, created_at=NOV + timedelta(days=1)))
+        s.add(Milestone(project_id=project_id, name="Launch", due_date=date(2026, 11, 27), progress=80,
+                        created_at=NOV, updated_at=NOV))  # late: not done when November ended
         for n in range(3):
             s.add(Requirement(project_id=project_id, title=f"Export to PDF {n}", raised_by="U0CLIENT",
                               status="confirmed" if n == 0 else "proposed",
@@ -108,6 +110,7 @@ def test_monthly_report_once_on_the_first_working_day_across_restarts(deps, fake
         assert "1 approved · schedule +5 days · effort 12.5 h" in text  # change requests and total impact
         assert "CR-1 Add dark mode: +5 days · 12.5 h" in text
         assert "*Beta*: planned Fri 20 Nov 2026 · due Wed 25 Nov 2026 · done Mon 30 Nov 2026 · 10 days late" in text
+        assert "*Launch*: planned Fri 27 Nov 2026 · due Fri 27 Nov 2026 · not done yet, late · 4 days late" in text
         assert "3 raised, 1 confirmed" in text
         assert "<!here>" not in text
     assert "4,800.00" not in shown and "EUR" not in shown
@@ -222,7 +225,7 @@ def test_close_posts_the_report_internally_and_the_final_prompt_once(slack, fake
     assert "Delivered (2)" in text and "done &lt;b&gt;item&lt;/b&gt;" in text
     assert "1 approved · schedule +5 days · effort 12 h · cost 4,800.00 EUR" in text and "Skip" not in text
     assert "*Beta*: planned Fri 20 Nov 2026 · due Wed 25 Nov 2026 · not done yet · 5 days late" in text
-    assert "average *2.0 / 5* over 1 questions" in text
+    assert "average *2.0 / 5* over 1 question" in text
     assert "Follow-up #1 (2): Slow answers" in text
     assert "Weekly demos &lt;!channel&gt;" in text and "Agree criteria earlier" in text
     assert posts(fake_slack, "C0CLIENT", "closeout:") == []  # never in the client channel

@@ -41,7 +41,8 @@ def _changes(n: int, text: str) -> list[ChangeLine]:
 
 def _milestones(n: int, text: str) -> list[MilestoneLine]:
     return [MilestoneLine(name=text + str(i), planned=DAY, due=DAY + timedelta(days=i),
-                          actual=DAY + timedelta(days=2 * i - 50) if i % 2 else None) for i in range(n)]
+                          actual=DAY + timedelta(days=2 * i - 50) if i % 2 else None,
+                          as_of=DAY + timedelta(days=15) if i % 3 else None) for i in range(n)]
 
 
 def _items(n: int, text: str) -> list[ItemLine]:
