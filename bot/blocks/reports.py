@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at r
 
 LIST_LIMIT = 5  # lines per list before "…and N more"
 TITLE_LIMIT = 150
-RETRO_LIMIT = 1500
+RETRO_LIMIT = 2900
 
 
 # Shared pieces ----------------------------------------------------------------------------------
@@ -231,8 +231,8 @@ def closeout_message(facts: CloseoutFacts) -> dict[str, Any]:
     # The PM's retrospective note.
     well = safe(facts.went_well, RETRO_LIMIT) or t("reports.retro_none", lang)
     better = safe(facts.to_improve, RETRO_LIMIT) or t("reports.retro_none", lang)
-    blocks.append(_section(t("reports.title_retro", lang),
-                           t("reports.retro_body", lang, went_well=well, to_improve=better)))
+    blocks.append(_section(t("reports.title_retro", lang), f"*{t('reports.label_went_well', lang)}*\n{well}"))
+    blocks.append({"type": "section", "text": mrkdwn(f"*{t('reports.label_to_improve', lang)}*\n{better}")})
     blocks.append(_context(t("reports.closeout_footer", lang, name=safe(facts.project_name, 80))))
     return {"text": t("reports.closeout_header", lang, name=safe(facts.project_name, 80)), "blocks": blocks}
 
