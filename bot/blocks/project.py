@@ -159,6 +159,8 @@ def project_summary(project: Project, lang: str) -> list[dict[str, Any]]:
     extra = [
         t("project.show_holidays", lang, value=", ".join(project.holidays) or t("common.none", lang)),
         t("project.show_feedback", lang, value=cadence),
+        # reports (issue 16)
+        t("reports.show_monthly_on" if project.monthly_report else "reports.show_monthly_off", lang),
     ]
     return [
         {"type": "section", "text": mrkdwn(t("project.show_title", lang, name=safe(project.name, HEADER_TEXT)))},

@@ -152,6 +152,8 @@ def test_the_edit_form_offers_the_monthly_report_off_by_default(slack, fake_slac
     options = next(b for b in view["blocks"] if b["block_id"] == ids.PROJECT_BLOCK_OPTIONS)["element"]
     assert "monthly_report" in [o["value"] for o in options["options"]]
     assert "monthly_report" not in [o["value"] for o in options.get("initial_options", [])]
+    shown = slack.command("/project", "show", user=people.pm).json()
+    assert "*Monthly report*\nOff" in [f["text"] for b in shown["blocks"] for f in b.get("fields", [])]
 
 
 def test_monthly_report_in_chinese(deps, fake_slack, make_project, clock, engine):
