@@ -4,6 +4,7 @@ requests to the running app, the fake Slack Web API recording what was sent. Con
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from sqlmodel import select
 from bot.app import create_app, deps_of
 from bot.blocks import ids
 from bot.db import session_scope
+from bot.flows.reports import run_monthly
 from bot.jobs.scheduler import tick
 from bot.models import (
     ActivityLog,
@@ -115,6 +117,29 @@ def test_monthly_report_once_on_the_first_working_day_across_restarts(deps, fake
         assert "<!here>" not in text
     assert "4,800.00" not in shown and "EUR" not in shown
     assert "cost 4,800.00 EUR" in full
+
+
+def test_racing_processes_and_a_failed_post_still_give_one_report(settings, engine, clock, fake_slack,
+                                                                   make_project):
+    make_project(monthly_report=True)
+    clock.set(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))  # Tue 1 December, 09:00 in Shanghai
+    a = deps_of(create_app(settings, engine=engine, clock=clock))
+    b = deps_of(create_app(settings, engine=engine, clock=clock))
+    a.worker, b.worker = "process-a", "process-b"
+    fake_slack.fail("chat.postMessage", status=500, times=10)  # Slack is down for this tick's posts
+    fake_slack.delay("chat.postMessage", 0.1, times=10)
+    threads = [threading.Thread(target=run_monthly, args=(d,)) for d in (a, b, a, b)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert posts(fake_slack, "C0CLIENT", "monthly:") == []
+    fake_slack.clear_faults()
+    clock.set(datetime(2026, 12, 1, 2, 0, tzinfo=UTC))  # an hour later, both processes tick again
+    tick(a)
+    tick(b)
+    assert len(posts(fake_slack, "C0CLIENT", "monthly:")) == 1
+    assert len(posts(fake_slack, "C0INTERNAL", "monthly:")) == 1
 
 
 def test_a_weekend_first_moves_the_report_to_monday_and_a_late_setting_posts_nothing_late(
