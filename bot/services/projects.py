@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
+from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
@@ -279,12 +280,21 @@ def update(session: Session, clock: Clock, *, project: Project, actor: str, data
 
 
 def close(session: Session, clock: Clock, *, project: Project, actor: str) -> Project:
+    """Close an active project. A conditional UPDATE, so of two closes at the same moment one
+    wins and the other is refused (what a close owes — the close-out report — is owed once)."""
     if project.status == ProjectStatus.closed:
         raise InvalidTransition("project.error_already_closed", name=project.name)
-    project.status = ProjectStatus.closed
-    project.closed_at = project.updated_at = clock.now()
-    session.add(project)
+    now = clock.now()
     session.flush()
+    result = session.execute(
+        sql_update(Project)
+        .where(col(Project.id) == project.id, col(Project.status) == ProjectStatus.active)
+        .values(status=ProjectStatus.closed, closed_at=now, updated_at=now, version=col(Project.version) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise InvalidTransition("project.error_already_closed", name=project.name)
+    session.refresh(project)
     activity.record(session, clock, team_id=project.team_id, project_id=project.id, actor=actor, action="closed",
                     entity_type="project", entity_id=project.id, before={"status": ProjectStatus.active.value},
                     after={"status": ProjectStatus.closed.value})

@@ -14,6 +14,7 @@ from sqlmodel import select
 from bot.app import create_app, deps_of
 from bot.blocks import ids
 from bot.db import session_scope
+from bot.flows.reports import close as close_project
 from bot.flows.reports import run_monthly
 from bot.jobs.scheduler import tick
 from bot.models import (
@@ -27,6 +28,7 @@ from bot.models import (
     Project,
     Requirement,
 )
+from bot.services.errors import InvalidTransition
 from tests.e2e.helpers import submit_project
 from tests.fakes import payloads as p
 
@@ -292,6 +294,31 @@ def test_close_posts_the_report_internally_and_the_final_prompt_once(slack, fake
     assert "Weekly demos \\<!channel>" in md and "Agree criteria earlier" in md
     assert main(["export", "closeout", "--project", "Acme Web Shop", "--format", "csv"]) == 2
     assert main(["export", "closeout", "--project", "Nope"]) == 1
+
+
+def test_two_closes_at_the_same_moment_close_once(settings, engine, clock, fake_slack, make_project, session):
+    project = make_project()
+    a = deps_of(create_app(settings, engine=engine, clock=clock))
+    b = deps_of(create_app(settings, engine=engine, clock=clock))
+    outcomes: list[str] = []
+
+    def close(deps) -> None:
+        try:
+            close_project(deps, user_id="U0PM", project_id=project.id, channel_id="C0CLIENT", went_well="Both")
+            outcomes.append("closed")
+        except InvalidTransition:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=close, args=(d,)) for d in (a, b, a, b)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(outcomes) == ["closed", "refused", "refused", "refused"]
+    assert len(posts(fake_slack, "C0INTERNAL", "closeout:")) == 1
+    assert len(posts(fake_slack, "C0CLIENT", "closeout-prompt:")) == 1
+    assert len(session.exec(select(FeedbackPrompt)).all()) == 1
+    assert len(session.exec(select(ActivityLog).where(ActivityLog.action == "closed")).all()) == 1
 
 
 def test_without_internal_channel_the_report_goes_to_the_pm_by_dm(slack, fake_slack, people, make_project, session):
