@@ -41,7 +41,8 @@ def render_markdown(facts: reports.CloseoutFacts) -> str:
               dropped=len(facts.dropped), open=len(facts.not_delivered)), ""]
     for key, items in (("reports.doc_delivered", facts.delivered), ("reports.doc_deferred", facts.deferred),
                        ("reports.doc_dropped", facts.dropped), ("reports.doc_not_delivered", facts.not_delivered)):
-        out += [f"### {t(key, lang)} ({len(items)})", "", *_items(items, lang), ""]
+        heading = t("reports.doc_group", lang, title=t(key, lang), count=len(items))
+        out += [f"### {heading}", "", *_items(items, lang), ""]
 
     out += [f"## {t('reports.doc_changes', lang)}", ""]
     total = t("reports.doc_changes_total", lang, count=len(facts.changes), days=days_text(facts.impact.days, lang),
@@ -51,10 +52,10 @@ def render_markdown(facts: reports.CloseoutFacts) -> str:
             f"{money(v)} {md_inline(k)}".strip() for k, v in sorted(facts.impact.cost.items())))
     out += [total, ""]
     for c in facts.changes:
-        line = f"- CR-{c.id} {md_inline(c.title)}: {days_text(c.days, lang)} · {hours_text(c.hours)} h"
+        impact = t("reports.impact", lang, days=days_text(c.days, lang), hours=hours_text(c.hours))
         if c.cost is not None:
-            line += f" · {money(c.cost)} {md_inline(c.currency or '')}".rstrip()
-        out.append(line)
+            impact += t("reports.impact_cost", lang, cost=f"{money(c.cost)} {md_inline(c.currency or '')}".strip())
+        out.append("- " + t("reports.change_line", lang, id=c.id, title=md_inline(c.title), impact=impact))
     out += ["", f"## {t('reports.doc_milestones', lang)}", ""]
     if facts.milestones:
         out += [t("reports.doc_milestone_head", lang), "| --- | --- | --- | --- | --- |"]
@@ -68,8 +69,11 @@ def render_markdown(facts: reports.CloseoutFacts) -> str:
         out.append(t(key, lang, average="–" if facts.average is None else f"{facts.average:.1f}",
                      count=len(facts.prompts)))
         out.append("")
-        out += [f"- {p.day.isoformat()} · {md_inline(p.question)}: "
-                f"{'–' if p.average is None else f'{p.average:.1f}'} / 5 ({p.answers})" for p in facts.prompts]
+        out += ["- " + (t("reports.prompt_line_one" if p.answers == 1 else "reports.prompt_line", lang,
+                          day=p.day.isoformat(), question=md_inline(p.question),
+                          average="–" if p.average is None else f"{p.average:.1f}", answers=p.answers)
+                        if p.answers else t("reports.prompt_line_no_answer", lang, day=p.day.isoformat(),
+                                            question=md_inline(p.question))) for p in facts.prompts]
     else:
         out.append(t("reports.no_prompts_ever", lang))
     out += ["", f"## {t('reports.doc_open', lang)}", ""]

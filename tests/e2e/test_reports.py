@@ -331,7 +331,8 @@ def test_without_internal_channel_the_report_goes_to_the_pm_by_dm(slack, fake_sl
     assert session.exec(select(Project)).one().status == "closed"
 
 
-def test_close_out_in_chinese(slack, fake_slack, people, make_project, engine, clock):
+def test_close_out_in_chinese(slack, fake_slack, people, make_project, engine, clock, database_url, monkeypatch,
+                              capsys):
     project = make_project(language="zh-CN")
     seed_project_life(engine, project.id, clock)
     close_with_note(slack, fake_slack, people.pm, "每周演示", None)
@@ -342,3 +343,9 @@ def test_close_out_in_chinese(slack, fake_slack, people, make_project, engine, c
     assert "已交付 2 项 · 已延后 1 项 · 已放弃 1 项 · 仍未完成 1 项" in text and "每周演示" in text
     [final] = posts(fake_slack, "C0CLIENT", "closeout-prompt:")
     assert "已顺利完成" in final["text"] and "下次我们可以在哪些方面做得更好？" in _dump(final["blocks"])
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    assert main(["export", "closeout", "--project", "Acme Web Shop", "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith("# 结项报告：Acme Web Shop") and "### 已交付（2）" in md and "每周演示" in md
