@@ -133,18 +133,23 @@ def cmd_remind(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-EXPORT_KINDS = ("requirements", "changes")
+EXPORT_KINDS = ("requirements", "changes", "closeout")
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
-    """`pmbot export requirements|changes --project NAME [--format md|csv] [--output FILE]`."""
+    """`pmbot export requirements|changes|closeout --project NAME [--format md|csv] [--output FILE]`
+    (the close-out report is Markdown only)."""
     from sqlmodel import select
 
     from bot.db import make_engine, session_scope
     from bot.models import Project
-    from bot.services import export_changes, export_requirements
+    from bot.services import export_changes, export_closeout, export_requirements
 
-    render = {"requirements": export_requirements.render, "changes": export_changes.render}[args.kind]
+    if args.kind == "closeout" and args.format != "md":
+        print("pmbot export: the close-out report exports as Markdown only (--format md).", file=sys.stderr)
+        return 2
+    render = {"requirements": export_requirements.render, "changes": export_changes.render,
+              "closeout": export_closeout.render}[args.kind]
     engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     with session_scope(engine) as session:
         found = list(session.exec(select(Project).where(Project.name == args.project)))
@@ -231,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     remind = sub.add_parser("remind", help="send due reminders now (idempotent within the day)")
     remind.add_argument("--dry-run", action="store_true", help="show what would be sent")
     remind.set_defaults(func=cmd_remind)
-    export = sub.add_parser("export", help="write a project's requirements document or change log")
+    export = sub.add_parser("export", help="write a project's requirements document, change log or close-out report")
     export.add_argument("kind", choices=EXPORT_KINDS)
     export.add_argument("--project", required=True, help="the project's name")
     export.add_argument("--format", choices=("md", "csv"), default="md")

@@ -59,6 +59,8 @@ def _load_feature_demos() -> None:
         "bot.demo_parts.acceptance",
         # capture from the conversation (issue 14)
         "bot.demo_parts.capture",
+        # monthly and close-out reports (issue 16)
+        "bot.demo_parts.reports",
     ):
         try:
             importlib.import_module(module)

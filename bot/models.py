@@ -139,6 +139,11 @@ class FeedbackKind(StrEnum):
 TEAM_SIDE = "team_"
 
 
+# Reports (issue 16): the trigger of the final satisfaction prompt posted when a project closes;
+# it still takes answers once the project is closed, and its comment asks what to do better.
+CLOSEOUT_TRIGGER = "closeout"
+
+
 class FollowUpStatus(StrEnum):
     open = "open"
     resolved = "resolved"
@@ -198,6 +203,12 @@ class Project(SQLModel, table=True):
     created_at: datetime = _created()
     updated_at: datetime = _created()
     closed_at: datetime | None = _ts()
+    # Reports (issue 16): the monthly report (on since when: a report due before it was turned
+    # on is not posted late) and the PM's retrospective note, asked for when the project closes.
+    monthly_report: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    monthly_report_since: datetime | None = _ts()
+    retro_went_well: str | None = Field(default=None, sa_type=sa.Text)
+    retro_to_improve: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Requirement(SQLModel, table=True):

@@ -19,7 +19,7 @@ from bot.blocks.common import project_picker
 from bot.blocks.pagination import pager
 from bot.blocks.text import fit_blocks, mention, mrkdwn, option, plain_text, safe
 from bot.i18n import t
-from bot.models import FeedbackKind, FeedbackPrompt, FeedbackResponse, FollowUp, Project
+from bot.models import CLOSEOUT_TRIGGER, FeedbackKind, FeedbackPrompt, FeedbackResponse, FollowUp, Project
 
 FACES = {1: "😞", 2: "🙁", 3: "😐", 4: "🙂", 5: "😄"}
 SCORE_LABELS = {1: "feedback.score_1", 2: "feedback.score_2", 3: "feedback.score_3", 4: "feedback.score_4",
@@ -98,12 +98,15 @@ def prompt_message(prompt: FeedbackPrompt, project: Project) -> dict[str, Any]:
     buttons.append({"type": "button", "action_id": ids.FEEDBACK_COMMENT, "value": str(prompt.id),
                     "text": plain_text(t("feedback.add_comment", lang), kit.BUTTON_TEXT)})
     note_key = "feedback.prompt_note_anonymous" if prompt.anonymous else "feedback.prompt_note"
+    note = t(note_key, lang)
+    if prompt.trigger == CLOSEOUT_TRIGGER:  # the final prompt of a project: what to do better next time
+        note = t("reports.final_prompt_note", lang) + "\n" + note
     return {
         "text": t("feedback.prompt_text", lang, question=question),
         "blocks": [
             {"type": "section", "text": mrkdwn(t("feedback.prompt_title", lang, question=question))},
             {"type": "actions", "block_id": ids.feedback_prompt_block(prompt.id), "elements": buttons},
-            {"type": "context", "elements": [mrkdwn(t(note_key, lang), kit.CONTEXT_TEXT)]},
+            {"type": "context", "elements": [mrkdwn(note, kit.CONTEXT_TEXT)]},
         ],
     }
 
@@ -128,7 +131,8 @@ def comment_modal(prompt: FeedbackPrompt, lang: str, *, existing: FeedbackRespon
     blocks = [
         {"type": "section", "text": mrkdwn(t("feedback.comment_question", lang, question=safe(prompt.question, 2000)))},
         _input(ids.FEEDBACK_BLOCK_SCORE, t("feedback.label_score", lang), score_el, optional=True),
-        _input(ids.FEEDBACK_BLOCK_COMMENT, t("feedback.label_comment", lang),
+        _input(ids.FEEDBACK_BLOCK_COMMENT, t("reports.final_comment_label" if prompt.trigger == CLOSEOUT_TRIGGER
+                                             else "feedback.label_comment", lang),
                _text_input(lang, "feedback.placeholder_comment", existing.comment if existing else None),
                hint=t("feedback.hint_anonymous", lang) if prompt.anonymous else None),
     ]

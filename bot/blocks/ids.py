@@ -41,6 +41,10 @@ def parse_calendar_value(value: str | None) -> tuple[str, str] | None:
     if not re.fullmatch(r"[A-Za-z]{2}", country) or len(subdivision) > 32:
         return None
     return country.upper(), subdivision
+# reports (issue 16): `/project close` asks in a modal, with the PM's retrospective note
+PROJECT_CLOSE_MODAL = "project_close_modal"
+PROJECT_CLOSE_BLOCK_WENT_WELL = "close_went_well"
+PROJECT_CLOSE_BLOCK_TO_IMPROVE = "close_to_improve"
 
 # The client intake message (its buttons open the modals of later features).
 INTAKE_NEW_REQUIREMENT = "intake_new_requirement"

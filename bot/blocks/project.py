@@ -66,6 +66,7 @@ def project_modal(
     flags = [
         option(t("project.option_anonymous", lang), "anonymous_feedback"),
         option(t("project.option_require_approval", lang), "require_pm_approval"),
+        option(t("reports.option_monthly_report", lang), "monthly_report"),  # reports (issue 16)
     ]
     on_flags = [o for o in flags if p and getattr(p, o["value"])]
 
@@ -242,6 +243,8 @@ def project_summary(project: Project, lang: str, coming_days_off: list[tuple[dat
         t("calendar.show_coming", lang, value="\n".join(coming) or t("calendar.coming_none", lang)),
         t("project.show_feedback", lang, value=cadence),
         t("acceptance.show_auto_accept", lang, value=auto_accept_label(project.auto_accept_after_days, lang)),
+        # reports (issue 16)
+        t("reports.show_monthly_on" if project.monthly_report else "reports.show_monthly_off", lang),
     ]
     return [
         {"type": "section", "text": mrkdwn(t("project.show_title", lang, name=safe(project.name, HEADER_TEXT)))},

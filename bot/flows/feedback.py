@@ -40,6 +40,7 @@ from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import (
+    CLOSEOUT_TRIGGER,
     FeedbackPrompt,
     FeedbackResponse,
     FollowUp,
@@ -209,8 +210,10 @@ def _prompt(u: Unit, result: Answered, who: Who, prompt_id: int | None, *, in_ch
     return prompt
 
 
-def _may_answer(project: Project, who: Who) -> None:
-    if project.status != ProjectStatus.active:
+def _may_answer(project: Project, who: Who, prompt: FeedbackPrompt | None = None) -> None:
+    """Answers go to an active project's prompts, and to the final prompt of a closed one."""
+    final = prompt is not None and prompt.trigger == CLOSEOUT_TRIGGER
+    if project.status != ProjectStatus.active and not final:
         raise InvalidTransition("feedback.prompt_closed")
     feedback.may_answer(project, who.user_id, client_side=who.client_side)
 
@@ -348,7 +351,7 @@ def answer_score(deps: Deps, who: Who, *, prompt_id: int | None, score: str) -> 
         if value is None:
             raise DomainError("feedback.error_score")
         assert result.project is not None
-        _may_answer(result.project, who)
+        _may_answer(result.project, who, prompt)
         recorded = feedback.record_score(u.session, u.clock, prompt=prompt, project=result.project,
                                          user_id=who.user_id, score=value, secret=secret_of(deps),
                                          client_side=who.client_side)
@@ -364,7 +367,7 @@ def comment_form(deps: Deps, who: Who, prompt_id: int | None) -> Answered:
     with _unit(deps, result) as u:
         prompt = _prompt(u, result, who, prompt_id, in_channel=True)
         assert result.project is not None
-        _may_answer(result.project, who)
+        _may_answer(result.project, who, prompt)
         result.response = feedback.my_answer(u.session, prompt, who.user_id, secret_of(deps))
     return result
 
@@ -375,7 +378,7 @@ def comment(deps: Deps, who: Who, *, prompt_id: int | None, score: str | None, t
     with _unit(deps, result) as u:
         prompt = _prompt(u, result, who, prompt_id, in_channel=False)
         assert result.project is not None
-        _may_answer(result.project, who)
+        _may_answer(result.project, who, prompt)
         value, text = feedback.parse_answer(score, text)
         recorded = feedback.answer(u.session, u.clock, prompt=prompt, project=result.project,
                                    user_id=who.user_id, secret=secret_of(deps), score=value, comment=text,

@@ -44,6 +44,9 @@ class Kind(StrEnum):
     # capture from the conversation (issue 14)
     capture_receipt = "capture_receipt"  # "Captured as REQ-12: …" in the message's thread
     capture_reaction = "capture_reaction"  # :white_check_mark: on the captured message
+    # reports (issue 16)
+    monthly_report = "monthly_report"
+    closeout = "closeout"
 
 
 class TargetKind(StrEnum):
@@ -255,3 +258,24 @@ def capture_receipt(kind: str, record_id: int) -> str:
 def capture_reaction(channel_id: str, ts: str) -> str:
     """The bot's :white_check_mark: on a captured message (once per message, whatever the kinds)."""
     return _join("capture-reaction", channel_id, ts)
+# Reports (issue 16) ------------------------------------------------------------------------
+
+def monthly_report(project_id: int, month: str, audience: str = "client") -> str:
+    """`monthly:12:2026-11:client` (or `:internal`): one report per project, month and audience."""
+    return _join("monthly", project_id, month, audience)
+
+
+def monthly_month(key: str) -> str | None:
+    """The month ("2026-11") of a monthly report key."""
+    parsed = parse(key)
+    return parsed.part(1) if parsed.prefix == "monthly" else None
+
+
+def closeout(project_id: int) -> str:
+    """The close-out report of a project (once: a project closes once)."""
+    return _join("closeout", project_id)
+
+
+def closeout_prompt(project_id: int) -> str:
+    """The final satisfaction prompt of a closed project (once, whatever the cooldown)."""
+    return _join("closeout-prompt", project_id)

@@ -11,16 +11,18 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
 from bot.blocks.project import calendar_options as calendar_options_for
-from bot.blocks.project import close_prompt, project_list, project_modal, project_summary
+from bot.blocks.project import project_list, project_modal, project_summary
+from bot.blocks.reports import close_modal
 from bot.blocks.text import mention, option, safe
 from bot.deps import Deps
 from bot.flows import projects as flow
+from bot.flows import reports as reports_flow
 from bot.handlers import common as h
 from bot.handlers.routes import Routes
 from bot.i18n import LANGUAGES, t
 from bot.models import Project
 from bot.services import calendar, holiday_regions, projects
-from bot.services.errors import DomainError, ValidationFailed
+from bot.services.errors import DomainError, NotFound, ValidationFailed
 
 FIELD_TO_BLOCK = {
     "name": ids.PROJECT_BLOCK_NAME,
@@ -74,9 +76,9 @@ def project_command(ack: Ack, body: dict[str, Any], context: BoltContext, respon
     elif sub == "close" and project is not None:
         if project.status != "active":
             ack(h.refusal("project.error_already_closed", lang, name=safe(project.name, 200)))
-        else:
-            ack(h.message(t("project.close_question", lang, name=safe(project.name, 200)),
-                        close_prompt(project, lang)))
+        else:  # the confirmation is a modal asking for the PM's retrospective note (reports, issue 16)
+            ack()
+            _open_close_modal(deps, body, channel_id, lang)
     elif sub == "help":
         ack(h.message(t("project.help", lang)))
     else:
@@ -129,6 +131,7 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         auto_accept_after_days=as_int(h.selected_value(values, ids.PROJECT_BLOCK_AUTO_ACCEPT), 0),
         capture_emoji=h.text_value(values, ids.PROJECT_BLOCK_CAPTURE_EMOJI)
         if ids.PROJECT_BLOCK_CAPTURE_EMOJI in values else None,
+        monthly_report="monthly_report" in flags,
     )
 
 
@@ -180,7 +183,46 @@ def calendar_options(ack: Ack, body: dict[str, Any], payload: dict[str, Any], co
     ack(options=calendar_options_for(typed if isinstance(typed, str) else "", lang))
 
 
+def _open_close_modal(deps: Deps, body: dict[str, Any], channel_id: str | None, lang: str) -> None:
+    form = reports_flow.close_form(deps, channel_id)
+    if form is None:
+        return
+    view = close_modal(form.project.name, lang, where=form.where,
+                       metadata={"project_id": form.project.id, "origin_channel": channel_id})
+    deps.client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def submit_close(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    """The close form: close the project with the PM's retrospective note (both parts optional)."""
+    deps = h.deps_of(context)
+    actor = h.actor_of(deps, body)
+    lang = h.language_for(actor)
+    if not actor.is_team:
+        ack(response_action="errors", errors={ids.PROJECT_CLOSE_BLOCK_WENT_WELL: t("common.refused_team_only", lang)})
+        return
+    meta = h.metadata(view)
+    values = h.view_values(view)
+    project_id = h.as_id(meta.get("project_id"))
+    origin = meta.get("origin_channel") if isinstance(meta.get("origin_channel"), str) else None
+    try:
+        if project_id is None:
+            raise NotFound("common.not_found")
+        closed = reports_flow.close(deps, user_id=actor.user_id, project_id=project_id, channel_id=origin,
+                                    went_well=h.text_value(values, ids.PROJECT_CLOSE_BLOCK_WENT_WELL),
+                                    to_improve=h.text_value(values, ids.PROJECT_CLOSE_BLOCK_TO_IMPROVE))
+    except DomainError as err:
+        ack(response_action="errors",
+            errors={ids.PROJECT_CLOSE_BLOCK_WENT_WELL: h.domain_message(err, lang, for_mrkdwn=False)})
+        return
+    ack()
+    project = closed.project
+    text = t("reports.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id),
+             where=closed.where)
+    h.tell(deps, actor.user_id, origin or project.client_channel_id, text)
+
+
 def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    """The *Close project* button of an older confirmation: closes without a retrospective note."""
     clicked = h.team_click(ack, body, context, respond)
     if clicked is None:
         return
@@ -191,17 +233,19 @@ def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
         respond(**h.refusal("common.not_found", lang), replace_original=False)
         return
     try:
-        project = flow.close(deps, user_id=actor.user_id, project_id=project_id, channel_id=h.channel_of(body))
+        closed = reports_flow.close(deps, user_id=actor.user_id, project_id=project_id, channel_id=h.channel_of(body))
     except DomainError as err:
         respond(**h.message(h.domain_message(err, lang)), replace_original=True)
         return
-    text = t("project.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id))
+    project = closed.project
+    text = t("reports.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id),
+             where=closed.where)
     respond(**h.message(text), replace_original=True)
 
 
 ROUTES = Routes(
     commands={"/project": project_command},
-    views={ids.PROJECT_MODAL: submit_project},
+    views={ids.PROJECT_MODAL: submit_project, ids.PROJECT_CLOSE_MODAL: submit_close},
     options={ids.PROJECT_TZ_ACTION: timezone_options, ids.PROJECT_CALENDAR_ACTION: calendar_options},
     actions={ids.PROJECT_CLOSE_CONFIRM: confirm_close},
 )

@@ -1,7 +1,7 @@
 """Build and start the scheduler: one job with a fixed id that ticks every minute.
 
 Each tick asks the database what is due — failed messages to retry, PM previews, digests,
-reminders, nudges, feedback prompts — in each project's own time zone, and runs the flow that
+reminders, nudges, feedback prompts, monthly reports — in each project's own time zone, and runs the flow that
 sends it. Nothing scheduled is posted outside its project's working days and hours: what falls
 due outside them (a missed run, an outage, a retry) waits for the next working hour, the retry
 sweep included (`SCHEDULED`). A message Slack refused for good is told to the project's PM.
@@ -19,7 +19,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.deps import Deps
-from bot.flows import acceptance, digest, reminders, undelivered
+from bot.flows import acceptance, digest, reminders, reports, undelivered
 from bot.flows.delivery import deliver_due
 from bot.flows.outbox_keys import Kind
 from bot.flows.unit import unit_of_work
@@ -33,7 +33,8 @@ TICK_SECONDS = 60
 
 # Messages the scheduler posts on its own: retried only inside their project's working hours.
 SCHEDULED = frozenset({Kind.digest, Kind.digest_late, Kind.preview, Kind.reminder, Kind.nudge, Kind.escalation,
-                       Kind.feedback_prompt, Kind.acc_auto_notice})
+                       Kind.feedback_prompt, Kind.acc_auto_notice,
+                       Kind.monthly_report})  # reports (issue 16)
 
 
 def retry_due(deps: Deps, now: datetime) -> int:
@@ -50,6 +51,7 @@ STEPS: list[tuple[str, Callable[[Deps, datetime], object]]] = [
     ("decision nudges", lambda deps, now: reminders.send_nudges(deps, now=now)),
     ("feedback prompts", lambda deps, now: run_feedback_prompts(deps, now=now)),
     ("auto-accept unanswered deliveries", lambda deps, now: acceptance.run_due(deps, now=now)),
+    ("monthly reports", lambda deps, now: reports.run_monthly(deps, now=now)),  # reports (issue 16)
     ("messages Slack refused: tell the PM", lambda deps, _now: undelivered.tell_pms(deps)),
 ]
 

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.models import (
+    CLOSEOUT_TRIGGER,
     TEAM_SIDE,
     ActivityLog,
     FeedbackKind,
@@ -269,8 +270,10 @@ def answer(session: Session, clock: Clock, *, prompt: FeedbackPrompt, project: P
            client_side: bool = True) -> Recorded:
     """Record (or replace) `user_id`'s answer to `prompt`. `score` / `comment` left None keep
     what the person answered before, so a comment added later does not erase the score.
-    `client_side=False` keeps the answer of someone on our side without counting it."""
-    _require_active(project)
+    `client_side=False` keeps the answer of someone on our side without counting it.
+    The final prompt of a closed project (`CLOSEOUT_TRIGGER`) still takes answers."""
+    if prompt.trigger != CLOSEOUT_TRIGGER:
+        _require_active(project)
     if score is not None and parse_score(score) is None:
         raise ValidationFailed({"score": ("feedback.error_score", {})})
     text = None if comment is None else _text({}, "comment", comment)

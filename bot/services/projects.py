@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, time
 from typing import Any
 
+from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
@@ -49,6 +50,7 @@ SETTINGS_FIELDS = [
     "anonymous_feedback",
     "require_pm_approval",
     "auto_accept_after_days",  # milestone acceptance
+    "monthly_report",  # reports (issue 16)
     "status",
     "capture_emoji",  # capture from the conversation (issue 14)
 ]
@@ -64,6 +66,7 @@ FORM_FIELDS = {
     "country": "public_holidays", "subdivision": "public_holidays",
     "auto_accept_after_days": "auto_accept",  # milestone acceptance
     "capture_emoji": "capture_emoji",  # capture from the conversation (issue 14)
+    "monthly_report": "options",  # reports (issue 16)
 }
 
 
@@ -93,6 +96,7 @@ class ProjectInput:
     auto_accept_after_days: int = 0  # milestone acceptance: 0 = never
     # The capture reaction's emoji name ("" or "off": none); None: the form did not show it (kept).
     capture_emoji: str | None = None
+    monthly_report: bool = False  # reports (issue 16)
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class CleanProject:
     require_pm_approval: bool
     auto_accept_after_days: int
     capture_emoji: str = "memo"
+    monthly_report: bool = False  # reports (issue 16)
 
 
 @dataclass(frozen=True)
@@ -263,6 +268,7 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         require_pm_approval=data.require_pm_approval,
         auto_accept_after_days=data.auto_accept_after_days,
         capture_emoji=emoji or "",
+        monthly_report=data.monthly_report,
     )
 
 
@@ -271,7 +277,7 @@ def create(session: Session, clock: Clock, *, team_id: str, enterprise_id: str |
     clean = validate(session, team_id, data, facts=facts)
     now = clock.now()
     project = Project(team_id=team_id, enterprise_id=enterprise_id, created_by=actor, created_at=now,
-                      updated_at=now, **clean.__dict__)
+                      updated_at=now, monthly_report_since=now if clean.monthly_report else None, **clean.__dict__)
     session.add(project)
     session.flush()
     activity.record(session, clock, team_id=team_id, project_id=project.id, actor=actor, action="created",
@@ -316,6 +322,8 @@ def update(session: Session, clock: Clock, *, project: Project, actor: str, data
     if not plan.changes:
         return project
     project.updated_at = clock.now()
+    if "monthly_report" in plan.changes:  # a report due before it was turned on is not posted late
+        project.monthly_report_since = project.updated_at if project.monthly_report else None
     session.add(project)
     session.flush()
     old, new = activity.diff(before, activity.snapshot(project, SETTINGS_FIELDS))
@@ -326,12 +334,21 @@ def update(session: Session, clock: Clock, *, project: Project, actor: str, data
 
 
 def close(session: Session, clock: Clock, *, project: Project, actor: str) -> Project:
+    """Close an active project. A conditional UPDATE, so of two closes at the same moment one
+    wins and the other is refused (what a close owes — the close-out report — is owed once)."""
     if project.status == ProjectStatus.closed:
         raise InvalidTransition("project.error_already_closed", name=project.name)
-    project.status = ProjectStatus.closed
-    project.closed_at = project.updated_at = clock.now()
-    session.add(project)
+    now = clock.now()
     session.flush()
+    result = session.execute(
+        sql_update(Project)
+        .where(col(Project.id) == project.id, col(Project.status) == ProjectStatus.active)
+        .values(status=ProjectStatus.closed, closed_at=now, updated_at=now, version=col(Project.version) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise InvalidTransition("project.error_already_closed", name=project.name)
+    session.refresh(project)
     activity.record(session, clock, team_id=project.team_id, project_id=project.id, actor=actor, action="closed",
                     entity_type="project", entity_id=project.id, before={"status": ProjectStatus.active.value},
                     after={"status": ProjectStatus.closed.value})

@@ -166,12 +166,24 @@ def test_edit_prefills_and_updates_with_activity(slack, fake_slack, people, sess
 
 
 def test_close_asks_first_then_closes(slack, fake_slack, people, session):
+    """`/project close` asks in a modal (with an optional retrospective note); nothing is closed
+    until it is submitted. (The close-out report itself: tests/e2e/test_reports.py.)"""
+    submit_project(slack, people.pm)
+    slack.command("/project", "close", user=people.pm)
+    view = fake_slack.wait_for("views.open")[0].params["view"]
+    assert view["callback_id"] == ids.PROJECT_CLOSE_MODAL
+    assert {b.get("block_id") for b in view["blocks"]} >= {ids.PROJECT_CLOSE_BLOCK_WENT_WELL,
+                                                           ids.PROJECT_CLOSE_BLOCK_TO_IMPROVE}
+    assert _projects(session)[0].status == "active"
+    slack.submit(ids.PROJECT_CLOSE_MODAL, {}, user=people.pm, private_metadata=view["private_metadata"])
+    reply = fake_slack.wait_for("chat.postEphemeral", 2)[-1]
+    assert "is closed" in reply.params["text"]
+    assert _projects(session)[0].status == "closed"
+
+
+def test_close_button_of_an_older_confirmation_still_closes(slack, fake_slack, people, session):
     submit_project(slack, people.pm)
     [project] = _projects(session)
-    resp = slack.command("/project", "close", user=people.pm)
-    button = resp.json()["blocks"][-1]["elements"][0]
-    assert button["action_id"] == ids.PROJECT_CLOSE_CONFIRM and "confirm" in button
-    assert _projects(session)[0].status == "active"
     slack.action(ids.PROJECT_CLOSE_CONFIRM, str(project.id), user=people.pm)
     reply = fake_slack.wait_for("response_url")[0]
     assert "is closed" in reply.params["text"]

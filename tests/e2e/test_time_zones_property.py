@@ -33,7 +33,7 @@ from bot.db import make_engine, session_scope
 from bot.flows import outbox_keys
 from bot.jobs.scheduler import SCHEDULED, tick
 from bot.models import Milestone, Outbox, Project, ReminderItemSent, Requirement, Risk
-from bot.services import calendar, holiday_regions
+from bot.services import calendar, holiday_regions, reports
 from tests.conftest import TEAM
 from tests.fakes.slack_api import FakeSlack
 
@@ -74,6 +74,7 @@ def calendars(draw, start: date) -> dict:
         "preview_lead_minutes": draw(st.sampled_from([60, 120, 240])),
         "require_pm_approval": draw(st.booleans()),
         "feedback_cadence_weeks": draw(st.sampled_from([0, 1, 2])),
+        "monthly_report": draw(st.booleans()),  # reports (issue 16)
     }
 
 
@@ -154,10 +155,11 @@ LATER: dict[str, int] = {}  # item key → project id of items that become due d
     {"timezone": "Asia/Tokyo", "working_days": [0, 1, 2, 3, 4], "holidays": [
         (date(2026, 12, 24) + timedelta(days=n)).isoformat() for n in range(14)], "work_start": time(9),
      "work_end": time(18), "digest_weekday": 0, "digest_time": time(9), "preview_lead_minutes": 120,
-     "require_pm_approval": True, "feedback_cadence_weeks": 1},
+     "require_pm_approval": True, "feedback_cadence_weeks": 1, "monthly_report": True},
     {"timezone": "America/New_York", "working_days": [0, 1, 2, 3, 4], "holidays": ["2026-12-25", "2027-01-01"],
      "work_start": time(9), "work_end": time(18), "digest_weekday": 4, "digest_time": time(16),
-     "preview_lead_minutes": 120, "require_pm_approval": False, "feedback_cadence_weeks": 2})]))
+     "preview_lead_minutes": 120, "require_pm_approval": False, "feedback_cadence_weeks": 2,
+     "monthly_report": True})]))
 @example(scenario=(date(2026, 9, 28), [(  # public-holiday calendars: China's National Day, New York's autumn
     {"timezone": "Asia/Shanghai", "country": "CN", "subdivision": "", "working_days": [0, 1, 2, 3, 4],
      "holidays": ["2026-10-09"], "work_start": time(9), "work_end": time(18), "digest_weekday": 4,
@@ -231,3 +233,18 @@ def test_reminders_reach_everyone_on_each_local_working_day_and_nothing_is_poste
             due = calendar.next_working_moment(p, calendar.digest_due_at(p, week_monday))
             if run_from + timedelta(days=1) <= due <= run_to - timedelta(days=1):
                 assert f"digest:{p.id}:{calendar.week_key(week_monday)}:client" in digests, (p.timezone, week_monday)
+
+    # Reports (issue 16): every month's report of a project that has them, once, on the month's
+    # first working day or, when that moment is outside the working hours, in the next ones.
+    monthly = [key for _, key in posted if key.startswith("monthly:") and key.endswith(":client")]
+    assert len(monthly) == len(set(monthly))
+    for p in projects.values():
+        if not p.monthly_report:
+            assert not [k for k in monthly if k.startswith(f"monthly:{p.id}:")]
+            continue
+        first = calendar.local_date(p, run_from).replace(day=1)
+        while (due := calendar.next_working_moment(p, reports.monthly_due_at(p, first))) <= run_to:
+            if p.created_at < due and run_from + timedelta(days=1) <= due <= run_to - timedelta(days=1):
+                month = reports.month_key(reports.previous_month(first))
+                assert f"monthly:{p.id}:{month}:client" in monthly, (p.timezone, month)
+            first = reports.next_month(first)

@@ -59,6 +59,7 @@ CALLBACKS: list[str] = [
     ids.ACC_REQUEST_MODAL, ids.ACC_ISSUES_MODAL,  # milestone acceptance
     # capture from the conversation (issue 14): the kinds' forms opened from a message
     ids.CAPTURE_REQ_MODAL, ids.CAPTURE_CHANGE_MODAL, ids.CAPTURE_RISK_MODAL, ids.CAPTURE_FEEDBACK_MODAL,
+    ids.PROJECT_CLOSE_MODAL,  # reports (issue 16)
 ]
 
 # Message shortcuts (callback ids of `message_action` payloads; issue 14).

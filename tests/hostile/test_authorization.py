@@ -303,8 +303,7 @@ COMMANDS = [
     Row("/project show", TEAM_ONLY, cmd("/project", "show", shows("Acme Web Shop"))),
     Row("/project list", TEAM_ONLY, cmd("/project", "list", shows("Acme Web Shop"))),
     Row("/project edit", TEAM_ONLY, cmd("/project", "edit", lambda m, o, r: opened(o, ids.PROJECT_MODAL))),
-    Row("/project close", TEAM_ONLY, cmd("/project", "close",
-                                         lambda m, o, r: ids.PROJECT_CLOSE_CONFIRM in o.response.text)),
+    Row("/project close", TEAM_ONLY, cmd("/project", "close", lambda m, o, r: opened(o, ids.PROJECT_CLOSE_MODAL))),
     Row("/req", IN_CHANNEL, cmd("/req", "", lambda m, o, r: opened(o, ids.REQ_MODAL))),
     Row("/req <title>", IN_CHANNEL, cmd("/req", "Quick capture by someone",
                                         lambda m, o, r: "REQ-" in m.told(o) and not m.refused(o))),
@@ -527,6 +526,11 @@ VIEWS = [
     Row("modal: digest note", PM_ONLY, view(ids.DIGEST_NOTE_MODAL, lambda m, role: (
         {ids.DIGEST_NOTE_BLOCK: text(f"Note of {role}")}, {"project_id": m.world.a.project, "week": _now_week(m)},
         f"Note of {role}"), lambda m, o, note: m.exists(DigestWeek, note=note))),
+    # reports (issue 16): the close form closes a project of its own, with the retrospective note
+    Row("modal: close project", TEAM_ONLY, view(ids.PROJECT_CLOSE_MODAL, lambda m, role: (
+        lambda pid, channel: ({ids.PROJECT_CLOSE_BLOCK_WENT_WELL: text(f"Well by {role}")},
+                              {"project_id": pid, "origin_channel": channel}, pid))(*m.project()),
+        status(Project, "closed"))),
 ]
 
 # Client items (issue 15): the team asks; the client's side (and the PM on its behalf) answers.

@@ -71,6 +71,7 @@ OPENERS: dict[str, list[tuple[str, str, Any, str]]] = {
     ids.CAPTURE_RISK_MODAL: [(f"shortcut:{ids.CAPTURE_RISK_SHORTCUT}", "", PEOPLE.pm, INTERNAL_CHANNEL)],
     ids.CAPTURE_FEEDBACK_MODAL: [(f"shortcut:{ids.CAPTURE_FEEDBACK_SHORTCUT}", "", PEOPLE.client,
                                   CLIENT_CHANNEL)],
+    ids.PROJECT_CLOSE_MODAL: [("/project", "close", PEOPLE.pm, CLIENT_CHANNEL)],  # reports (issue 16)
 }
 
 
