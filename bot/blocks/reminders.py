@@ -18,6 +18,7 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import format_date, t
+from bot.i18n.formatting import format_percent
 from bot.models import Project
 
 if TYPE_CHECKING:  # plain data; the builder needs no service at run time
@@ -46,7 +47,8 @@ def act_button(item: ReminderItem, lang: str) -> dict[str, Any] | None:
 def item_text(item: ReminderItem, lang: str) -> str:
     params: dict[str, Any] = {"title": safe(item.title, 200)}
     for key, value in item.detail.items():
-        params[key] = format_date(value, lang) if key == "date" else value
+        params[key] = (format_date(value, lang) if key == "date"
+                       else format_percent(value, lang) if key == "progress" else value)
     return t(f"reminders.{item.kind}", lang, **params)
 
 

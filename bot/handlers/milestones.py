@@ -39,7 +39,7 @@ from bot.handlers.common import (
 )
 from bot.handlers.plan_common import inline, open_from_click, said, who_of
 from bot.handlers.routes import Routes
-from bot.i18n import t
+from bot.i18n import format_date, t
 from bot.services.milestones import MilestoneInput
 
 FIELDS = {
@@ -182,7 +182,8 @@ def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
 
 def _tell_saved(deps, user_id: str, meta: dict[str, Any], saved: flow.Saved, key: str) -> None:
     m, project = saved.milestone, saved.project
-    text = t(key, saved.lang, name=safe(m.name, 200), date=m.due_date.isoformat(), bar=progress_bar(m.progress))
+    text = t(key, saved.lang, name=safe(m.name, 200), date=format_date(m.due_date, saved.lang),
+              bar=progress_bar(m.progress, saved.lang))
     tell(deps, user_id, meta.get("origin_channel") or project.internal_channel_id or project.client_channel_id, text)
 
 

@@ -199,7 +199,7 @@ def test_chinese_project_gets_a_chinese_digest(deps, fake_slack, make_project, c
     clock.set(FRIDAY_SHANGHAI)
     run_digests(deps)
     [client] = digests_in(fake_slack)
-    assert client.params["blocks"][0]["text"]["text"].startswith("每周进度")
+    assert client.params["blocks"][0]["text"]["text"].startswith("周报")
     assert "等待您决定的事项" in str(client.params["blocks"])
 
 

@@ -58,7 +58,7 @@ def test_add_a_milestone_from_the_modal(slack, fake_slack, people, make_project,
     assert resp.status_code == 200 and not resp.content.strip(b"{}")
     [m] = all_milestones(session)
     assert (m.name, m.due_date, m.progress, m.created_by) == ("Beta <!channel>", date(2026, 12, 1), 40, "U0DEV")
-    assert told.params["channel"] == "C0INTERNAL" and "▓▓▓▓░░░░░░ 40 %" in told.params["text"]
+    assert told.params["channel"] == "C0INTERNAL" and "▓▓▓▓░░░░░░ 40%" in told.params["text"]
     assert "&lt;!channel&gt;" in told.params["text"]
     [entry] = session.exec(select(ActivityLog).where(ActivityLog.entity_type == "milestone"))
     assert entry.action == "created" and entry.after["due_date"] == "2026-12-01"
@@ -129,9 +129,9 @@ def test_list_shows_progress_due_date_and_status(slack, fake_slack, people, make
     blocks = call.params["blocks"]
     lines = [b["text"]["text"] for b in blocks if b["type"] == "section"][1:]
     assert [line.split("*")[1] for line in lines] == ["Design", "Beta", "Docs", "Launch", "Kick-off"]
-    assert "Late" in lines[0] and "8 days overdue" in lines[0] and "▓▓▓▓▓▓▓▓▓▓ 100 %" in lines[0]
-    assert "At risk" in lines[1] and "▓▓▓▓▓░░░░░ 50 %" in lines[1] and "in 2 days" in lines[1]
-    assert "On track" in lines[2] and "░░░░░░░░░░ 0 %" in lines[2]
+    assert "Late" in lines[0] and "8 days overdue" in lines[0] and "▓▓▓▓▓▓▓▓▓▓ 100%" in lines[0]
+    assert "At risk" in lines[1] and "▓▓▓▓▓░░░░░ 50%" in lines[1] and "in 2 days" in lines[1]
+    assert "On track" in lines[2] and "░░░░░░░░░░ 0%" in lines[2]
     assert "At risk" in lines[3]  # the open high risk
     assert "Done" in lines[4]
     assert all(b["accessory"]["action_id"] == ids.MILESTONE_EDIT for b in blocks if b["type"] == "section"
