@@ -381,7 +381,7 @@ def test_pm_shares_the_cost_with_the_client(flow, fake_slack, people, setup, ses
         user=people.pm, private_metadata=opened.params["view"]["private_metadata"]))
     post = approval_post(fake_slack, cr_id)
     shown = json.dumps(post["blocks"], ensure_ascii=False)
-    assert "1,200.50 CNY" in shown and "no delay" in shown and "2.5 h" in shown
+    assert "CN¥1,200.50" in shown and "no delay" in shown and "2.5 h" in shown
     assert crs(session)[0].share_cost_with_client
 
 
