@@ -126,7 +126,7 @@ def _who(user_id: str | None, on_behalf: bool, lang: str) -> str:
 
 def decision_line(req: Requirement, project: Project, lang: str) -> str | None:
     """"Confirmed by @chris on 2026-11-18 18:00 (Asia/Shanghai)" and the like, or None."""
-    when = local(req.decided_at, project.timezone, with_zone=True)
+    when = local(req.decided_at, project.timezone, with_zone=True, lang=lang)
     who = _who(req.decided_by, req.decided_on_behalf, lang)
     if req.status in (S.confirmed, S.done) and req.decided_by:
         return t("requirements.decided_confirmed", lang, user=who, when=when)
@@ -346,7 +346,7 @@ def refusal_text(req: Requirement, project: Project, reason: str, *, too_late: b
     if too_late and req.status in (S.confirmed, S.changes_requested) and req.decided_by:
         return t("requirements.error_already_decided", lang, ref=ref(req), status=status_label(req.status, lang),
                  user=_who(req.decided_by, req.decided_on_behalf, lang),
-                 when=local(req.decided_at, project.timezone, with_zone=True))
+                 when=local(req.decided_at, project.timezone, with_zone=True, lang=lang))
     return t("requirements.refused_prefix", lang, ref=ref(req)) + " " + reason
 
 
