@@ -61,7 +61,8 @@ SAMPLES_ZH: dict[str, str] = {
     "Requested in user testing.": "用户测试中提出的需求。",
     # risks and feedback
     "Payment provider retires its v2 API before our launch": "支付服务商将在我们上线前停用 v2 接口",
-    "Build against v3 in a feature branch; ask the provider for the date.": "在功能分支中对接 v3；向服务商确认停用日期。",
+    "Build against v3 in a feature branch; ask the provider for the date.":
+        "在功能分支中对接 v3；向服务商确认停用日期。",
     "Lead backend developer on leave for two weeks in December": "后端主力开发 12 月休假两周",
     "Pair on the order service now; document the deployment.": "现在就结对开发订单服务；写好部署文档。",
     "Product photos arrive late from the client": "客户提供的商品照片延迟送达",
@@ -69,7 +70,8 @@ SAMPLES_ZH: dict[str, str] = {
     "Reserved instances bought.": "已购买预留实例。",
     "The staging site was down twice this week and we could not show it to our board.":
         "预发布网站本周宕机两次，我们没能向董事会演示。",
-    "The new checkout flow is lovely — our team tested it on their phones.": "新的结账流程非常好——我们的团队已在手机上试用过。",
+    "The new checkout flow is lovely — our team tested it on their phones.":
+        "新的结账流程非常好——我们的团队已在手机上试用过。",
     # words the demo sections write themselves
     "Nothing to remind the PM of today.": "今天没有需要提醒项目经理的事项。",
 }
@@ -85,7 +87,8 @@ TITLES_ZH: dict[str, str] = {
     "Change requests (/change list, as the PM sees them)": "变更请求（/change list，项目经理看到的样子）",
     "A change request awaiting the client's decision (client channel)": "等待客户决定的变更请求（客户频道）",
     "Risk register (/risk list)": "风险登记册（/risk list）",
-    "Satisfaction prompt (posted in the client channel by /feedback ask)": "满意度调查（由 /feedback ask 发布在客户频道）",
+    "Satisfaction prompt (posted in the client channel by /feedback ask)":
+        "满意度调查（由 /feedback ask 发布在客户频道）",
     "Bad news for the PM (DM with a Resolve button)": "给项目经理的坏消息（带“标记为已处理”按钮的私信）",
     "Feedback results (/feedback list)": "反馈结果（/feedback list）",
     "Weekly digest, client channel": "周报，客户频道",

@@ -211,7 +211,8 @@ def test_button_label_keys_are_used_by_the_code():
     assert not unused, f"button labels no builder uses: {unused}"
 
 
-EN_NAMED = [re.compile(r"(?:press|click(?: on)?|choose|tap|use)\s+(?:the\s+)?\*([^*{}\n]+)\*(?:\s+or\s+\*([^*{}\n]+)\*)?"),
+EN_NAMED = [re.compile(r"(?:press|click(?: on)?|choose|tap|use)\s+(?:the\s+)?\*([^*{}\n]+)\*"
+                       r"(?:\s+or\s+\*([^*{}\n]+)\*)?"),
             re.compile(r"\*([^*{}\n]+)\*\s+button"),
             re.compile(r"(?:please|\bor|'s)\s+\*([^*{}\n]+)\*"),
             re.compile(r"\*([^*{}\n]+)\*\s+if you")]
