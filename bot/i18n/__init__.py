@@ -80,6 +80,15 @@ def normalise_language(lang: str | None) -> str:
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def person_language(locale: str | None, fallback: str | None) -> str:
+    """The language a person reads: their Slack locale when it is known (zh-CN → Chinese; any
+    other locale, zh-TW and zh-HK included, → English until a catalogue for it exists), else
+    `fallback` (the project's language)."""
+    if locale:
+        return normalise_language(locale)
+    return normalise_language(fallback)
+
+
 # Keys whose text comes from CLDR, kept so that `t(names.WEEKDAY_KEYS[d], lang)` still works.
 def _computed(key: str, lang: str) -> str | None:
     prefix, _, number = key.rpartition("_")

@@ -1,0 +1,110 @@
+"""Each person in their language (issue 17): DMs and ephemeral answers follow the person's Slack
+locale (users.info with include_locale) where it is known; channel posts follow the project's
+language; zh-TW / zh-HK readers get English until a Traditional Chinese catalogue exists."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from bot.flows.reminders import send_nudges as run_nudges
+from bot.flows.reminders import send_reminders as run_reminders
+from bot.models import Milestone, Requirement, Risk
+from tests.fakes import payloads
+
+THURSDAY_0930_SHANGHAI = datetime(2026, 11, 19, 1, 30, tzinfo=UTC)
+
+
+def dms(fake_slack, user):
+    return [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == f"D{user}" and c.status == 200]
+
+
+def _seed(session, project, clock):
+    now = clock.now()
+    session.add(Risk(project_id=project.id, title="Vendor late", owner_user_id="U0DEV",
+                     next_review_date=date(2026, 11, 18), created_at=now, updated_at=now))
+    session.add(Milestone(project_id=project.id, name="Beta", due_date=date(2026, 11, 17), progress=60,
+                          created_at=now, updated_at=now))
+    session.commit()
+
+
+def test_fake_slack_tells_the_locale_only_when_asked(fake_slack, deps):
+    plain = deps.client.users_info(user="U0CLIENT")["user"]
+    asked = deps.client.users_info(user="U0CLIENT", include_locale=True)["user"]
+    assert "locale" not in plain and asked["locale"] == "zh-CN"
+
+
+def test_each_person_gets_their_daily_reminder_in_their_own_language(deps, fake_slack, make_project, clock,
+                                                                     session, people):
+    """An English project: the PM reads Chinese in Slack, the developer English."""
+    fake_slack.add_user(people.pm.id, name=people.pm.name, tz="Asia/Shanghai", locale="zh-CN")
+    project = make_project(language="en")
+    _seed(session, project, clock)
+    clock.set(THURSDAY_0930_SHANGHAI)
+    run_reminders(deps)
+    [pm], [dev] = dms(fake_slack, "U0PM"), dms(fake_slack, "U0DEV")
+    pm_text, dev_text = str(pm.params["blocks"]), str(dev.params["blocks"])
+    assert "早上好" in pm_text and "里程碑 *Beta* 已逾期" in pm_text and "60%" in pm_text
+    assert "Good morning" in dev_text and "Vendor late" in dev_text and "早上好" not in dev_text
+    # dates in the DM are CLDR's, in the reader's language
+    assert "2026年11月17日周二" in pm_text
+    assert "Wed, Nov 18, 2026" in dev_text
+
+
+def test_traditional_chinese_readers_get_english_not_simplified(deps, fake_slack, make_project, clock,
+                                                                 session, people):
+    fake_slack.add_user(people.pm.id, name=people.pm.name, tz="Asia/Taipei", locale="zh-TW")
+    project = make_project(language="zh-CN")
+    _seed(session, project, clock)
+    clock.set(THURSDAY_0930_SHANGHAI)
+    run_reminders(deps)
+    [pm] = dms(fake_slack, "U0PM")
+    assert "Good morning" in str(pm.params["blocks"]) and "早上好" not in str(pm.params["blocks"])
+
+
+def test_unknown_locale_falls_back_to_the_projects_language(deps, fake_slack, make_project, clock, session):
+    """A PM Slack cannot show us: the DM still goes out, in the project's language."""
+    project = make_project(language="zh-CN", pm_user_id="U0GHOST")
+    _seed(session, project, clock)
+    clock.set(THURSDAY_0930_SHANGHAI)
+    run_reminders(deps)
+    [pm] = dms(fake_slack, "U0GHOST")
+    assert "早上好" in str(pm.params["blocks"])
+
+
+def test_nudge_in_the_channel_follows_the_project_escalation_dm_the_pm(deps, fake_slack, make_project, clock,
+                                                                       session, people):
+    fake_slack.add_user(people.pm.id, name=people.pm.name, locale="zh-CN")
+    project = make_project(language="en")
+    sent = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
+    session.add(Requirement(project_id=project.id, title="SSO login", raised_by="U0DEV", created_at=sent,
+                            updated_at=sent, sent_for_confirmation_at=sent, confirmation_channel_id="C0CLIENT",
+                            confirmation_ts="1763258400.000100"))
+    session.commit()
+    clock.set(sent + timedelta(days=7))  # the next Monday: 5 working days
+    assert sorted(run_nudges(deps)) == ["escalate:requirement:1", "nudge:requirement:1"]
+    [nudge] = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0CLIENT"]
+    # the client (zh-CN in Slack) reads the channel post in the project's language, English
+    assert "5 working days" in nudge.params["text"] and "*Request changes*" in nudge.params["text"]
+    [escalation] = dms(fake_slack, "U0PM")
+    assert "SSO login" in escalation.params["text"] and "已等待客户确认 5 个工作日" in escalation.params["text"]
+
+
+def test_ephemeral_answers_follow_the_person_channel_posts_the_project(slack, fake_slack, make_project, people):
+    """A Chinese-speaking client in an English project is refused in Chinese; a team member who
+    reads Chinese gets the help in Chinese; an English team member stays in English."""
+    make_project(language="en")
+    refused = slack.command("/project", "show", user=people.client).json()
+    assert "只有团队工作区的成员可以使用此功能" in refused["text"]
+    fake_slack.add_user(people.dev.id, name=people.dev.name, locale="zh-CN")
+    assert "记录需求" in slack.command("/req", "help", user=people.dev).json()["text"]
+    assert "/req list" in slack.command("/req", "help", user=people.pm).json()["text"]
+    assert "confirmed by the client" in slack.command("/req", "help", user=people.pm).json()["text"]
+
+
+def test_a_chinese_project_answers_an_english_reader_in_english(slack, fake_slack, make_project, people):
+    make_project(language="zh-CN")
+    text = slack.command("/project", "show", user=people.guest).json()["text"]
+    assert "Only members of the team" in text
+    fake_slack.add_user("U0HK", name="hk", locale="zh-HK", is_restricted=True)
+    text = slack.command("/project", "show", user=payloads.SlackUser(id="U0HK", name="hk")).json()["text"]
+    assert "Only members of the team" in text
