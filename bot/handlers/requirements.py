@@ -21,7 +21,7 @@ from bot.flows import requirements as flow
 from bot.handlers import common as h
 from bot.handlers.common import Actor
 from bot.handlers.routes import Routes
-from bot.i18n import t
+from bot.i18n import person_language, t
 from bot.services import requirements
 from bot.services.errors import ValidationFailed
 from bot.services.export_requirements import ref
@@ -34,8 +34,9 @@ TEAM_ACTIONS = {ids.REQ_DEFER: "defer", ids.REQ_DROP: "drop", ids.REQ_DONE: "mar
 
 
 def _why(actor: Actor, refused: flow.Refused, *, plain: bool = False) -> str:
-    """A refusal in words, in the language of the project it was about (else the person's)."""
-    lang = refused.language or h.language_for(actor)
+    """A refusal in words, in the reader's language (their Slack locale where known, else the
+    language of the project it was about)."""
+    lang = person_language(actor.locale, refused.language)
     if isinstance(refused.error, ValidationFailed):
         return "\n".join(h.view_errors(refused.error, lang).values())
     return h.domain_message(refused.error, lang, for_mrkdwn=not plain)
@@ -143,7 +144,7 @@ def submit_requirement(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
                           project_id=h.as_id(meta.get("project_id")) or h.as_id(
                               h.selected_value(values, PROJECT_PICKER_BLOCK)))
     except flow.Refused as refused:
-        lang = refused.language or h.language_for(actor)
+        lang = person_language(actor.locale, refused.language)
         fields = {**FIELD_TO_BLOCK, "project": PROJECT_PICKER_BLOCK if meta.get("project_id") is None
                   else ids.REQ_BLOCK_TITLE}
         errors = h.view_errors(refused.error, lang, fields) if isinstance(refused.error, ValidationFailed) \

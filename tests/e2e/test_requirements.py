@@ -660,7 +660,7 @@ def test_a_chinese_project_asks_and_records_in_chinese(slack, fake_slack, people
     assert "谢谢您" in thanks
     shown = json.dumps(fake_slack.message(CLIENT_CHANNEL, reqs(session)[0].confirmation_ts)["blocks"],
                        ensure_ascii=False)
-    assert "已由 <@U0CLIENT> 于 2026-11-18 18:00（Asia/Shanghai）确认" in shown
+    assert "已由 <@U0CLIENT> 于 2026-11-18 18:00（Asia/Shanghai） 确认" in shown
 
 
 def test_export_csv_neutralises_formulas_in_titles_and_names(slack, fake_slack, people, session, project):
