@@ -4,11 +4,23 @@ language; zh-TW / zh-HK readers get English until a Traditional Chinese catalogu
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
+from bot.blocks import ids
 from bot.flows.reminders import send_nudges as run_nudges
 from bot.flows.reminders import send_reminders as run_reminders
 from bot.models import Milestone, Requirement, Risk
+from tests.conftest import OTHER_ORG
+from tests.e2e.test_changes import (  # noqa: F401 - `flow` and `setup` are fixtures used here
+    approval_post,
+    assess,
+    flow,
+    next_call,
+    raise_from_intake,
+    setup,
+    showing,
+)
 from tests.fakes import payloads
 
 THURSDAY_0930_SHANGHAI = datetime(2026, 11, 19, 1, 30, tzinfo=UTC)
@@ -27,7 +39,8 @@ def _seed(session, project, clock):
     session.commit()
 
 
-def test_fake_slack_tells_the_locale_only_when_asked(fake_slack, deps):
+def test_fake_slack_tells_the_locale_only_when_asked(fake_slack, deps, people):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     plain = deps.client.users_info(user="U0CLIENT")["user"]
     asked = deps.client.users_info(user="U0CLIENT", include_locale=True)["user"]
     assert "locale" not in plain and asked["locale"] == "zh-CN"
@@ -74,6 +87,7 @@ def test_unknown_locale_falls_back_to_the_projects_language(deps, fake_slack, ma
 def test_nudge_in_the_channel_follows_the_project_escalation_dm_the_pm(deps, fake_slack, make_project, clock,
                                                                        session, people):
     fake_slack.add_user(people.pm.id, name=people.pm.name, locale="zh-CN")
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     project = make_project(language="en")
     sent = datetime(2026, 11, 16, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
     session.add(Requirement(project_id=project.id, title="SSO login", raised_by="U0DEV", created_at=sent,
@@ -93,6 +107,7 @@ def test_ephemeral_answers_follow_the_person_channel_posts_the_project(slack, fa
     """A Chinese-speaking client in an English project is refused in Chinese; a team member who
     reads Chinese gets the help in Chinese; an English team member stays in English."""
     make_project(language="en")
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     refused = slack.command("/project", "show", user=people.client).json()
     assert "只有团队工作区的成员可以使用此功能" in refused["text"]
     fake_slack.add_user(people.dev.id, name=people.dev.name, locale="zh-CN")
@@ -108,3 +123,24 @@ def test_a_chinese_project_answers_an_english_reader_in_english(slack, fake_slac
     fake_slack.add_user("U0HK", name="hk", locale="zh-HK", is_restricted=True)
     text = slack.command("/project", "show", user=payloads.SlackUser(id="U0HK", name="hk")).json()["text"]
     assert "Only members of the team" in text
+
+
+def test_a_clients_decision_is_answered_in_their_language_and_posted_in_the_projects(  # noqa: F811
+        flow, fake_slack, people, setup):
+    """A change request in an English project, decided by a client whose Slack is in Chinese:
+    the form and the answer are Chinese, the client channel's post stays English."""
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
+    view, _ = next_call(fake_slack, "views.open", lambda: flow.action(
+        ids.INTAKE_CHANGE_REQUEST, str(setup["project"].id), user=people.client))
+    assert view.params["view"]["title"]["text"] == "变更请求"
+    cr_id = raise_from_intake(flow, fake_slack, people, setup)
+    assess(flow, fake_slack, people, cr_id, milestones_=[setup["beta"]])
+    post = approval_post(fake_slack, cr_id)
+    assert "is assessed" in json.dumps(post["blocks"])
+    ts = fake_slack.messages("C0CLIENT")[-1]["ts"]
+    reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
+        ids.CHANGE_APPROVE, showing(fake_slack, ts), user=people.client, message_ts=ts))
+    assert reply.params["text"].startswith("您已批准")
+    assert "截止日期 2026-12-01 → 2026-12-06" in reply.params["text"]
+    shown = [c.params for c in fake_slack.calls_to("chat.update") if c.ok and c.params.get("ts") == ts]
+    assert shown and "Approved by <@U0CLIENT>" in json.dumps(shown[-1])

@@ -15,7 +15,7 @@ from bot.db import session_scope
 from bot.models import ActivityLog, Requirement
 from bot.services import csv_cells, projects, requirements
 from bot.services.permissions import Decider
-from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL
+from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, OTHER_ORG
 from tests.fakes import payloads as p
 
 V = ids.VALUE
@@ -207,11 +207,12 @@ def test_client_captures_through_the_intake_button(slack, fake_slack, people, se
 
 
 def test_intake_button_of_another_channel_or_project_is_refused(slack, fake_slack, people, project):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     slack.action(ids.INTAKE_NEW_REQUIREMENT, str(project.id), user=people.client, channel_id=OTHER_CHANNEL)
     slack.action(ids.INTAKE_NEW_REQUIREMENT, "999", user=people.client, channel_id=CLIENT_CHANNEL)
     slack.action(ids.INTAKE_NEW_REQUIREMENT, "1; drop table", user=people.client, channel_id=CLIENT_CHANNEL)
     replies = fake_slack.wait_for("response_url", 3)
-    # no project here yet, so the client's own Slack language (zh-CN) is used
+    # an answer to the client alone: in their own Slack language (zh-CN)
     assert all("该条目已不存在" in r.params["text"] for r in replies)
     assert fake_slack.calls_to("views.open") == []
 

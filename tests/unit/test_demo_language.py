@@ -5,6 +5,7 @@ import re
 
 from bot.cli import main
 from bot.demo_parts.language import SAMPLES_ZH, TITLES_ZH
+from tests.unit.test_catalogue_lint import HALF_WIDTH, _prose
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -27,6 +28,8 @@ def test_chinese_demo_shows_every_section_and_sample_in_chinese(tmp_path, monkey
         assert words in shown, words
     # CLDR formats and full-width punctuation reach the demo's texts
     assert "星期一、星期二、星期三、星期四和星期五" in shown and "(s)" not in shown
+    bad = [line for line in shown.splitlines() if HALF_WIDTH.search(_prose(line))]
+    assert not bad, f"half-width punctuation next to Chinese in the demo: {bad}"
 
 
 def test_english_demo_stays_english(tmp_path, monkeypatch, capsys):
