@@ -125,8 +125,8 @@ def test_a_chinese_project_answers_an_english_reader_in_english(slack, fake_slac
     assert "Only members of the team" in text
 
 
-def test_a_clients_decision_is_answered_in_their_language_and_posted_in_the_projects(  # noqa: F811
-        flow, fake_slack, people, setup):
+def test_a_clients_decision_is_answered_in_their_language_and_posted_in_the_projects(
+        flow, fake_slack, people, setup):  # noqa: F811 - the fixtures imported above
     """A change request in an English project, decided by a client whose Slack is in Chinese:
     the form and the answer are Chinese, the client channel's post stays English."""
     fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
