@@ -39,7 +39,7 @@ from bot.handlers.common import (
 )
 from bot.handlers.plan_common import inline, open_from_click, said, who_of
 from bot.handlers.routes import Routes
-from bot.i18n import format_date, t
+from bot.i18n import format_date, person_language, t
 from bot.services.milestones import MilestoneInput
 
 FIELDS = {
@@ -199,12 +199,13 @@ def list_page_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, resp
     ack()
     deps = deps_of(context)
     state = page_state((body.get("actions") or [{}])[0].get("value"))
+    who = who_of(deps, body)
     try:
-        page = flow.list_page(deps, who_of(deps, body), state.get("p"), state["page"])
+        page = flow.list_page(deps, who, state.get("p"), state["page"])
     except Refused as refused:
         respond(**said(refused), replace_original=False)
         return
-    respond(**_list_message(page, page.project.language), replace_original=True)
+    respond(**_list_message(page, person_language(who.locale, page.project.language)), replace_original=True)
 
 
 ROUTES = Routes(

@@ -141,6 +141,7 @@ def test_list_shows_progress_due_date_and_status(slack, fake_slack, people, make
 def test_update_from_the_list_marks_done_and_logs_it(slack, fake_slack, people, make_project, engine, clock,
                                                      session):
     project = make_project(language="zh-CN")
+    fake_slack.add_user(people.dev.id, name=people.dev.name, locale="zh-CN")  # the form is read in their language
     with session_scope(engine) as s:
         m = milestones.create(s, clock, project=project, actor="U0PM",
                               data=milestones.MilestoneInput(name="Beta", due_date="2026-12-01", progress="40"))

@@ -144,3 +144,20 @@ def test_a_clients_decision_is_answered_in_their_language_and_posted_in_the_proj
     assert "截止日期 2026-12-01 → 2026-12-06" in reply.params["text"]
     shown = [c.params for c in fake_slack.calls_to("chat.update") if c.ok and c.params.get("ts") == ts]
     assert shown and "Approved by <@U0CLIENT>" in json.dumps(shown[-1])
+
+
+def test_the_milestone_list_is_in_the_readers_language(slack, fake_slack, make_project, engine, clock, people):
+    from bot.db import session_scope
+    from bot.services import milestones
+
+    project = make_project(language="en")
+    with session_scope(engine) as s:
+        milestones.create(s, clock, project=project, actor="U0PM",
+                          data=milestones.MilestoneInput(name="Beta", due_date="2026-12-01", progress="40"))
+    fake_slack.add_user(people.pm.id, name=people.pm.name, locale="zh-CN")
+    call, _ = next_call(fake_slack, "response_url", lambda: slack.command("/milestone", "list", user=people.pm))
+    shown = json.dumps(call.params["blocks"], ensure_ascii=False)
+    assert "里程碑 — Acme Web Shop" in shown and "40%" in shown and "2026年12月1日周二" in shown
+    call, _ = next_call(fake_slack, "response_url", lambda: slack.command("/milestone", "list", user=people.dev))
+    shown = json.dumps(call.params["blocks"], ensure_ascii=False)
+    assert "Milestones — Acme Web Shop" in shown and "Tue, Dec 1, 2026" in shown
