@@ -11,6 +11,7 @@ from bot.blocks import ids
 from bot.db import session_scope
 from bot.models import ActivityLog, FeedbackPrompt, FeedbackResponse, FollowUp, Outbox
 from bot.services import projects
+from tests.conftest import OTHER_ORG
 from tests.fakes import payloads as p
 
 
@@ -107,6 +108,7 @@ def test_answering_again_replaces_the_answer(slack, fake_slack, people, session,
 
 
 def test_tampered_scores_are_refused_and_nothing_is_stored(slack, fake_slack, people, session, make_project):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     make_project()
     ask(slack, fake_slack, people.pm)
     [prompt] = _rows(session, FeedbackPrompt)
@@ -174,6 +176,7 @@ def test_cooldown_asks_before_posting_again(slack, fake_slack, people, session, 
 
 
 def test_resolve_follow_up_with_a_note(slack, fake_slack, people, session, make_project):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     make_project()
     ask(slack, fake_slack, people.pm)
     [prompt] = _rows(session, FeedbackPrompt)
