@@ -160,10 +160,10 @@ def test_update_from_the_list_marks_done_and_logs_it(slack, fake_slack, people, 
                             .order_by(ActivityLog.id)))
     assert [e.action for e in log] == ["created", "milestone_done", "edited"]
     assert log[1].actor_user_id == "U0DEV" and log[2].after == {"due_date": "2026-12-03"}
-    # a guest cannot press the button
+    # a guest cannot press the button (told in their own Slack language, English)
     reply, _ = next_call(fake_slack, "response_url", lambda: slack.action(
         ids.MILESTONE_EDIT, str(m.id), user=people.guest, is_ephemeral=True))
-    assert "只有团队" in reply.params["text"]
+    assert "Only members of the team" in reply.params["text"]
 
 
 def test_milestone_update_command_picks_then_edits(slack, fake_slack, people, make_project, engine, clock,
