@@ -161,3 +161,23 @@ def test_the_milestone_list_is_in_the_readers_language(slack, fake_slack, make_p
     call, _ = next_call(fake_slack, "response_url", lambda: slack.command("/milestone", "list", user=people.dev))
     shown = json.dumps(call.params["blocks"], ensure_ascii=False)
     assert "Milestones — Acme Web Shop" in shown and "Tue, Dec 1, 2026" in shown
+
+
+def test_a_client_confirms_in_their_language_and_the_post_stays_in_the_projects(
+        slack, fake_slack, people, session, make_project, engine, clock):
+    from bot.db import session_scope
+    from bot.services import requirements
+    from tests.e2e.test_requirements import reqs, send_for_confirmation, value_of
+
+    project = make_project(language="en")
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
+    with session_scope(engine) as s:
+        req = requirements.create(s, clock, project=s.get(type(project), project.id), actor="U0DEV",
+                                  raised_by_client=False, data=requirements.RequirementInput(title="Alipay"))
+    post = send_for_confirmation(slack, fake_slack, people, req.id)
+    assert [e["text"]["text"] for e in post["blocks"][-1]["elements"]] == ["Confirm", "Request changes"]
+    slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client, block_id=f"req_item:{req.id}:confirm")
+    thanks = fake_slack.wait_for("response_url", 2)[-1].params["text"]
+    assert thanks.startswith(":white_check_mark: 谢谢您！")
+    shown = json.dumps(fake_slack.message("C0CLIENT", reqs(session)[0].confirmation_ts)["blocks"])
+    assert "Confirmed by <@U0CLIENT>" in shown

@@ -650,6 +650,7 @@ def test_intake_message_of_a_new_project_carries_the_new_requirement_button(slac
 def test_a_chinese_project_asks_and_records_in_chinese(slack, fake_slack, people, session, make_project, engine,
                                                        clock):
     project = make_project(language="zh-CN")
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     with session_scope(engine) as s:
         req = requirements.create(s, clock, project=s.get(type(project), project.id), actor="U0DEV",
                                   raised_by_client=False, data=requirements.RequirementInput(title="支持支付宝"))
