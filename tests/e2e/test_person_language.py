@@ -181,3 +181,19 @@ def test_a_client_confirms_in_their_language_and_the_post_stays_in_the_projects(
     assert thanks.startswith(":white_check_mark: 谢谢您！")
     shown = json.dumps(fake_slack.message("C0CLIENT", reqs(session)[0].confirmation_ts)["blocks"])
     assert "Confirmed by <@U0CLIENT>" in shown
+
+
+def test_a_satisfaction_answer_is_thanked_in_the_readers_language(slack, fake_slack, people, session,
+                                                                   make_project):
+    from bot.models import FeedbackPrompt
+    from tests.e2e.test_feedback import _rows, ask, click_score
+
+    make_project(language="zh-CN")
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="en-GB")
+    reply = ask(slack, fake_slack, people.pm)  # the PM's Slack is English: told in English
+    assert "<#C0CLIENT>" in reply["text"] and "已发布" not in reply["text"]
+    post = fake_slack.wait_for("chat.postMessage")[0].params
+    assert "您对我们本周的工作满意吗？" in post["text"]  # the channel reads the project's language
+    [prompt] = _rows(session, FeedbackPrompt)
+    thanks = click_score(slack, fake_slack, people.client, f"{prompt.id}:4")
+    assert thanks["text"].startswith(":pray: Thank you")
