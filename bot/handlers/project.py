@@ -134,7 +134,7 @@ def submit_project(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: h.domain_message(err, lang, for_mrkdwn=False)})
         return
     ack()
-    project, lang = saved.project, saved.project.language
+    project, lang = saved.project, h.language_for(actor, saved.project)
     channel = f"<#{project.client_channel_id}>"
     name = safe(project.name, 200)
     if saved.intake_failed:
@@ -168,7 +168,8 @@ def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
     except DomainError as err:
         respond(**h.message(h.domain_message(err, lang)), replace_original=True)
         return
-    text = t("project.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id))
+    text = t("project.closed", h.language_for(actor, project), name=safe(project.name, 200),
+             user=mention(actor.user_id))
     respond(**h.message(text), replace_original=True)
 
 
