@@ -53,6 +53,11 @@ def _load_feature_demos() -> None:
 
         # digest and reminders (issue 6)
         "bot.demo_parts.digest",
+
+        # client items (issue 15)
+        "bot.demo_parts.client_items",
+        # milestone acceptance (验收)
+        "bot.demo_parts.acceptance",
     ):
         try:
             importlib.import_module(module)

@@ -11,6 +11,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
+from bot.blocks.acceptance import digest_blocks as acceptance_digest_blocks
+from bot.blocks.client_items import digest_section as client_items_section
 from bot.blocks.common import form_modal, input_block
 from bot.blocks.format import money, progress_bar, week_number
 from bot.blocks.project import intake_buttons
@@ -162,6 +164,10 @@ def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
     if len(awaiting) > LIST_LIMIT:
         blocks.append({"type": "context", "elements": [mrkdwn(t("digest.and_more", lang,
                                                                  count=len(awaiting) - LIST_LIMIT))]})
+
+    # What we need from the client (issue 15)
+    blocks += client_items_section(p, facts.client_items, today=facts.today, internal=internal)
+    blocks += acceptance_digest_blocks(facts.accepted, facts.awaiting_acceptance, p, internal=internal)
 
     # Risks
     risks = facts.risks if internal else facts.client_risks

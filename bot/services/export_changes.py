@@ -224,8 +224,11 @@ def render(session: Session, project: Project, fmt: str, *, include_internal: bo
     `include_internal=False` leaves out costs the PM did not share with the client."""
     lang = project.language
     rows = _rows(session, project, lang, include_internal)
+    from bot.services import export_client_items  # client items are part of the change log (issue 15)
+
     if fmt == "csv":
-        return render_csv(rows, lang)
+        return render_csv(rows + export_client_items.change_log_rows(session, project, COLUMNS), lang)
     if fmt == "md":
-        return render_markdown(session, project, rows, lang, today)
+        return render_markdown(session, project, rows, lang, today) + "\n" + "\n".join(
+            export_client_items.markdown_section(session, project))
     raise ValueError(f"unknown export format {fmt!r}")

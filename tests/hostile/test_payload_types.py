@@ -81,10 +81,14 @@ def _view_closed(draw: st.DrawFn, world: w.World, url: str) -> Built:
 
 
 def _options(draw: st.DrawFn, world: w.World, url: str) -> Built:
-    return unsign(payloads.block_suggestion(draw(st.sampled_from([ids.PROJECT_TZ_ACTION, "other_select"])),
-                                            draw(st.one_of(st.sampled_from(["", "Berl", "asia/sh"]), hostile_text)),
+    return unsign(payloads.block_suggestion(draw(st.sampled_from([ids.PROJECT_TZ_ACTION, ids.PROJECT_CALENDAR_ACTION,
+                                                                  "other_select"])),
+                                            draw(st.one_of(st.sampled_from(["", "Berl", "asia/sh", "中国"]),
+                                                           hostile_text)),
                                             user=draw(st.sampled_from(USERS)),
-                                            view={"callback_id": ids.PROJECT_MODAL}))
+                                            view={"callback_id": ids.PROJECT_MODAL, "private_metadata": draw(
+                                                st.sampled_from(["", '{"lang": "zh-CN"}', '{"lang": ["x"]}',
+                                                                 '{"lang": 3}', "[1]"]))}))
 
 
 def _shortcut(draw: st.DrawFn, world: w.World, url: str) -> Built:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from bot.blocks import ids
-from bot.models import ChangeRequest, Requirement
+from bot.models import Acceptance, ChangeRequest, ClientItem, Requirement
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
 from tests.hostile import catalogue
@@ -58,6 +58,13 @@ OPENERS: dict[str, list[tuple[str, str, Any, str]]] = {
     ids.FEEDBACK_MODAL: [("/feedback", "", PEOPLE.client, CLIENT_CHANNEL), ("/feedback", "", PEOPLE.pm, "D0PMBOT")],
     ids.FEEDBACK_RESOLVE_MODAL: [(ids.FEEDBACK_RESOLVE, "follow_up", PEOPLE.pm, "D0PMBOT")],
     ids.DIGEST_NOTE_MODAL: [(ids.DIGEST_ADD_NOTE, "week", PEOPLE.pm, "D0PMBOT")],
+    # client items (issue 15)
+    ids.CLIENT_MODAL: [("/client", "", PEOPLE.pm, CLIENT_CHANNEL)],
+    ids.CLIENT_EXTEND_MODAL: [(ids.CLIENT_MORE_TIME, "client_item:open", PEOPLE.client, CLIENT_CHANNEL)],
+    # Milestone acceptance
+    ids.ACC_REQUEST_MODAL: [(ids.ACC_REQUEST, "milestone:done", PEOPLE.pm, INTERNAL_CHANNEL),
+                            (ids.ACC_REQUEST, "acc_milestone:issues_reported", PEOPLE.dev, INTERNAL_CHANNEL)],
+    ids.ACC_ISSUES_MODAL: [(ids.ACC_REPORT_ISSUES, "acc:requested", PEOPLE.client, CLIENT_CHANNEL)],
 }
 
 
@@ -73,7 +80,8 @@ def _item_value(ref: str, items: w.Items) -> str:
 
 
 # Decision buttons carry the version of the item they showed (the bot draws the current one).
-DECISION_BUTTONS = {ids.CHANGE_REJECT: ChangeRequest, ids.REQ_REQUEST_CHANGES: Requirement}
+DECISION_BUTTONS = {ids.CHANGE_REJECT: ChangeRequest, ids.REQ_REQUEST_CHANGES: Requirement,
+                    ids.CLIENT_MORE_TIME: ClientItem, ids.ACC_REPORT_ISSUES: Acceptance}
 
 
 def _button_value(hostile: Hostile, action_id: str, value: str) -> str:
@@ -188,7 +196,9 @@ def metadata_of(draw: st.DrawFn, view: dict[str, Any], world: w.World) -> Any:
     except ValueError:
         data = {}
     ids_of = [world.a.project, world.b.project, world.x.project, *world.b.req.values(), *world.x.cr.values(),
-              world.b.risk["open"], world.x.prompt, world.x.follow_up, world.b.milestone["open"], 0, -1]
+              world.b.risk["open"], world.x.prompt, world.x.follow_up, world.b.milestone["open"],
+              world.b.client_item["open"], world.x.client_item["open"], world.b.milestone["done"],
+              *world.x.acc.values(), 0, -1]
     how = draw(st.sampled_from(["real"] * 6 + ["other ids", "wrong types", "not json", "empty"]))
     if how == "real" or not isinstance(data, dict):
         return real
