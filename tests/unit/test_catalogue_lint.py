@@ -244,3 +244,20 @@ def test_the_nudge_names_the_real_request_changes_button():
     assert f"“{label}”" in t("reminders.nudge_requirement", "zh-CN", approvers="", days=3)
     assert f"*{t('requirements.button_request_changes', 'en')}*" in t("reminders.nudge_requirement", "en",
                                                                         approvers="", days=3)
+
+
+ZH_BOLD_BUTTON = re.compile(r"(?:点击|点按|按下|使用|选择|标记为|或)[^*。；\n]{0,10}?\*([^*{}\n]+)\*"
+                            r"|\*([^*{}\n]+)\*\s*(?:按钮|或)")
+
+
+def test_chinese_texts_name_buttons_in_quotes_not_in_bold():
+    """“确认”, never *确认*: one quote style for a button's label in Chinese (see the glossary)."""
+    labels = _labels(ZH)
+    bad = sorted((k, g) for k, v in ZH for m in ZH_BOLD_BUTTON.finditer(v) for g in m.groups() if g and g.strip() in labels)
+    assert not bad, f"Chinese texts naming a button in bold instead of “”: {bad}"
+
+
+def test_the_bold_button_lint_catches_the_old_style():
+    found = [g for m in ZH_BOLD_BUTTON.finditer("只需点击上方的 *确认* 或 *请求修改* 即可") for g in m.groups() if g]
+    assert found == ["确认", "请求修改"]
+    assert not ZH_BOLD_BUTTON.search("{user} 于 {when} *验收通过*")
