@@ -253,7 +253,8 @@ ZH_BOLD_BUTTON = re.compile(r"(?:点击|点按|按下|使用|选择|标记为|�
 def test_chinese_texts_name_buttons_in_quotes_not_in_bold():
     """“确认”, never *确认*: one quote style for a button's label in Chinese (see the glossary)."""
     labels = _labels(ZH)
-    bad = sorted((k, g) for k, v in ZH for m in ZH_BOLD_BUTTON.finditer(v) for g in m.groups() if g and g.strip() in labels)
+    bad = sorted((k, g) for k, v in ZH for m in ZH_BOLD_BUTTON.finditer(v)
+                 for g in m.groups() if g and g.strip() in labels)
     assert not bad, f"Chinese texts naming a button in bold instead of “”: {bad}"
 
 
