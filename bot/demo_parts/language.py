@@ -72,6 +72,23 @@ SAMPLES_ZH: dict[str, str] = {
         "预发布网站本周宕机两次，我们没能向董事会演示。",
     "The new checkout flow is lovely — our team tested it on their phones.":
         "新的结账流程非常好——我们的团队已在手机上试用过。",
+    # client items
+    "Product photos for the 40 best sellers": "40 款畅销商品的商品照片",
+    "JPEG or PNG, at least 2000 px wide, on white.": "JPEG 或 PNG 格式，宽度至少 2000 像素，白色背景。",
+    "Legal texts: imprint, privacy policy, terms": "法律文本：网站信息、隐私政策、服务条款",
+    "Reviewed by Acme's lawyer.": "已由 Acme 的律师审阅。",
+    "Alipay merchant account credentials": "支付宝商户账号信息",
+    "Share them through the password manager, please.": "请通过密码管理器共享。",
+    "Our lawyer is back on Monday.": "我们的律师周一回来。",
+    # milestone acceptance
+    "- The logo on mobile is blurry\n- Checkout button colour is off-brand":
+        "- 手机上的标志显示模糊\n- 结账按钮的颜色不符合品牌规范",
+    "The logo on mobile is blurry": "手机上的标志显示模糊",
+    "Checkout button colour is off-brand": "结账按钮的颜色不符合品牌规范",
+    "Final designs for home, product and checkout pages (desktop and mobile).":
+        "首页、商品页和结账页的最终设计稿（桌面端和移动端）。",
+    "Both fixed: sharp mobile logo, brand-green checkout button.": "两项均已修复：手机标志清晰，结账按钮改为品牌绿色。",
+    "Clickable wireframes of all twelve pages.": "全部十二个页面的可点击线框图。",
     # words the demo sections write themselves
     "Nothing to remind the PM of today.": "今天没有需要提醒项目经理的事项。",
 }
@@ -95,6 +112,13 @@ TITLES_ZH: dict[str, str] = {
     "Weekly digest, internal channel": "周报，内部频道",
     "PM preview (DM before the digest is due)": "项目经理预览（周报发布前的私信）",
     "Today's reminders for the PM (DM)": "项目经理今天的提醒（私信）",
+    "Client items (/client list all, as the team sees it)": "客户事项（/client list all，团队看到的样子）",
+    "What we need from the client, posted in the client channel": "需要客户提供的内容，发布在客户频道",
+    "The digest's “What we need from you” (an overdue item puts its milestone at risk)":
+        "周报中的“需要您提供的内容”（逾期事项会使其里程碑有风险）",
+    "A delivery awaiting the client's acceptance (client channel)": "等待客户验收的交付（客户频道）",
+    "Milestones with their acceptance (/milestone list)": "里程碑及其验收（/milestone list）",
+    "Acceptance record for invoicing (Markdown, by DM)": "用于开票的验收记录（Markdown，私信）",
 }
 
 FRAME = {
