@@ -45,7 +45,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return run_demo(settings, out_dir=args.out)
+    return run_demo(settings, out_dir=args.out, language=args.language)
 
 
 def _stop_on_sigterm() -> None:
@@ -228,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     demo = sub.add_parser("demo", help="offline demo on the embedded database, without Slack")
     demo.add_argument("--out", default="demo-output", help="folder for the Block Kit JSON files")
+    demo.add_argument("--language", default="en", choices=("en", "zh-CN"),  # issue 17
+                      help="the demo's language, sample data included (en or zh-CN)")
     demo.set_defaults(func=cmd_demo)
     digest = sub.add_parser("digest", help="post this week's due digests now (idempotent)")
     digest.add_argument("--project", help="only this project (by name)")

@@ -18,6 +18,7 @@ from bot.blocks.terminal import render
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, session_scope
+from bot.demo_parts import language as demo_language
 from bot.migrate import upgrade
 from bot.models import Project
 from bot.services import projects
@@ -69,8 +70,8 @@ def _load_feature_demos() -> None:
                 raise
 
 
-def seed(session: Session, clock: Clock) -> Project:
-    """The sample project, created once."""
+def seed(session: Session, clock: Clock, language: str = "en") -> Project:
+    """The sample project, created once (in `language`: `en` or `zh-CN`, sample data included)."""
     existing = session.exec(select(Project).where(Project.team_id == DEMO_TEAM, Project.name == DEMO_NAME)).first()
     if existing is not None:
         return existing
@@ -79,11 +80,16 @@ def seed(session: Session, clock: Clock) -> Project:
         data=projects.ProjectInput(
             name=DEMO_NAME, client_name="Acme Ltd.", client_channel_id="C0ACMECLIENT",
             internal_channel_id="C0ACMETEAM", pm_user_id="U0PM", client_approver_ids=["U0CLIENT"],
-            timezone="Europe/Berlin", language="en", digest_weekday=4, digest_time="16:00",
+            timezone="Asia/Shanghai" if language == demo_language.ZH else "Europe/Berlin", language=language,
+            digest_weekday=4, digest_time="16:00",
         ),
     )
     for seeder in SEEDERS:
         seeder(session, clock, project)
+    # demo in Chinese (issue 17): every sample text stored in Chinese once all features have seeded
+    if language == demo_language.ZH:
+        demo_language.translate_records(session)
+        session.refresh(project)
     return project
 
 
@@ -91,7 +97,7 @@ DEMO_DATABASE = "pmbot-demo.db"
 
 
 def run_demo(settings: Settings, *, out_dir: str = "demo-output", clock: Clock | None = None,
-             database: str = DEMO_DATABASE) -> int:
+             database: str = DEMO_DATABASE, language: str = "en") -> int:
     """Seed a fresh embedded database (never the real one) and show what the bot would post."""
     clock = clock or SystemClock()
     _load_feature_demos()
@@ -103,13 +109,16 @@ def run_demo(settings: Settings, *, out_dir: str = "demo-output", clock: Clock |
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with session_scope(engine) as session:
-        project = seed(session, clock)
-        print(f"PM Bot demo — sample project “{project.name}” in {url} (recreated on every run)\n")
+        project = seed(session, clock, language)
+        intro, outro = demo_language.FRAME[language]
+        print(intro.format(name=project.name, url=url))
         for title, filename, build in SECTIONS:
             blocks = build(session, project)
-            print(f"### {title}\n")
+            if language == demo_language.ZH:
+                blocks = demo_language.translate_blocks(blocks)
+            print(f"### {demo_language.title(title, language)}\n")
             print(render(blocks))
             (out / f"{filename}.json").write_text(json.dumps({"blocks": blocks}, ensure_ascii=False, indent=2))
     engine.dispose()
-    print(f"Block Kit JSON written to {out}/ — paste a file into https://app.slack.com/block-kit-builder")
+    print(outro.format(out=out))
     return 0

@@ -213,7 +213,9 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.add_user(PEOPLE.pm.id, name=PEOPLE.pm.name, tz="Europe/Berlin")
     fake.add_user(PEOPLE.dev.id, name=PEOPLE.dev.name)
     fake.add_user(PEOPLE.guest.id, name=PEOPLE.guest.name, is_restricted=True)
-    fake.add_user(PEOPLE.client.id, team_id=OTHER_ORG, name=PEOPLE.client.name, locale="zh-CN")
+    # Everybody's Slack is in English unless a test says otherwise: what one person reads follows
+    # their Slack locale (issue 17; tests/e2e/test_person_language.py sets zh-CN, zh-TW, zh-HK).
+    fake.add_user(PEOPLE.client.id, team_id=OTHER_ORG, name=PEOPLE.client.name)
     fake.add_user(PEOPLE.outsider.id, team_id=OTHER_ORG, name=PEOPLE.outsider.name)
     fake.set_channel(CLIENT_CHANNEL, name="client-acme", is_ext_shared=True)
     fake.set_channel(INTERNAL_CHANNEL, name="acme-team")

@@ -302,7 +302,7 @@ def _assessment_blocks(cr: ChangeRequest, lang: str, *, milestones: list[Milesto
                                                hours=hours(cr.effort_hours)) if cr.effort_hours is not None else "-"),
     ]
     if changes.cost_visible(cr, to_client=to_client):
-        cost = money(cr.cost_amount, cr.cost_currency)
+        cost = money(cr.cost_amount, cr.cost_currency, lang)
         shown = cost if cr.share_cost_with_client else t("changes.cost_internal", lang, cost=cost)
         fields.append(t("changes.field_cost", lang, value=shown))
     fields.append(t("changes.field_status", lang, value=f"{STATUS_EMOJI.get(cr.status, '')} "

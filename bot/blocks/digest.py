@@ -28,6 +28,7 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import format_date, t
+from bot.i18n.formatting import format_list, format_percent
 from bot.i18n.names import DECISION_KEYS, MILESTONE_STATUS_KEYS, OVERALL_KEYS
 from bot.models import ChangeRequest, Project, Risk
 
@@ -80,7 +81,7 @@ def _impact(c: ChangeRequest, lang: str, *, show_cost: bool) -> str:
     if c.schedule_impact_days:
         out += t("digest.impact_days", lang, days=c.schedule_impact_days)
     if show_cost and c.cost_amount is not None and c.cost_currency:
-        out += t("digest.impact_cost", lang, amount=money(c.cost_amount), currency=safe(c.cost_currency, 3))
+        out += t("digest.impact_cost", lang, amount=safe(money(c.cost_amount, c.cost_currency, lang), 40))
     return out
 
 
@@ -113,7 +114,8 @@ def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
     # Milestones
     ms = [
         t("digest.milestone_line", lang, name=safe(m.name, TITLE_LIMIT), bar=progress_bar(m.progress),
-          progress=m.progress, due=format_date(m.due_date, lang), status=t(MILESTONE_STATUS_KEYS[m.status], lang))
+          progress=format_percent(m.progress, lang), due=format_date(m.due_date, lang),
+          status=t(MILESTONE_STATUS_KEYS[m.status], lang))
         for m in facts.milestones
     ]
     milestones_text = _lines(ms, lang) or t("digest.no_milestones", lang)
@@ -176,16 +178,16 @@ def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
 
     # Next week
     next_lines = [t("digest.next_week_line", lang, name=safe(m.name, TITLE_LIMIT), due=format_date(m.due_date, lang),
-                    progress=m.progress) for m in facts.due_next_week]
+                    progress=format_percent(m.progress, lang)) for m in facts.due_next_week]
     blocks.append(_section(t("digest.next_week_title", lang) + "\n" + (_lines(next_lines, lang)
                                                                        or t("digest.next_week_none", lang))))
 
     if internal:
         extra = [t("digest.internal_follow_ups", lang, count=facts.open_follow_ups)]
-        costs = [f"{money(c.cost_amount)} {safe(c.cost_currency or '', 3)}" for c in
+        costs = [safe(money(c.cost_amount, c.cost_currency, lang), 40) for c in
                  facts.changes_raised + facts.awaiting_changes if c.cost_amount is not None]
         if costs:
-            extra.append(t("digest.internal_costs", lang, costs=", ".join(dict.fromkeys(costs))))
+            extra.append(t("digest.internal_costs", lang, costs=format_list(dict.fromkeys(costs), lang)))
         blocks.append({"type": "divider"})
         blocks.append(_section(t("digest.internal_title", lang) + "\n" + "\n".join(extra)))
     else:
@@ -244,7 +246,7 @@ def send_confirmation(project: Project, week: str, overrides: list[str], lang: s
              pm=mention(project.pm_user_id))
     if overrides:
         text += "\n" + t("digest.confirm_overrides", lang,
-                         what="; ".join(t(OVERRIDES[o], lang) for o in overrides))
+                         what=format_list((t(OVERRIDES[o], lang) for o in overrides), lang))
     value = ids.week_value(project.id or 0, week)
     return {"response_type": "ephemeral", "text": text, "blocks": [
         _section(text),
@@ -267,7 +269,7 @@ def sent_by_other(project: Project, user_id: str, overrides: list[str]) -> dict[
     text = t("digest.sent_by_other", lang, user=mention(user_id), name=safe(project.name, 100),
              channel=channel_link(project.client_channel_id))
     if overrides:
-        text += "\n" + t("digest.overrode", lang, what="; ".join(t(OVERRIDES[o], lang) for o in overrides))
+        text += "\n" + t("digest.overrode", lang, what=format_list((t(OVERRIDES[o], lang) for o in overrides), lang))
     return {"text": text}
 
 

@@ -19,7 +19,8 @@ from bot.blocks.text import (
     plain_text,
     safe,
 )
-from bot.i18n import t
+from bot.i18n import format_date, t
+from bot.i18n.formatting import format_percent
 from bot.models import LONG_TEXT_MAX, MILESTONE_NAME_MAX, Milestone, MilestoneStatus, Project
 
 STATUS_EMOJI = {
@@ -37,11 +38,11 @@ STATUS_WORDS = {
 BAR_CELLS = 10
 
 
-def progress_bar(progress: int) -> str:
-    """`▓▓▓▓░░░░░░ 40 %`: one cell per full 10 %."""
+def progress_bar(progress: int, lang: str | None = None) -> str:
+    """`▓▓▓▓░░░░░░ 40%`: one cell per full 10%."""
     value = min(max(int(progress), 0), 100)
     filled = value * BAR_CELLS // 100
-    return "▓" * filled + "░" * (BAR_CELLS - filled) + f" {value} %"
+    return "▓" * filled + "░" * (BAR_CELLS - filled) + f" {format_percent(value, lang)}"
 
 
 def status_text(status: MilestoneStatus, lang: str) -> str:
@@ -109,16 +110,17 @@ def pick_modal(lang: str, *, milestones: list[Milestone], metadata: dict[str, An
 
 def milestone_line(milestone: Milestone, status: MilestoneStatus, today: date, lang: str) -> str:
     days = (milestone.due_date - today).days
+    due = format_date(milestone.due_date, lang)
     if milestone.done:
-        when = t("milestones.due_done", lang, date=milestone.due_date.isoformat())
+        when = t("milestones.due_done", lang, date=due)
     elif days < 0:
-        when = t("milestones.due_overdue", lang, date=milestone.due_date.isoformat(), days=-days)
+        when = t("milestones.due_overdue", lang, date=due, days=-days)
     elif days == 0:
-        when = t("milestones.due_today", lang, date=milestone.due_date.isoformat())
+        when = t("milestones.due_today", lang, date=due)
     else:
-        when = t("milestones.due_in", lang, date=milestone.due_date.isoformat(), days=days)
+        when = t("milestones.due_in", lang, date=due, days=days)
     return t("milestones.list_item", lang, name=safe(milestone.name, 300), status=status_text(status, lang),
-             bar=progress_bar(milestone.progress), due=when)
+             bar=progress_bar(milestone.progress, lang), due=when)
 
 
 def milestone_list(project: Project, plan: list[tuple[Milestone, MilestoneStatus]], lang: str, *, today: date,

@@ -23,7 +23,8 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import LANGUAGES, format_date, t
-from bot.i18n.names import CADENCE_KEYS, LANGUAGE_KEYS, WEEKDAY_KEYS
+from bot.i18n.formatting import format_list, format_time, weekday_list, weekday_name
+from bot.i18n.names import CADENCE_KEYS, LANGUAGE_KEYS
 from bot.i18n.names import PROJECT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, ProjectStatus
 from bot.services import holiday_regions
@@ -38,7 +39,7 @@ INTAKE_LABELS = {
 
 
 def _weekday_options(lang: str) -> list[dict[str, Any]]:
-    return [option(t(WEEKDAY_KEYS[d], lang), str(d)) for d in range(7)]
+    return [option(weekday_name(d, lang), str(d)) for d in range(7)]
 
 
 def project_modal(
@@ -167,7 +168,7 @@ def auto_accept_input(lang: str, days: int, choices: tuple[int, ...] = (0, 3, 5,
 
 
 def _users(user_ids: list[str], lang: str) -> str:
-    return ", ".join(mention(u) for u in user_ids) or t("common.none", lang)
+    return format_list((mention(u) for u in user_ids), lang) or t("common.none", lang)
 
 
 # Public-holiday calendars (issue 17) ------------------------------------------------------
@@ -232,10 +233,9 @@ def project_summary(project: Project, lang: str, coming_days_off: list[tuple[dat
         t("project.show_approvers", lang, value=_users(project.client_approver_ids, lang)),
         t("project.show_timezone", lang, value=safe(project.timezone, 100)),
         t("project.show_language", lang, value=t(LANGUAGE_KEYS.get(project.language, "common.language_en"), lang)),
-        t("project.show_digest", lang, day=t(WEEKDAY_KEYS[project.digest_weekday % 7], lang),
-          time=project.digest_time.strftime("%H:%M")),
-        t("project.show_working_days", lang,
-          value=", ".join(t(WEEKDAY_KEYS[d % 7], lang) for d in project.working_days)),
+        t("project.show_digest", lang, day=weekday_name(project.digest_weekday, lang),
+          time=format_time(project.digest_time, lang)),
+        t("project.show_working_days", lang, value=weekday_list(project.working_days, lang)),
     ]
     extra = [
         t("calendar.show_calendar", lang, value=calendar_label(project.country, project.subdivision, lang)),

@@ -18,6 +18,7 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import format_date, t
+from bot.i18n.formatting import format_percent
 from bot.models import Project
 
 if TYPE_CHECKING:  # plain data; the builder needs no service at run time
@@ -46,7 +47,8 @@ def act_button(item: ReminderItem, lang: str) -> dict[str, Any] | None:
 def item_text(item: ReminderItem, lang: str) -> str:
     params: dict[str, Any] = {"title": safe(item.title, 200)}
     for key, value in item.detail.items():
-        params[key] = format_date(value, lang) if key == "date" else value
+        params[key] = (format_date(value, lang) if key == "date"
+                       else format_percent(value, lang) if key == "progress" else value)
     return t(f"reminders.{item.kind}", lang, **params)
 
 
@@ -59,8 +61,9 @@ def _snooze_menu(item: ReminderItem, lang: str) -> dict[str, Any]:
     }
 
 
-def reminder_message(items: list[ReminderItem]) -> dict[str, Any]:
-    lang = items[0].project.language
+def reminder_message(items: list[ReminderItem], lang: str | None = None) -> dict[str, Any]:
+    """The person's daily DM, in `lang` (their own language; the first project's by default)."""
+    lang = lang or items[0].project.language
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain_text(t("reminders.header", lang), HEADER_TEXT)}]
     by_project: dict[int, list[ReminderItem]] = {}
     for item in items:
@@ -91,7 +94,8 @@ def nudge_message(project: Project, kind: str, days: int, *, thread_ts: str | No
     return {"text": t(NUDGES[kind], lang, approvers=approvers, days=days), "thread_ts": thread_ts}
 
 
-def escalation_message(project: Project, kind: str, title: str, days: int) -> dict[str, Any]:
-    """The PM's DM once the client has kept a decision waiting too long."""
-    return {"text": t(ESCALATIONS[kind], project.language, title=safe(title, 200), project=safe(project.name, 100),
-                      days=days)}
+def escalation_message(project: Project, kind: str, title: str, days: int,
+                       lang: str | None = None) -> dict[str, Any]:
+    """The PM's DM once the client has kept a decision waiting too long (in the PM's language)."""
+    return {"text": t(ESCALATIONS[kind], lang or project.language, title=safe(title, 200),
+                      project=safe(project.name, 100), days=days)}

@@ -127,7 +127,7 @@ def _who(user_id: str | None, on_behalf: bool, lang: str) -> str:
 
 def decision_line(req: Requirement, project: Project, lang: str) -> str | None:
     """"Confirmed by @chris on 2026-11-18 18:00 (Asia/Shanghai)" and the like, or None."""
-    when = local(req.decided_at, project.timezone, with_zone=True)
+    when = local(req.decided_at, project.timezone, with_zone=True, lang=lang)
     who = _who(req.decided_by, req.decided_on_behalf, lang)
     if req.status in (S.confirmed, S.done) and req.decided_by:
         return t("requirements.decided_confirmed", lang, user=who, when=when)
@@ -314,10 +314,11 @@ def confirmation_message(req: Requirement, project: Project, *, sender: str | No
     return {"text": text, "blocks": blocks}
 
 
-def outdated_message(req: Requirement, project: Project, *, sender: str | None = None) -> dict[str, Any]:
-    """The answer to a decision on an older version: what changed is said first, then the
-    requirement as it stands now, with the buttons of this version."""
-    note = t("requirements.outdated", project.language, ref=ref(req))
+def outdated_message(req: Requirement, project: Project, *, sender: str | None = None,
+                     lang: str | None = None) -> dict[str, Any]:
+    """The answer to a decision on an older version: what changed is said first (in the reader's
+    `lang`), then the requirement as it stands now, with the buttons of this version."""
+    note = t("requirements.outdated", lang or project.language, ref=ref(req))
     current = confirmation_message(req, project, sender=sender)
     return {"text": note, "blocks": [{"type": "context", "elements": [mrkdwn(note, CONTEXT_TEXT)]},
                                      *current["blocks"]]}
@@ -332,9 +333,10 @@ NOTES_ON_BEHALF = {"confirm": "requirements.you_confirmed_on_behalf",
 
 
 def outcome_note(done: str, req: Requirement, project: Project, *, user: str, on_behalf: bool = False,
-                 send_error: str | None = None) -> str:
-    """"REQ-3 deferred by @dana", "Thank you! REQ-3 is confirmed", "REQ-3 was sent to #client" …"""
-    lang = project.language
+                 send_error: str | None = None, lang: str | None = None) -> str:
+    """"REQ-3 deferred by @dana", "Thank you! REQ-3 is confirmed", "REQ-3 was sent to #client" …
+    (in the reader's `lang`; the project's by default)."""
+    lang = lang or project.language
     if done == "send" and send_error:
         return t("requirements.send_failed", lang, ref=ref(req), channel=channel_link(project.client_channel_id),
                  error=safe(send_error, 200))
@@ -346,21 +348,22 @@ def list_text(project: Project, lang: str) -> str:
     return t("requirements.list_text", lang, name=safe(project.name, 200))
 
 
-def refusal_text(req: Requirement, project: Project, reason: str, *, too_late: bool = False) -> str:
+def refusal_text(req: Requirement, project: Project, reason: str, *, too_late: bool = False,
+                 lang: str | None = None) -> str:
     """Why a change was refused (`reason`, worded). A decision that came too late (`too_late`)
     is told who decided and when instead."""
-    lang = project.language
+    lang = lang or project.language
     if too_late and req.status in (S.confirmed, S.changes_requested) and req.decided_by:
         return t("requirements.error_already_decided", lang, ref=ref(req), status=status_label(req.status, lang),
                  user=_who(req.decided_by, req.decided_on_behalf, lang),
-                 when=local(req.decided_at, project.timezone, with_zone=True))
+                 when=local(req.decided_at, project.timezone, with_zone=True, lang=lang))
     return t("requirements.refused_prefix", lang, ref=ref(req)) + " " + reason
 
 
-def outdated_form_text(req: Requirement, project: Project) -> str:
+def outdated_form_text(req: Requirement, project: Project, lang: str | None = None) -> str:
     """A decision form opened on an older version: the current text, next to the comment field
     (plain text)."""
-    lang = project.language
+    lang = lang or project.language
     none = t("common.none", lang)
     return t("requirements.outdated_form", lang, ref=ref(req), title=req.title, description=req.description or none,
              acceptance=req.acceptance_criteria or none)[:2000]

@@ -34,7 +34,9 @@ def render(blocks: list[dict[str, Any]], width: int = 78) -> str:
             if block.get("text"):
                 lines.append(_text(block["text"]))
             for field in block.get("fields", []):
-                lines.append("  " + _text(field).replace("\n", ": ", 1))
+                text = _text(field)
+                colon = "：" if re.search(r"[\u3400-\u9fff]", text.partition("\n")[0]) else ": "  # Chinese label
+                lines.append("  " + text.replace("\n", colon, 1))
             accessory = block.get("accessory")
             if accessory and accessory.get("type") == "button":
                 lines.append(f"  [{_text(accessory.get('text'))}]")

@@ -11,6 +11,7 @@ from bot import demo
 from bot.blocks.requirements import PER_PAGE, buttons_for, confirmation_message, list_blocks
 from bot.blocks.text import SECTION_TEXT, mrkdwn
 from bot.clock import Clock
+from bot.demo_parts.language import sample_text
 from bot.models import Project, Requirement
 from bot.services import requirements
 from bot.services.export_requirements import render
@@ -60,6 +61,7 @@ def seed(session: Session, clock: Clock, project: Project) -> None:
 
 
 def _by_title(session: Session, project: Project, title: str) -> Requirement:
+    title = sample_text(title, project.language)  # the Chinese demo stores its samples in Chinese
     return next(r for r in requirements.all_of(session, project.id or 0) if r.title == title)
 
 

@@ -56,7 +56,7 @@ from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.people import Person
 from bot.flows.unit import Unit, unit_of_work
-from bot.i18n import normalise_language, t
+from bot.i18n import person_language, t
 from bot.models import ChangeRequest, ChangeStatus, Outbox, Project, Requirement
 from bot.services import changes, edits, export_changes, milestones, outbox, permissions, projects
 from bot.services.errors import DomainError, Forbidden, NotFound, ValidationFailed
@@ -110,7 +110,12 @@ class _Scope:
     def lang(self) -> str:
         if self.project is None:
             self.project = projects.for_channel(self.session, self.u.team_id, self.channel_id)
-        return self.project.language if self.project else normalise_language(self.person.locale)
+        return self.reader(self.project)
+
+    def reader(self, project: Project | None) -> str:
+        """The language of the person asking: their Slack locale where known, else the project's
+        (an ephemeral answer or a form is read by them alone; issue 17)."""
+        return person_language(self.person.locale, project.language if project else None)
 
     def here(self) -> Project | None:
         """The project bound to the channel the request came from."""
@@ -291,7 +296,7 @@ def _form_for(s: _Scope, project: Project) -> Reply:
     if project.status != "active":
         raise Forbidden("permissions.project_closed")
     plan = milestones.for_project(s.session, project.id or 0)
-    view = change_modal(project.language, requirements=_open_requirements(s.session, project),
+    view = change_modal(s.reader(project), requirements=_open_requirements(s.session, project),
                         milestones=[m for m in plan if not m.done],
                         metadata={"project_id": project.id, "origin_channel": s.channel_id})
     return Reply(text="", view=view)
@@ -345,7 +350,7 @@ def _submit(s: _Scope, project: Project, data: changes.ChangeInput) -> Reply:
     cr = changes.submit(s.session, s.u.clock, project=project, actor=s.person.user_id, data=data,
                         by_client=by_client)
     _tell_team(s.u, cr, project)
-    ack = submitted_ack(cr, project, project.language, team_told=True)
+    ack = submitted_ack(cr, project, s.reader(project), team_told=True)
     return Reply(text=ack["text"], blocks=ack["blocks"])
 
 
@@ -381,7 +386,7 @@ def assess_form(deps: Deps, person: Person, *, cr_id: int | None, channel_id: st
         is_pm = person.user_id == project.pm_user_id
         shown = {k: v for k, v in changes.assessment_of(cr, linked).items()
                  if is_pm or k != "share_cost_with_client"}
-        view = assess_modal(project.language, cr=cr, milestones=[m for m in plan if not m.done or m.id in linked],
+        view = assess_modal(s.reader(project), cr=cr, milestones=[m for m in plan if not m.done or m.id in linked],
                             linked=linked, can_share_cost=is_pm,
                             metadata={"cr_id": cr.id, "channel": channel_id,
                                       "stamp": edits.stamp(cr.version, shown)})
@@ -407,7 +412,7 @@ def assess(deps: Deps, person: Person, *, cr_id: int | None, data: changes.Asses
         cr = changes.assess(s.session, s.u.clock, cr=cr, project=project, actor=person.user_id, data=data,
                             stamp=stamp, fields=shown)
         assert cr.id is not None
-        lang = project.language
+        lang = s.reader(project)
         if first:
             _send_for_approval(s.u, cr, project)
         elif cr.version == version:
@@ -430,7 +435,7 @@ def _stale(s: _Scope, cr: ChangeRequest, project: Project, *, from_home: bool, i
     shown, and the approval message is refreshed (it may still show the older version)."""
     assert cr.id is not None
     s.u.refresh(approval_target(cr.id), project)
-    lang = project.language
+    lang = s.reader(project)
     to_client = not s.person.is_team
     if in_form:
         text = stale_decision_plain(cr, lang, to_client=to_client)
@@ -468,7 +473,7 @@ def decide(deps: Deps, person: Person, *, cr_id: int | None, version: int | None
         assert cr.id is not None
         s.u.refresh(approval_target(cr.id), project)
         _tell_team_decided(s.u, cr, project)
-        lang = project.language
+        lang = s.reader(project)
         behalf = "_on_behalf" if decider.on_behalf_of_client else ""
         key = {True: "changes.approved_ack", False: "changes.rejected_ack"}[approve] + behalf
         lines = [t(key, lang, ref=ref(cr), title=safe(cr.title, 200))]
@@ -491,7 +496,7 @@ def reject_form(deps: Deps, person: Person, *, cr_id: int | None, version: int |
             raise changes.why_not(s.session, cr.id or 0, ChangeStatus.rejected)
         if _is_stale(cr, version):
             return _stale(s, cr, project, from_home=from_home, in_form=False)
-        view = reject_modal(project.language, cr=cr,
+        view = reject_modal(s.reader(project), cr=cr,
                             metadata={"cr_id": cr.id, "version": cr.version, "channel": channel_id})
         return Reply(text="", view=view)
 
@@ -507,7 +512,7 @@ def implement(deps: Deps, person: Person, *, cr_id: int | None, channel_id: str 
         _team_only(s)
         cr = changes.implement(s.session, s.u.clock, cr_id=cr.id or 0, project=project, actor=person.user_id)
         s.u.refresh(approval_target(cr.id or 0), project)
-        return Reply(text=t("changes.implemented_ack", project.language, ref=ref(cr), title=safe(cr.title, 200)))
+        return Reply(text=t("changes.implemented_ack", s.reader(project), ref=ref(cr), title=safe(cr.title, 200)))
 
     return _run(deps, person, channel_id, body)
 
@@ -521,7 +526,7 @@ def withdraw(deps: Deps, person: Person, *, cr_id: int | None, channel_id: str |
                                        actor=person.user_id)
         s.u.refresh(approval_target(cr.id or 0), project)
         s.u.refresh(notice_target(cr.id or 0), project)
-        return Reply(text=t("changes.withdrawn_ack", project.language, ref=ref(cr), title=safe(cr.title, 200)))
+        return Reply(text=t("changes.withdrawn_ack", s.reader(project), ref=ref(cr), title=safe(cr.title, 200)))
 
     return _run(deps, person, channel_id, body)
 
@@ -542,7 +547,7 @@ def list_page(deps: Deps, person: Person, *, channel_id: str | None, status: str
         project = s.here()
         if project is None or (of_project is not None and project.id != of_project):
             raise NotFound("common.no_project_here" if of_project is None else "common.not_found")
-        lang = project.language
+        lang = s.reader(project)
         if status is not None and status not in STATUSES:
             return Reply(text=t("changes.unknown_status", lang, status=safe(status, 30),
                                 statuses=", ".join(STATUSES)), ok=False)
@@ -582,14 +587,14 @@ def export(deps: Deps, person: Person, *, channel_id: str | None, started: Calla
         project = s.here()
         if project is None:
             raise NotFound("common.no_project_here")
-        started(Reply(text=t("changes.export_started", project.language)))
+        started(Reply(text=t("changes.export_started", s.reader(project))))
         today = milestones.project_today(project, s.u.clock)
         for fmt in ("md", "csv"):
             files[fmt] = export_changes.render(s.session, project, fmt, include_internal=person.is_team, today=today)
         slug = re.sub(r"[^A-Za-z0-9]+", "-", project.name).strip("-").lower() or f"project-{project.id}"
         files["name"] = f"change-log-{slug}-{today.isoformat()}"
         files["project"], files["lang"] = project.name, project.language
-        return Reply(text=t("changes.export_sent", project.language))
+        return Reply(text=t("changes.export_sent", s.reader(project)))
 
     reply = _run(deps, person, channel_id, body)
     if not reply.ok:

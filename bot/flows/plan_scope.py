@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from bot.deps import Deps
 from bot.flows.unit import Unit, unit_of_work
+from bot.i18n import person_language
 from bot.models import Project, ProjectStatus
 from bot.services import projects
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound
@@ -34,6 +35,7 @@ class Who:
     lang: str  # their own language, for answers about no project
     channel_id: str | None = None
     channels: frozenset[str] | None = None  # their channels (fetched only outside a conversation)
+    locale: str | None = None  # their Slack locale, when Slack tells it (issue 17)
 
 
 class Refused(Exception):
@@ -57,8 +59,9 @@ class PlanScope:
         return self.unit.session
 
     def use(self, project: Project) -> Project:
-        """From here on, answers are about `project` (in its language)."""
-        self.project, self.lang = project, project.language
+        """From here on, answers are about `project`: in the asker's language where Slack tells it,
+        else the project's (answers and forms are read by the asker alone; issue 17)."""
+        self.project, self.lang = project, person_language(self.who.locale, project.language)
         return project
 
     def here(self) -> Project | None:

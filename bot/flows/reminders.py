@@ -24,6 +24,7 @@ from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.delivery import deliver_many
 from bot.flows.outbox_keys import Kind
+from bot.flows.person_language import language_of
 from bot.flows.unit import unit_of_work
 from bot.models import ChangeRequest, ChangeStatus, Project, ProjectStatus, Requirement, RequirementStatus
 from bot.services import calendar, outbox, reminders
@@ -60,7 +61,7 @@ def send_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = F
                                        batch.start.strftime("%H%M"))
             if outbox.exists(u.session, key) is not None:
                 continue
-            message = reminder_message(items)
+            message = reminder_message(items, language_of(deps, batch.user_id, items[0].project.language))
             report.sent.setdefault(batch.user_id, []).extend(i.key for i in items)
             if dry_run:
                 report.messages[batch.user_id] = message
@@ -116,7 +117,8 @@ def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
                              nudge_message(p, w.kind, days, thread_ts=w.ts)))
             if days >= p.escalate_after_days:
                 owed.append((outbox_keys.escalation(w.kind, w.item_id), Kind.escalation, {"user_id": p.pm_user_id},
-                             escalation_message(p, w.kind, w.title, days)))
+                             escalation_message(p, w.kind, w.title, days,
+                                                language_of(deps, p.pm_user_id, p.language))))
             for key, kind, where, payload in owed:
                 if outbox.exists(u.session, key) is None:
                     row = u.owe(key=key, kind=kind, project=p, payload=payload, deliver=False, **where)

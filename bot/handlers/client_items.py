@@ -19,7 +19,7 @@ from bot.flows import client_items as flow
 from bot.handlers import common as h
 from bot.handlers.common import Actor
 from bot.handlers.routes import Routes
-from bot.i18n import t
+from bot.i18n import person_language, t
 from bot.services import client_items
 from bot.services.errors import ValidationFailed
 
@@ -32,7 +32,7 @@ ACTIONS = {ids.CLIENT_DONE: "done", ids.CLIENT_RECEIVED: "receive", ids.CLIENT_C
 
 
 def _why(actor: Actor, refused: flow.Refused, *, plain: bool = False) -> str:
-    lang = refused.language or h.language_for(actor)
+    lang = person_language(actor.locale, refused.language)  # the reader's language
     if isinstance(refused.error, ValidationFailed):
         return "\n".join(h.view_errors(refused.error, lang).values())
     return h.domain_message(refused.error, lang, for_mrkdwn=not plain)
@@ -83,7 +83,7 @@ def client_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond
             ack(_list_message(listing, listing.page))
         elif sub == "export" and len(words) == 1:
             done = flow.export(deps, actor, channel_id)
-            lang, name = done.project.language, safe(done.project.name, 200)
+            lang, name = h.language_for(actor, done.project), safe(done.project.name, 200)
             respond(**(h.refusal("client_items.export_failed", lang, error=safe(done.error, 100)) if done.error
                        else h.message(t("client_items.export_sent", lang, name=name))))
         elif len(words) <= 2 and difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.75):
@@ -124,7 +124,7 @@ def submit_item(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
     try:
         shown = flow.save(deps, actor, project_id=h.as_id(meta.get("project_id")), data=data)
     except flow.Refused as refused:
-        lang = refused.language or h.language_for(actor)
+        lang = person_language(actor.locale, refused.language)  # the reader's language
         errors = h.view_errors(refused.error, lang, FIELD_TO_BLOCK) if isinstance(refused.error, ValidationFailed) \
             else {ids.CLIENT_BLOCK_TITLE: _why(actor, refused, plain=True)[:2000]}
         ack(response_action="errors", errors=errors)
@@ -146,7 +146,7 @@ def submit_extension(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
                             new_due=h.selected_date(values, ids.CLIENT_BLOCK_NEW_DUE),
                             note=h.text_value(values, ids.CLIENT_BLOCK_NOTE))
     except flow.Refused as refused:
-        lang = refused.language or h.language_for(actor)
+        lang = person_language(actor.locale, refused.language)  # the reader's language
         errors = h.view_errors(refused.error, lang, EXTEND_FIELDS) if isinstance(refused.error, ValidationFailed) \
             else {ids.CLIENT_BLOCK_NEW_DUE: _why(actor, refused, plain=True)[:2000]}
         ack(response_action="errors", errors=errors)

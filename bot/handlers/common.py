@@ -29,7 +29,7 @@ from typing import Any
 from slack_bolt import BoltContext
 
 from bot.deps import Deps
-from bot.i18n import normalise_language, t
+from bot.i18n import person_language, t
 from bot.models import Project
 from bot.services.errors import DomainError, ValidationFailed
 from bot.slack.users import UserKind
@@ -73,10 +73,9 @@ def actor_of(deps: Deps, body: dict[str, Any]) -> Actor:
 
 
 def language_for(actor: Actor | None, project: Project | None = None) -> str:
-    """Replies follow the project's language; without a project, the user's Slack locale."""
-    if project is not None:
-        return project.language
-    return normalise_language(actor.locale if actor else None)
+    """An ephemeral answer (or a modal) is read by one person: their Slack locale where it is
+    known, else the project's language (issue 17). Channel posts use the project's language."""
+    return person_language(actor.locale if actor else None, project.language if project is not None else None)
 
 
 def _channel_id(value: Any) -> str | None:

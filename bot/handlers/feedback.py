@@ -50,7 +50,7 @@ def _who(deps: Deps, body: dict[str, Any]) -> tuple[Actor, flow.Who]:
 
 
 def _said(result: flow.Result, actor: Actor) -> dict[str, Any]:
-    """A refusal, in the project's language when the project is known."""
+    """A refusal, in the reader's language (else the project's, when the project is known)."""
     assert result.refused is not None
     return message(domain_message(result.refused, language_for(actor, result.project)))
 
@@ -90,7 +90,7 @@ def _submitted(ack: Ack, body: dict[str, Any], context: BoltContext, block: str,
     if result.refused or result.project is None:
         ack(**_form_errors(result, actor, block))
         return
-    ack(response_action="update", view=thanks(result.project.language))
+    ack(response_action="update", view=thanks(language_for(actor, result.project)))
     flow.finish(deps, result)
 
 
@@ -109,10 +109,10 @@ def feedback_command(ack: Ack, body: dict[str, Any], context: BoltContext, respo
             ack(_said(asked, actor))
             return
         ack()
-        respond(**_asked(flow.send_prompt(deps, asked), rest.strip() or None))
+        respond(**_asked(flow.send_prompt(deps, asked), rest.strip() or None, actor))
     elif sub == "list":
         listed = flow.summary(deps, who, page=1, per_page=PER_PAGE)
-        ack(_said(listed, actor) if listed.refused else _results(listed))
+        ack(_said(listed, actor) if listed.refused else _results(listed, actor))
     elif not text:
         _open_form(ack, respond, deps, body, actor, who)
     else:
@@ -137,18 +137,18 @@ def _open_form(ack: Ack, respond: Respond, deps: Deps, body: dict[str, Any], act
     if not in_dm:
         ack()
     if form.project is not None:
-        view = feedback_modal(form.project.language, metadata={"project_id": form.project.id},
+        view = feedback_modal(language_for(actor, form.project), metadata={"project_id": form.project.id},
                               anonymous=form.project.anonymous_feedback)
     else:
         view = feedback_modal(language_for(actor), metadata={"project_id": None}, projects=form.choices)
     deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def _asked(asked: flow.Asked, question: str | None) -> dict[str, Any]:
-    """How asking went, in the project's language."""
+def _asked(asked: flow.Asked, question: str | None, actor: Actor) -> dict[str, Any]:
+    """How asking went, in the asker's language (the project's when Slack does not tell it)."""
     project = asked.project
     assert project is not None
-    lang = project.language
+    lang = language_for(actor, project)
     channel = channel_link(project.client_channel_id)
     if asked.status == "cooling_down" and asked.last is not None and asked.until is not None:
         blocks = cooldown_prompt(project, asked.last, asked.until, lang, question)
@@ -180,7 +180,7 @@ def post_anyway(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     if asked.refused:
         respond(**_said(asked, actor), replace_original=False)
         return
-    respond(**_asked(flow.send_prompt(deps, asked), question), replace_original=True)
+    respond(**_asked(flow.send_prompt(deps, asked), question, actor), replace_original=True)
 
 
 # --- Answering a prompt ---------------------------------------------------------------------
@@ -195,7 +195,7 @@ def score_click(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     if answered.refused or answered.response is None or answered.project is None or answered.prompt is None:
         respond(**_said(answered, actor), replace_original=False)
         return
-    text = score_thanks(answered.response.score or 0, answered.project.language,
+    text = score_thanks(answered.response.score or 0, language_for(actor, answered.project),
                         changed_from=answered.previous_score, anonymous=answered.prompt.anonymous,
                         sorry=answered.bad_news)
     respond(text=text, response_type="ephemeral", replace_original=False)
@@ -207,7 +207,8 @@ def open_comment(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
     if clicked is not None:
         deps, answered = clicked
         assert answered.prompt is not None and answered.project is not None
-        view = comment_modal(answered.prompt, answered.project.language, existing=answered.response,
+        view = comment_modal(answered.prompt, language_for(common.actor_of(deps, body), answered.project),
+                             existing=answered.response,
                              metadata={"prompt_id": answered.prompt.id})
         deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -231,7 +232,8 @@ def open_feedback_from_intake(ack: Ack, body: dict[str, Any], context: BoltConte
         deps, form = clicked
         assert form.project is not None
         deps.client.views_open(trigger_id=body["trigger_id"], view=feedback_modal(
-            form.project.language, metadata={"project_id": form.project.id}, anonymous=form.project.anonymous_feedback))
+            language_for(common.actor_of(deps, body), form.project), metadata={"project_id": form.project.id},
+            anonymous=form.project.anonymous_feedback))
 
 
 def submit_feedback(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
@@ -257,7 +259,8 @@ def open_resolve(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
     follow_up, project = shown.follow_up, shown.project
     assert follow_up is not None and project is not None and shown.response is not None
     if follow_up.status != "open":
-        respond(**refusal("feedback.already_resolved_by", project.language, user=mention(follow_up.resolved_by),
+        respond(**refusal("feedback.already_resolved_by", language_for(common.actor_of(deps, body), project),
+                          user=mention(follow_up.resolved_by),
                           note=safe(follow_up.resolution_note, 500)), replace_original=False)
         return
     view = resolve_modal(project, shown.response, shown.question, {"follow_up_id": follow_up.id})
@@ -274,10 +277,10 @@ def submit_resolve(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
 # --- Results --------------------------------------------------------------------------------
 
 
-def _results(listed: flow.Listed) -> dict[str, Any]:
+def _results(listed: flow.Listed, actor: Actor) -> dict[str, Any]:
     project, found = listed.project, listed.summary
     assert project is not None and found is not None
-    lang = project.language
+    lang = language_for(actor, project)
     blocks = results(project, stats=found.stats, follow_ups=found.follow_ups, open_count=found.open_count,
                      responses=found.responses, total=found.total, page=found.page, questions=found.questions,
                      lang=lang)
@@ -293,7 +296,7 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
     if listed.refused:
         respond(**_said(listed, actor), replace_original=False)
         return
-    respond(**_results(listed), replace_original=True)
+    respond(**_results(listed, actor), replace_original=True)
 
 
 ROUTES = Routes(

@@ -40,7 +40,7 @@ from bot.handlers.common import (
 )
 from bot.handlers.plan_common import inline, open_from_click, said, who_of
 from bot.handlers.routes import Routes
-from bot.i18n import t
+from bot.i18n import format_date, person_language, t
 from bot.services.milestones import MilestoneInput
 
 FIELDS = {
@@ -183,7 +183,8 @@ def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
 
 def _tell_saved(deps, user_id: str, meta: dict[str, Any], saved: flow.Saved, key: str) -> None:
     m, project = saved.milestone, saved.project
-    text = t(key, saved.lang, name=safe(m.name, 200), date=m.due_date.isoformat(), bar=progress_bar(m.progress))
+    text = t(key, saved.lang, name=safe(m.name, 200), date=format_date(m.due_date, saved.lang),
+             bar=progress_bar(m.progress, saved.lang))
     blocks = acceptance_blocks.after_done_blocks(m, text, saved.lang) if saved.became_done else None
     tell(deps, user_id, meta.get("origin_channel") or project.internal_channel_id or project.client_channel_id, text,
          blocks)
@@ -205,12 +206,13 @@ def list_page_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, resp
     ack()
     deps = deps_of(context)
     state = page_state((body.get("actions") or [{}])[0].get("value"))
+    who = who_of(deps, body)
     try:
-        page = flow.list_page(deps, who_of(deps, body), state.get("p"), state["page"])
+        page = flow.list_page(deps, who, state.get("p"), state["page"])
     except Refused as refused:
         respond(**said(refused), replace_original=False)
         return
-    respond(**_list_message(page, page.project.language), replace_original=True)
+    respond(**_list_message(page, person_language(who.locale, page.project.language)), replace_original=True)
 
 
 ROUTES = Routes(

@@ -44,7 +44,7 @@ def who_of(deps: Deps, body: dict[str, Any], *, reach: bool = False) -> Who:
     channels = frozenset(channels_of_user(deps.client, actor.user_id)) if (
         reach and actor.is_team and outside_channels(channel_id)) else None
     return Who(user_id=actor.user_id, is_team=actor.is_team, lang=language_for(actor), channel_id=channel_id,
-               channels=channels)
+               channels=channels, locale=actor.locale)
 
 
 def inline(refused: Refused, fields: dict[str, str], block: str) -> dict[str, Any]:

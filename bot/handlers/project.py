@@ -154,7 +154,7 @@ def submit_project(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         ack(response_action="errors", errors={ids.PROJECT_BLOCK_NAME: h.domain_message(err, lang, for_mrkdwn=False)})
         return
     ack()
-    project, lang = saved.project, saved.project.language
+    project, lang = saved.project, h.language_for(actor, saved.project)
     channel = f"<#{project.client_channel_id}>"
     name = safe(project.name, 200)
     if saved.intake_failed:
@@ -216,8 +216,8 @@ def submit_close(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: 
         return
     ack()
     project = closed.project
-    text = t("reports.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id),
-             where=closed.where)
+    text = t("reports.closed", h.language_for(actor, project), name=safe(project.name, 200),
+             user=mention(actor.user_id), where=closed.where)
     h.tell(deps, actor.user_id, origin or project.client_channel_id, text)
 
 
@@ -238,8 +238,8 @@ def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
         respond(**h.message(h.domain_message(err, lang)), replace_original=True)
         return
     project = closed.project
-    text = t("reports.closed", project.language, name=safe(project.name, 200), user=mention(actor.user_id),
-             where=closed.where)
+    text = t("reports.closed", h.language_for(actor, project), name=safe(project.name, 200),
+             user=mention(actor.user_id), where=closed.where)
     respond(**h.message(text), replace_original=True)
 
 

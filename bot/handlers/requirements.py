@@ -21,7 +21,7 @@ from bot.flows import requirements as flow
 from bot.handlers import common as h
 from bot.handlers.common import Actor
 from bot.handlers.routes import Routes
-from bot.i18n import t
+from bot.i18n import person_language, t
 from bot.services import requirements
 from bot.services.errors import ValidationFailed
 from bot.services.export_requirements import ref
@@ -34,8 +34,9 @@ TEAM_ACTIONS = {ids.REQ_DEFER: "defer", ids.REQ_DROP: "drop", ids.REQ_DONE: "mar
 
 
 def _why(actor: Actor, refused: flow.Refused, *, plain: bool = False) -> str:
-    """A refusal in words, in the language of the project it was about (else the person's)."""
-    lang = refused.language or h.language_for(actor)
+    """A refusal in words, in the reader's language (their Slack locale where known, else the
+    language of the project it was about)."""
+    lang = person_language(actor.locale, refused.language)
     if isinstance(refused.error, ValidationFailed):
         return "\n".join(h.view_errors(refused.error, lang).values())
     return h.domain_message(refused.error, lang, for_mrkdwn=not plain)
@@ -45,10 +46,13 @@ def _viewer_buttons(result: Any):
     return lambda req: rb.buttons_for(req, is_team=result.is_team, can_decide=result.can_decide)
 
 
-def _list_message(result: Any, page: flow.Page, notice: str | None = None) -> dict[str, Any]:
+def _list_message(result: Any, page: flow.Page, notice: str | None = None, *,
+                  lang: str | None = None) -> dict[str, Any]:
+    """The list, in the reader's `lang` (the project's by default)."""
     project = result.project
-    return h.message(rb.list_text(project, project.language), rb.list_blocks(
-        page.items, project, project.language, total=page.total, page=page.page, status_filter=page.status_filter,
+    lang = lang or project.language
+    return h.message(rb.list_text(project, lang), rb.list_blocks(
+        page.items, project, lang, total=page.total, page=page.page, status_filter=page.status_filter,
         buttons=_viewer_buttons(result), notice=notice))
 
 
@@ -71,12 +75,13 @@ def req_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
         elif sub == "list" and len(words) <= 2:
             word = words[1] if len(words) == 2 else ""
             listing = flow.listing(deps, actor, channel_id, flow.parse_filter(word))
-            ack(_list_message(listing, listing.page) if listing.page else h.refusal(
-                "requirements.error_filter", listing.project.language, word=safe(word, 30),
+            lang = h.language_for(actor, listing.project)
+            ack(_list_message(listing, listing.page, lang=lang) if listing.page else h.refusal(
+                "requirements.error_filter", lang, word=safe(word, 30),
                 filters=", ".join(f"`{f}`" for f in flow.FILTERS)))
         elif sub == "export" and len(words) == 1:
             done = flow.export(deps, actor, channel_id)
-            lang, name = done.project.language, safe(done.project.name, 200)
+            lang, name = h.language_for(actor, done.project), safe(done.project.name, 200)
             respond(**(h.refusal("requirements.export_failed", lang, error=safe(done.error, 100)) if done.error
                        else h.message(t("requirements.export_sent", lang, name=name))))
         elif len(words) <= 2 and difflib.get_close_matches(sub, SUBCOMMANDS, n=1, cutoff=0.75):
@@ -107,7 +112,7 @@ def _quick_capture(ack: Ack, deps: Deps, body: dict[str, Any], actor: Actor, cha
         ack()
         _open_form(deps, body, actor, saved, channel_id, title=title)
         return
-    lang = saved.project.language
+    lang = h.language_for(actor, saved.project)
     blocks = rb.item_blocks(saved.req, saved.project, lang, buttons=_viewer_buttons(saved)(saved.req))
     ack(h.message(t("requirements.saved", lang, ref=ref(saved.req), title=safe(saved.req.title, 400)), blocks))
 
@@ -143,14 +148,14 @@ def submit_requirement(ack: Ack, body: dict[str, Any], view: dict[str, Any], con
                           project_id=h.as_id(meta.get("project_id")) or h.as_id(
                               h.selected_value(values, PROJECT_PICKER_BLOCK)))
     except flow.Refused as refused:
-        lang = refused.language or h.language_for(actor)
+        lang = person_language(actor.locale, refused.language)
         fields = {**FIELD_TO_BLOCK, "project": PROJECT_PICKER_BLOCK if meta.get("project_id") is None
                   else ids.REQ_BLOCK_TITLE}
         errors = h.view_errors(refused.error, lang, fields) if isinstance(refused.error, ValidationFailed) \
             else {ids.REQ_BLOCK_TITLE: _why(actor, refused, plain=True)}
         ack(response_action="errors", errors=errors)
         return
-    req, project, lang = saved.req, saved.project, saved.project.language
+    req, project, lang = saved.req, saved.project, h.language_for(actor, saved.project)
     if saved.conflicts:  # someone else changed these fields since the form was opened: nothing saved
         ack(response_action="errors",
             errors={FIELD_TO_BLOCK[f]: rb.conflict_text(f, v, lang) for f, v in saved.conflicts.items()})
@@ -176,14 +181,15 @@ def submit_changes(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
         ack(response_action="errors", errors={block: _why(actor, refused, plain=True)[:2000]})
         return
     req, project = shown.req, shown.project
+    lang = h.language_for(actor, project)
     if shown.outdated or shown.refused is not None:
-        text = rb.outdated_form_text(req, project) if shown.refused is None else rb.refusal_text(
-            req, project, h.domain_message(shown.refused, project.language, for_mrkdwn=False), too_late=True)
+        text = rb.outdated_form_text(req, project, lang) if shown.refused is None else rb.refusal_text(
+            req, project, h.domain_message(shown.refused, lang, for_mrkdwn=False), too_late=True, lang=lang)
         ack(response_action="errors", errors={block: text[:2000]})
         return
     ack()
     h.tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id,
-           rb.outcome_note(shown.done, req, project, user=actor.user_id, on_behalf=shown.on_behalf))
+           rb.outcome_note(shown.done, req, project, user=actor.user_id, on_behalf=shown.on_behalf, lang=lang))
 
 
 # Buttons on a requirement --------------------------------------------------------------------
@@ -235,18 +241,19 @@ def _run(c: Click, use_case: Any, *args: Any, decision: bool = False, **kwargs: 
         c.say(h.message(_why(c.actor, refused)))
         return None
     req, project = shown.req, shown.project
+    lang = h.language_for(c.actor, project)  # all of it is the clicker's alone
     if shown.outdated:
-        c.say(rb.outdated_message(req, project, sender=shown.sender))
+        c.say(rb.outdated_message(req, project, sender=shown.sender, lang=lang))
     elif shown.refused is not None:
-        why = h.domain_message(shown.refused, project.language)
-        c.say(h.message(rb.refusal_text(req, project, why, too_late=decision)))
+        why = h.domain_message(shown.refused, lang)
+        c.say(h.message(rb.refusal_text(req, project, why, too_late=decision, lang=lang)))
     elif shown.done:
         note = rb.outcome_note(shown.done, req, project, user=c.actor.user_id, on_behalf=shown.on_behalf,
-                               send_error=shown.send_error)
+                               send_error=shown.send_error, lang=lang)
         if shown.page is not None:  # a list is redrawn in place, an item too
-            c.say(_list_message(shown, shown.page, notice=note), replace=True)
+            c.say(_list_message(shown, shown.page, notice=note, lang=lang), replace=True)
         elif c.where == "item":
-            blocks = rb.item_blocks(req, project, project.language, buttons=_viewer_buttons(shown)(req))
+            blocks = rb.item_blocks(req, project, lang, buttons=_viewer_buttons(shown)(req))
             c.say(h.message(note, [{"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}, *blocks]),
                   replace=True)
         else:  # on a public message (the confirmation request, a notice, the digest): a note
@@ -285,7 +292,8 @@ def edit_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: R
     if shown is not None:
         meta = {"project_id": shown.project.id, "req_id": shown.req.id, "origin_channel": c.channel_id,
                 "stamp": shown.stamp}
-        view = rb.requirement_modal(shown.project.language, metadata=meta, editing=shown.req, project=shown.project)
+        view = rb.requirement_modal(h.language_for(c.actor, shown.project), metadata=meta, editing=shown.req,
+                                    project=shown.project)
         c.deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -297,7 +305,8 @@ def request_changes_button(ack: Ack, body: dict[str, Any], context: BoltContext,
         meta = {"req_id": shown.req.id, "version": shown.req.version, "origin_channel": c.channel_id,
                 "where": c.where}
         c.deps.client.views_open(trigger_id=body["trigger_id"],
-                                 view=rb.changes_modal(shown.req, shown.project.language, metadata=meta))
+                                 view=rb.changes_modal(shown.req, h.language_for(c.actor, shown.project),
+                                                       metadata=meta))
 
 
 def list_page_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -312,7 +321,8 @@ def list_page_button(ack: Ack, body: dict[str, Any], context: BoltContext, respo
         respond(**h.message(_why(actor, refused)), replace_original=False)
         return
     assert listing.page is not None
-    respond(**_list_message(listing, listing.page), replace_original=True)
+    respond(**_list_message(listing, listing.page, lang=h.language_for(actor, listing.project)),
+            replace_original=True)
 
 
 ROUTES = Routes(

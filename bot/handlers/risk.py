@@ -37,7 +37,7 @@ from bot.handlers.common import (
 )
 from bot.handlers.plan_common import inline, open_from_click, said, who_of
 from bot.handlers.routes import Routes
-from bot.i18n import t
+from bot.i18n import person_language, t
 from bot.models import RiskStatus, Visibility
 from bot.slack.users import UserKind
 
@@ -183,7 +183,7 @@ def change_status(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
     except Refused as refused:
         respond(**said(refused), replace_original=False)
         return
-    lang = shown.project.language
+    lang = person_language(who.locale, shown.project.language)  # the list is the clicker's alone
     notice = None
     if shown.moved is not None and to is not None:
         notice = t(MARKED[to], lang, title=safe(shown.moved.title, 200), user=mention(who.user_id))
@@ -221,13 +221,14 @@ def turn_page(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Res
     ack()
     deps = deps_of(context)
     state = page_state(action_value(body))
+    who = who_of(deps, body, reach=True)
     try:
-        shown = flow.list_page(deps, who_of(deps, body, reach=True), project_id=as_id(state.get("project")),
+        shown = flow.list_page(deps, who, project_id=as_id(state.get("project")),
                                page=state["page"], include_closed=state.get("all") is True)
     except Refused as refused:
         respond(**said(refused), replace_original=False)
         return
-    respond(**_list_message(shown, shown.project.language), replace_original=True)
+    respond(**_list_message(shown, person_language(who.locale, shown.project.language)), replace_original=True)
 
 
 def _list_message(page: flow.Page, lang: str, notice: str | None = None) -> dict[str, Any]:

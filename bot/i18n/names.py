@@ -4,6 +4,8 @@ built from a value (a test can see that each one exists, and a search finds wher
 from __future__ import annotations
 
 LANGUAGE_KEYS = {"en": "common.language_en", "zh-CN": "common.language_zh-CN"}
+# Weekday and month names come from CLDR (bot/i18n/formatting.py: weekday_name, month_name); these
+# keys are no catalogue entries but still resolve through `t` (computed from CLDR) for older callers.
 WEEKDAY_KEYS = ("common.weekday_0", "common.weekday_1", "common.weekday_2", "common.weekday_3",
                 "common.weekday_4", "common.weekday_5", "common.weekday_6")  # Monday = 0
 WEEKDAY_SHORT_KEYS = ("common.weekday_short_0", "common.weekday_short_1", "common.weekday_short_2",

@@ -44,22 +44,29 @@ def render_record(session: Session, project: Project, milestone: Milestone, acc:
         who = md_inline(known[user_id]) if user_id in known else f"@{user_id}"
         return t("permissions.on_behalf", lang, user=who) if on_behalf else who
 
+    def _field(key: str, value: str) -> str:  # "项目：…" / "Project: …" (full-width in Chinese)
+        return "- " + t("format.label_value", lang, label=t(key, lang), value=value)
+
+    def _zoned(at: datetime | None) -> str:
+        return local(at, tz, with_zone=True, lang=lang)
+
     status = t(f"acceptance.status_{acc.status}", lang)
     out = [
         f"# {t('acceptance.md_title', lang, name=md_inline(milestone.name))}",
         "",
-        f"- {t('acceptance.md_project', lang)}: {md_inline(project.name)} ({md_inline(project.client_name or '-')})",
-        f"- {t('acceptance.md_milestone', lang)}: {md_inline(milestone.name)} · "
-        f"{t('acceptance.md_due', lang)} {milestone.due_date.isoformat()} · "
-        f"{t('acceptance.md_done_at', lang)} {local(milestone.done_at, tz) or '-'}",
-        f"- {t('acceptance.md_status', lang)}: **{status}**",
-        f"- {t('acceptance.md_requested', lang)}: {_who(acc.requested_by, False, lang)}, "
-        f"{local(acc.requested_at, tz, with_zone=True)} · {t('acceptance.round', lang, n=acc.round)}",
+        _field("acceptance.md_project", md_inline(project.name)
+               + t("format.in_brackets", lang, text=md_inline(project.client_name or "-"))),
+        _field("acceptance.md_milestone", f"{md_inline(milestone.name)} · "
+               f"{t('acceptance.md_due', lang)} {milestone.due_date.isoformat()} · "
+               f"{t('acceptance.md_done_at', lang)} {local(milestone.done_at, tz) or '-'}"),
+        _field("acceptance.md_status", f"**{status}**"),
+        _field("acceptance.md_requested", f"{_who(acc.requested_by, False, lang)}, "
+               f"{_zoned(acc.requested_at)} · {t('acceptance.round', lang, n=acc.round)}"),
     ]
     if acc.status == "accepted":
         who = t("acceptance.md_auto", lang, days=project.auto_accept_after_days) if acc.auto_accepted else \
             _who(acc.decided_by, acc.decided_on_behalf, lang)
-        out.append(f"- {t('acceptance.md_accepted', lang)}: {who}, {local(acc.decided_at, tz, with_zone=True)}")
+        out.append(_field("acceptance.md_accepted", f"{who}, {_zoned(acc.decided_at)}"))
     out += ["", f"## {t('acceptance.md_delivery', lang)}", "", md_block(acc.delivery)]
     if acc.link:
         out += ["", f"<{acc.link}>"]
@@ -72,7 +79,7 @@ def render_record(session: Session, project: Project, milestone: Milestone, acc:
                      when=local(i.resolved_at, tz)) if i.resolved_at else t("acceptance.md_open", lang)
         raised = t("acceptance.md_raised", lang, user=_who(i.raised_by, False, lang), when=local(i.raised_at, tz))
         out.append(f"- [{'x' if i.resolved_at else ' '}] {md_inline(i.text)} — {raised}"
-                   f" · {resolved} ({t('acceptance.round', lang, n=i.round)})")
+                   f" · {resolved}{t('format.in_brackets', lang, text=t('acceptance.round', lang, n=i.round))}")
     out += ["", f"## {t('acceptance.md_log', lang)}", ""]
     for entry in activity.history(session, "milestone", milestone.id or 0):
         key = STEP_KEYS.get(entry.action)
@@ -84,5 +91,5 @@ def render_record(session: Session, project: Project, milestone: Milestone, acc:
         if isinstance(delivered, str) and delivered:
             line += f" — {md_inline(delivered)[:300]}"
         out.append(line)
-    out += ["", f"_{t('acceptance.md_generated', lang, when=local(now, tz, with_zone=True))}_", ""]
+    out += ["", f"_{t('acceptance.md_generated', lang, when=_zoned(now))}_", ""]
     return "\n".join(out)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.i18n import t
+from bot.i18n.formatting import format_currency
 from bot.i18n.names import CHANGE_STATUS_KEYS as STATUS_KEYS
 from bot.models import ActivityLog, ChangeRequest, Milestone, Project
 from bot.services import calendar, capture, changes, csv_cells
@@ -37,10 +38,11 @@ def hours(value: Decimal | None) -> str:
     return text or "0"
 
 
-def money(amount: Decimal | None, currency: str | None) -> str:
+def money(amount: Decimal | None, currency: str | None, lang: str | None = None) -> str:
+    """The amount in its currency as CLDR writes it in `lang`: "€1,200.00"."""
     if amount is None:
         return ""
-    return f"{amount:,.2f} {currency or ''}".strip()
+    return format_currency(amount, currency, lang)
 
 
 def schedule_text(days: int | None, lang: str) -> str:
@@ -48,17 +50,17 @@ def schedule_text(days: int | None, lang: str) -> str:
         return ""
     if days == 0:
         return t("changes.impact_no_delay", lang)
-    return t("changes.impact_days", lang, days=f"{days:+d}")
+    return t("changes.impact_days", lang, days=f"{days:+d}", count=abs(days))
 
 
 def impact_text(cr: ChangeRequest, lang: str, *, to_client: bool) -> str:
-    """"+5 days · 12 h · 1,200.00 EUR" (the cost only where it may be shown)."""
+    """"+5 days · 12 h · €1,200.00" (the cost only where it may be shown)."""
     if cr.schedule_impact_days is None and cr.effort_hours is None:
         return t("changes.not_assessed_yet", lang)
     parts = [schedule_text(cr.schedule_impact_days, lang),
              t("changes.impact_hours", lang, hours=hours(cr.effort_hours))]
     if changes.cost_visible(cr, to_client=to_client):
-        cost = money(cr.cost_amount, cr.cost_currency)
+        cost = money(cr.cost_amount, cr.cost_currency, lang)
         parts.append(cost if cr.share_cost_with_client else t("changes.cost_internal", lang, cost=cost))
     return " · ".join(p for p in parts if p)
 
@@ -159,7 +161,7 @@ def _rows(session: Session, project: Project, lang: str, include_internal: bool)
             "reason": cr.reason,
             "schedule_impact_days": "" if cr.schedule_impact_days is None else f"{cr.schedule_impact_days:+d}",
             "effort_hours": hours(cr.effort_hours),
-            "cost": money(cr.cost_amount, cr.cost_currency) if show_cost else "",
+            "cost": money(cr.cost_amount, cr.cost_currency, lang) if show_cost else "",
             "cost_shared": (yes if cr.share_cost_with_client else no) if show_cost else "",
             "recommendation": cr.recommendation or "",
             "assessed_by": cr.assessed_by or "",

@@ -41,12 +41,12 @@ def ref(req: Requirement) -> str:
     return f"REQ-{req.id}"
 
 
-def local(dt: datetime | None, timezone: str, *, with_zone: bool = False) -> str:
-    """A stored UTC time as the project sees it: `2026-11-18 18:00`."""
+def local(dt: datetime | None, timezone: str, *, with_zone: bool = False, lang: str | None = None) -> str:
+    """A stored UTC time as the project sees it: `2026-11-18 18:00` (`2026-11-18 18:00（Asia/Shanghai）`)."""
     if dt is None:
         return ""
     text = dt.astimezone(calendar.zone(timezone)).strftime("%Y-%m-%d %H:%M")
-    return f"{text} ({timezone})" if with_zone else text
+    return t("format.with_zone", lang, time=text, zone=timezone) if with_zone else text
 
 
 def _iso(dt: datetime | None, timezone: str) -> str:
@@ -114,11 +114,12 @@ def render_markdown(session: Session, project: Project, *, names: dict[str, str]
     if project.client_name:
         facts.append(t("requirements.doc_client", lang, client=md_inline(project.client_name)))
     if now is not None:
-        facts.append(t("requirements.doc_exported", lang, when=local(now, project.timezone, with_zone=True)))
+        facts.append(t("requirements.doc_exported", lang, when=local(now, project.timezone, with_zone=True, lang=lang)))
     facts.append(t("requirements.doc_count", lang, count=total))
     out += [" · ".join(facts), ""]
     for priority, items in groups:
-        out += [f"## {t(f'requirements.priority_{priority}', lang)} ({len(items)})", ""]
+        heading = t("format.with_count", lang, label=t(f"requirements.priority_{priority}", lang), count=len(items))
+        out += [f"## {heading}", ""]
         if not items:
             out += [f"_{t('requirements.doc_none', lang)}_", ""]
             continue

@@ -344,7 +344,7 @@ def test_auto_accept_after_n_working_days_warned_one_day_before(slack, fake_slac
     m = done_milestone(engine, project)
     post, view = request_acceptance(slack, fake_slack, people.dev, m.id)
     assert "3 working days" in text_of(view["blocks"])
-    assert "accepted automatically on Mon 23 Nov 2026" in text_of(post.params["blocks"])
+    assert "accepted automatically on Mon, Nov 23, 2026" in text_of(post.params["blocks"])
     ts = eventually(lambda: acc_of(session, m.id).message_ts)
 
     def thread_posts():
@@ -358,7 +358,7 @@ def test_auto_accept_after_n_working_days_warned_one_day_before(slack, fake_slac
     clock.set(FRI_1100)  # one working day before
     tick(deps, FRI_1100)
     [warning] = thread_posts()
-    assert "accepted automatically on Mon 23 Nov 2026" in warning.params["text"]
+    assert "accepted automatically on Mon, Nov 23, 2026" in warning.params["text"]
     clock.advance(hours=2)
     tick(deps, clock.now())
     assert len(thread_posts()) == 1  # exactly once

@@ -381,7 +381,7 @@ def test_pm_shares_the_cost_with_the_client(flow, fake_slack, people, setup, ses
         user=people.pm, private_metadata=opened.params["view"]["private_metadata"]))
     post = approval_post(fake_slack, cr_id)
     shown = json.dumps(post["blocks"], ensure_ascii=False)
-    assert "1,200.50 CNY" in shown and "no delay" in shown and "2.5 h" in shown
+    assert "CN¥1,200.50" in shown and "no delay" in shown and "2.5 h" in shown
     assert crs(session)[0].share_cost_with_client
 
 
@@ -465,7 +465,7 @@ def test_list_is_paginated_with_history_and_buttons_per_viewer(flow, fake_slack,
               if e["action_id"] == ids.CHANGE_ASSESS]
     assert labels.count("Assess") == 9 and labels.count("Revise assessment") == 1  # the assessed one
     assert ids.CHANGE_APPROVE in button_ids(pm_blocks)
-    assert "900.00 EUR (internal)" in json.dumps(pm_blocks, ensure_ascii=False)
+    assert "€900.00 (internal)" in json.dumps(pm_blocks, ensure_ascii=False)
     nxt = next(e for b in pm_blocks if b["type"] == "actions" for e in b["elements"]
                if e["action_id"] == f"{ids.CHANGE_LIST_PAGE}:next")
     reply, _ = next_call(fake_slack, "response_url", lambda: flow.action(
@@ -529,7 +529,7 @@ def test_export_sends_markdown_and_csv_to_the_users_dm(flow, fake_slack, people,
     assert md_name.startswith("change-log-acme-web-shop-2026-11-18")
     assert "Add PayPal" in files[md_name].decode()
     rows = list(csv.DictReader(io.StringIO(files[csv_name].decode())))
-    assert rows[0]["Cost"] == "900.00 EUR" and rows[0]["Status"] == "Assessed"
+    assert rows[0]["Cost"] == "€900.00" and rows[0]["Status"] == "Assessed"
 
 
 def test_export_for_a_client_side_user_leaves_internal_costs_out(flow, fake_slack, people, setup):

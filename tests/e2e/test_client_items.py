@@ -370,6 +370,7 @@ def test_overdue_item_blocking_a_milestone_puts_it_at_risk_and_the_digest_says_w
 
 def test_chinese_project_speaks_chinese_to_the_client(slack, fake_slack, people, session, make_project):
     make_project(language="zh-CN")
+    fake_slack.add_user(people.dev.id, name=people.dev.name, locale="zh-CN")  # answers follow one's own Slack
     body = quick(slack, people, "测试账号")
     assert "已发布到" in body["text"]
     [post] = posts(fake_slack)

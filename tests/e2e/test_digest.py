@@ -184,11 +184,11 @@ def test_client_digest_hides_internal_risks_and_unshared_costs(deps, fake_slack,
     client_text, internal_text = str(client.params["blocks"]), str(internal.params["blocks"])
     assert "Payment API delay" in client_text and "Mock server" in client_text
     assert "Secret vendor trouble" not in client_text and "Find a second vendor" not in client_text
-    assert "4,800.00" not in client_text and "EUR" not in client_text
+    assert "4,800.00" not in client_text and "€" not in client_text
     assert "Add dark mode" in client_text and "+5 days" in client_text
     assert "Export to PDF" in client_text  # waiting for the client's confirmation
     assert "Beta &lt;!channel&gt; 0" in client_text and "<!channel>" not in client_text
-    assert "Secret vendor trouble" in internal_text and "4,800.00 EUR" in internal_text
+    assert "Secret vendor trouble" in internal_text and "€4,800.00" in internal_text
     # The client digest carries the intake buttons that exist; the internal one does not.
     assert not any(b.get("block_id", "").startswith("digest-intake") for b in internal.params["blocks"])
 
@@ -199,7 +199,7 @@ def test_chinese_project_gets_a_chinese_digest(deps, fake_slack, make_project, c
     clock.set(FRIDAY_SHANGHAI)
     run_digests(deps)
     [client] = digests_in(fake_slack)
-    assert client.params["blocks"][0]["text"]["text"].startswith("每周进度")
+    assert client.params["blocks"][0]["text"]["text"].startswith("周报")
     assert "等待您决定的事项" in str(client.params["blocks"])
 
 

@@ -11,6 +11,7 @@ from bot.blocks import ids
 from bot.db import session_scope
 from bot.models import ActivityLog, FeedbackPrompt, FeedbackResponse, FollowUp, Outbox
 from bot.services import projects
+from tests.conftest import OTHER_ORG
 from tests.fakes import payloads as p
 
 
@@ -107,6 +108,7 @@ def test_answering_again_replaces_the_answer(slack, fake_slack, people, session,
 
 
 def test_tampered_scores_are_refused_and_nothing_is_stored(slack, fake_slack, people, session, make_project):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     make_project()
     ask(slack, fake_slack, people.pm)
     [prompt] = _rows(session, FeedbackPrompt)
@@ -174,6 +176,7 @@ def test_cooldown_asks_before_posting_again(slack, fake_slack, people, session, 
 
 
 def test_resolve_follow_up_with_a_note(slack, fake_slack, people, session, make_project):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     make_project()
     ask(slack, fake_slack, people.pm)
     [prompt] = _rows(session, FeedbackPrompt)
@@ -324,7 +327,7 @@ def test_list_shows_averages_trend_and_open_follow_ups(slack, fake_slack, people
     assert [r["value"] for r in resolve] == [str(follow_up.id)]
     assert "(4 in all)" in shown and len(body["blocks"]) <= 50
     out = slack.command("/feedback", "list", user=people.client).json()["text"]
-    assert "Only members of the team" in out  # in the project's language
+    assert "Only members of the team" in out  # in the client's Slack language, English here
     out = slack.command("/feedback", "ask", user=people.guest).json()["text"]
     assert "Only members of the team" in out
 

@@ -58,7 +58,7 @@ def test_add_a_milestone_from_the_modal(slack, fake_slack, people, make_project,
     assert resp.status_code == 200 and not resp.content.strip(b"{}")
     [m] = all_milestones(session)
     assert (m.name, m.due_date, m.progress, m.created_by) == ("Beta <!channel>", date(2026, 12, 1), 40, "U0DEV")
-    assert told.params["channel"] == "C0INTERNAL" and "▓▓▓▓░░░░░░ 40 %" in told.params["text"]
+    assert told.params["channel"] == "C0INTERNAL" and "▓▓▓▓░░░░░░ 40%" in told.params["text"]
     assert "&lt;!channel&gt;" in told.params["text"]
     [entry] = session.exec(select(ActivityLog).where(ActivityLog.entity_type == "milestone"))
     assert entry.action == "created" and entry.after["due_date"] == "2026-12-01"
@@ -129,9 +129,9 @@ def test_list_shows_progress_due_date_and_status(slack, fake_slack, people, make
     blocks = call.params["blocks"]
     lines = [b["text"]["text"] for b in blocks if b["type"] == "section"][1:]
     assert [line.split("*")[1] for line in lines] == ["Design", "Beta", "Docs", "Launch", "Kick-off"]
-    assert "Late" in lines[0] and "8 days overdue" in lines[0] and "▓▓▓▓▓▓▓▓▓▓ 100 %" in lines[0]
-    assert "At risk" in lines[1] and "▓▓▓▓▓░░░░░ 50 %" in lines[1] and "in 2 days" in lines[1]
-    assert "On track" in lines[2] and "░░░░░░░░░░ 0 %" in lines[2]
+    assert "Late" in lines[0] and "8 days overdue" in lines[0] and "▓▓▓▓▓▓▓▓▓▓ 100%" in lines[0]
+    assert "At risk" in lines[1] and "▓▓▓▓▓░░░░░ 50%" in lines[1] and "in 2 days" in lines[1]
+    assert "On track" in lines[2] and "░░░░░░░░░░ 0%" in lines[2]
     assert "At risk" in lines[3]  # the open high risk
     assert "Done" in lines[4]
     assert all(b["accessory"]["action_id"] == ids.MILESTONE_EDIT for b in blocks if b["type"] == "section"
@@ -141,6 +141,7 @@ def test_list_shows_progress_due_date_and_status(slack, fake_slack, people, make
 def test_update_from_the_list_marks_done_and_logs_it(slack, fake_slack, people, make_project, engine, clock,
                                                      session):
     project = make_project(language="zh-CN")
+    fake_slack.add_user(people.dev.id, name=people.dev.name, locale="zh-CN")  # the form is read in their language
     with session_scope(engine) as s:
         m = milestones.create(s, clock, project=project, actor="U0PM",
                               data=milestones.MilestoneInput(name="Beta", due_date="2026-12-01", progress="40"))
@@ -159,10 +160,10 @@ def test_update_from_the_list_marks_done_and_logs_it(slack, fake_slack, people, 
                             .order_by(ActivityLog.id)))
     assert [e.action for e in log] == ["created", "milestone_done", "edited"]
     assert log[1].actor_user_id == "U0DEV" and log[2].after == {"due_date": "2026-12-03"}
-    # a guest cannot press the button
+    # a guest cannot press the button (told in their own Slack language, English)
     reply, _ = next_call(fake_slack, "response_url", lambda: slack.action(
         ids.MILESTONE_EDIT, str(m.id), user=people.guest, is_ephemeral=True))
-    assert "只有团队" in reply.params["text"]
+    assert "Only members of the team" in reply.params["text"]
 
 
 def test_milestone_update_command_picks_then_edits(slack, fake_slack, people, make_project, engine, clock,

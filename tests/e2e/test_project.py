@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from bot.blocks import ids
 from bot.models import ActivityLog, Outbox, Project
+from tests.conftest import OTHER_ORG
 from tests.e2e.helpers import submit_project
 from tests.fakes import payloads
 
@@ -101,6 +102,7 @@ def test_one_project_per_channel(slack, fake_slack, people, session):
 
 
 def test_guests_and_external_users_are_refused(slack, fake_slack, people, session):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     resp = slack.command("/project", "setup", user=people.guest)
     assert resp.status_code == 200
     assert "Only members of the team" in resp.json()["text"]

@@ -15,7 +15,7 @@ from bot.db import session_scope
 from bot.models import ActivityLog, Requirement
 from bot.services import csv_cells, projects, requirements
 from bot.services.permissions import Decider
-from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL
+from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, OTHER_ORG
 from tests.fakes import payloads as p
 
 V = ids.VALUE
@@ -207,11 +207,12 @@ def test_client_captures_through_the_intake_button(slack, fake_slack, people, se
 
 
 def test_intake_button_of_another_channel_or_project_is_refused(slack, fake_slack, people, project):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     slack.action(ids.INTAKE_NEW_REQUIREMENT, str(project.id), user=people.client, channel_id=OTHER_CHANNEL)
     slack.action(ids.INTAKE_NEW_REQUIREMENT, "999", user=people.client, channel_id=CLIENT_CHANNEL)
     slack.action(ids.INTAKE_NEW_REQUIREMENT, "1; drop table", user=people.client, channel_id=CLIENT_CHANNEL)
     replies = fake_slack.wait_for("response_url", 3)
-    # no project here yet, so the client's own Slack language (zh-CN) is used
+    # an answer to the client alone: in their own Slack language (zh-CN)
     assert all("该条目已不存在" in r.params["text"] for r in replies)
     assert fake_slack.calls_to("views.open") == []
 
@@ -649,6 +650,7 @@ def test_intake_message_of_a_new_project_carries_the_new_requirement_button(slac
 def test_a_chinese_project_asks_and_records_in_chinese(slack, fake_slack, people, session, make_project, engine,
                                                        clock):
     project = make_project(language="zh-CN")
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     with session_scope(engine) as s:
         req = requirements.create(s, clock, project=s.get(type(project), project.id), actor="U0DEV",
                                   raised_by_client=False, data=requirements.RequirementInput(title="支持支付宝"))
@@ -660,7 +662,7 @@ def test_a_chinese_project_asks_and_records_in_chinese(slack, fake_slack, people
     assert "谢谢您" in thanks
     shown = json.dumps(fake_slack.message(CLIENT_CHANNEL, reqs(session)[0].confirmation_ts)["blocks"],
                        ensure_ascii=False)
-    assert "已由 <@U0CLIENT> 于 2026-11-18 18:00 (Asia/Shanghai) 确认" in shown
+    assert "已由 <@U0CLIENT> 于 2026-11-18 18:00（Asia/Shanghai） 确认" in shown
 
 
 def test_export_csv_neutralises_formulas_in_titles_and_names(slack, fake_slack, people, session, project):

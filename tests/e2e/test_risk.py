@@ -12,6 +12,7 @@ from bot.blocks import ids
 from bot.db import session_scope
 from bot.models import ActivityLog, Milestone, Risk
 from bot.services import risks
+from tests.conftest import OTHER_ORG
 from tests.fakes import payloads as p
 
 TODAY_SHANGHAI = date(2026, 11, 18)  # the clock: Wed 2026-11-18 10:00 UTC = 18:00 in Shanghai
@@ -155,6 +156,7 @@ def test_review_date_is_judged_in_the_projects_time_zone(slack, people, session,
 
 
 def test_external_users_and_guests_are_refused(slack, fake_slack, people, session, make_project, engine, clock):
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     project = make_project()
     for who in (people.client, people.outsider, people.guest):
         out = slack.command("/risk", "They are late", user=who).json()["text"]

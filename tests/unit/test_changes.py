@@ -372,13 +372,13 @@ def test_change_log_export_in_markdown_and_csv(engine, clock, plan):
         shared = export_changes.render(s, plan["project"], "csv", include_internal=False)
     assert "# Change log — Acme Web Shop" in md
     assert f"## CR-{plan['cr']} · PayPal" in md
-    assert "Beta: 2026-12-01 → 2026-12-06" in md and "1,200.00 EUR" in md
+    assert "Beta: 2026-12-01 → 2026-12-06" in md and "€1,200.00" in md
     assert "\\| pipe" in md  # a pipe in a title does not break the table
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["ID"] for r in rows] == [f"CR-{plan['cr']}", f"CR-{plan['cr'] + 1}"]
     first = rows[0]
     assert first["Status"] == "Approved" and first["Schedule impact (days)"] == "+5"
-    assert first["Effort (hours)"] == "16" and first["Cost"] == "1,200.00 EUR"
+    assert first["Effort (hours)"] == "16" and first["Cost"] == "€1,200.00"
     assert first["Decided by"] == "U0CLIENT" and first["On behalf of the client"] == "No"
     assert first["Plan change"] == "Beta: 2026-12-01 → 2026-12-06; Launch: 2026-12-08 → 2026-12-13"
     assert rows[1]["Title"].startswith("'=")  # no formula runs in a spreadsheet

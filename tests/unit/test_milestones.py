@@ -175,7 +175,7 @@ def test_edits_are_logged_with_before_and_after(engine, clock, make_project):
 
 
 @pytest.mark.parametrize(("progress", "bar"), [
-    (0, "░░░░░░░░░░ 0 %"), (40, "▓▓▓▓░░░░░░ 40 %"), (45, "▓▓▓▓░░░░░░ 45 %"), (100, "▓▓▓▓▓▓▓▓▓▓ 100 %"),
+    (0, "░░░░░░░░░░ 0%"), (40, "▓▓▓▓░░░░░░ 40%"), (45, "▓▓▓▓░░░░░░ 45%"), (100, "▓▓▓▓▓▓▓▓▓▓ 100%"),
 ])
 def test_progress_bar(progress, bar):
     assert progress_bar(progress) == bar

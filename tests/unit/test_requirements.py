@@ -280,7 +280,7 @@ def test_markdown_in_chinese_follows_the_project_language(db, clock, make_projec
     proj = make_project("中文项目", client_channel_id="C0ZH", internal_channel_id=None, language="zh-CN")
     _new(db, clock, proj, title="支持支付宝", priority="must")
     md = render(db, db.get(Project, proj.id), "md")
-    assert md.startswith("# 需求文档：中文项目") and "## 必须有（Must） (1)" in md and "### REQ-1 · 支持支付宝" in md
+    assert md.startswith("# 需求文档：中文项目") and "## 必须有（Must）（1）" in md and "### REQ-1 · 支持支付宝" in md
 
 
 def test_escaping_helpers():

@@ -110,6 +110,7 @@ def test_after_ack_only_the_response_url_is_left(fake_slack):
 
 
 def test_the_answer_is_in_the_persons_language_when_slack_already_told_us(deps, fake_slack):
+    fake_slack.add_user("U0CLIENT", team_id="T0EXT", locale="zh-CN")  # the client's Slack is in Chinese
     deps.users.info(deps.client, "U0CLIENT")  # a handler looked the client up before failing
     calls = len(fake_slack.calls)
     returned = handle_error(DB_DOWN, {"command": "/req", "user_id": "U0CLIENT"}, {"deps": deps},
