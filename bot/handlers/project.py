@@ -112,6 +112,7 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         feedback_cadence_weeks=as_int(h.selected_value(values, ids.PROJECT_BLOCK_CADENCE), 0),
         anonymous_feedback="anonymous_feedback" in flags,
         require_pm_approval="require_pm_approval" in flags,
+        charts_enabled="charts_off" not in flags,  # digest chart
     )
 
 

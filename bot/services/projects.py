@@ -45,6 +45,7 @@ SETTINGS_FIELDS = [
     "feedback_cadence_weeks",
     "anonymous_feedback",
     "require_pm_approval",
+    "charts_enabled",  # digest chart
     "status",
 ]
 # The form field (a key of `ValidationFailed.errors`) of each attribute the project form edits.
@@ -55,6 +56,7 @@ FORM_FIELDS = {
     "digest_time": "digest_time", "working_days": "working_days", "holidays": "holidays",
     "feedback_cadence_weeks": "feedback_cadence", "anonymous_feedback": "options",
     "require_pm_approval": "options",
+    "charts_enabled": "options",  # digest chart
 }
 
 
@@ -77,6 +79,7 @@ class ProjectInput:
     feedback_cadence_weeks: int = 0
     anonymous_feedback: bool = False
     require_pm_approval: bool = False
+    charts_enabled: bool = True  # digest chart
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class CleanProject:
     feedback_cadence_weeks: int
     anonymous_feedback: bool
     require_pm_approval: bool
+    charts_enabled: bool = True  # digest chart
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,7 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         feedback_cadence_weeks=data.feedback_cadence_weeks,
         anonymous_feedback=data.anonymous_feedback,
         require_pm_approval=data.require_pm_approval,
+        charts_enabled=data.charts_enabled,
     )
 
 

@@ -1,0 +1,25 @@
+"""digest charts: a project setting to leave the chart out of the weekly digest
+
+Revision ID: 0007
+Revises: 0003
+Create Date: 2026-11-28 09:00:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0007'
+down_revision: str | None = '0003'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('project') as batch:
+        batch.add_column(sa.Column('charts_enabled', sa.Boolean(), server_default=sa.true(), nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('project') as batch:
+        batch.drop_column('charts_enabled')
