@@ -435,6 +435,9 @@ class Outbox(SQLModel, table=True):
     target: str | None = Field(default=None, max_length=64, index=True)
     # A digest of what was last sent for the target, to tell whether the record moved on since.
     rendered_hash: str | None = Field(default=None, max_length=64)
+    # digest chart: the key of the row whose result this one shows (the digest's uploaded chart):
+    # it is sent first, and its result (`message_ts`: the file id) is filled in when this one is sent.
+    after_key: str | None = Field(default=None, max_length=160)
 
 
 class DigestWeek(SQLModel, table=True):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.blocks.format import week_number
-from bot.blocks.text import plain, plain_text
+from bot.blocks.text import escape, plain, plain_text
 from bot.i18n import format_date, t
 from bot.reports.charts import ChartSpec, MilestoneBar, TrendPoint
 
@@ -56,11 +56,11 @@ def alt_text(spec: ChartSpec, name: str) -> str:
     """The chart in words, for screen readers and for clients whose Slack does not show images."""
     lang = spec.language
     none = t("digest_names.chart_alt_none", lang)
-    milestones = ", ".join(t("digest_names.chart_alt_milestone", lang, name=m.name[:60], progress=m.progress,
+    milestones = ", ".join(t("digest_names.chart_alt_milestone", lang, name=escape(m.name[:60]), progress=m.progress,
                              planned=m.planned) for m in spec.milestones[:8]) or none
     trend = ", ".join(f"{p.label} {p.average:.1f}" if p.average is not None
                       else f"{p.label} {t('digest_names.chart_alt_no_score', lang)}" for p in spec.trend) or none
-    return plain(t("digest_names.chart_alt", lang, name=name, milestones=milestones, trend=trend), ALT_TEXT)
+    return plain(t("digest_names.chart_alt", lang, name=escape(name), milestones=milestones, trend=trend), ALT_TEXT)
 
 
 def image_block(facts: DigestFacts) -> dict[str, Any]:

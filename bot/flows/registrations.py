@@ -32,3 +32,8 @@ def register_all(reg: Registry) -> None:
     for kind, hook in after_sent.items():
         reg.add_after_sent(kind, hook)
     reg.add_after_posted(Kind.intake, projects.pin_intake)  # pinning calls Slack: after the commit
+    # digest chart: the chart is drawn when it is uploaded; the digest shows the uploaded file
+    from bot.flows import digest_charts
+
+    reg.add_prepare(Kind.digest_chart, digest_charts.draw_chart)
+    reg.add_prepare(Kind.digest, digest_charts.attach_chart)

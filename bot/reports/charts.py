@@ -122,10 +122,10 @@ def render_png(spec: ChartSpec) -> bytes:
                                        "font.size": 10}):
         fig = Figure(figsize=(10, 4.6), dpi=DPI)
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.35, 1]})
-        fig.suptitle(drawable(spec.title), fontsize=13, fontweight="bold")
+        fig.subplots_adjust(left=0.2, right=0.98, top=0.84, bottom=0.2, wspace=0.22)
+        fig.suptitle(drawable(spec.title), fontsize=13)
         _milestones(left, spec)
         _trend(right, spec)
-        fig.tight_layout(rect=(0, 0, 1, 0.94))
         out = io.BytesIO()
         fig.savefig(out, format="png", dpi=DPI)
     return out.getvalue()
@@ -146,15 +146,15 @@ def _milestones(ax: Any, spec: ChartSpec) -> None:
     ys = list(range(len(bars)))
     ax.barh(ys, [100] * len(bars), color="#eceff1", height=0.6)
     ax.barh(ys, progress, color=colours, height=0.6, label=drawable(spec.progress_label))
-    ax.scatter(planned, ys, marker="|", s=500, linewidths=2.5, color="#212121", zorder=3,
-               label=drawable(spec.planned_label))
+    ax.scatter(planned, ys, marker="|", s=500, linewidths=2.5, color="#212121", zorder=3)
+    ax.plot([], [], color="#212121", linewidth=2.5, label=drawable(spec.planned_label))  # legend entry
     for y, p in zip(ys, progress, strict=True):
         ax.text(min(p, 100) + 1.5, y, f"{p}%", va="center", fontsize=8)
     ax.set_yticks(ys, names)
     ax.set_xlim(0, 112)
     ax.set_xticks([0, 25, 50, 75, 100], ["0", "25", "50", "75", "100%"])
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, -0.28), ncol=2, frameon=False, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False, fontsize=8)
 
 
 def _trend(ax: Any, spec: ChartSpec) -> None:

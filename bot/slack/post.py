@@ -19,6 +19,10 @@ from bot.deps import Deps
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "pmbot_message"
+# digest chart: the outbox method of a file upload (files.getUploadURLExternal, the upload itself,
+# files.completeUploadExternal, as slack_sdk's files_upload_v2 does); no channel: the file is
+# private to the bot and shown by the messages that name it (an image block's slack_file id).
+FILE_UPLOAD = "files.uploadV2"
 # Errors that will not go away by trying again.
 PERMANENT_ERRORS = {
     "channel_not_found",
@@ -106,6 +110,10 @@ def send(deps: Deps, *, method: str, channel: str | None, payload: dict[str, Any
          retried: bool, since: datetime) -> str | None:
     """Send one message; returns its ts. A retried post first looks for itself in the channel."""
     payload = dict(payload)
+    if method == FILE_UPLOAD:  # digest chart: a file of our own, shared by the messages that show it
+        resp = deps.client.files_upload_v2(content=payload["content"], filename=payload["filename"],
+                                           title=payload.get("title"), alt_txt=payload.get("alt_txt") or None)
+        return str((resp.get("file") or {}).get("id") or "") or None
     if method == "chat.update":
         return deps.client.chat_update(channel=channel, **payload).get("ts")
     if method == "chat.postEphemeral":

@@ -1,4 +1,4 @@
-"""digest charts: a project setting to leave the chart out of the weekly digest
+"""digest charts: a project setting to leave the chart out of the weekly digest; an outbox row sent after another (the digest after its chart)
 
 Revision ID: 0007
 Revises: 0003
@@ -18,8 +18,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('project') as batch:
         batch.add_column(sa.Column('charts_enabled', sa.Boolean(), server_default=sa.true(), nullable=False))
+    with op.batch_alter_table('outbox') as batch:
+        batch.add_column(sa.Column('after_key', sa.String(length=160), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox') as batch:
+        batch.drop_column('after_key')
     with op.batch_alter_table('project') as batch:
         batch.drop_column('charts_enabled')
