@@ -41,7 +41,10 @@ def attach_chart(session: Session, row: Outbox, payload: dict[str, Any], first: 
         return payload
     if first is not None and first.status == OutboxStatus.sent and first.message_ts:
         return with_chart_file(payload, first.message_ts)
-    if first is not None and first.status in (OutboxStatus.pending, OutboxStatus.sending) \
-            and now - row.created_at < CHART_WAIT:
-        raise WaitFor(f"waiting for {first.key}")
+    if first is not None and first.status in (OutboxStatus.pending, OutboxStatus.sending):
+        if now - row.created_at < CHART_WAIT:
+            raise WaitFor(f"waiting for {first.key}")
+        # Given up: the digests go without it, and it is not uploaded for nobody later.
+        first.status, first.last_error, first.claimed_by = OutboxStatus.skipped, "digest sent without it", None
+        session.add(first)
     return with_chart_file(payload, None)
