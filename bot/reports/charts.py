@@ -145,9 +145,11 @@ def _milestones(ax: Any, spec: ChartSpec) -> None:
                for m in bars][::-1]
     ys = list(range(len(bars)))
     ax.barh(ys, [100] * len(bars), color="#eceff1", height=0.6)
-    ax.barh(ys, progress, color=colours, height=0.6, label=drawable(spec.progress_label))
+    ax.barh(ys, progress, color=colours, height=0.6)
     ax.scatter(planned, ys, marker="|", s=500, linewidths=2.5, color="#212121", zorder=3)
-    ax.plot([], [], color="#212121", linewidth=2.5, label=drawable(spec.planned_label))  # legend entry
+    # legend entries: progress (blue on plan, red behind it, green done) and the plan's marker
+    ax.barh([], [], color="#1565c0", label=drawable(spec.progress_label))
+    ax.plot([], [], color="#212121", linewidth=2.5, label=drawable(spec.planned_label))
     for y, p in zip(ys, progress, strict=True):
         ax.text(min(p, 100) + 1.5, y, f"{p}%", va="center", fontsize=8)
     ax.set_yticks(ys, names)
