@@ -184,7 +184,7 @@ class Project(SQLModel, table=True):
     feedback_cooldown_days: int = Field(default=14)
     anonymous_feedback: bool = Field(default=False)
     # digest chart: the weekly digest carries a progress chart unless the project turns it off
-    charts_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    charts_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
     status: str = Field(default=ProjectStatus.active, max_length=16, index=True)
     intake_message_ts: str | None = Field(default=None, max_length=32)
     created_by: str = Field(max_length=32)

@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('project') as batch:
-        batch.add_column(sa.Column('charts_enabled', sa.Boolean(), server_default=sa.true(), nullable=False))
+        batch.add_column(sa.Column('charts_enabled', sa.Boolean(), server_default='1', nullable=False))
     with op.batch_alter_table('outbox') as batch:
         batch.add_column(sa.Column('after_key', sa.String(length=160), nullable=True))
 
