@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bot.blocks import ids
 from bot.blocks.format import week_number
 from bot.blocks.text import escape, plain, plain_text
 from bot.i18n import format_date, t
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from bot.services.digests import DigestFacts
 
 CHART_FILE_PLACEHOLDER = "pmbot-digest-chart"  # stands for the file id until the chart is uploaded
-CHART_BLOCK_ID = "digest-chart"
+CHART_BLOCK_ID = ids.DIGEST_CHART_BLOCK
 ALT_TEXT = 2000
 IMAGE_TITLE = 2000
 

@@ -228,3 +228,8 @@ def parse_decision_value(value: object) -> tuple[int, int | None] | None:
     if not (tail.isascii() and tail.isdigit()) or len(tail) > 9:
         return None
     return int(head), int(tail)
+
+
+# digest chart (issue 16): the block of the weekly digest that shows the week's chart (an image
+# block; nothing is sent back from it, so it has no parser).
+DIGEST_CHART_BLOCK = "digest-chart"
