@@ -56,6 +56,12 @@ def _load_feature_demos() -> None:
         # digest and reminders (issue 6)
         "bot.demo_parts.digest",
 
+        # client items (issue 15)
+        "bot.demo_parts.client_items",
+        # milestone acceptance (验收)
+        "bot.demo_parts.acceptance",
+        # capture from the conversation (issue 14)
+        "bot.demo_parts.capture",
         # digest chart (issue 16)
         "bot.demo_parts.digest_chart",
     ):

@@ -176,6 +176,10 @@ class Project(SQLModel, table=True):
     require_pm_approval: bool = Field(default=False)
     working_days: list[int] = _json(lambda: [0, 1, 2, 3, 4])
     holidays: list[str] = _json(list)  # ISO dates in the project's time zone
+    # Public-holiday calendar (issue 17): a country of the `holidays` package ("" = none) and
+    # optionally one of its subdivisions; see bot.services.holiday_regions.
+    country: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
+    subdivision: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     work_start: time = Field(default=time(9, 0), sa_type=sa.Time)
     work_end: time = Field(default=time(18, 0), sa_type=sa.Time)
     nudge_after_days: int = Field(default=3)
@@ -183,10 +187,15 @@ class Project(SQLModel, table=True):
     feedback_cadence_weeks: int = Field(default=0)  # 0 = no recurring prompt
     feedback_cooldown_days: int = Field(default=14)
     anonymous_feedback: bool = Field(default=False)
+    # Milestone acceptance: a request unanswered this many working days is accepted (0 = never).
+    auto_accept_after_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # digest chart: the weekly digest carries a progress chart unless the project turns it off
     charts_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
     status: str = Field(default=ProjectStatus.active, max_length=16, index=True)
     intake_message_ts: str | None = Field(default=None, max_length=32)
+    # Capture from the conversation (issue 14): the reaction that captures a message as a
+    # requirement ("memo" for :memo:), "" when reactions capture nothing.
+    capture_emoji: str = Field(default="memo", max_length=64, sa_column_kwargs={"server_default": "memo"})
     created_by: str = Field(max_length=32)
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -218,6 +227,11 @@ class Requirement(SQLModel, table=True):
     change_comment: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Capture from the conversation (issue 14): the Slack message this record was captured from.
+    source_channel_id: str | None = Field(default=None, max_length=32)
+    source_ts: str | None = Field(default=None, max_length=32)
+    source_permalink: str | None = Field(default=None, max_length=500)
+    source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
 
 
 class Milestone(SQLModel, table=True):
@@ -271,6 +285,11 @@ class ChangeRequest(SQLModel, table=True):
     withdrawn_at: datetime | None = _ts()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Capture from the conversation (issue 14): the Slack message this record was captured from.
+    source_channel_id: str | None = Field(default=None, max_length=32)
+    source_ts: str | None = Field(default=None, max_length=32)
+    source_permalink: str | None = Field(default=None, max_length=500)
+    source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
 
 
 class ChangeRequestRequirement(SQLModel, table=True):
@@ -309,6 +328,11 @@ class Risk(SQLModel, table=True):
     created_by: str = Field(default="", max_length=32)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Capture from the conversation (issue 14): the Slack message this record was captured from.
+    source_channel_id: str | None = Field(default=None, max_length=32)
+    source_ts: str | None = Field(default=None, max_length=32)
+    source_permalink: str | None = Field(default=None, max_length=500)
+    source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
 
     @property
     def score(self) -> int:
@@ -357,6 +381,11 @@ class FeedbackResponse(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Capture from the conversation (issue 14): the Slack message this record was captured from.
+    source_channel_id: str | None = Field(default=None, max_length=32)
+    source_ts: str | None = Field(default=None, max_length=32)
+    source_permalink: str | None = Field(default=None, max_length=500)
+    source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
 
     @property
     def feedback_kind(self) -> str:
@@ -491,12 +520,120 @@ class Submission(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+# Client items (issue 15) -------------------------------------------------------------------
+
+
+class ClientItemStatus(StrEnum):
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
+CLIENT_ITEM_TITLE_MAX = 200
+
+
+class ClientItem(SQLModel, table=True):
+    """Something the team needs from the client (content, credentials, a sign-off), owned by a
+    client-side person, due on a date; every extension is kept as a `ClientItemExtension`.
+    Every change is a conditional UPDATE that bumps `version` itself (services/client_items.py)."""
+
+    __table_args__ = (sa.Index("ix_clientitem_project_status", "project_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    project_id: int = Field(foreign_key="project.id", index=True)
+    title: str = Field(max_length=CLIENT_ITEM_TITLE_MAX)
+    details: str = Field(default="", sa_type=sa.Text)
+    owner_user_id: str = Field(max_length=32)
+    due_date: date
+    milestone_id: int | None = Field(default=None, foreign_key="milestone.id")
+    status: str = Field(default=ClientItemStatus.open, max_length=16)
+    created_by: str = Field(max_length=32)
+    closed_by: str | None = Field(default=None, max_length=32)  # who marked it done / received / cancelled
+    closed_at: datetime | None = _ts()
+    closed_how: str | None = Field(default=None, max_length=16)  # done (client) / received (team) / cancelled
+    closed_on_behalf: bool = Field(default=False)
+    channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class ClientItemExtension(SQLModel, table=True):
+    """One *Need more time*: the due date before and after, the note, who asked and when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="clientitem.id", index=True)
+    old_due_date: date
+    new_due_date: date
+    note: str = Field(default="", sa_type=sa.Text)
+    by_user_id: str = Field(max_length=32)
+    on_behalf: bool = Field(default=False)
+    created_at: datetime = _created()
+
+
+# --- Milestone acceptance (验收) -------------------------------------------------------------
+
+
+class AcceptanceStatus(StrEnum):
+    requested = "requested"
+    accepted = "accepted"
+    issues_reported = "issues_reported"
+
+
+class Acceptance(SQLModel, table=True):
+    """A done milestone sent to the client for acceptance (one per milestone; each request
+    again after issues is a new `round`). Every change is a conditional UPDATE that bumps
+    `version` itself (bot/services/acceptance.py)."""
+
+    __table_args__ = (sa.Index("ix_acceptance_status_requested", "status", "requested_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    project_id: int = Field(foreign_key="project.id", index=True)
+    milestone_id: int = Field(foreign_key="milestone.id", unique=True)
+    round: int = Field(default=1)
+    status: str = Field(default=AcceptanceStatus.requested, max_length=20)
+    delivery: str = Field(default="", sa_type=sa.Text)
+    link: str | None = Field(default=None, max_length=500)
+    requested_by: str = Field(max_length=32)
+    requested_at: datetime = Field(sa_type=UTCDateTime)
+    message_channel_id: str | None = Field(default=None, max_length=32)
+    message_ts: str | None = Field(default=None, max_length=32)
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = _ts()
+    decided_on_behalf: bool = Field(default=False)
+    auto_accepted: bool = Field(default=False)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class AcceptanceIssue(SQLModel, table=True):
+    """One thing the client said is wrong with a delivery; resolved when the team requests
+    acceptance again."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    acceptance_id: int = Field(foreign_key="acceptance.id", index=True)
+    round: int = Field(default=1)
+    text: str = Field(sa_type=sa.Text)
+    raised_by: str = Field(max_length=32)
+    raised_at: datetime = Field(sa_type=UTCDateTime)
+    resolved_by: str | None = Field(default=None, max_length=32)
+    resolved_at: datetime | None = _ts()
+# Capture from the conversation (issue 14): one record of each kind per Slack message.
+CAPTURED = (Requirement, ChangeRequest, Risk, FeedbackResponse)
+for _captured in CAPTURED:
+    sa.Index(f"uq_{_captured.__tablename__}_source", _captured.source_channel_id, _captured.source_ts, unique=True)
+
+
 # Versions ----------------------------------------------------------------------------------
 
 VERSIONED = (Project, Requirement, Milestone, ChangeRequest, Risk)
 # Columns whose change is not a change of what anybody was shown (where a message lives, when).
 _BOOKKEEPING = frozenset({"version", "updated_at", "confirmation_channel_id", "confirmation_ts",
-                          "approval_channel_id", "approval_ts", "intake_message_ts"})
+                          "approval_channel_id", "approval_ts", "intake_message_ts",
+                          # capture from the conversation: where a record came from
+                          "source_channel_id", "source_ts", "source_permalink", "source_user_id"})
 
 
 @sa.event.listens_for(sa.orm.Session, "before_flush")

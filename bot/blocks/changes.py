@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
+from bot.blocks.capture import source_line
 from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker, record_button
 from bot.blocks.text import (
@@ -170,6 +171,9 @@ def change_modal(lang: str, *, metadata: dict[str, Any], title: str = "", projec
 def _request_facts(cr: ChangeRequest, lang: str) -> list[dict[str, Any]]:
     lines = [t("changes.facts_title", lang, ref=ref(cr), title=safe(cr.title, 500))]
     lines.append(t("changes.facts_requested_by", lang, user=mention(cr.requested_by)))
+    source = source_line(cr, lang)  # captured from a message (issue 14)
+    if source:
+        lines.append(source)
     if cr.description:
         lines.append(t("changes.facts_description", lang, text=safe(cr.description, 1000)))
     if cr.reason:
@@ -309,6 +313,9 @@ def _assessment_blocks(cr: ChangeRequest, lang: str, *, milestones: list[Milesto
     if cr.reason:
         details.append(t("changes.facts_reason", lang, text=safe(cr.reason, 800)))
     details.append(t("changes.facts_requested_by", lang, user=mention(cr.requested_by)))
+    source = source_line(cr, lang)  # captured from a message (issue 14)
+    if source:
+        details.append(source)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn("\n".join(details))},
                                     {"type": "section", "fields": [mrkdwn(f, SECTION_FIELD) for f in fields]}]
     affected = []
@@ -410,6 +417,9 @@ def change_list(project: Project, items: list[ListItem], lang: str, *, to_client
         summary = t("changes.list_item", lang, ref=ref(cr), title=safe(cr.title, 300),
                     emoji=STATUS_EMOJI.get(cr.status, ""), status=status_label(cr.status, lang),
                     user=mention(cr.requested_by), impact=impact_text(cr, lang, to_client=to_client))
+        source = source_line(cr, lang)  # captured from a message (issue 14)
+        if source:
+            summary += "\n" + source
         blocks.append({"type": "section", "text": mrkdwn(summary)})
         lines = [history_line(e, project, lang, who, item.milestone_names, clean=_short) for e in item.history]
         if lines:

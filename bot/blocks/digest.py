@@ -13,7 +13,9 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
+from bot.blocks.acceptance import digest_blocks as acceptance_digest_blocks
 from bot.blocks.changes import ref as cr_ref
+from bot.blocks.client_items import digest_section as client_items_section
 from bot.blocks.common import form_modal, input_block
 from bot.blocks.digest_chart import image_block
 from bot.blocks.format import money, progress_bar, week_number
@@ -278,6 +280,14 @@ def _awaiting(v: View) -> list[dict[str, Any]]:
     return blocks
 
 
+def _client_items(v: View) -> list[dict[str, Any]]:
+    return client_items_section(v.project, v.facts.client_items, today=v.facts.today, internal=v.internal)
+
+
+def _acceptance(v: View) -> list[dict[str, Any]]:
+    return acceptance_digest_blocks(v.facts.accepted, v.facts.awaiting_acceptance, v.project, internal=v.internal)
+
+
 def _risks(v: View) -> list[dict[str, Any]]:
     risks = v.facts.risks if v.internal else v.facts.client_risks
     if not risks:
@@ -316,8 +326,9 @@ SECTIONS: list[Callable[[View], list[dict[str, Any]]]] = [
     _chart,
     _milestones,
     _this_week,
-    # client items: "What we need from you" goes here
     _awaiting,
+    _client_items,  # client items (issue 15): "What we need from you"
+    _acceptance,  # milestone acceptance: "Accepted this week" and what awaits the client's acceptance
     _risks,
     _next_week,
     _team_or_intake,  # last: the intake buttons (client) or the team's figures (internal)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.blocks import ids
 from bot.blocks import text as kit
+from bot.blocks.capture import source_line
 from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker
 from bot.blocks.pagination import pager
@@ -283,6 +284,9 @@ def _response_line(project: Project, response: FeedbackResponse, question: str |
     parts = [head]
     if question:
         parts.append(t("feedback.list_in_reply", lang, question=safe(question, 150)))
+    source = source_line(response, lang)  # captured from a message (issue 14)
+    if source:
+        parts.append(source)
     if response.comment:
         parts.append("> " + safe(response.comment, 600).replace("\n", "\n> "))
     return "\n".join(parts)

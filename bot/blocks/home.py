@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
+from bot.blocks.acceptance import home_blocks as acceptance_home_blocks
 from bot.blocks.digest import decision_buttons
 from bot.blocks.reminders import act_button, item_text
 from bot.blocks.text import BLOCKS_PER_VIEW, BUTTON_TEXT, HEADER_TEXT, channel_link, mrkdwn, plain_text, safe
@@ -39,7 +40,8 @@ def home_view(lang: str, entries: list[HomeEntry]) -> dict[str, Any]:
                                  for u in entry.undelivered[:5])
             blocks.append({"type": "section", "text": mrkdwn(
                 t("home.undelivered", lang, count=len(entry.undelivered)) + "\n" + refused)})
-        if not items and not decisions:
+        blocks += acceptance_home_blocks(facts.accepted, [], p, lang, can_decide=False)  # milestone acceptance
+        if not items and not decisions and not (entry.can_decide and facts.awaiting_acceptance):
             blocks.append({"type": "context", "elements": [mrkdwn(t("home.nothing_waiting", lang))]})
             continue
         blocks.append({"type": "section", "text": mrkdwn(t("home.waiting_title", lang))})
@@ -47,6 +49,7 @@ def home_view(lang: str, entries: list[HomeEntry]) -> dict[str, Any]:
             blocks.append({"type": "section", "text": mrkdwn(t(HOME_DECIDE_KEYS[kind], lang,
                                                                title=safe(item.title, 200)))})
             blocks.append({"type": "actions", "elements": decision_buttons(kind, plang, item)})
+        blocks += acceptance_home_blocks([], facts.awaiting_acceptance, p, lang, can_decide=entry.can_decide)
         for item in items:
             block: dict[str, Any] = {"type": "section", "text": mrkdwn(item_text(item, lang))}
             element = act_button(item, lang)

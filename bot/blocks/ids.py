@@ -23,6 +23,24 @@ PROJECT_BLOCK_HOLIDAYS = "holidays"
 PROJECT_BLOCK_CADENCE = "feedback_cadence"
 PROJECT_BLOCK_OPTIONS = "options"
 PROJECT_CLOSE_CONFIRM = "project_close_confirm"
+# Public-holiday calendars (issue 17): the project form's calendar picker (external select);
+# its value is a calendar code ("CN", "DE-BE") or CALENDAR_NONE.
+PROJECT_BLOCK_CALENDAR = "public_holidays"
+PROJECT_CALENDAR_ACTION = "project_public_holidays"
+CALENDAR_NONE = "-"
+
+
+def parse_calendar_value(value: str | None) -> tuple[str, str] | None:
+    """(country, subdivision) from the picker's value, ("", "") for none; None when absent or
+    not shaped like a calendar code (whether the package knows it is checked later)."""
+    if value is None:
+        return None
+    if value == CALENDAR_NONE:
+        return "", ""
+    country, _, subdivision = value.partition("-")
+    if not re.fullmatch(r"[A-Za-z]{2}", country) or len(subdivision) > 32:
+        return None
+    return country.upper(), subdivision
 
 # The client intake message (its buttons open the modals of later features).
 INTAKE_NEW_REQUIREMENT = "intake_new_requirement"
@@ -206,6 +224,36 @@ def parse_week_value(value: object) -> tuple[int, str] | None:
     return int(head), week
 
 
+# --- Client items (/client) (issue 15) ---------------------------------------------------
+CLIENT_MODAL = "client_modal"
+CLIENT_BLOCK_TITLE = "ci_title"
+CLIENT_BLOCK_DETAILS = "ci_details"
+CLIENT_BLOCK_OWNER = "ci_owner"
+CLIENT_BLOCK_DUE = "ci_due_date"
+CLIENT_BLOCK_MILESTONE = "ci_milestone"
+CLIENT_EXTEND_MODAL = "client_extend_modal"
+CLIENT_BLOCK_NEW_DUE = "ci_new_due_date"
+CLIENT_BLOCK_NOTE = "ci_note"
+CLIENT_DONE = "client_done"  # decision value: "<id>@<version>"
+CLIENT_MORE_TIME = "client_more_time"
+CLIENT_RECEIVED = "client_received"
+CLIENT_CANCEL = "client_cancel"
+CLIENT_LIST_PAGE = "client_list_page"  # + ":prev" / ":next"
+CLIENT_ITEM_BLOCK = "client_item"  # actions block_id: "client_item:<id>:<where the item is shown>"
+# --- Milestone acceptance (验收) ----------------------------------------------------------
+ACC_REQUEST = "acc_request"  # team: *Request acceptance* on a done milestone (value: milestone id)
+ACC_REQUEST_MODAL = "acc_request_modal"
+ACC_BLOCK_DELIVERY = "acc_delivery"
+ACC_BLOCK_LINK = "acc_link"
+ACC_ACCEPT = "acc_accept"  # client: decision value "<acceptance id>@<version>"
+ACC_REPORT_ISSUES = "acc_report_issues"  # client: opens the issues form (decision value)
+ACC_ISSUES_MODAL = "acc_issues_modal"
+ACC_BLOCK_ISSUES = "acc_issues"
+ACC_EXPORT = "acc_export"  # team: the acceptance record as Markdown, by DM (value: milestone id)
+ACC_ACTIONS_BLOCK = "acc_actions"  # + ":<milestone id>": a milestone's acceptance buttons
+PROJECT_BLOCK_AUTO_ACCEPT = "auto_accept"  # the project form's auto-accept setting
+
+
 # --- Decision buttons carry the version of what they showed ----------------------------------
 
 
@@ -230,6 +278,20 @@ def parse_decision_value(value: object) -> tuple[int, int | None] | None:
     return int(head), int(tail)
 
 
+# --- Capture from the conversation (issue 14) -------------------------------------------------
+# Message shortcuts (manifest.yml `shortcuts`, type message): their callback ids.
+CAPTURE_REQ_SHORTCUT = "capture_requirement"
+CAPTURE_CHANGE_SHORTCUT = "capture_change_request"
+CAPTURE_RISK_SHORTCUT = "capture_risk"
+CAPTURE_FEEDBACK_SHORTCUT = "record_feedback"
+# The kinds' own forms opened from a message: the same blocks, these callback ids (the
+# submission keeps the message as the record's source).
+CAPTURE_REQ_MODAL = "capture_req_modal"
+CAPTURE_CHANGE_MODAL = "capture_change_modal"
+CAPTURE_RISK_MODAL = "capture_risk_modal"
+CAPTURE_FEEDBACK_MODAL = "capture_feedback_modal"
+# The project form's field for the capture reaction.
+PROJECT_BLOCK_CAPTURE_EMOJI = "capture_emoji"
 # digest chart (issue 16): the block of the weekly digest that shows the week's chart (an image
 # block; nothing is sent back from it, so it has no parser).
 DIGEST_CHART_BLOCK = "digest-chart"

@@ -122,7 +122,8 @@ def milestone_line(milestone: Milestone, status: MilestoneStatus, today: date, l
 
 
 def milestone_list(project: Project, plan: list[tuple[Milestone, MilestoneStatus]], lang: str, *, today: date,
-                   can_edit: bool, pager_blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                   can_edit: bool, pager_blocks: list[dict[str, Any]],
+                   extras: dict[int, tuple[str | None, dict[str, Any] | None]] | None = None) -> list[dict[str, Any]]:
     """`/milestone list`: progress bar, due date and status of each, with *Update* for the team."""
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn(t("milestones.list_title", lang, project=safe(project.name, 200)))}
@@ -135,6 +136,11 @@ def milestone_list(project: Project, plan: list[tuple[Milestone, MilestoneStatus
         if can_edit:
             block["accessory"] = {"type": "button", "action_id": ids.MILESTONE_EDIT, "value": str(m.id),
                                   "text": plain_text(t("milestones.button_update", lang), BUTTON_TEXT)}
+        line, actions = (extras or {}).get(m.id or 0, (None, None))  # milestone acceptance
+        if line:
+            block["text"] = mrkdwn(milestone_line(m, status, today, lang) + "\n" + line)
         blocks.append(block)
+        if actions:
+            blocks.append(actions)
     blocks += pager_blocks
     return fit_blocks(blocks, BLOCKS_PER_MESSAGE, t("common.and_more", lang, count=len(blocks)))

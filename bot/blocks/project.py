@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from bot.blocks import ids
@@ -21,10 +22,12 @@ from bot.blocks.text import (
     plain_text,
     safe,
 )
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES, format_date, t
 from bot.i18n.names import CADENCE_KEYS, LANGUAGE_KEYS, WEEKDAY_KEYS
 from bot.i18n.names import PROJECT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, ProjectStatus
+from bot.services import holiday_regions
+from bot.services.calendar import DayKind
 
 # The client's way in (SPEC §3): each button opens its feature's modal.
 INTAKE_LABELS = {
@@ -46,6 +49,7 @@ def project_modal(
     user_id: str,
     default_timezone: str,
     metadata: dict[str, Any],
+    default_calendar: str = "",
     cadences: tuple[int, ...] = (0, 1, 2, 4),
 ) -> dict[str, Any]:
     """The setup form (or the edit form, prefilled from `editing`)."""
@@ -99,6 +103,14 @@ def project_modal(
     options_el: dict[str, Any] = {"type": "checkboxes", "options": flags}
     if on_flags:
         options_el["initial_options"] = on_flags
+    calendar_el: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": ids.PROJECT_CALENDAR_ACTION,
+        "min_query_length": 0,
+        "placeholder": plain_text(t("calendar.placeholder", lang), PLACEHOLDER),
+        "initial_option": calendar_option(holiday_regions.join(p.country, p.subdivision) if p else default_calendar,
+                                          lang),
+    }
     holidays_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True,
                                    "placeholder": plain_text(t("project.placeholder_holidays", lang), PLACEHOLDER)}
     if p and p.holidays:
@@ -126,21 +138,90 @@ def project_modal(
         _input(ids.PROJECT_BLOCK_WORKING_DAYS, t("project.label_working_days", lang),
                {"type": "checkboxes", "options": weekday_opts,
                 "initial_options": [weekday_opts[d] for d in working]}),
-        _input(ids.PROJECT_BLOCK_HOLIDAYS, t("project.label_holidays", lang), holidays_el, optional=True,
-               hint=t("project.hint_holidays", lang)),
+        _input(ids.PROJECT_BLOCK_CALENDAR, t("calendar.label", lang), calendar_el, hint=t("calendar.hint", lang)),
+        _input(ids.PROJECT_BLOCK_HOLIDAYS, t("calendar.label_closures", lang), holidays_el, optional=True,
+               hint=t("calendar.hint_closures", lang)),
         _input(ids.PROJECT_BLOCK_CADENCE, t("project.label_cadence", lang), cadence_el),
         _input(ids.PROJECT_BLOCK_OPTIONS, t("project.label_options", lang), options_el, optional=True),
+        auto_accept_input(lang, p.auto_accept_after_days if p else 0),  # milestone acceptance
+        # capture from the conversation (issue 14): the reaction that captures a message
+        _input(ids.PROJECT_BLOCK_CAPTURE_EMOJI, t("capture.label_emoji", lang),
+               {"type": "plain_text_input", "max_length": 66,
+                "initial_value": (p.capture_emoji if p else "memo") or "off"},
+               optional=True, hint=t("capture.hint_emoji", lang)),
     ]
     title = t("project.modal_title_edit" if p else "project.modal_title_setup", lang)
     return form_modal(ids.PROJECT_MODAL, title, lang, blocks, metadata)
+
+
+def auto_accept_label(days: int, lang: str) -> str:
+    return t("acceptance.auto_after", lang, days=days) if days else t("acceptance.auto_off", lang)
+
+
+def auto_accept_input(lang: str, days: int, choices: tuple[int, ...] = (0, 3, 5, 10)) -> dict[str, Any]:
+    """Milestone acceptance: after how many working days an unanswered delivery is accepted."""
+    opts = [option(auto_accept_label(n, lang), str(n)) for n in choices]
+    initial = next((o for o in opts if o["value"] == str(days)), opts[0])
+    return _input(ids.PROJECT_BLOCK_AUTO_ACCEPT, t("acceptance.label_auto_accept", lang),
+                  {"type": "static_select", "options": opts, "initial_option": initial}, optional=True,
+                  hint=t("acceptance.hint_auto_accept", lang))
 
 
 def _users(user_ids: list[str], lang: str) -> str:
     return ", ".join(mention(u) for u in user_ids) or t("common.none", lang)
 
 
-def project_summary(project: Project, lang: str) -> list[dict[str, Any]]:
-    """`/project show`: every setting at a glance."""
+# Public-holiday calendars (issue 17) ------------------------------------------------------
+COMING_KEYS = {DayKind.PUBLIC_HOLIDAY: "calendar.coming_public", DayKind.CLOSURE: "calendar.coming_closure",
+               DayKind.MAKE_UP: "calendar.coming_make_up"}
+COMING_MAX = 6
+
+
+def calendar_label(country: str, subdivision: str, lang: str) -> str:
+    """How a calendar is named: "Germany · Berlin (DE-BE)", "中国（CN）", or none."""
+    if not country:
+        return t("calendar.option_none", lang)
+    c = holiday_regions.choice(holiday_regions.join(country, subdivision), lang)
+    if c.subdivision:
+        return t("calendar.option_subdivision", lang, country=c.country_name, subdivision=c.subdivision_name,
+                 code=c.code)
+    return t("calendar.option_country", lang, country=c.country_name, code=c.code)
+
+
+def calendar_option(code: str, lang: str) -> dict[str, Any]:
+    """The picker's option of a calendar code ("" for none)."""
+    country, subdivision = holiday_regions.split(code)
+    return option(calendar_label(country, subdivision, lang), code or ids.CALENDAR_NONE)
+
+
+def calendar_options(query: str, lang: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The picker's options matching what was typed (a name in either language, or a code)."""
+    q = " ".join(query.lower().split())
+    out: list[dict[str, Any]] = []
+    if not q or q in t("calendar.option_none", lang).lower() or q in ("none", "-", "无"):
+        out.append(calendar_option("", lang))
+    for c in holiday_regions.choices(lang):
+        if len(out) >= limit:
+            break
+        words = f"{c.code} {c.country_name} {holiday_regions.country_name(c.country, 'en')} {c.subdivision_name}"
+        if not q or q in words.lower():
+            out.append(calendar_option(c.code, lang))
+    return out
+
+
+def coming_days(days: list[tuple[date, str, str]], lang: str) -> list[str]:
+    """Lines for the coming days off and make-up working days: (day, kind, holiday name)."""
+    return [t(COMING_KEYS[kind], lang, day=format_date(day, lang), name=safe(name, 100))
+            for day, kind, name in days[:COMING_MAX]]
+
+
+def project_summary(project: Project, lang: str, coming_days_off: list[tuple[date, str, str]] | None = None,
+                    unknown_years: list[int] | None = None) -> list[dict[str, Any]]:
+    """`/project show`: every setting at a glance (with the coming days off and make-up working
+    days of its calendar, as (day, kind, holiday name), and the coming years whose make-up
+    working days are not known yet)."""
+    coming = coming_days(coming_days_off or [], lang)
+    coming += [t("calendar.coming_unknown", lang, year=year) for year in unknown_years or []]
     cadence = t(CADENCE_KEYS.get(project.feedback_cadence_weeks, "project.cadence_0"), lang)
     fields = [
         t("project.show_client", lang, value=safe(project.client_name or "-", 500)),
@@ -158,8 +239,11 @@ def project_summary(project: Project, lang: str) -> list[dict[str, Any]]:
           value=", ".join(t(WEEKDAY_KEYS[d % 7], lang) for d in project.working_days)),
     ]
     extra = [
-        t("project.show_holidays", lang, value=", ".join(project.holidays) or t("common.none", lang)),
+        t("calendar.show_calendar", lang, value=calendar_label(project.country, project.subdivision, lang)),
+        t("calendar.show_closures", lang, value=", ".join(project.holidays) or t("common.none", lang)),
+        t("calendar.show_coming", lang, value="\n".join(coming) or t("calendar.coming_none", lang)),
         t("project.show_feedback", lang, value=cadence),
+        t("acceptance.show_auto_accept", lang, value=auto_accept_label(project.auto_accept_after_days, lang)),
     ]
     return [
         {"type": "section", "text": mrkdwn(t("project.show_title", lang, name=safe(project.name, HEADER_TEXT)))},

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.capture import source_line
 from bot.blocks.common import input_block as _input
 from bot.blocks.common import project_picker, record_button
 from bot.blocks.pagination import pager
@@ -146,6 +147,9 @@ def _facts(req: Requirement, project: Project, lang: str) -> str:
     if requirements.is_awaiting_confirmation(req):
         facts.append(t("requirements.awaiting_since", lang, when=local(req.sent_for_confirmation_at,
                                                                           project.timezone)))
+    source = source_line(req, lang)  # captured from a message (issue 14)
+    if source:
+        facts.append(source)
     return " · ".join(facts)
 
 
@@ -284,6 +288,9 @@ def confirmation_message(req: Requirement, project: Project, *, sender: str | No
             mrkdwn(t("requirements.field_raised_by", lang, value=mention(req.raised_by)), SECTION_FIELD),
         ]},
     ]
+    source = source_line(req, lang)  # captured from a message (issue 14)
+    if source:
+        blocks.append({"type": "context", "elements": [mrkdwn(source, CONTEXT_TEXT)]})
     if req.description:
         blocks.append({"type": "section", "text": mrkdwn(
             t("requirements.field_description", lang, value=safe(req.description, 2800)))})

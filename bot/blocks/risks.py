@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.blocks import ids
+from bot.blocks.capture import source_line
 from bot.blocks.common import form_modal, project_picker
 from bot.blocks.common import input_block as _input
 from bot.blocks.pagination import pager
@@ -165,6 +166,9 @@ def risk_line(risk: Risk, lang: str, *, milestone: str | None = None, today: dat
     if milestone:
         key = "risk.line_milestone_at_risk" if risk.puts_milestone_at_risk else "risk.line_milestone"
         extra.append(t(key, lang, name=safe(milestone, 150)))
+    source = source_line(risk, lang)  # captured from a message (issue 14)
+    if source:
+        extra.append(source)
     lines.append(" · ".join(extra))
     if risk.mitigation:
         lines.append(t("risk.line_mitigation", lang, text=safe(risk.mitigation, 400)))

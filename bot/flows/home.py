@@ -22,6 +22,7 @@ class HomeEntry:
     items: list[ReminderItem]  # the user's reminder items of the project
     decisions: list[tuple[str, Any]]  # (kind, item) the user owes as a client approver
     undelivered: list[Undelivered] = field(default_factory=list)  # the PM's: what Slack refused
+    can_decide: bool = False  # milestone acceptance: the user answers deliveries for the client
 
 
 def home(deps: Deps, user_id: str) -> list[HomeEntry]:
@@ -38,5 +39,6 @@ def home(deps: Deps, user_id: str) -> list[HomeEntry]:
         if user_id in (p.client_approver_ids or []):
             decisions += [("requirement", r) for r in f.awaiting_requirements]
             decisions += [("change", c) for c in f.awaiting_changes]
-        entries.append(HomeEntry(f, [i for i in items if i.project.id == p.id], decisions, refused.get(p.id, [])))
+        entries.append(HomeEntry(f, [i for i in items if i.project.id == p.id], decisions, refused.get(p.id, []),
+                                 can_decide=user_id in (p.client_approver_ids or [])))
     return entries

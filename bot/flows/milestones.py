@@ -18,7 +18,7 @@ from typing import Any
 from bot.deps import Deps
 from bot.flows.plan_scope import PlanScope, Who, outside_channels, plan_unit
 from bot.models import Milestone, Project
-from bot.services import edits, milestones
+from bot.services import acceptance, edits, milestones
 from bot.services.errors import DomainError, NotFound, ValidationFailed
 from bot.services.milestones import MilestoneStatus
 
@@ -36,6 +36,9 @@ class Page:
     total: int
     page: int
     can_edit: bool
+    # Milestone acceptance: each listed milestone's request (if any) and its open issues.
+    acceptances: dict[int, Any] = field(default_factory=dict)
+    open_issues: dict[int, list[Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,8 +75,12 @@ def _page(s: PlanScope, project: Project, clock, page: int) -> Page:
     plan = milestones.plan(s.session, project.id or 0, today)
     pages = max(1, -(-len(plan) // PER_PAGE))
     page = min(max(page, 1), pages)
-    return Page(project=project, today=today, items=plan[(page - 1) * PER_PAGE: page * PER_PAGE], total=len(plan),
-                page=page, can_edit=s.who.is_team and project.status == "active")
+    items = plan[(page - 1) * PER_PAGE: page * PER_PAGE]
+    accs = acceptance.for_milestones(s.session, [m.id for m, _ in items if m.id is not None])
+    return Page(project=project, today=today, items=items, total=len(plan),
+                page=page, can_edit=s.who.is_team and project.status == "active", acceptances=accs,
+                open_issues={m_id: acceptance.open_issues(s.session, a.id or 0) for m_id, a in accs.items()
+                             if a.status == "issues_reported"})
 
 
 def start(deps: Deps, who: Who, sub: str) -> Start:

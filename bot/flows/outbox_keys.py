@@ -36,6 +36,14 @@ class Kind(StrEnum):
     notice = "notice"  # a one-off message to a person or a channel (DM, "PM is told")
     update = "update"  # an in-place update of a target, rendered at send time
     undelivered = "undelivered"  # the PM is told what could not be sent, and why
+    client_item = "client_item"  # a client item posted in the client channel (issue 15)
+    # Milestone acceptance
+    acc_request = "acc_request"  # the delivery posted to the client channel (a live message)
+    acc_notice = "acc_notice"  # the team is told of the client's answer (internal channel)
+    acc_auto_notice = "acc_auto_notice"  # the request's thread: accepted automatically tomorrow
+    # capture from the conversation (issue 14)
+    capture_receipt = "capture_receipt"  # "Captured as REQ-12: …" in the message's thread
+    capture_reaction = "capture_reaction"  # :white_check_mark: on the captured message
     digest_chart = "digest_chart"  # digest chart: the week's chart, uploaded before the digest that shows it
 
 
@@ -46,6 +54,8 @@ class TargetKind(StrEnum):
     intake = "intake"
     follow_up = "fu"
     prompt = "prompt"
+    client_item = "ci"  # issue 15
+    acceptance = "acc"  # a milestone's delivery, sent for acceptance
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,44 @@ def undelivered(project_id: int, last_failed_id: int) -> str:
     return _join("undelivered", project_id, last_failed_id)
 
 
+# Client items (issue 15) ------------------------------------------------------------------
+
+def client_item(item_id: int) -> str:
+    """The post of a client item in the client channel (once)."""
+    return _join("client-item", item_id)
+
+
+def client_nudge(item_id: int, due: str, n: int) -> str:
+    """The `n`-th nudge of an overdue client item for its due date `due` (an extension starts
+    the count again): `nudge:client:12:2026-11-20:1`."""
+    return _join("nudge", "client", item_id, due, n)
+
+
+def client_escalation(item_id: int, due: str) -> str:
+    """The PM is told once per due date that a client item is overdue past the threshold."""
+    return _join("escalate", "client", item_id, due)
+
+
+def client_notice(item_id: int, version: int) -> str:
+    """The team's note in the internal channel that the client acted on an item."""
+    return _join("client-item-notice", item_id, version)
+# Milestone acceptance ------------------------------------------------------------------------
+
+def acc_request(acc_id: int, round_: int) -> str:
+    """The delivery posted for acceptance, once per round (a request again is a new post)."""
+    return _join("acc-request", acc_id, round_)
+
+
+def acc_notice(acc_id: int, version: int) -> str:
+    """The team's notice of the client's answer to one version of the request."""
+    return _join("acc-notice", acc_id, version)
+
+
+def acc_auto_notice(acc_id: int, round_: int) -> str:
+    """The thread's notice that the request is accepted automatically the next working day."""
+    return _join("acc-auto-notice", acc_id, round_)
+
+
 def update(target_value: str) -> str:
     """An in-place update of a target; unique per update (its content is rendered at send time)."""
     return _join("update", target_value, secrets.token_hex(6))
@@ -201,3 +249,15 @@ def update(target_value: str) -> str:
 def notice(*parts: object) -> str:
     """A one-off message; the caller names what makes it unique."""
     return _join("notice", *parts)
+
+
+# Capture from the conversation (issue 14) ---------------------------------------------------
+
+def capture_receipt(kind: str, record_id: int) -> str:
+    """The receipt in the thread of the message a record was captured from (once per record)."""
+    return _join("capture-receipt", kind, record_id)
+
+
+def capture_reaction(channel_id: str, ts: str) -> str:
+    """The bot's :white_check_mark: on a captured message (once per message, whatever the kinds)."""
+    return _join("capture-reaction", channel_id, ts)

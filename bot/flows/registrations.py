@@ -27,11 +27,22 @@ def register_all(reg: Registry) -> None:
         Kind.intake: projects.record_intake,
         Kind.feedback_prompt: feedback.record_prompt_message,
     }
+    # Milestone acceptance (验收): the delivery in the client channel, and where it was posted.
+    from bot.flows import acceptance
+
+    live[TargetKind.acceptance] = acceptance.render_request
+    after_sent[Kind.acc_request] = acceptance.record_request
     for target, render in live.items():
         reg.add_live(target, render)
     for kind, hook in after_sent.items():
         reg.add_after_sent(kind, hook)
     reg.add_after_posted(Kind.intake, projects.pin_intake)  # pinning calls Slack: after the commit
+
+    # Client items (issue 15): the item in the client channel, drawn from its record.
+    from bot.flows import client_items
+
+    reg.add_live(TargetKind.client_item, client_items.render_item)
+    reg.add_after_sent(Kind.client_item, client_items.record_item)
     # digest chart: the chart is drawn when it is uploaded; the digest shows the uploaded file
     from bot.flows import digest_charts
 

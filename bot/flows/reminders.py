@@ -123,7 +123,9 @@ def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
                     to_send.append(row.id or 0)
                     keys.append(key)
     deliver_many(deps, to_send)
-    return keys
+    from bot.flows import client_items  # overdue client items are nudged too (issue 15)
+
+    return keys + client_items.send_nudges(deps, now=now)
 
 
 def snooze(deps: Deps, *, user_id: str, item_key: str, span: str) -> timedelta:

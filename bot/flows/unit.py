@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState
@@ -90,6 +90,19 @@ submission: ContextVar[tuple[str, str] | None] = ContextVar("submission", defaul
 _BOOKKEEPING = frozenset({"outbox", "submission"})
 
 
+class Rider(Protocol):
+    """Work a request adds to the units it runs (bot/flows/capture.py: a form opened from a
+    Slack message keeps that message as the source of the record it saves): `enter` as each
+    unit begins, `leave` before it commits, in the same transaction."""
+
+    def enter(self, unit: Unit) -> None: ...
+
+    def leave(self, unit: Unit) -> None: ...
+
+
+rider: ContextVar[Rider | None] = ContextVar("rider", default=None)
+
+
 def _wrote(session: Session) -> None:
     """Track whether a unit stored anything of the record (not just messages it owes)."""
 
@@ -128,7 +141,12 @@ def unit_of_work(deps: Deps, *, deliver: bool = True) -> Iterator[Unit]:
             _wrote(session)
             if session.get(Submission, current[0][:64]) is not None:
                 raise AlreadySaved(current[0])
+        extra = rider.get()
+        if extra is not None:
+            extra.enter(unit)
         yield unit
+        if extra is not None:
+            extra.leave(unit)
         if current is not None:
             _remember_submission(unit, current)
     if deliver and unit.owed:

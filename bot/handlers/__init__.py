@@ -9,7 +9,20 @@ from bot.handlers.routes import merge, register_routes
 
 
 def register_handlers(app: App) -> None:
-    from bot.handlers import changes, digest, feedback, home, milestones, project, requirements, risk
+    from bot.handlers import (
+        acceptance,
+        capture,
+        changes,
+        client_items,
+        digest,
+        feedback,
+        home,
+        milestones,
+        project,
+        requirements,
+        risk,
+    )
 
-    modules = (changes, digest, feedback, home, milestones, project, requirements, risk)
+    modules = (changes, digest, feedback, home, milestones, project, requirements, risk, client_items, acceptance,
+               capture)
     register_routes(app, merge(m.ROUTES for m in modules))

@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltContext, Respond
 
+from bot.blocks import acceptance as acceptance_blocks
 from bot.blocks import ids
 from bot.blocks.common import PROJECT_PICKER_BLOCK
 from bot.blocks.milestones import edit_modal, milestone_list, milestone_modal, pick_modal, progress_bar
@@ -183,14 +184,20 @@ def submit_edit(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
 def _tell_saved(deps, user_id: str, meta: dict[str, Any], saved: flow.Saved, key: str) -> None:
     m, project = saved.milestone, saved.project
     text = t(key, saved.lang, name=safe(m.name, 200), date=m.due_date.isoformat(), bar=progress_bar(m.progress))
-    tell(deps, user_id, meta.get("origin_channel") or project.internal_channel_id or project.client_channel_id, text)
+    blocks = acceptance_blocks.after_done_blocks(m, text, saved.lang) if saved.became_done else None
+    tell(deps, user_id, meta.get("origin_channel") or project.internal_channel_id or project.client_channel_id, text,
+         blocks)
 
 
 def _list_message(page: flow.Page, lang: str) -> dict[str, Any]:
     project = page.project
     pages = pager(ids.MILESTONE_LIST_PAGE, page=page.page, total=page.total, per_page=flow.PER_PAGE, lang=lang,
                   state={"p": project.id}) if page.total > flow.PER_PAGE else []
-    blocks = milestone_list(project, page.items, lang, today=page.today, can_edit=page.can_edit, pager_blocks=pages)
+    extras = {m.id or 0: acceptance_blocks.milestone_extras(m, page.acceptances.get(m.id or 0),
+                                                            page.open_issues.get(m.id or 0, []), project, lang,
+                                                            can_act=page.can_edit) for m, _ in page.items}
+    blocks = milestone_list(project, page.items, lang, today=page.today, can_edit=page.can_edit, pager_blocks=pages,
+                            extras=extras)
     return message(t("milestones.list_text", lang, project=safe(project.name, 200), count=page.total), blocks)
 
 

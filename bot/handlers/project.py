@@ -10,15 +10,16 @@ from typing import Any
 from slack_bolt import Ack, BoltContext, Respond
 
 from bot.blocks import ids
+from bot.blocks.project import calendar_options as calendar_options_for
 from bot.blocks.project import close_prompt, project_list, project_modal, project_summary
 from bot.blocks.text import mention, option, safe
 from bot.deps import Deps
 from bot.flows import projects as flow
 from bot.handlers import common as h
 from bot.handlers.routes import Routes
-from bot.i18n import t
+from bot.i18n import LANGUAGES, t
 from bot.models import Project
-from bot.services import calendar, projects
+from bot.services import calendar, holiday_regions, projects
 from bot.services.errors import DomainError, ValidationFailed
 
 FIELD_TO_BLOCK = {
@@ -34,8 +35,11 @@ FIELD_TO_BLOCK = {
     "digest_time": ids.PROJECT_BLOCK_TIME,
     "working_days": ids.PROJECT_BLOCK_WORKING_DAYS,
     "holidays": ids.PROJECT_BLOCK_HOLIDAYS,
+    "public_holidays": ids.PROJECT_BLOCK_CALENDAR,
     "feedback_cadence": ids.PROJECT_BLOCK_CADENCE,
     "options": ids.PROJECT_BLOCK_OPTIONS,
+    "auto_accept": ids.PROJECT_BLOCK_AUTO_ACCEPT,  # milestone acceptance
+    "capture_emoji": ids.PROJECT_BLOCK_CAPTURE_EMOJI,  # capture from the conversation (issue 14)
 }
 NEEDS_PROJECT = {"edit", "show", "close"}
 
@@ -63,7 +67,10 @@ def project_command(ack: Ack, body: dict[str, Any], context: BoltContext, respon
         ack()
         _open_modal(deps, body, actor, editing=project if sub == "edit" else None, channel_id=channel_id, lang=lang)
     elif sub == "show" and project is not None:
-        ack(h.message(t("project.show_title", lang, name=safe(project.name, 200)), project_summary(project, lang)))
+        now = deps.clock.now()
+        ack(h.message(t("project.show_title", lang, name=safe(project.name, 200)),
+                      project_summary(project, lang, calendar.coming_days(project, now, lang),
+                                      calendar.make_up_days_unknown(project, now))))
     elif sub == "close" and project is not None:
         if project.status != "active":
             ack(h.refusal("project.error_already_closed", lang, name=safe(project.name, 200)))
@@ -80,11 +87,13 @@ def _open_modal(deps: Deps, body: dict[str, Any], actor: h.Actor, *, editing: Pr
                 channel_id: str | None, lang: str) -> None:
     info = deps.users.info(deps.client, actor.user_id)
     default_tz = info.tz if info and info.tz and calendar.is_timezone(info.tz) else "UTC"
-    meta: dict[str, Any] = {"project_id": editing.id if editing else None, "origin_channel": channel_id}
+    meta: dict[str, Any] = {"project_id": editing.id if editing else None, "origin_channel": channel_id,
+                            "lang": lang}
     if editing is not None:
         meta["stamp"] = flow.form_stamp(editing)
     view = project_modal(lang, editing=editing, channel_id=channel_id, user_id=actor.user_id,
-                         default_timezone=default_tz, metadata=meta, cadences=projects.CADENCES)
+                         default_timezone=default_tz, metadata=meta, cadences=projects.CADENCES,
+                         default_calendar=holiday_regions.join(*holiday_regions.default_calendar(default_tz)))
     deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
@@ -96,6 +105,9 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
             return -1
 
     flags = set(h.selected_values(values, ids.PROJECT_BLOCK_OPTIONS))
+    picked = h.selected_value(values, ids.PROJECT_BLOCK_CALENDAR)
+    # not in the form (an older form): None, the project keeps its calendar or takes its zone's
+    country, subdivision = (None, None) if picked is None else (ids.parse_calendar_value(picked) or (picked, ""))
     return projects.ProjectInput(
         name=h.text_value(values, ids.PROJECT_BLOCK_NAME),
         client_name=h.text_value(values, ids.PROJECT_BLOCK_CLIENT_NAME),
@@ -109,9 +121,14 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         digest_time=h.selected_time(values, ids.PROJECT_BLOCK_TIME) or "",
         working_days=[as_int(v, -1) for v in h.selected_values(values, ids.PROJECT_BLOCK_WORKING_DAYS)],
         holidays_text=h.text_value(values, ids.PROJECT_BLOCK_HOLIDAYS),
+        country=country,
+        subdivision=subdivision,
         feedback_cadence_weeks=as_int(h.selected_value(values, ids.PROJECT_BLOCK_CADENCE), 0),
         anonymous_feedback="anonymous_feedback" in flags,
         require_pm_approval="require_pm_approval" in flags,
+        auto_accept_after_days=as_int(h.selected_value(values, ids.PROJECT_BLOCK_AUTO_ACCEPT), 0),
+        capture_emoji=h.text_value(values, ids.PROJECT_BLOCK_CAPTURE_EMOJI)
+        if ids.PROJECT_BLOCK_CAPTURE_EMOJI in values else None,
         charts_enabled="charts_off" not in flags,  # digest chart
     )
 
@@ -154,6 +171,16 @@ def timezone_options(ack: Ack, payload: dict[str, Any]) -> None:
     ack(options=[option(tz, tz) for tz in matches[:100]])
 
 
+def calendar_options(ack: Ack, body: dict[str, Any], payload: dict[str, Any], context: BoltContext) -> None:
+    """The public-holiday calendar picker's options, in the language of the form (else of the
+    person typing)."""
+    view = body.get("view")
+    shown = h.metadata(view).get("lang") if isinstance(view, dict) else None
+    lang = shown if shown in LANGUAGES else h.language_for(h.actor_of(h.deps_of(context), body))
+    typed = payload.get("value")
+    ack(options=calendar_options_for(typed if isinstance(typed, str) else "", lang))
+
+
 def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     clicked = h.team_click(ack, body, context, respond)
     if clicked is None:
@@ -176,6 +203,6 @@ def confirm_close(ack: Ack, body: dict[str, Any], context: BoltContext, respond:
 ROUTES = Routes(
     commands={"/project": project_command},
     views={ids.PROJECT_MODAL: submit_project},
-    options={ids.PROJECT_TZ_ACTION: timezone_options},
+    options={ids.PROJECT_TZ_ACTION: timezone_options, ids.PROJECT_CALENDAR_ACTION: calendar_options},
     actions={ids.PROJECT_CLOSE_CONFIRM: confirm_close},
 )

@@ -38,10 +38,11 @@ class Routes:
     views: dict[str, Listener] = field(default_factory=dict)
     options: dict[str, Listener] = field(default_factory=dict)
     events: dict[str, Listener] = field(default_factory=dict)
+    shortcuts: dict[str, Listener] = field(default_factory=dict)  # message and global shortcuts by callback_id
 
     def merged(self, other: Routes) -> Routes:
         out = Routes()
-        for kind in ("commands", "actions", "views", "options", "events"):
+        for kind in ("commands", "actions", "views", "options", "events", "shortcuts"):
             mine, theirs = getattr(self, kind), getattr(other, kind)
             twice = mine.keys() & theirs.keys()
             if twice:
@@ -113,6 +114,9 @@ def register_routes(app: App, routes: Routes) -> None:
         _dispatcher(routes.views, lambda _, view: str(view.get("callback_id", "")), "view"))
     app.options(_one_of(routes.options))(
         _dispatcher(routes.options, lambda body, _: str(body.get("action_id", "")), "options"))
+    if routes.shortcuts:
+        app.shortcut(_one_of(routes.shortcuts))(
+            _dispatcher(routes.shortcuts, lambda body, _: str(body.get("callback_id", "")), "shortcut"))
     for event_type, fn in routes.events.items():
         app.event(event_type)(fn)
 

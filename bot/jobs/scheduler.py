@@ -19,7 +19,7 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.deps import Deps
-from bot.flows import digest, reminders, undelivered
+from bot.flows import acceptance, digest, reminders, undelivered
 from bot.flows.delivery import deliver_due
 from bot.flows.outbox_keys import Kind
 from bot.flows.unit import unit_of_work
@@ -33,7 +33,7 @@ TICK_SECONDS = 60
 
 # Messages the scheduler posts on its own: retried only inside their project's working hours.
 SCHEDULED = frozenset({Kind.digest, Kind.digest_late, Kind.preview, Kind.reminder, Kind.nudge, Kind.escalation,
-                       Kind.feedback_prompt})
+                       Kind.feedback_prompt, Kind.acc_auto_notice})
 
 
 def retry_due(deps: Deps, now: datetime) -> int:
@@ -49,6 +49,7 @@ STEPS: list[tuple[str, Callable[[Deps, datetime], object]]] = [
     ("reminders", lambda deps, now: reminders.send_reminders(deps, now=now)),
     ("decision nudges", lambda deps, now: reminders.send_nudges(deps, now=now)),
     ("feedback prompts", lambda deps, now: run_feedback_prompts(deps, now=now)),
+    ("auto-accept unanswered deliveries", lambda deps, now: acceptance.run_due(deps, now=now)),
     ("messages Slack refused: tell the PM", lambda deps, _now: undelivered.tell_pms(deps)),
 ]
 

@@ -12,6 +12,15 @@ weekend or a closure does not make a digest "late". A PM preview falls inside wo
 before its digest is due (`preview_at`), and the weeks a digest job looks at reach back over a
 closure (`recent_digest_weeks`), so a long holiday never silently drops a week's digest.
 
+Public holidays: a project may follow a country's public-holiday calendar (`Project.country`,
+optionally `Project.subdivision`, from the `holidays` package; see
+`bot.services.holiday_regions` for the names and the default from the time zone). Its days off
+are not working days; a make-up working day on a weekend (China's 调休, e.g. Saturday 10
+October 2026 after the National Day week) is one, whatever the project's working weekdays. The
+project's own closures (`Project.holidays`) come on top and win over both. `is_working_day` is
+the one answer every job uses (reminders, nudges, digests and their previews, feedback prompts,
+working-hour holds).
+
 ISO weeks ("2026-W47") name a digest's week: `week_key` builds one, `week_monday` gives its
 first day (`bot.blocks.ids.parse_week` reads one back from untrusted input).
 """
@@ -19,10 +28,12 @@ first day (`bot.blocks.ids.parse_week` reads one back from untrusted input).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import holidays as holiday_package
 from sqlmodel import Session, col, select
 
 from bot.models import Outbox, Project, ProjectStatus
@@ -75,8 +86,109 @@ def today(project: Project, now: datetime) -> date:
     return local_now(project, now).date()
 
 
+@dataclass(frozen=True)
+class PublicYear:
+    """One year of a public-holiday calendar: its days off and its make-up working days
+    (weekend days worked instead, China's 调休)."""
+
+    days_off: frozenset[date]
+    working_weekend_days: frozenset[date]
+
+
+NO_PUBLIC_HOLIDAYS = PublicYear(frozenset(), frozenset())
+
+
+def _country_calendar(country: str, subdivision: str, year: int, language: str | None = None):
+    try:
+        return holiday_package.country_holidays(country, subdiv=subdivision or None, years=year, language=language)
+    except (NotImplementedError, ValueError, KeyError):
+        return None  # a country or subdivision the package does not know (old or hand-edited data)
+
+
+@lru_cache(maxsize=1024)
+def public_year(country: str | None, subdivision: str | None, year: int) -> PublicYear:
+    """The public holidays and make-up working days of a country (and subdivision) in `year`;
+    none for no country, or one the package does not know."""
+    cal = _country_calendar(country, subdivision or "", year) if country else None
+    if cal is None:
+        return NO_PUBLIC_HOLIDAYS
+    return PublicYear(frozenset(d for d in cal if d.year == year),
+                      frozenset(d for d in getattr(cal, "weekend_workdays", ()) if d.year == year))
+
+
+@lru_cache(maxsize=256)
+def _holiday_names(country: str, subdivision: str, year: int, lang: str) -> dict[date, str]:
+    probe = _country_calendar(country, subdivision, year)
+    if probe is None:
+        return {}
+    supported = tuple(getattr(probe, "supported_languages", ()) or ())
+    wanted = "zh_CN" if lang.startswith("zh") else "en_US"
+    language = wanted if wanted in supported else ("en_US" if "en_US" in supported else None)
+    cal = _country_calendar(country, subdivision, year, language) if language else probe
+    return {d: str(name) for d, name in (cal or probe).items() if d.year == year}
+
+
+def public_calendar(project: Project, year: int) -> PublicYear:
+    return public_year(project.country or "", project.subdivision or "", year)
+
+
+def own_closure(project: Project, day: date) -> bool:
+    return day.isoformat() in (project.holidays or [])
+
+
+def public_holiday(project: Project, day: date) -> bool:
+    """Whether `day` is a public holiday of the project's calendar."""
+    return day in public_calendar(project, day.year).days_off
+
+
+def public_holiday_name(project: Project, day: date, lang: str) -> str:
+    """The name of the public holiday on `day` in `lang` where the package has it (else
+    English, else the package's own language); "" when `day` is none."""
+    if not public_holiday(project, day):
+        return ""
+    return _holiday_names(project.country or "", project.subdivision or "", day.year, lang).get(day, "")
+
+
+def make_up_working_day(project: Project, day: date) -> bool:
+    """Whether `day` is a weekend day worked by the project's public calendar (调休)."""
+    return day in public_calendar(project, day.year).working_weekend_days
+
+
 def is_working_day(project: Project, day: date) -> bool:
-    return day.weekday() in (project.working_days or []) and day.isoformat() not in (project.holidays or [])
+    """The project works on `day`: not one of its own closures, not a public holiday of its
+    calendar, and either one of its working weekdays or a make-up working day."""
+    if own_closure(project, day):
+        return False
+    public = public_calendar(project, day.year)
+    if day in public.days_off:
+        return False
+    return day in public.working_weekend_days or day.weekday() in (project.working_days or [])
+
+
+class DayKind:
+    PUBLIC_HOLIDAY = "public_holiday"
+    CLOSURE = "closure"
+    MAKE_UP = "make_up"
+
+
+def calendar_days_between(project: Project, first: date, last: date) -> list[tuple[date, str]]:
+    """The days from `first` to `last` that differ from the project's usual week, in order:
+    public holidays and own closures on its working weekdays, and make-up working days (what
+    `/project show` lists as coming up)."""
+    out: list[tuple[date, str]] = []
+    day = first
+    while day <= last:
+        usual = day.weekday() in (project.working_days or [])
+        if own_closure(project, day):
+            if usual or make_up_working_day(project, day):
+                out.append((day, DayKind.CLOSURE))
+        elif public_holiday(project, day):
+            if usual:
+                out.append((day, DayKind.PUBLIC_HOLIDAY))
+        elif make_up_working_day(project, day) and not usual:
+            out.append((day, DayKind.MAKE_UP))
+        day += timedelta(days=1)
+    return out
 
 
 def next_working_day(project: Project, day: date) -> date:
@@ -86,6 +198,13 @@ def next_working_day(project: Project, day: date) -> date:
         if is_working_day(project, candidate):
             return candidate
     return day  # a calendar with no working day at all: keep the date rather than loop forever
+
+
+def first_working_day_of_month(project: Project, day: date) -> date:
+    """The first working day of the month `day` is in (the monthly report's day, SPEC §4); a
+    make-up working day counts. The first of the month itself when no working day follows
+    within a year (a calendar with no working day)."""
+    return next_working_day(project, day.replace(day=1))
 
 
 def working_days_between(project: Project, start: datetime, end: datetime) -> int:
@@ -255,3 +374,27 @@ def _digest_weeks(project: Project, now: datetime, *, ahead: int) -> list[tuple[
     return [(back, week_key(monday), digest_due_at(project, monday))
             for back in range(CLOSURE_WEEKS, -ahead - 1, -1)
             for monday in [this_monday - timedelta(days=7 * back)]]
+
+
+# Public-holiday calendars (issue 17) -------------------------------------------------------
+COMING_DAYS = 90
+
+
+def coming_days(project: Project, now: datetime, lang: str, days: int = COMING_DAYS
+                ) -> list[tuple[date, str, str]]:
+    """The project's days off and make-up working days in the next `days` days (from its local
+    today), as (day, kind, public holiday's name in `lang` or "")."""
+    first = today(project, now)
+    return [(day, kind, public_holiday_name(project, day, lang) if kind == DayKind.PUBLIC_HOLIDAY else "")
+            for day, kind in calendar_days_between(project, first, first + timedelta(days=days))]
+
+
+def make_up_days_unknown(project: Project, now: datetime, days: int = COMING_DAYS) -> list[int]:
+    """The years within the next `days` days whose make-up working days the package does not
+    carry yet, for a calendar that has them the year before (China's next year, until the State
+    Council announces it and the package is updated): the PM is told, not left guessing."""
+    first = today(project, now)
+    years = range(first.year, (first + timedelta(days=days)).year + 1)
+    return [year for year in years if public_calendar(project, year - 1).working_weekend_days
+            and not public_calendar(project, year).working_weekend_days]
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -27,7 +28,7 @@ from bot.models import (
     Risk,
     RiskStatus,
 )
-from bot.services import calendar
+from bot.services import acceptance, calendar
 from bot.services.feedback import satisfaction
 from bot.services.milestones import derive_status
 
@@ -90,6 +91,11 @@ class DigestFacts:
     # Working days each awaiting item has waited (requirement id / change id → days).
     requirement_waiting: dict[int, int] = field(default_factory=dict)
     change_waiting: dict[int, int] = field(default_factory=dict)
+    # What we need from the client (issue 15): services.client_items.DigestItems, or None.
+    client_items: Any = None
+    # Milestone acceptance: (request, milestone) accepted this week, and awaiting the client.
+    accepted: list[tuple[Any, Milestone]] = field(default_factory=list)
+    awaiting_acceptance: list[tuple[Any, Milestone]] = field(default_factory=list)
     # digest that names things: the chart's satisfaction trend, oldest week first (this week last)
     satisfaction_trend: list[TrendWeek] = field(default_factory=list)
     # Other features add what they name here (client items completed, acceptances this week).
@@ -195,7 +201,12 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
         risks_by[r.project_id].append(r)
     for pid, f in facts.items():
         f.risks = sorted(risks_by[pid], key=lambda r: (-r.score, r.id or 0))
-    flags = _risk_flags(list(risks))
+    from bot.services import client_items  # issue 15: overdue client items put what they block at risk
+
+    waiting_on_client = client_items.for_digest(session, projects, now)
+    for pid, f in facts.items():
+        f.client_items = waiting_on_client.get(pid)
+    flags = _risk_flags(list(risks)) | {mid for d in waiting_on_client.values() for mid in d.blocking}
     for m in milestones:
         f = facts[m.project_id]
         line = MilestoneLine(id=m.id or 0, name=m.name, due_date=m.due_date, progress=m.progress,
@@ -259,4 +270,5 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
         for items in (f.requirements_raised, f.requirements_confirmed, f.awaiting_requirements,
                       f.changes_raised, f.changes_decided, f.awaiting_changes):
             items.sort(key=lambda x: (x.created_at, x.id or 0), reverse=True)
+    acceptance.add_to_digests(session, facts)  # milestone acceptance
     return facts

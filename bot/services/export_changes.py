@@ -16,7 +16,7 @@ from sqlmodel import Session
 from bot.i18n import t
 from bot.i18n.names import CHANGE_STATUS_KEYS as STATUS_KEYS
 from bot.models import ActivityLog, ChangeRequest, Milestone, Project
-from bot.services import calendar, changes, csv_cells
+from bot.services import calendar, capture, changes, csv_cells
 
 Who = Callable[[str | None], str]
 
@@ -129,6 +129,7 @@ COLUMN_KEYS = {
     "milestones": "changes.export_col_milestones",
     "requirements": "changes.export_col_requirements",
     "plan_change": "changes.export_col_plan_change",
+    "source": "capture.export_col_source",  # captured from a message (issue 14)
 }
 COLUMNS = list(COLUMN_KEYS)
 
@@ -173,6 +174,7 @@ def _rows(session: Session, project: Project, lang: str, include_internal: bool)
             "plan_change": "; ".join(
                 f"{names.get(int(m.get('milestone_id') or 0), '#' + str(m.get('milestone_id')))}: "
                 f"{m.get('from')} → {m.get('to')}" for m in moves),
+            "source": capture.source_text(cr),
         })
     return out
 
@@ -210,7 +212,7 @@ def render_markdown(session: Session, project: Project, rows: list[dict[str, str
         lines += [f"## {row['id']} · {_md(row['title'])}", ""]
         for c in details:
             if row[c]:
-                lines.append(f"- **{t(f'changes.export_col_{c}', lang)}:** {_md(row[c])}")
+                lines.append(f"- **{t(COLUMN_KEYS[c], lang)}:** {_md(row[c])}")
         lines.append("")
     return "\n".join(lines)
 
@@ -222,8 +224,11 @@ def render(session: Session, project: Project, fmt: str, *, include_internal: bo
     `include_internal=False` leaves out costs the PM did not share with the client."""
     lang = project.language
     rows = _rows(session, project, lang, include_internal)
+    from bot.services import export_client_items  # client items are part of the change log (issue 15)
+
     if fmt == "csv":
-        return render_csv(rows, lang)
+        return render_csv(rows + export_client_items.change_log_rows(session, project, COLUMNS), lang)
     if fmt == "md":
-        return render_markdown(session, project, rows, lang, today)
+        return render_markdown(session, project, rows, lang, today) + "\n" + "\n".join(
+            export_client_items.markdown_section(session, project))
     raise ValueError(f"unknown export format {fmt!r}")

@@ -21,13 +21,14 @@ from sqlmodel import Session
 from bot.i18n import t
 from bot.i18n.names import REQUIREMENT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, Requirement, RequirementStatus
-from bot.services import calendar, csv_cells
+from bot.services import calendar, capture, csv_cells
 from bot.services.requirements import PRIORITIES, all_of
 
 CSV_COLUMNS = [
     "ref", "title", "priority", "status", "description", "acceptance_criteria",
     "raised_by", "raised_by_name", "raised_by_client", "created_at", "sent_for_confirmation_at",
     "decided_by", "decided_by_name", "decided_at", "decided_on_behalf_of_client", "change_comment",
+    "source",  # captured from a message (issue 14): its permalink (or channel/ts) and author
 ]
 FORMATS = ("md", "csv")
 
@@ -98,6 +99,8 @@ def _status_lines(req: Requirement, project: Project, lang: str, names: dict[str
         lines.append(t("requirements.doc_awaiting", lang, when=local(req.sent_for_confirmation_at, tz)))
     raised_key = "requirements.doc_raised_by_client" if req.raised_by_client else "requirements.doc_raised_by"
     lines.append(t(raised_key, lang, user=md_inline(_name(req.raised_by, names)), when=local(req.created_at, tz)))
+    if req.source_ts:  # captured from a message (issue 14)
+        lines.append(t("capture.doc_source", lang, source=md_inline(capture.source_text(req, names))))
     return lines
 
 
@@ -138,7 +141,8 @@ def render_csv(session: Session, project: Project, *, names: dict[str, str] | No
          r.raised_by, (names or {}).get(r.raised_by, ""), "yes" if r.raised_by_client else "no",
          _iso(r.created_at, tz), _iso(r.sent_for_confirmation_at, tz),
          r.decided_by or "", (names or {}).get(r.decided_by or "", ""), _iso(r.decided_at, tz),
-         ("yes" if r.decided_on_behalf else "no") if r.decided_by else "", r.change_comment or ""]
+         ("yes" if r.decided_on_behalf else "no") if r.decided_by else "", r.change_comment or "",
+         capture.source_text(r, names)]
         for _, items in _grouped(session, project) for r in items
     ]
     return csv_cells.write(CSV_COLUMNS, rows)

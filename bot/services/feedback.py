@@ -54,6 +54,8 @@ TREND_PROMPTS = 8
 ANONYMOUS_ACTOR = "anonymous"
 MILESTONE_FRESH_WORKING_DAYS = 2  # a milestone done longer ago (in working days) no longer prompts
 MILESTONE_LOOKBACK = timedelta(days=30)  # how far back a done milestone is looked for
+# A milestone done, or accepted by the client (验收), may prompt for satisfaction.
+PROMPTING_ACTIONS = ("milestone_done", "milestone_accepted")
 
 # --- Scores and the trend (pure functions) --------------------------------------------------
 
@@ -158,7 +160,8 @@ def due_prompts(session: Session, now: datetime) -> list[tuple[int, str]]:
                              .where(col(FeedbackPrompt.project_id).in_(ids))
                              .group_by(FeedbackPrompt.project_id)).all())
     done = dict(session.exec(select(ActivityLog.project_id, func.max(ActivityLog.created_at))
-                             .where(col(ActivityLog.project_id).in_(ids), ActivityLog.action == "milestone_done",
+                             .where(col(ActivityLog.project_id).in_(ids),
+                                    col(ActivityLog.action).in_(PROMPTING_ACTIONS),
                                     ActivityLog.created_at > now - MILESTONE_LOOKBACK)
                              .group_by(ActivityLog.project_id)).all())
     due: list[tuple[int, str]] = []

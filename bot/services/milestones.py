@@ -5,7 +5,8 @@ Status rule (`derive_status`), first match wins:
 1. ``done``     — the done flag is set.
 2. ``late``     — the due date has passed (due date < today, in the project's time zone).
 3. ``at_risk``  — an open high risk (score ≥ 15) or a risk that occurred is linked to the
-   milestone; or the due date is at most 7 days away and the progress is below the
+   milestone, or an overdue client item blocks it (`client_items.overdue_blocking`); or the
+   due date is at most 7 days away and the progress is below the
    *expected* progress. Expected progress grows linearly from 0 % on the day the milestone
    was created to 100 % on its due date: ``100 × days elapsed / days planned`` (a milestone
    due today, or created on its due date, is expected at 100 %).
@@ -94,8 +95,9 @@ def derive_status(milestone: Milestone, today: date, *, risk_flag: bool,
     return MilestoneStatus.on_track
 
 
-def _risky_milestone_ids(session: Session, project_id: int) -> set[int]:
-    """Milestones of the project with a risk that occurred, or an open one scored 15 or more."""
+def _risky_milestone_ids(session: Session, project_id: int, today: date | None = None) -> set[int]:
+    """Milestones of the project with a risk that occurred, or an open one scored 15 or more;
+    given `today`, also those an overdue client item blocks (issue 15). One query."""
     stmt = select(Risk.milestone_id).where(
         Risk.project_id == project_id,
         col(Risk.milestone_id).is_not(None),
@@ -104,6 +106,12 @@ def _risky_milestone_ids(session: Session, project_id: int) -> set[int]:
             and_(col(Risk.status) == RiskStatus.open, col(Risk.probability) * col(Risk.impact) >= HIGH_RISK_SCORE),
         ),
     ).distinct()
+    if today is not None:
+        from sqlalchemy import union
+
+        from bot.services.client_items import overdue_blocking_stmt
+
+        return {i for (i,) in session.execute(union(stmt, overdue_blocking_stmt(project_id, today))) if i is not None}
     return {i for i in session.exec(stmt) if i is not None}
 
 
@@ -118,7 +126,7 @@ def plan(session: Session, project_id: int, today: date) -> list[tuple[Milestone
     ))
     if not milestones:
         return []
-    risky = _risky_milestone_ids(session, project_id)
+    risky = _risky_milestone_ids(session, project_id, today)  # risks, and overdue client items (issue 15)
     return [(m, derive_status(m, today, risk_flag=m.id in risky, tz=tz)) for m in milestones]
 
 

@@ -14,7 +14,7 @@ changed meanwhile.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, time
 from typing import Any
 
@@ -23,12 +23,13 @@ from sqlmodel import Session, col, select
 from bot.clock import Clock
 from bot.i18n import LANGUAGES
 from bot.models import Project, ProjectStatus
-from bot.services import activity, calendar, edits
+from bot.services import activity, calendar, edits, holiday_regions
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
 NAME_MAX = 80
 CLIENT_NAME_MAX = 120
 CADENCES = (0, 1, 2, 4)
+AUTO_ACCEPT_CHOICES = (0, 3, 5, 10)  # milestone acceptance: working days (0 = never)
 SETTINGS_FIELDS = [
     "name",
     "client_name",
@@ -42,11 +43,15 @@ SETTINGS_FIELDS = [
     "digest_time",
     "working_days",
     "holidays",
+    "country",
+    "subdivision",
     "feedback_cadence_weeks",
     "anonymous_feedback",
     "require_pm_approval",
+    "auto_accept_after_days",  # milestone acceptance
     "charts_enabled",  # digest chart
     "status",
+    "capture_emoji",  # capture from the conversation (issue 14)
 ]
 # The form field (a key of `ValidationFailed.errors`) of each attribute the project form edits.
 FORM_FIELDS = {
@@ -56,6 +61,10 @@ FORM_FIELDS = {
     "digest_time": "digest_time", "working_days": "working_days", "holidays": "holidays",
     "feedback_cadence_weeks": "feedback_cadence", "anonymous_feedback": "options",
     "require_pm_approval": "options",
+    # public-holiday calendar (issue 17): one picker names both
+    "country": "public_holidays", "subdivision": "public_holidays",
+    "auto_accept_after_days": "auto_accept",  # milestone acceptance
+    "capture_emoji": "capture_emoji",  # capture from the conversation (issue 14)
     "charts_enabled": "options",  # digest chart
 }
 
@@ -76,9 +85,16 @@ class ProjectInput:
     digest_time: str = "16:00"
     working_days: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
     holidays_text: str = ""
+    # The public-holiday calendar, "" for none; None when not given: a new project takes its time
+    # zone's (holiday_regions.default_calendar), an edited one keeps its own.
+    country: str | None = None
+    subdivision: str | None = None
     feedback_cadence_weeks: int = 0
     anonymous_feedback: bool = False
     require_pm_approval: bool = False
+    auto_accept_after_days: int = 0  # milestone acceptance: 0 = never
+    # The capture reaction's emoji name ("" or "off": none); None: the form did not show it (kept).
+    capture_emoji: str | None = None
     charts_enabled: bool = True  # digest chart
 
 
@@ -96,9 +112,13 @@ class CleanProject:
     digest_time: time
     working_days: list[int]
     holidays: list[str]
+    country: str
+    subdivision: str
     feedback_cadence_weeks: int
     anonymous_feedback: bool
     require_pm_approval: bool
+    auto_accept_after_days: int
+    capture_emoji: str = "memo"
     charts_enabled: bool = True  # digest chart
 
 
@@ -172,6 +192,17 @@ def _check_name(session: Session, team_id: str, raw: str, project_id: int | None
     return name
 
 
+def _check_public_calendar(data: ProjectInput, errors: Errors) -> tuple[str, str]:
+    """The public-holiday calendar picked (the time zone's when none was given)."""
+    if data.country is None:
+        return holiday_regions.default_calendar(data.timezone)
+    country, subdivision = (data.country or "").strip().upper(), (data.subdivision or "").strip()
+    if not holiday_regions.is_known(country, subdivision):
+        errors["public_holidays"] = ("calendar.error_unknown", {})
+        return "", ""
+    return country, subdivision
+
+
 def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: int | None = None,
              facts: SlackFacts | None = None) -> CleanProject:
     """Check every field; raise ValidationFailed naming each bad one and why."""
@@ -206,6 +237,14 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         errors["holidays"] = ("project.error_holidays", {})
     if data.feedback_cadence_weeks not in CADENCES:
         errors["feedback_cadence"] = ("project.error_cadence", {})
+    country, subdivision = _check_public_calendar(data, errors)
+    if data.auto_accept_after_days not in AUTO_ACCEPT_CHOICES:  # milestone acceptance
+        errors["auto_accept"] = ("acceptance.error_auto_accept", {})
+    from bot.services.capture import DEFAULT_EMOJI, normalise_emoji
+
+    emoji = DEFAULT_EMOJI if data.capture_emoji is None else normalise_emoji(data.capture_emoji)
+    if emoji is None:
+        errors["capture_emoji"] = ("capture.error_emoji", {})
     if errors:
         raise ValidationFailed(errors)
     return CleanProject(
@@ -221,9 +260,13 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         digest_time=digest_time,
         working_days=working_days,
         holidays=holidays or [],
+        country=country,
+        subdivision=subdivision,
         feedback_cadence_weeks=data.feedback_cadence_weeks,
         anonymous_feedback=data.anonymous_feedback,
         require_pm_approval=data.require_pm_approval,
+        auto_accept_after_days=data.auto_accept_after_days,
+        capture_emoji=emoji or "",
         charts_enabled=data.charts_enabled,
     )
 
@@ -249,17 +292,28 @@ def _shown_value(value: Any) -> str:
     return "-" if value in (None, "") else str(value)
 
 
+def _conflict_value(project: Project, name: str) -> str:
+    """What a field someone else changed now holds (the calendar as one code: "DE-BE")."""
+    if FORM_FIELDS[name] == "public_holidays":
+        return _shown_value(holiday_regions.join(project.country, project.subdivision))
+    return _shown_value(getattr(project, name))
+
+
 def update(session: Session, clock: Clock, *, project: Project, actor: str, data: ProjectInput,
            facts: SlackFacts | None = None, form_stamp: Mapping[str, Any] | None = None) -> Project:
     """Apply the fields the form changed (all that differ, for a form without a stamp). A field
     someone else changed since the form was opened, and this form changed too, is refused."""
     if project.status != ProjectStatus.active:
         raise InvalidTransition("project.error_closed", name=project.name)
+    if data.country is None:  # a form without the calendar field keeps the project's
+        data = replace(data, country=project.country, subdivision=project.subdivision)
+    if data.capture_emoji is None:  # a form without the field keeps the emoji
+        data = replace(data, capture_emoji=project.capture_emoji or "off")
     clean = validate(session, project.team_id, data, project_id=project.id, facts=facts)
     plan = edits.plan(form_stamp, submitted=shown_fields(clean), current=shown_fields(project))
     if plan.conflicts:
         raise ValidationFailed({FORM_FIELDS[f]: ("project.error_changed_meanwhile",
-                                                 {"value": _shown_value(getattr(project, f))})
+                                                 {"value": _conflict_value(project, f)})
                                 for f in plan.conflicts})
     before = activity.snapshot(project, SETTINGS_FIELDS)
     for key, value in plan.changes.items():

@@ -153,6 +153,11 @@ def items_for(session: Session, projects: list[Project], now: datetime,
         if sent is not None and now - sent > timedelta(days=CONFIRM_AFTER_DAYS):
             items.append(ReminderItem(f"req-confirm:{r.id}", p.pm_user_id, p, "req_confirm", r.title, r.id or 0,
                                       {"days": (now - sent).days}))
+    from bot.services import client_items  # overdue client items: the PM chases them (issue 15)
+
+    items += [ReminderItem(f"client-item:{i.id}", by_id[i.project_id].pm_user_id, by_id[i.project_id],
+                           "client_overdue", i.title, i.id or 0, {"date": i.due_date})
+              for i in client_items.overdue_items(session, projects, now)]
     items += _digests_waiting_for_approval(session, [p for p in projects if p.require_pm_approval], now)
     return items
 

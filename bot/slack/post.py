@@ -102,6 +102,40 @@ def find_already_posted(deps: Deps, channel: str, key: str, *, since: datetime) 
     return None
 
 
+def find_already_replied(deps: Deps, channel: str, thread_ts: str, key: str) -> str | None:
+    """The ts of a reply this bot already posted in a thread under outbox `key` (replies are not
+    in conversations.history: the thread is read instead, up to HISTORY_PAGES pages)."""
+    cursor: str | None = None
+    try:
+        for _ in range(HISTORY_PAGES):
+            params: dict[str, Any] = {"channel": channel, "ts": thread_ts, "include_all_metadata": True,
+                                      "limit": HISTORY_PAGE}
+            if cursor:
+                params["cursor"] = cursor
+            thread = deps.client.conversations_replies(**params)
+            for message in thread.get("messages", []):
+                if _ours(deps, message, key):
+                    return message.get("ts")
+            cursor = (thread.get("response_metadata") or {}).get("next_cursor")
+            if not thread.get("has_more") or not cursor:
+                return None
+    except SlackApiError as err:
+        if is_transient(err):
+            raise
+        log.warning("could not read the thread %s in %s to check for %s: %s", thread_ts, channel, key, err)
+    return None
+
+
+def add_reaction(deps: Deps, channel: str | None, payload: dict[str, Any]) -> None:
+    """reactions.add; a reaction the bot already added is done (a retry after a lost answer)."""
+    try:
+        deps.client.reactions_add(channel=channel, timestamp=payload["timestamp"], name=payload["name"])
+    except SlackApiError as err:
+        if error_code(err) != "already_reacted":
+            raise
+    return None
+
+
 def open_dm(deps: Deps, user_id: str) -> str:
     return deps.client.conversations_open(users=user_id)["channel"]["id"]
 
@@ -119,7 +153,14 @@ def send(deps: Deps, *, method: str, channel: str | None, payload: dict[str, Any
     if method == "chat.postEphemeral":
         deps.client.chat_postEphemeral(channel=channel, user=payload.pop("user"), **payload)
         return None
-    if retried and channel:
+    if method == "reactions.add":
+        return add_reaction(deps, channel, payload)
+    if retried and channel and payload.get("thread_ts"):
+        found = find_already_replied(deps, channel, str(payload["thread_ts"]), key)
+        if found:
+            log.info("outbox %s was already posted in its thread as %s; not posting again", key, found)
+            return found
+    elif retried and channel:
         found = find_already_posted(deps, channel, key, since=since)
         if found:
             log.info("outbox %s was already posted as %s; not posting again", key, found)

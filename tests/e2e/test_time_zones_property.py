@@ -33,7 +33,7 @@ from bot.db import make_engine, session_scope
 from bot.flows import outbox_keys
 from bot.jobs.scheduler import SCHEDULED, tick
 from bot.models import Milestone, Outbox, Project, ReminderItemSent, Requirement, Risk
-from bot.services import calendar
+from bot.services import calendar, holiday_regions
 from tests.conftest import TEAM
 from tests.fakes.slack_api import FakeSlack
 
@@ -58,8 +58,13 @@ def calendars(draw, start: date) -> dict:
     if draw(st.booleans()):  # a closure of one to three weeks
         first = draw(st.integers(0, WEEKS * 7 - 21))
         holidays += list(range(first, first + draw(st.integers(7, 21))))
+    zone = draw(st.sampled_from(ZONES))
+    # public-holiday calendars (issue 17): the zone's own (China's 调休 included), or none
+    country, subdivision = draw(st.sampled_from([holiday_regions.default_calendar(zone), ("", "")]))
     return {
-        "timezone": draw(st.sampled_from(ZONES)),
+        "timezone": zone,
+        "country": country,
+        "subdivision": subdivision,
         "working_days": sorted(draw(st.sets(st.integers(0, 6), min_size=1, max_size=7))),
         "holidays": sorted({(start + timedelta(days=n)).isoformat() for n in holidays}),
         "work_start": time(hour, minute),
@@ -153,6 +158,13 @@ LATER: dict[str, int] = {}  # item key → project id of items that become due d
     {"timezone": "America/New_York", "working_days": [0, 1, 2, 3, 4], "holidays": ["2026-12-25", "2027-01-01"],
      "work_start": time(9), "work_end": time(18), "digest_weekday": 4, "digest_time": time(16),
      "preview_lead_minutes": 120, "require_pm_approval": False, "feedback_cadence_weeks": 2})]))
+@example(scenario=(date(2026, 9, 28), [(  # public-holiday calendars: China's National Day, New York's autumn
+    {"timezone": "Asia/Shanghai", "country": "CN", "subdivision": "", "working_days": [0, 1, 2, 3, 4],
+     "holidays": ["2026-10-09"], "work_start": time(9), "work_end": time(18), "digest_weekday": 4,
+     "digest_time": time(16), "preview_lead_minutes": 120, "require_pm_approval": False, "feedback_cadence_weeks": 1},
+    {"timezone": "America/New_York", "country": "US", "subdivision": "NY", "working_days": [0, 1, 2, 3, 4],
+     "holidays": [], "work_start": time(9), "work_end": time(17), "digest_weekday": 0, "digest_time": time(9),
+     "preview_lead_minutes": 120, "require_pm_approval": True, "feedback_cadence_weeks": 2})]))
 def test_reminders_reach_everyone_on_each_local_working_day_and_nothing_is_posted_outside_working_hours(
         settings, database_url, scenario):
     start, pairs = scenario

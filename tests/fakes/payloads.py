@@ -62,6 +62,7 @@ __all__ = [
     "post",
     "radio",
     "reaction_added",
+    "reaction_removed",
     "sign",
     "slash_command",
     "static_select",
@@ -668,23 +669,31 @@ def global_shortcut(callback_id: str, *, user: SlackUser, team_id: str = DEFAULT
 
 def message_shortcut(callback_id: str, *, user: SlackUser, channel_id: str = "C0CLIENT",
                      team_id: str = DEFAULT_TEAM, message_text: str = "Hello", message_user: str = "U0CLIENT",
-                     response_url: str | None = None, trigger_id: str | None = None) -> Request:
-    """A message shortcut (``message_action``) used on someone's message."""
-    ts = _now_ts()
+                     response_url: str | None = None, trigger_id: str | None = None,
+                     message_ts: str | None = None, message_team: str | None = None,
+                     message: Mapping[str, Any] | None = None, channel_name: str = "client-acme") -> Request:
+    """A message shortcut (``message_action``) used on someone's message. ``message`` replaces the
+    message Slack shows the app (a bot's message has ``bot_id``/``subtype``, a file share
+    ``files``, a reply ``thread_ts``); ``message_team`` is its author's workspace (Slack Connect)."""
+    ts = message_ts or _now_ts()
+    shown: dict[str, Any] = {"type": "message", "user": message_user, "text": message_text, "ts": ts,
+                             "team": message_team or team_id}
+    if message is not None:
+        shown = {"type": "message", "ts": ts, **dict(message)}
     payload = {
         "type": "message_action",
         "token": VERIFICATION_TOKEN,
-        "action_ts": ts,
+        "action_ts": _now_ts(),
         "team": _team(team_id, None),
         "user": user.as_payload_user(),
-        "channel": {"id": channel_id, "name": "client-acme"},
+        "channel": {"id": channel_id, "name": channel_name},
         "is_enterprise_install": False,
         "enterprise": None,
         "callback_id": callback_id,
         "trigger_id": trigger_id or _trigger_id(),
         "response_url": response_url or f"{UNROUTABLE_RESPONSE_URL}/app/{team_id}/{_unique()}",
-        "message_ts": ts,
-        "message": {"type": "message", "user": message_user, "text": message_text, "ts": ts, "team": team_id},
+        "message_ts": shown["ts"],
+        "message": shown,
     }
     return _interaction(payload)
 
@@ -810,10 +819,19 @@ def message_event(
 
 
 def reaction_added(reaction: str, *, user: SlackUser, channel: str = "C0CLIENT", item_user: str = BOT_USER_ID,
-                   team_id: str = DEFAULT_TEAM) -> Request:
-    """Someone reacted to a message (``item`` names the message, ``item_user`` its author)."""
+                   team_id: str = DEFAULT_TEAM, ts: str | None = None, event_id: str | None = None) -> Request:
+    """Someone reacted to a message (``item`` names the message, ``item_user`` its author; ``ts``
+    the message's ts). Slack sends no trigger_id with it."""
     event = {"type": "reaction_added", "user": user.id, "reaction": reaction, "item_user": item_user,
-             "item": {"type": "message", "channel": channel, "ts": _now_ts()}, "event_ts": _now_ts()}
+             "item": {"type": "message", "channel": channel, "ts": ts or _now_ts()}, "event_ts": _now_ts()}
+    return event_callback(event, team_id=team_id, event_id=event_id)
+
+
+def reaction_removed(reaction: str, *, user: SlackUser, channel: str = "C0CLIENT", item_user: str = BOT_USER_ID,
+                     team_id: str = DEFAULT_TEAM, ts: str | None = None) -> Request:
+    """Someone took their reaction back (the app is not subscribed to it: acknowledged, nothing more)."""
+    event = {"type": "reaction_removed", "user": user.id, "reaction": reaction, "item_user": item_user,
+             "item": {"type": "message", "channel": channel, "ts": ts or _now_ts()}, "event_ts": _now_ts()}
     return event_callback(event, team_id=team_id)
 
 

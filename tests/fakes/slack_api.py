@@ -517,6 +517,16 @@ class FakeSlack:
             self._store(channel, message)
             return str(message["ts"])
 
+    def delete_message(self, channel: str, ts: str) -> bool:
+        """Someone deleted a message (conversations.history / replies and chat.getPermalink no
+        longer find it). True when there was one."""
+        with self._lock:
+            found = self._find(self._resolve_channel(channel), ts)
+            if found is None:
+                return False
+            self._history[self._resolve_channel(channel)].remove(found)
+            return True
+
     # ------------------------------------------------------------------ inspection
 
     @staticmethod

@@ -11,7 +11,8 @@ from bot.i18n import t
 from tests.hostile.world import Items
 
 LIST_PAGES = [ids.REQ_LIST_PAGE, ids.CHANGE_LIST_PAGE, ids.MILESTONE_LIST_PAGE, ids.RISK_LIST_PAGE,
-              ids.FEEDBACK_LIST_PAGE]
+              ids.FEEDBACK_LIST_PAGE, ids.CLIENT_LIST_PAGE]
+CLIENT_ITEM_ACTIONS = [ids.CLIENT_DONE, ids.CLIENT_MORE_TIME, ids.CLIENT_RECEIVED, ids.CLIENT_CANCEL]  # issue 15
 RISK_STATUS_ACTIONS = [ids.RISK_MITIGATED, ids.RISK_OCCURRED, ids.RISK_CLOSED, ids.RISK_REOPEN]
 
 ACTIONS: list[str] = [
@@ -24,13 +25,16 @@ ACTIONS: list[str] = [
     ids.FEEDBACK_RESOLVE,
     ids.DIGEST_POST_NOW, ids.DIGEST_ADD_NOTE, ids.DIGEST_SKIP, ids.DIGEST_SEND_CONFIRM, ids.DIGEST_SEND_CANCEL,
     ids.REMINDER_SNOOZE, ids.HOME_REFRESH,
+    *CLIENT_ITEM_ACTIONS,
     *[f"{page}:{way}" for page in LIST_PAGES for way in ("prev", "next")],
+    # Milestone acceptance
+    ids.ACC_REQUEST, ids.ACC_ACCEPT, ids.ACC_REPORT_ISSUES, ids.ACC_EXPORT,
 ]
 
 # Action ids one handler serves alike are tried together (each example picks one of them), so
 # the suite stays fast; every action_id is in exactly one group.
 SAME_HANDLER = [{ids.REQ_DEFER, ids.REQ_DROP, ids.REQ_DONE}, {ids.RISK_ADD_DETAILS, ids.RISK_EDIT},
-                set(RISK_STATUS_ACTIONS)]
+                set(RISK_STATUS_ACTIONS), {ids.CLIENT_DONE, ids.CLIENT_RECEIVED, ids.CLIENT_CANCEL}]
 
 
 def _group(action_ids: list[str]) -> list[tuple[str, ...]]:
@@ -51,13 +55,25 @@ CALLBACKS: list[str] = [
     ids.CHANGE_REJECT_MODAL, ids.MILESTONE_MODAL, ids.MILESTONE_EDIT_MODAL, ids.MILESTONE_PICK_MODAL, ids.RISK_MODAL,
     ids.RISK_REVIEW_MODAL, ids.FEEDBACK_COMMENT_MODAL, ids.FEEDBACK_MODAL, ids.FEEDBACK_RESOLVE_MODAL,
     ids.DIGEST_NOTE_MODAL,
+    ids.CLIENT_MODAL, ids.CLIENT_EXTEND_MODAL,
+    ids.ACC_REQUEST_MODAL, ids.ACC_ISSUES_MODAL,  # milestone acceptance
+    # capture from the conversation (issue 14): the kinds' forms opened from a message
+    ids.CAPTURE_REQ_MODAL, ids.CAPTURE_CHANGE_MODAL, ids.CAPTURE_RISK_MODAL, ids.CAPTURE_FEEDBACK_MODAL,
 ]
+
+# Message shortcuts (callback ids of `message_action` payloads; issue 14).
+SHORTCUTS: list[str] = [ids.CAPTURE_REQ_SHORTCUT, ids.CAPTURE_CHANGE_SHORTCUT, ids.CAPTURE_RISK_SHORTCUT,
+                        ids.CAPTURE_FEEDBACK_SHORTCUT]
+# Events the bot acts on (beyond app_home_opened).
+EVENTS: list[str] = ["reaction_added"]
 
 # Names in ids.py that are neither an action_id nor a callback_id (block ids, option values,
 # prefixes) — so a test can prove the two lists above name every id there is.
 NOT_ACTIONS = {"VALUE", "PROJECT_TZ_ACTION", "CHANGE_SHARE_COST_OPTION", "MILESTONE_DONE_OPTION", "REQ_ITEM_BLOCK",
                "RISK_ITEM_BLOCK", "FEEDBACK_PROMPT_BLOCK", "DIGEST_NOTE_BLOCK", "FEEDBACK_SCORE",
-               "PROJECT_PICKER_BLOCK", *[
+               "PROJECT_PICKER_BLOCK", "CLIENT_ITEM_BLOCK",
+               # public-holiday calendars (issue 17): the calendar picker's options, its "none" value
+               "PROJECT_CALENDAR_ACTION", "CALENDAR_NONE", "ACC_ACTIONS_BLOCK", *[
                    n for n in dir(ids) if "_BLOCK_" in n]}
 
 
@@ -100,6 +116,10 @@ def valid_values(action_id: str, i: Items) -> list[Any]:
         return [f"{i.project}:{i.week}"]
     if base == ids.REMINDER_SNOOZE:
         return [f"risk_review:{i.risk['open']}|1d", f"follow_up:{i.follow_up}|7d"]
+    if base in (ids.ACC_REQUEST, ids.ACC_EXPORT):  # milestone acceptance
+        return [str(v) for v in (i.milestone["done"], i.milestone["open"], *i.acc_milestone.values())]
+    if base in (ids.ACC_ACCEPT, ids.ACC_REPORT_ISSUES):
+        return [ids.decision_value(v, n) for v in i.acc.values() for n in (1, 2, 3)] + [str(v) for v in i.acc.values()]
     if base == ids.HOME_REFRESH:
         return ["refresh"]
     if base == ids.REQ_LIST_PAGE:
@@ -112,6 +132,10 @@ def valid_values(action_id: str, i: Items) -> list[Any]:
         return [json.dumps({"project": i.project, "page": p, "all": a}) for p in (1, 2) for a in (False, True)]
     if base == ids.FEEDBACK_LIST_PAGE:
         return [json.dumps({"project": i.project, "page": p}) for p in (1, 2)]
+    if base in CLIENT_ITEM_ACTIONS:
+        return [f"{v}@{n}" for v in i.client_item.values() for n in (1, 2)] + [str(v) for v in i.client_item.values()]
+    if base == ids.CLIENT_LIST_PAGE:
+        return [json.dumps({"s": s, "page": p}) for s in ("open", "all", "x") for p in (1, 2)]
     raise KeyError(action_id)
 
 
@@ -120,6 +144,9 @@ def block_ids(action_id: str, i: Items) -> list[str]:
     if action_id.startswith("req_"):
         return [f"{ids.REQ_ITEM_BLOCK}:{v}:{where}" for v in i.req.values()
                 for where in ("item", "confirm", "notice", "list:open:1", "list::2")]
+    if action_id in CLIENT_ITEM_ACTIONS:
+        return [f"{ids.CLIENT_ITEM_BLOCK}:{v}:{where}" for v in i.client_item.values()
+                for where in ("item", "post", "digest", "list:open:1", "list:all:2")]
     if action_id.startswith(ids.FEEDBACK_SCORE) or action_id == ids.FEEDBACK_COMMENT:
         return [f"{ids.FEEDBACK_PROMPT_BLOCK}:{i.prompt}"]
     return ["b"]
@@ -127,5 +154,6 @@ def block_ids(action_id: str, i: Items) -> list[str]:
 
 # Answers that refuse: after one of these, nothing may have changed.
 REFUSAL_KEYS = ["common.refused_team_only", "common.not_found", "permissions.not_an_approver", "digest.not_pm",
-                "feedback.only_clients", "common.no_project_here", "common.no_projects_for_you"]
+                "feedback.only_clients", "common.no_project_here", "common.no_projects_for_you",
+                "client_items.refused_client_side"]
 REFUSALS = {t(key, lang) for key in REFUSAL_KEYS for lang in ("en", "zh-CN")}

@@ -42,7 +42,9 @@ def world(engine, clock, make_project, fake_slack) -> w.World:
     fake_slack.set_members(w.X_CLIENT_CHANNEL, [w.X_PM, w.X_CLIENT])
     fake_slack.set_channel(ELSEWHERE_CHANNEL, name="elsewhere", is_ext_shared=True)
     fake_slack.set_members(ELSEWHERE_CHANNEL, [ELSEWHERE.id])
-    return w.build_world(engine, clock, make_project)
+    world = w.build_world(engine, clock, make_project)
+    world.fake = fake_slack  # capture (issue 14): payloads may name messages seeded in it
+    return world
 
 
 @pytest.fixture

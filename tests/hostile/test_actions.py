@@ -95,5 +95,5 @@ def test_hostile_block_actions(hostile, world, group, data):
 def test_the_catalogue_names_every_id():
     names = {n for n in dir(ids) if n.isupper()}
     listed = {getattr(ids, n) for n in names} - {getattr(ids, n) for n in catalogue.NOT_ACTIONS if hasattr(ids, n)}
-    covered = {a.split(":")[0] for a in catalogue.ACTIONS} | set(catalogue.CALLBACKS)
+    covered = {a.split(":")[0] for a in catalogue.ACTIONS} | set(catalogue.CALLBACKS) | set(catalogue.SHORTCUTS)
     assert listed - covered == set()

@@ -35,7 +35,9 @@ from bot.blocks import ids
 from bot.db import session_scope
 from bot.i18n import t
 from bot.models import (
+    Acceptance,
     ChangeRequest,
+    ClientItem,
     DigestWeek,
     FeedbackPrompt,
     FeedbackResponse,
@@ -71,7 +73,7 @@ EVERYONE = frozenset(ROLES)
 
 REFUSAL_KEYS = ["common.refused_team_only", "common.not_found", "permissions.not_an_approver", "digest.not_pm",
                 "feedback.only_clients", "common.no_project_here", "common.no_projects_for_you",
-                "project.error_not_found", "changes.error_not_author"]
+                "project.error_not_found", "changes.error_not_author", "client_items.refused_client_side"]
 REFUSALS = [t(key, lang) for key in REFUSAL_KEYS for lang in ("en", "zh-CN")]
 
 
@@ -120,6 +122,16 @@ class Matrix:
     def follow_up(self) -> int:
         with session_scope(self.engine) as s:
             return w.make_follow_up(s, self.clock, self._a(s), tag="Acme", client="U0CLIENT", pm="U0PM")[1]
+
+    # Milestone acceptance
+    def done_milestone(self) -> int:
+        with session_scope(self.engine) as s:
+            return w.make_milestone(s, self.clock, self._a(s), "done", tag="Acme", pm="U0PM")
+
+    def acceptance(self, state: str = "requested") -> tuple[int, int]:
+        """A fresh request of A in `state`: (request id, milestone id)."""
+        with session_scope(self.engine) as s:
+            return w.make_acceptance(s, self.clock, self._a(s), state, tag="Acme", pm="U0PM", client="U0CLIENT")
 
     def project(self) -> tuple[int, str]:
         """A project of its own (for actions on a whole project: close, digest, prompts), in a
@@ -434,6 +446,24 @@ PROJECT_BUTTONS = [
 ]
 
 
+# Milestone acceptance: the team requests (and exports the record); the client's deciders answer.
+ACCEPTANCE_BUTTONS = [
+    Row("milestone: Request acceptance", TEAM_ONLY, btn(ids.ACC_REQUEST, lambda m: m.done_milestone(),
+                                                        modal(ids.ACC_REQUEST_MODAL))),
+    Row("milestone: Request acceptance again", TEAM_ONLY, btn(ids.ACC_REQUEST,
+                                                              lambda m: m.acceptance("issues_reported")[1],
+                                                              modal(ids.ACC_REQUEST_MODAL))),
+    Row("acceptance: Accept", DECIDERS, decision_btn(ids.ACC_ACCEPT, Acceptance, lambda m: m.acceptance()[0],
+                                                     status(Acceptance, "accepted"))),
+    Row("acceptance: Report issues", DECIDERS, decision_btn(ids.ACC_REPORT_ISSUES, Acceptance,
+                                                            lambda m: m.acceptance()[0],
+                                                            modal(ids.ACC_ISSUES_MODAL))),
+    Row("milestone: Acceptance record", TEAM_ONLY, btn(ids.ACC_EXPORT, lambda m: m.acceptance()[1],
+                                                       lambda m, o, i: any(c.method == "files.completeUploadExternal"
+                                                                           for c in o.calls))),
+]
+
+
 def _now_week(m: Matrix) -> str:
     return m.world.a.week
 
@@ -499,6 +529,116 @@ VIEWS = [
         f"Note of {role}"), lambda m, o, note: m.exists(DigestWeek, note=note))),
 ]
 
+# Client items (issue 15): the team asks; the client's side (and the PM on its behalf) answers.
+FOR_CLIENT = CLIENT_SIDE | PM_ONLY
+
+
+def client_item(m: Matrix, state: str = "open") -> int:
+    with session_scope(m.engine) as s:
+        return w.make_client_item(s, m.clock, m._a(s), state, tag="Acme", client="U0CLIENT", pm="U0PM")
+
+
+CLIENT_ITEMS = [
+    Row("/client", TEAM_ONLY, cmd("/client", "", lambda m, o, r: opened(o, ids.CLIENT_MODAL))),
+    Row("/client <text>", TEAM_ONLY, cmd("/client", "Signed contract by someone",
+                                         lambda m, o, r: m.exists(ClientItem, title="Signed contract by someone"))),
+    Row("/client list", TEAM_ONLY, cmd("/client", "list all", shows("Acme client item"))),
+    Row("/client export", TEAM_ONLY, cmd("/client", "export", lambda m, o, r: any(
+        c.method == "files.completeUploadExternal" for c in o.calls))),
+    Row("client item: Done", FOR_CLIENT, btn(ids.CLIENT_DONE, client_item, status(ClientItem, "done"),
+                                             versioned=ClientItem)),
+    Row("client item: Need more time", FOR_CLIENT, btn(ids.CLIENT_MORE_TIME, client_item,
+                                                       modal(ids.CLIENT_EXTEND_MODAL), versioned=ClientItem)),
+    Row("client item: Received", TEAM_ONLY, btn(ids.CLIENT_RECEIVED, client_item, status(ClientItem, "done"),
+                                                versioned=ClientItem)),
+    Row("client item: Cancel", TEAM_ONLY, btn(ids.CLIENT_CANCEL, client_item, status(ClientItem, "cancelled"),
+                                              versioned=ClientItem)),
+    Row("client items list: Next", TEAM_ONLY, btn(ids.CLIENT_LIST_PAGE + ":next", lambda m: None,
+                                                  shows("Acme client item"),
+                                                  value=lambda _: '{"s": "all", "page": 1}')),
+    Row("modal: client item", TEAM_ONLY, view(ids.CLIENT_MODAL, lambda m, role: (
+        {ids.CLIENT_BLOCK_TITLE: text(f"Need of {role}"), ids.CLIENT_BLOCK_OWNER: {V: payloads.static_select(
+            "U0CLIENT")}, ids.CLIENT_BLOCK_DUE: {V: payloads.datepicker("2026-12-01")}},
+        {"project_id": m.world.a.project}, f"Need of {role}"), lambda m, o, title: m.exists(ClientItem, title=title))),
+    Row("modal: need more time", FOR_CLIENT, view(ids.CLIENT_EXTEND_MODAL, lambda m, role: (
+        {ids.CLIENT_BLOCK_NEW_DUE: {V: payloads.datepicker("2026-12-30")}},
+        *(lambda i: ({"item_id": i, "version": m.get(ClientItem, i).version, "origin_channel": CLIENT_CHANNEL},
+                     i))(client_item(m))),
+        lambda m, o, i: str(m.get(ClientItem, i).due_date) == "2026-12-30")),
+]
+
+
+# Capture from the conversation (issue 14): message shortcuts on a client's message in A's client
+# channel (from "elsewhere": in that person's own channel, bound to no project), the capture
+# forms' submissions (the kinds' own rules), and the capture reaction (anyone in the channel).
+
+def _client_message(m: Matrix, channel: str = CLIENT_CHANNEL, text: str = "Could we also get a CSV export?") -> str:
+    return m.fake.add_message(channel, text, user="U0CLIENT", team=OTHER_ORG)
+
+
+def capture_shortcut(callback_id: str, modal_id: str) -> Run:
+    def run(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
+        channel = m.channel(role, CLIENT_CHANNEL)
+        ts = _client_message(m, channel)
+        built = payloads.message_shortcut(callback_id, user=USERS[role], team_id=TEAMS[role], channel_id=channel,
+                                          message_ts=ts, message_text="Could we also get a CSV export?",
+                                          message_team=OTHER_ORG,
+                                          response_url=m.fake.response_url(f"m{next(m._n)}"))
+        outcome = m.send(built)
+        return outcome, lambda: opened(outcome, modal_id)
+    return run
+
+
+def capture_view(callback_id: str, model: Any, values: Callable[[str], dict[str, Any]],
+                 found: Callable[[str], dict[str, Any]]) -> Run:
+    """A capture form submitted with the source of a message in A's client channel."""
+    def run(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
+        ts = _client_message(m)
+        meta = {"project_id": m.world.a.project, "origin_channel": CLIENT_CHANNEL,
+                "source": {"c": CLIENT_CHANNEL, "ts": ts, "u": "U0CLIENT", "ut": OTHER_ORG}}
+        outcome = m.submit(role, callback_id, values(role), meta)
+        return outcome, lambda: outcome.view_errors is None and m.exists(model, source_ts=ts, **found(role))
+    return run
+
+
+def capture_reaction(m: Matrix, role: str) -> tuple[Outcome, Callable[[], bool]]:
+    ts = _client_message(m, text=f"Wish of {role}: a CSV export.")
+    built = payloads.reaction_added("memo", user=USERS[role], channel=CLIENT_CHANNEL, ts=ts, item_user="U0CLIENT",
+                                    team_id=TEAM)
+    outcome = m.send(built)
+    return outcome, lambda: m.exists(Requirement, source_ts=ts, raised_by="U0CLIENT")
+
+
+CAPTURE = [
+    Row("shortcut: Capture as requirement", IN_CHANNEL, capture_shortcut(ids.CAPTURE_REQ_SHORTCUT,
+                                                                         ids.CAPTURE_REQ_MODAL)),
+    Row("shortcut: Capture as change request", IN_CHANNEL, capture_shortcut(ids.CAPTURE_CHANGE_SHORTCUT,
+                                                                            ids.CAPTURE_CHANGE_MODAL)),
+    Row("shortcut: Capture as risk", TEAM_ONLY, capture_shortcut(ids.CAPTURE_RISK_SHORTCUT, ids.CAPTURE_RISK_MODAL)),
+    Row("shortcut: Record as feedback", IN_CHANNEL, capture_shortcut(ids.CAPTURE_FEEDBACK_SHORTCUT,
+                                                                     ids.CAPTURE_FEEDBACK_MODAL)),
+    Row("capture form: requirement", EVERYONE, capture_view(
+        ids.CAPTURE_REQ_MODAL, Requirement, lambda role: {ids.REQ_BLOCK_TITLE: text(f"Captured wish of {role}")},
+        lambda role: {"title": f"Captured wish of {role}"})),
+    Row("capture form: change request", EVERYONE, capture_view(
+        ids.CAPTURE_CHANGE_MODAL, ChangeRequest, lambda role: {ids.CHANGE_BLOCK_TITLE: text(f"Captured of {role}")},
+        lambda role: {"title": f"Captured of {role}"})),
+    Row("capture form: risk", TEAM_ONLY, capture_view(
+        ids.CAPTURE_RISK_MODAL, Risk, lambda role: {
+            ids.RISK_BLOCK_TITLE: text(f"Captured risk of {role}"), ids.RISK_BLOCK_PROBABILITY: {
+                V: payloads.static_select("2")}, ids.RISK_BLOCK_IMPACT: {V: payloads.static_select("3")},
+            ids.RISK_BLOCK_OWNER: {V: payloads.users_select("U0PM")}},
+        lambda role: {"title": f"Captured risk of {role}"})),
+    Row("capture form: feedback", EVERYONE, capture_view(
+        ids.CAPTURE_FEEDBACK_MODAL, FeedbackResponse, lambda role: {
+            ids.FEEDBACK_BLOCK_KIND: {V: payloads.static_select("praise")},
+            ids.FEEDBACK_BLOCK_TEXT: text(f"Captured praise of {role}")},
+        lambda role: {"comment": f"Captured praise of {role}"})),
+    # Anyone who sees the message may react; an event answers nobody with a refusal, so the
+    # person of another workspace is tried apart (tests/e2e/test_capture.py).
+    Row("reaction: :memo:", IN_CHANNEL, capture_reaction, roles=tuple(sorted(IN_CHANNEL))),
+]
+
 NOBODY: frozenset[str] = frozenset()
 # Buttons as the bot draws them for items of project B or of the other workspace's project X,
 # sent from A's client channel (bound to A) or from a DM (bound to nothing): refused for all.
@@ -526,6 +666,13 @@ FOREIGN_BUTTONS: list[tuple[str, Callable[[w.Items], str]]] = [
     (ids.FEEDBACK_LIST_PAGE + ":next", lambda i: json.dumps({"project": i.project, "page": 1})),
     (ids.DIGEST_POST_NOW, lambda i: f"{i.project}:{i.week}"), (ids.DIGEST_ADD_NOTE, lambda i: f"{i.project}:{i.week}"),
     (ids.DIGEST_SKIP, lambda i: f"{i.project}:{i.week}"),
+    *[(action_id, lambda i: f"{i.client_item['open']}@1") for action_id in (  # client items (issue 15)
+        ids.CLIENT_DONE, ids.CLIENT_MORE_TIME, ids.CLIENT_RECEIVED, ids.CLIENT_CANCEL)],
+    # Milestone acceptance
+    (ids.ACC_REQUEST, lambda i: str(i.milestone["done"])),
+    (ids.ACC_EXPORT, lambda i: str(i.acc_milestone["requested"])),
+    (ids.ACC_ACCEPT, lambda i: ids.decision_value(i.acc["requested"], 1)),
+    (ids.ACC_REPORT_ISSUES, lambda i: ids.decision_value(i.acc["requested"], 1)),
 ]
 
 
@@ -567,11 +714,27 @@ FOREIGN_VIEWS = [Row(f"{callback_id} about an item of the other workspace", NOBO
         (ids.FEEDBACK_MODAL, "project_id", lambda i: i.project,
          {ids.FEEDBACK_BLOCK_KIND: {V: payloads.static_select("praise")}, ids.FEEDBACK_BLOCK_TEXT: text("Sneaky")}),
         (ids.FEEDBACK_RESOLVE_MODAL, "follow_up_id", lambda i: i.follow_up, {ids.FEEDBACK_BLOCK_NOTE: text("x")}),
+        (ids.CLIENT_MODAL, "project_id", lambda i: i.project,  # client items (issue 15)
+         {ids.CLIENT_BLOCK_TITLE: text("Sneaky"), ids.CLIENT_BLOCK_OWNER: {V: payloads.static_select("U0CLIENTX")},
+          ids.CLIENT_BLOCK_DUE: {V: payloads.datepicker("2026-12-20")}}),
+        (ids.CLIENT_EXTEND_MODAL, "item_id", lambda i: i.client_item["open"],
+         {ids.CLIENT_BLOCK_NEW_DUE: {V: payloads.datepicker("2026-12-30")}}),
+        (ids.ACC_REQUEST_MODAL, "milestone_id", lambda i: i.milestone["done"],
+         {ids.ACC_BLOCK_DELIVERY: text("Sneaky")}),
+        (ids.ACC_ISSUES_MODAL, "acc_id", lambda i: i.acc["requested"], {ids.ACC_BLOCK_ISSUES: text("Sneaky")}),
+        (ids.CAPTURE_REQ_MODAL, "project_id", lambda i: i.project, {ids.REQ_BLOCK_TITLE: text("Sneaky")}),
+        (ids.CAPTURE_CHANGE_MODAL, "project_id", lambda i: i.project, {ids.CHANGE_BLOCK_TITLE: text("Sneaky")}),
+        (ids.CAPTURE_RISK_MODAL, "project_id", lambda i: i.project, {ids.RISK_BLOCK_TITLE: text("Sneaky")}),
+        (ids.CAPTURE_FEEDBACK_MODAL, "project_id", lambda i: i.project,
+         {ids.FEEDBACK_BLOCK_KIND: {V: payloads.static_select("praise")}, ids.FEEDBACK_BLOCK_TEXT: text("Sneaky")}),
     ]]
 
 GROUPS = {"commands": COMMANDS, "requirement buttons": REQUIREMENT_BUTTONS, "change buttons": CHANGE_BUTTONS,
           "milestone and risk buttons": PLAN_BUTTONS, "feedback buttons": FEEDBACK_BUTTONS,
           "project, digest, reminder and home buttons": PROJECT_BUTTONS, "modals": VIEWS,
+          "client items": CLIENT_ITEMS,
+          "milestone acceptance buttons": ACCEPTANCE_BUTTONS,
+          "capture from the conversation": CAPTURE,
           "buttons carrying another project's or workspace's ids": FOREIGN,
           "modals about another workspace's items": FOREIGN_VIEWS}
 

@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "/milestone": ["list", "update", "help"],
     "/feedback": ["ask", "list", "help"],
     "/digest": ["preview", "send", "help"],
+    "/client": ["list", "list done", "list all", "list soon", "export", "help"],  # issue 15
 }
 USERS = [PEOPLE.pm, PEOPLE.dev, PEOPLE.guest, PEOPLE.client, PEOPLE.outsider, ELSEWHERE]
 CHANNELS = [CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, "D0PMBOT", w.B_CLIENT_CHANNEL, w.X_CLIENT_CHANNEL,

@@ -28,6 +28,7 @@ from bot.blocks import ids
 from bot.slack import guard
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
+from tests.hostile import catalogue
 from tests.hostile import world as w
 from tests.hostile.harness import Hostile
 from tests.hostile.strategies import HOSTILE, hostile_text, mutated, signed_interaction, unsign, wrong_value
@@ -81,10 +82,14 @@ def _view_closed(draw: st.DrawFn, world: w.World, url: str) -> Built:
 
 
 def _options(draw: st.DrawFn, world: w.World, url: str) -> Built:
-    return unsign(payloads.block_suggestion(draw(st.sampled_from([ids.PROJECT_TZ_ACTION, "other_select"])),
-                                            draw(st.one_of(st.sampled_from(["", "Berl", "asia/sh"]), hostile_text)),
+    return unsign(payloads.block_suggestion(draw(st.sampled_from([ids.PROJECT_TZ_ACTION, ids.PROJECT_CALENDAR_ACTION,
+                                                                  "other_select"])),
+                                            draw(st.one_of(st.sampled_from(["", "Berl", "asia/sh", "中国"]),
+                                                           hostile_text)),
                                             user=draw(st.sampled_from(USERS)),
-                                            view={"callback_id": ids.PROJECT_MODAL}))
+                                            view={"callback_id": ids.PROJECT_MODAL, "private_metadata": draw(
+                                                st.sampled_from(["", '{"lang": "zh-CN"}', '{"lang": ["x"]}',
+                                                                 '{"lang": 3}', "[1]"]))}))
 
 
 def _shortcut(draw: st.DrawFn, world: w.World, url: str) -> Built:
@@ -92,9 +97,22 @@ def _shortcut(draw: st.DrawFn, world: w.World, url: str) -> Built:
 
 
 def _message_action(draw: st.DrawFn, world: w.World, url: str) -> Built:
-    return unsign(payloads.message_shortcut("pmbot_capture", user=draw(st.sampled_from(USERS)),
+    """A message shortcut: ours (issue 14: capture as …) or one the app does not have."""
+    callback_id = draw(st.sampled_from([*catalogue.SHORTCUTS, "pmbot_capture"]))
+    return unsign(payloads.message_shortcut(callback_id, user=draw(st.sampled_from(USERS)),
                                             channel_id=draw(st.sampled_from(CHANNELS)), response_url=url,
-                                            message_text=draw(hostile_text)))
+                                            message_text=draw(hostile_text),
+                                            message_user=draw(st.sampled_from(["U0CLIENT", "U0PM", "UBOT"])),
+                                            message_team=draw(st.sampled_from([TEAM, "T0EXT"]))))
+
+
+def _capture_reaction(draw: st.DrawFn, world: w.World, url: str) -> Built:
+    """The capture reaction (issue 14) on a message seeded in the fake, or on one it does not have."""
+    user = draw(st.sampled_from(USERS))
+    channel = draw(st.sampled_from(CHANNELS))
+    ts = draw(st.sampled_from([world.seed_message(channel, draw(hostile_text)), "1700000000.000100"]))
+    return _json(payloads.reaction_added(draw(st.sampled_from(["memo", "memo::skin-tone-2", "+1"])), user=user,
+                                         channel=channel, ts=ts, item_user="U0CLIENT"))
 
 
 def _interactive_message(draw: st.DrawFn, world: w.World, url: str) -> Built:
@@ -105,7 +123,7 @@ def _interactive_message(draw: st.DrawFn, world: w.World, url: str) -> Built:
 def _event(draw: st.DrawFn, world: w.World, url: str) -> Built:
     user = draw(st.sampled_from(USERS))
     channel = draw(st.sampled_from(CHANNELS))
-    which = draw(st.sampled_from(["app_home_opened", "app_home_opened", "reaction_added", "member_joined_channel",
+    which = draw(st.sampled_from(["app_home_opened", "app_home_opened", *catalogue.EVENTS, "member_joined_channel",
                                   "message"]))
     if which == "app_home_opened":
         return _json(payloads.app_home_opened(user, tab=draw(st.sampled_from(["home", "messages"]))))
@@ -126,6 +144,7 @@ KINDS: dict[str, Callable[[st.DrawFn, w.World, str], Built]] = {
     "command": _command, "block_actions": _action, "view_submission": _view_submission,
     "view_closed": _view_closed, "block_suggestion": _options, "shortcut": _shortcut,
     "message_action": _message_action, "interactive_message": _interactive_message, "event_callback": _event,
+    "capture_reaction": _capture_reaction,
     "url_verification": _url_verification,
 }
 # Kinds whose every answer leaves the database as it was.
@@ -164,7 +183,7 @@ def request_of(kind: str, payload: Built) -> tuple[str, dict[str, str]]:
         if all(isinstance(v, str) for v in payload.values()):
             body = urlencode(payload)
             return body, payloads.sign(body)
-    elif kind not in ("event_callback", "url_verification"):
+    elif kind not in ("event_callback", "url_verification", "capture_reaction"):
         return signed_interaction(payload)
     body = json.dumps(payload)
     return body, payloads.sign(body)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from bot.blocks import ids
-from bot.models import ChangeRequest, Requirement
+from bot.models import Acceptance, ChangeRequest, ClientItem, Requirement
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
 from tests.hostile import catalogue
@@ -58,6 +58,19 @@ OPENERS: dict[str, list[tuple[str, str, Any, str]]] = {
     ids.FEEDBACK_MODAL: [("/feedback", "", PEOPLE.client, CLIENT_CHANNEL), ("/feedback", "", PEOPLE.pm, "D0PMBOT")],
     ids.FEEDBACK_RESOLVE_MODAL: [(ids.FEEDBACK_RESOLVE, "follow_up", PEOPLE.pm, "D0PMBOT")],
     ids.DIGEST_NOTE_MODAL: [(ids.DIGEST_ADD_NOTE, "week", PEOPLE.pm, "D0PMBOT")],
+    # client items (issue 15)
+    ids.CLIENT_MODAL: [("/client", "", PEOPLE.pm, CLIENT_CHANNEL)],
+    ids.CLIENT_EXTEND_MODAL: [(ids.CLIENT_MORE_TIME, "client_item:open", PEOPLE.client, CLIENT_CHANNEL)],
+    # Milestone acceptance
+    ids.ACC_REQUEST_MODAL: [(ids.ACC_REQUEST, "milestone:done", PEOPLE.pm, INTERNAL_CHANNEL),
+                            (ids.ACC_REQUEST, "acc_milestone:issues_reported", PEOPLE.dev, INTERNAL_CHANNEL)],
+    ids.ACC_ISSUES_MODAL: [(ids.ACC_REPORT_ISSUES, "acc:requested", PEOPLE.client, CLIENT_CHANNEL)],
+    # capture from the conversation (issue 14): opened by message shortcuts
+    ids.CAPTURE_REQ_MODAL: [(f"shortcut:{ids.CAPTURE_REQ_SHORTCUT}", "", PEOPLE.client, CLIENT_CHANNEL)],
+    ids.CAPTURE_CHANGE_MODAL: [(f"shortcut:{ids.CAPTURE_CHANGE_SHORTCUT}", "", PEOPLE.pm, CLIENT_CHANNEL)],
+    ids.CAPTURE_RISK_MODAL: [(f"shortcut:{ids.CAPTURE_RISK_SHORTCUT}", "", PEOPLE.pm, INTERNAL_CHANNEL)],
+    ids.CAPTURE_FEEDBACK_MODAL: [(f"shortcut:{ids.CAPTURE_FEEDBACK_SHORTCUT}", "", PEOPLE.client,
+                                  CLIENT_CHANNEL)],
 }
 
 
@@ -73,7 +86,8 @@ def _item_value(ref: str, items: w.Items) -> str:
 
 
 # Decision buttons carry the version of the item they showed (the bot draws the current one).
-DECISION_BUTTONS = {ids.CHANGE_REJECT: ChangeRequest, ids.REQ_REQUEST_CHANGES: Requirement}
+DECISION_BUTTONS = {ids.CHANGE_REJECT: ChangeRequest, ids.REQ_REQUEST_CHANGES: Requirement,
+                    ids.CLIENT_MORE_TIME: ClientItem, ids.ACC_REPORT_ISSUES: Acceptance}
 
 
 def _button_value(hostile: Hostile, action_id: str, value: str) -> str:
@@ -93,6 +107,12 @@ def open_modals(hostile: Hostile, world: w.World, callback_id: str) -> list[dict
         if what.startswith("/"):
             built = payloads.slash_command(what, arg, user=user, channel_id=channel, response_url=url,
                                            trigger_id=f"open-{n}")
+        elif what.startswith("shortcut:"):  # a message shortcut on a client's message
+            ts = hostile.fake.add_message(channel, "Could we <b>also</b> get a *CSV* export? <!channel>",
+                                          user="U0CLIENT", team="T0EXT")
+            built = payloads.message_shortcut(what.split(":", 1)[1], user=user, channel_id=channel,
+                                              message_ts=ts, message_text="Could we <b>also</b> get a *CSV* export?",
+                                              message_team="T0EXT", response_url=url, trigger_id=f"open-{n}")
         else:
             value = _button_value(hostile, what, _item_value(arg, world.a))
             built = payloads.block_actions(what, value, user=user, channel_id=channel,
@@ -188,7 +208,9 @@ def metadata_of(draw: st.DrawFn, view: dict[str, Any], world: w.World) -> Any:
     except ValueError:
         data = {}
     ids_of = [world.a.project, world.b.project, world.x.project, *world.b.req.values(), *world.x.cr.values(),
-              world.b.risk["open"], world.x.prompt, world.x.follow_up, world.b.milestone["open"], 0, -1]
+              world.b.risk["open"], world.x.prompt, world.x.follow_up, world.b.milestone["open"],
+              world.b.client_item["open"], world.x.client_item["open"], world.b.milestone["done"],
+              *world.x.acc.values(), 0, -1]
     how = draw(st.sampled_from(["real"] * 6 + ["other ids", "wrong types", "not json", "empty"]))
     if how == "real" or not isinstance(data, dict):
         return real

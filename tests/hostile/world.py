@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 
 from bot.clock import Clock
 from bot.db import session_scope
-from bot.models import Project
-from bot.services import calendar, changes, feedback, milestones, projects, requirements, risks
+from bot.models import Milestone, Project
+from bot.services import calendar, changes, client_items, feedback, milestones, projects, requirements, risks
 from bot.services.permissions import Decider
 
 # Project B: same workspace, channels none of the suite's people belong to.
@@ -45,6 +45,10 @@ class Items:
     risk: dict[str, int] = field(default_factory=dict)  # open, mitigated
     prompt: int = 0
     follow_up: int = 0
+    client_item: dict[str, int] = field(default_factory=dict)  # open, done (issue 15)
+    # Milestone acceptance: requests by state (requested, issues_reported), and their milestones
+    acc: dict[str, int] = field(default_factory=dict)
+    acc_milestone: dict[str, int] = field(default_factory=dict)
 
 
 def make_req(session: Any, clock: Clock, project: Project, state: str, *, tag: str, client: str, pm: str,
@@ -108,6 +112,34 @@ def make_follow_up(session: Any, clock: Clock, project: Project, *, tag: str, cl
     return prompt.id or 0, recorded.follow_up.id if recorded.follow_up and recorded.follow_up.id else 0
 
 
+def make_client_item(session: Any, clock: Clock, project: Project, state: str, *, tag: str, client: str,
+                     pm: str) -> int:
+    """A client item owned by the client, due in five days: open or done (issue 15)."""
+    due = calendar.today(project, clock.now()) + timedelta(days=5)
+    item = client_items.create(session, clock, project=project, actor=pm, owners=None, data=client_items.ItemInput(
+        title=f"{tag} client item {state}", owner_user_id=client, due_date=due.isoformat()))
+    if state == "done":
+        client_items.mark_done(session, clock, item=item, project=project,
+                               decider=Decider(user_id=client, on_behalf_of_client=False))
+    return item.id or 0
+# Milestone acceptance ------------------------------------------------------------------------
+
+
+def make_acceptance(session: Any, clock: Clock, project: Project, state: str, *, tag: str, pm: str, client: str
+                    ) -> tuple[int, int]:
+    """A done milestone sent for acceptance, `requested` or `issues_reported`: (request id,
+    milestone id)."""
+    from bot.services import acceptance
+
+    milestone_id = make_milestone(session, clock, project, "done", tag=f"{tag} delivered", pm=pm)
+    acc = acceptance.request(session, clock, project=project, milestone=session.get(Milestone, milestone_id),
+                             actor=pm, data=acceptance.RequestInput(delivery=f"{tag} delivery {state}"))
+    if state == "issues_reported":
+        acceptance.report_issues(session, clock, acc=acc, project=project, issues_text="The logo is blurry",
+                                 decider=Decider(user_id=client, on_behalf_of_client=False), version=acc.version)
+    return acc.id or 0, milestone_id
+
+
 def populate(session: Any, clock: Clock, project: Project, *, client: str, pm: str, dev: str) -> Items:
     """One item in every state the buttons act on (services straight, no Slack). Titles start
     with the project's first word, so a test can tell whose data a reply shows."""
@@ -125,6 +157,11 @@ def populate(session: Any, clock: Clock, project: Project, *, client: str, pm: s
     for state in ("open", "mitigated"):
         items.risk[state] = make_risk(session, clock, project, state, tag=tag, pm=pm)
     items.prompt, items.follow_up = make_follow_up(session, clock, project, tag=tag, client=client, pm=pm)
+    for state in ("open", "done"):  # client items (issue 15)
+        items.client_item[state] = make_client_item(session, clock, project, state, tag=tag, client=client, pm=pm)
+    for state in ("requested", "issues_reported"):  # milestone acceptance
+        items.acc[state], items.acc_milestone[state] = make_acceptance(session, clock, project, state, tag=tag,
+                                                                       pm=pm, client=client)
     return items
 
 
@@ -133,6 +170,14 @@ class World:
     a: Items
     b: Items
     x: Items
+    # capture from the conversation (issue 14): the fake Slack, so a payload can name a real message
+    fake: Any = None
+
+    def seed_message(self, channel: str, text: str, user: str = "U0CLIENT") -> str:
+        """A person's message in `channel` (its ts); a made-up ts without a fake."""
+        if self.fake is None:
+            return "1700000000.000200"
+        return self.fake.add_message(channel, text, user=user, team="T0EXT")
 
 
 def build_world(engine: Engine, clock: Clock, make_project: Any) -> World:

@@ -1,7 +1,7 @@
 """digest charts: a project setting to leave the chart out of the weekly digest; an outbox row sent after another (the digest after its chart)
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0009
 Create Date: 2026-11-28 09:00:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0007'
-down_revision: str | None = '0003'
+down_revision: str | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
