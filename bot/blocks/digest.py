@@ -333,14 +333,29 @@ SECTIONS: list[Callable[[View], list[dict[str, Any]]]] = [
     _next_week,
     _team_or_intake,  # last: the intake buttons (client) or the team's figures (internal)
 ]
-TAIL = 2  # blocks of the last section, always kept
 
 
-def _fit(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Within Block Kit's 50 blocks whatever the sections add: trim the middle, keep the ending."""
-    if len(blocks) <= BLOCKS_PER_MESSAGE:
-        return blocks
-    return blocks[: BLOCKS_PER_MESSAGE - TAIL] + blocks[-TAIL:]
+def _drop_last_item(section: list[dict[str, Any]]) -> None:
+    """Take the last item out of a long section: its buttons with the line they belong to, keeping
+    a closing "…and N more" note where there is one."""
+    end = len(section) - 1 if section and section[-1].get("type") == "context" and len(section) > 2 else len(section)
+    cut = end - 1
+    if section[cut].get("type") == "actions" and cut > 0 and section[cut - 1].get("type") == "section":
+        cut -= 1
+    del section[cut:end]
+
+
+def _fit(sections: list[list[dict[str, Any]]], budget: int) -> list[dict[str, Any]]:
+    """Within Block Kit's 50 blocks whatever the sections add: the longest section (never the
+    last one, with the intake buttons) gives up its last items first."""
+    sections = [list(s) for s in sections]
+    while sum(len(s) for s in sections) > budget:
+        longest = max(sections[:-1], key=len)
+        if len(longest) <= 1:
+            break
+        _drop_last_item(longest)
+    out = [b for s in sections for b in s]
+    return out[: budget - 2] + out[-2:] if len(out) > budget else out
 
 
 def digest_message(facts: DigestFacts, *, internal: bool, chart: bool = False) -> dict[str, Any]:
@@ -350,12 +365,11 @@ def digest_message(facts: DigestFacts, *, internal: bool, chart: bool = False) -
     lang = p.language
     view = View(facts, internal, chart)
     header = t("digest.header_internal" if internal else "digest.header", lang, name=p.name)
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": plain_text(header, HEADER_TEXT)}]
-    for build in SECTIONS:
-        blocks.extend(build(view))
+    head: list[dict[str, Any]] = [{"type": "header", "text": plain_text(header, HEADER_TEXT)}]
+    blocks = head + _fit([build(view) for build in SECTIONS], BLOCKS_PER_MESSAGE - len(head))
     status_text = t(OVERALL_KEYS[facts.overall], lang)
     text = t("digest.text_fallback", lang, name=safe(p.name, 100), status=status_text.replace("*", ""))
-    return {"text": text, "blocks": _fit(blocks), "unfurl_links": False, "unfurl_media": False}
+    return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
 def _week_buttons(p: Project, week: str, buttons: list[tuple[str, str]]) -> dict[str, Any]:

@@ -14,7 +14,18 @@ from slack_sdk.models.blocks import Block
 from bot.blocks.digest import digest_message, preview_message
 from bot.blocks.digest_chart import chart_spec, with_chart_file
 from bot.blocks.text import BLOCKS_PER_MESSAGE, MESSAGE_TEXT
-from bot.models import ChangeRequest, FeedbackResponse, Project, Requirement, Risk
+from bot.i18n import t
+from bot.models import (
+    Acceptance,
+    ChangeRequest,
+    ClientItem,
+    FeedbackResponse,
+    Milestone,
+    Project,
+    Requirement,
+    Risk,
+)
+from bot.services.client_items import DigestItems
 from bot.services.digests import DigestFacts, MilestoneLine, TrendWeek
 from tests.hostile.strategies import HOSTILE, hostile_text
 
@@ -60,6 +71,19 @@ def build(n: dict[str, int], title: str, language: str, anonymous: bool) -> Dige
     f.risks = [Risk(id=i + 1, project_id=7, title=f"{title}{i}", probability=5, impact=5, mitigation=title,
                     visibility=("client", "internal")[i % 2], owner_user_id="U1", created_by="U1",
                     created_at=NOW, updated_at=NOW) for i in range(n["risks"])]
+    # what other features add: client items (issue 15) and milestone acceptances
+    items = [ClientItem(id=i + 1, project_id=7, title=f"{title}{i}", owner_user_id="UCLIENT", due_date=MONDAY,
+                        milestone_id=i + 1, created_by="U1") for i in range(n["client_items"])]
+    f.client_items = DigestItems(open=items, overdue={i.id for i in items[::2] if i.id}, blocking={},
+                                 milestone_names={i + 1: f"{title}{i}" for i in range(n["client_items"])})
+
+    def acceptance(i: int, status: str) -> tuple[Acceptance, Milestone]:
+        return (Acceptance(id=i + 1, project_id=7, milestone_id=i + 1, status=status, requested_by="U1",
+                           requested_at=NOW, decided_at=NOW if status == "accepted" else None),
+                Milestone(id=i + 1, project_id=7, name=f"{title}{i}", due_date=MONDAY))
+
+    f.accepted = [acceptance(i, "accepted") for i in range(n["accepted"])]
+    f.awaiting_acceptance = [acceptance(i, "requested") for i in range(n["awaiting_acceptance"])]
     f.satisfaction_trend = [TrendWeek(monday=MONDAY - timedelta(weeks=k), average=(k % 5) + 1.0, count=k)
                             for k in range(7, -1, -1)]
     return f
@@ -100,7 +124,7 @@ def assert_within_limits(message: dict[str, Any]) -> None:
 @HOSTILE
 @given(n=st.fixed_dictionaries({k: counts for k in (
            "raised", "confirmed", "awaiting_req", "cr_raised", "cr_decided", "awaiting_cr", "milestones", "done",
-           "next_week", "feedback", "risks")}),
+           "next_week", "feedback", "risks", "client_items", "accepted", "awaiting_acceptance")}),
        title=hostile_text, language=st.sampled_from(["en", "zh-CN"]), anonymous=st.booleans())
 def test_digests_with_any_number_of_items_stay_within_block_kit_limits(n, title, language, anonymous):
     facts = build(n, title, language, anonymous)
@@ -122,9 +146,15 @@ def test_digests_with_any_number_of_items_stay_within_block_kit_limits(n, title,
 
 def test_the_biggest_digest_still_names_its_lists_and_keeps_the_intake_buttons():
     n = dict.fromkeys(("raised", "confirmed", "awaiting_req", "cr_raised", "cr_decided", "awaiting_cr", "milestones",
-                       "done", "next_week", "feedback", "risks"), 200)
+                       "done", "next_week", "feedback", "risks", "client_items", "accepted",
+                       "awaiting_acceptance"), 200)
     message = digest_message(build(n, "x" * 3000, "en", False), internal=False, chart=True)
     assert_within_limits(with_chart_file(message, "F0123456789"))
     assert message["blocks"][-1]["block_id"].startswith("digest-intake:")
     shown = str(message)
     assert "…and 195 more: `/req list`" in shown and "…and 195 more: `/change list`" in shown
+    # every section keeps its heading and some of its items: the longest ones gave up items first
+    for key in ("digest.awaiting_title", "client_items.digest_title", "acceptance.digest_accepted_title",
+                "acceptance.digest_awaiting_title", "digest.risks_title", "digest.next_week_title"):
+        assert t(key, "en").split("{")[0].strip("*: ") in shown, key
+    assert sum(b["type"] == "actions" for b in message["blocks"]) >= 4
