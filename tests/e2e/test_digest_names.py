@@ -143,6 +143,7 @@ def test_a_crash_between_upload_and_post_uploads_once_and_posts_once(settings, e
                                                                       make_project, session):
     make_project()
     clock.set(FRIDAY_SHANGHAI)
+    fake_slack.ts_clock = lambda: clock.now().timestamp()  # Slack's clock is the bot's
     first = deps_of(create_app(settings, engine=engine, clock=clock))
     first.worker = "process-a"
     # Process A uploads the chart, then its posts do not get through (Slack fails, then A dies
@@ -205,3 +206,27 @@ def test_charts_off_in_the_project_form(deps, fake_slack, make_project, clock, s
     [client] = digests_in(fake_slack)
     assert images_of(client) == [] and fake_slack.uploaded_files() == []
     assert not session.exec(select(Outbox).where(Outbox.key.like("digest-chart:%"))).all()
+
+
+def test_a_crash_during_the_upload_finds_the_file_slack_took_and_does_not_upload_again(deps, fake_slack,
+                                                                                       make_project, clock, session):
+    make_project()
+    clock.set(FRIDAY_SHANGHAI)
+    fake_slack.fail("chat.postMessage", error="fatal_error", times=4)
+    run_digests(deps)
+    [upload] = fake_slack.completed_uploads
+    # The sender died after Slack completed the upload and before it recorded the file: the
+    # row is still claimed by the dead process, with no file id.
+    chart = session.exec(select(Outbox).where(Outbox.key.like("digest-chart:%"))).one()
+    with deps.session() as s:
+        r = s.get(Outbox, chart.id)
+        r.status, r.message_ts, r.claimed_by, r.claimed_at = "sending", None, "dead-process", clock.now()
+        s.add(r)
+    fake_slack.clear_faults()
+    clock.advance(minutes=10)  # the dead sender's claim expires
+    deliver_due(deps)
+    [client] = digests_in(fake_slack)
+    [internal] = digests_in(fake_slack, "C0INTERNAL")
+    assert len(fake_slack.uploaded_files()) == 1 and fake_slack.calls_to("files.list")
+    for post in (client, internal):
+        assert images_of(post)[0]["slack_file"] == {"id": upload["file_id"]}
