@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from digest_build import seed  # bench/ is on sys.path when this script runs
+from sqlalchemy import update
 
 from bot.app import create_app, deps_of
 from bot.clock import FrozenClock
@@ -35,6 +36,7 @@ from bot.config import Settings
 from bot.db import make_engine
 from bot.flows.digest import run_due as run_digests
 from bot.migrate import upgrade
+from bot.models import Project
 
 # Saturday 00:30 UTC: every project's Friday 16:00 digest is due (Shanghai, Berlin, Los Angeles).
 NOW = datetime(2026, 11, 21, 0, 30, tzinfo=UTC)
@@ -56,6 +58,7 @@ class RateLimitedSlack:
         self.blocked_until = 0.0
         self.history: dict[str, list[dict]] = defaultdict(list)
         self.ts = 0
+        self.uploads = 0  # digest chart: files uploaded
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,6 +67,13 @@ class RateLimitedSlack:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
+                if self.path.startswith("/upload/"):  # digest chart: the file's bytes
+                    self.rfile.read(length)
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"OK")
+                    return
                 raw = self.rfile.read(length).decode()
                 if self.headers.get("Content-Type", "").startswith("application/json"):
                     params = json.loads(raw or "{}")
@@ -91,6 +101,16 @@ class RateLimitedSlack:
             return 200, {"ok": True, "channel": {"id": "D" + str(params.get("users"))}}, {}
         if method == "conversations.history":
             return 200, {"ok": True, "messages": self.history.get(str(params.get("channel")), [])}, {}
+        if method == "files.getUploadURLExternal":  # digest chart (issue 16)
+            with self.lock:
+                self.uploads += 1
+                file_id = f"F{self.uploads:09d}"
+            return 200, {"ok": True, "file_id": file_id,
+                         "upload_url": self.url.replace("/api/", f"/upload/{file_id}")}, {}
+        if method == "files.completeUploadExternal":
+            files = params.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            return 200, {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}, {}
         if method != "chat.postMessage":
             return 200, {"ok": True}, {}
         now = time.monotonic()
@@ -130,6 +150,7 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=2000)
     parser.add_argument("--workspace-rate", type=int, default=50, help="messages per second, workspace-wide")
     parser.add_argument("--database", default=None, help="SQLAlchemy URL (default: a fresh SQLite file)")
+    parser.add_argument("--no-charts", action="store_true", help="digests without their chart (issue 16)")
     args = parser.parse_args()
 
     slack = RateLimitedSlack(args.workspace_rate)
@@ -139,6 +160,9 @@ def main() -> int:
         upgrade(engine)
         # Created this week: each project owes this week's digest only (no missed earlier one).
         seed(engine, args.projects, created_at=datetime(2026, 11, 16, tzinfo=UTC))
+        if args.no_charts:
+            with engine.begin() as conn:
+                conn.execute(update(Project).values(charts_enabled=False))
         settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret="bench", slack_app_token=None,
                             slack_api_url=slack.url, database_url=url, port=0, scheduler_enabled=False,
                             log_level="WARNING")
@@ -160,7 +184,7 @@ def main() -> int:
     print(f"total time: {elapsed:.1f} s; lower bound allowed by the limits: {bound:.1f} s; "
           f"ratio: {elapsed / bound:.2f} (goal: at most 1.25)")
     print(f"429 answers: {slack.limited}; requests sent while told to wait: {slack.early}")
-    print(f"duplicates: {duplicates}; misses: {misses}")
+    print(f"duplicates: {duplicates}; misses: {misses}; charts uploaded: {slack.uploads}")
     print(f"peak RSS of this process (bot + fake Slack): {peak_rss_mb():.0f} MB")
     return 0 if duplicates == 0 and misses == 0 else 1
 

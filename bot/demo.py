@@ -35,6 +35,9 @@ SECTIONS: list[Section] = [
 ]
 # Functions that add sample records to the sample project (features append theirs).
 SEEDERS: list[Callable[[Session, Clock, Project], None]] = []
+# digest chart: functions that write files (pictures) for the sample project into the output
+# folder and return their names (features append theirs).
+FILES: list[Callable[[Session, Project, Path], list[str]]] = []
 
 
 def _load_feature_demos() -> None:
@@ -62,6 +65,8 @@ def _load_feature_demos() -> None:
         "bot.demo_parts.capture",
         # monthly and close-out reports (issue 16)
         "bot.demo_parts.reports",
+        # digest chart (issue 16)
+        "bot.demo_parts.digest_chart",
     ):
         try:
             importlib.import_module(module)
@@ -119,6 +124,9 @@ def run_demo(settings: Settings, *, out_dir: str = "demo-output", clock: Clock |
             print(f"### {demo_language.title(title, language)}\n")
             print(render(blocks))
             (out / f"{filename}.json").write_text(json.dumps({"blocks": blocks}, ensure_ascii=False, indent=2))
+        for write in FILES:  # digest chart
+            for name in write(session, project, out):
+                print(f"Picture written to {out / name}")
     engine.dispose()
     print(outro.format(out=out))
     return 0

@@ -194,6 +194,8 @@ class Project(SQLModel, table=True):
     anonymous_feedback: bool = Field(default=False)
     # Milestone acceptance: a request unanswered this many working days is accepted (0 = never).
     auto_accept_after_days: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # digest chart: the weekly digest carries a progress chart unless the project turns it off
+    charts_enabled: bool = Field(default=True, sa_column_kwargs={"server_default": "1"})
     status: str = Field(default=ProjectStatus.active, max_length=16, index=True)
     intake_message_ts: str | None = Field(default=None, max_length=32)
     # Capture from the conversation (issue 14): the reaction that captures a message as a
@@ -473,6 +475,9 @@ class Outbox(SQLModel, table=True):
     target: str | None = Field(default=None, max_length=64, index=True)
     # A digest of what was last sent for the target, to tell whether the record moved on since.
     rendered_hash: str | None = Field(default=None, max_length=64)
+    # digest chart: the key of the row whose result this one shows (the digest's uploaded chart):
+    # it is sent first, and its result (`message_ts`: the file id) is filled in when this one is sent.
+    after_key: str | None = Field(default=None, max_length=160)
 
 
 class DigestWeek(SQLModel, table=True):

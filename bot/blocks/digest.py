@@ -7,13 +7,17 @@ are cut with "…and N more".
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from bot.blocks import ids
 from bot.blocks.acceptance import digest_blocks as acceptance_digest_blocks
+from bot.blocks.changes import ref as cr_ref
 from bot.blocks.client_items import digest_section as client_items_section
 from bot.blocks.common import form_modal, input_block
+from bot.blocks.digest_chart import image_block
 from bot.blocks.format import money, progress_bar, week_number
 from bot.blocks.project import intake_buttons
 from bot.blocks.text import (
@@ -31,11 +35,13 @@ from bot.i18n import format_date, t
 from bot.i18n.formatting import format_list, format_percent
 from bot.i18n.names import DECISION_KEYS, MILESTONE_STATUS_KEYS, OVERALL_KEYS
 from bot.models import ChangeRequest, Project, Risk
+from bot.services.calendar import local_date as local_day
+from bot.services.export_requirements import ref as req_ref
 
 if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
     from bot.services.digests import DigestFacts
 
-LIST_LIMIT = 8  # items per list before "…and N more"
+LIST_LIMIT = 5  # items per list before "…and N more"
 TITLE_LIMIT = 150
 
 
@@ -51,25 +57,6 @@ def decision_buttons(kind: str, lang: str, item: Any) -> list[dict[str, Any]]:
 
         return change_buttons(item, lang)
     return []
-
-
-def _lines(items: list[str], lang: str, limit: int = LIST_LIMIT) -> str:
-    shown = items[:limit]
-    if len(items) > limit:
-        shown.append(t("digest.and_more", lang, count=len(items) - limit))
-    text = "\n".join(shown)
-    if len(text) > SECTION_TEXT:
-        # keep whole lines, then say how many were left out
-        kept: list[str] = []
-        size = 0
-        for line in shown:
-            if size + len(line) + 1 > SECTION_TEXT - 60:
-                break
-            kept.append(line)
-            size += len(line) + 1
-        kept.append(t("digest.and_more", lang, count=len(items) - len(kept)))
-        text = "\n".join(kept)
-    return text
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -96,54 +83,182 @@ def _risk_line(r: Risk, lang: str, *, internal: bool) -> str:
     return marker + t("digest.risk_line", lang, title=safe(r.title, TITLE_LIMIT), score=r.score, mitigation=mitigation)
 
 
-def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
-    """`{text, blocks}` of the digest. `internal=False` is what the client channel gets."""
-    p = facts.project
-    lang = p.language
-    name = safe(p.name, 100)
-    header = t("digest.header_internal" if internal else "digest.header", lang, name=p.name)
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": plain_text(header, HEADER_TEXT)}]
-    if facts.note:
-        blocks.append(_section(t("digest.note_title", lang, pm=mention(p.pm_user_id)) + "\n" + safe(facts.note, 2000)))
-    status_text = t(OVERALL_KEYS[facts.overall], lang)
-    blocks.append({"type": "section", "text": mrkdwn(status_text)})
-    blocks.append({"type": "context", "elements": [mrkdwn(t(
-        "digest.week_line", lang, week=week_number(facts.week), date=format_date(facts.week_monday, lang)))]})
-    blocks.append({"type": "divider"})
+@dataclass(frozen=True)
+class View:
+    """One rendering of a digest: its facts, for whom (client channel or team), with a chart?"""
 
-    # Milestones
-    ms = [
-        t("digest.milestone_line", lang, name=safe(m.name, TITLE_LIMIT), bar=progress_bar(m.progress),
-          progress=format_percent(m.progress, lang), due=format_date(m.due_date, lang),
-          status=t(MILESTONE_STATUS_KEYS[m.status], lang))
-        for m in facts.milestones
-    ]
-    milestones_text = _lines(ms, lang) or t("digest.no_milestones", lang)
-    blocks.append(_section(t("digest.milestones_title", lang) + "\n" + milestones_text))
+    facts: DigestFacts
+    internal: bool
+    chart: bool = False  # an image block for the chart (its file is filled in when it is sent)
 
-    # This week
-    week_lines: list[str] = []
-    if facts.requirements_raised or facts.requirements_confirmed:
-        week_lines.append(t("digest.requirements_line", lang, raised=len(facts.requirements_raised),
-                            confirmed=len(facts.requirements_confirmed)))
-    if facts.changes_raised or facts.changes_decided:
-        week_lines.append(t("digest.changes_line", lang, raised=len(facts.changes_raised),
-                            decided=len(facts.changes_decided)))
-        for c in facts.changes_decided[:LIST_LIMIT]:
-            decision = t(DECISION_KEYS[c.status], lang)
-            week_lines.append(t("digest.change_decided", lang, title=safe(c.title, TITLE_LIMIT), decision=decision,
-                                impact=_impact(c, lang, show_cost=internal or c.share_cost_with_client)))
-    if facts.feedback:
-        avg = facts.feedback_average
-        week_lines.append(t("digest.feedback_line", lang, count=len(facts.feedback), average=avg) if avg is not None
-                          else t("digest.feedback_line_no_score", lang, count=len(facts.feedback)))
-    if not week_lines:
-        week_lines.append(t("digest.nothing_this_week", lang))
-    blocks.append(_section(t("digest.this_week_title", lang) + "\n" + _lines(week_lines, lang, 30)))
+    @property
+    def project(self) -> Project:
+        return self.facts.project
 
-    # What waits on the client
-    blocks.append({"type": "divider"})
-    blocks.append(_section(t("digest.awaiting_title_internal" if internal else "digest.awaiting_title", lang)))
+    @property
+    def lang(self) -> str:
+        return self.facts.project.language
+
+
+@dataclass(frozen=True)
+class NamedList:
+    """One list of "This week": a title, its lines (all of them; the builder caps them) and the
+    command that lists them all."""
+
+    title: str
+    lines: list[str]
+    command: str | None = None
+
+
+def _capped(items: NamedList, lang: str) -> str:
+    """Title and at most LIST_LIMIT lines, then "…and N more: `/command`"; within a section."""
+    shown = items.lines[:LIST_LIMIT]
+    rest = len(items.lines) - len(shown)
+    text = items.title + "\n" + "\n".join(shown)
+    while len(text) > SECTION_TEXT - 200 and shown:  # very long lines: keep fewer
+        shown = shown[:-1]
+        rest += 1
+        text = items.title + "\n" + "\n".join(shown)
+    if rest:
+        more = (t("digest_names.and_more", lang, count=rest, command=items.command) if items.command
+                else t("digest_names.and_more_plain", lang, count=rest))
+        text += "\n" + more
+    return text
+
+
+# "This week": each builder names one kind of news, or returns None when there is none. -----------
+
+
+def _requirements_raised(v: View) -> NamedList | None:
+    items = v.facts.requirements_raised
+    if not items:
+        return None
+    return NamedList(t("digest_names.requirements_raised_title", v.lang, count=len(items)),
+                     [t("digest_names.requirement_line", v.lang, ref=req_ref(r), title=safe(r.title, TITLE_LIMIT))
+                      for r in items], "/req list")
+
+
+def _requirements_confirmed(v: View) -> NamedList | None:
+    items = v.facts.requirements_confirmed
+    if not items:
+        return None
+    return NamedList(t("digest_names.requirements_confirmed_title", v.lang, count=len(items)),
+                     [t("digest_names.requirement_line", v.lang, ref=req_ref(r), title=safe(r.title, TITLE_LIMIT))
+                      for r in items], "/req list")
+
+
+def _change_impact(c: ChangeRequest, v: View) -> str:
+    out = _impact(c, v.lang, show_cost=v.internal or c.share_cost_with_client)
+    if v.internal and c.effort_hours:
+        out += t("digest_names.impact_effort", v.lang, hours=f"{float(c.effort_hours):g}")
+    return out
+
+
+def _changes_raised(v: View) -> NamedList | None:
+    items = v.facts.changes_raised
+    if not items:
+        return None
+    return NamedList(t("digest_names.changes_raised_title", v.lang, count=len(items)),
+                     [t("digest_names.change_line", v.lang, ref=cr_ref(c), title=safe(c.title, TITLE_LIMIT),
+                        impact=_change_impact(c, v)) for c in items], "/change list")
+
+
+def _changes_decided(v: View) -> NamedList | None:
+    items = v.facts.changes_decided
+    if not items:
+        return None
+    return NamedList(t("digest_names.changes_decided_title", v.lang, count=len(items)),
+                     [t("digest_names.change_decided_line", v.lang, ref=cr_ref(c), title=safe(c.title, TITLE_LIMIT),
+                        decision=t(DECISION_KEYS[c.status], v.lang), impact=_change_impact(c, v)) for c in items],
+                     "/change list")
+
+
+def _milestones_done(v: View) -> NamedList | None:
+    items = v.facts.milestones_done
+    if not items:
+        return None
+    return NamedList(t("digest_names.milestones_done_title", v.lang, count=len(items)),
+                     [t("digest_names.milestone_done_line", v.lang, name=safe(m.name, TITLE_LIMIT),
+                        date=format_date(local_day(v.project, m.done_at) or v.facts.today, v.lang)) for m in items],
+                     "/milestone list")
+
+
+def _feedback(v: View) -> NamedList | None:
+    """Counts and the average only: never who answered (anonymous or not)."""
+    items = v.facts.feedback
+    if not items:
+        return None
+    avg = v.facts.feedback_average
+    scores = len([f for f in items if f.score is not None])
+    lines = [t("digest_names.feedback_scores", v.lang, count=scores, average=avg) if avg is not None
+             else t("digest_names.feedback_scores_no_average", v.lang, count=len(items))]
+    kinds = {k: n for k, n in v.facts.feedback_kinds.items() if k != "score"}
+    if kinds:
+        lines.append(t("digest_names.feedback_kinds", v.lang, kinds=" · ".join(
+            t(f"digest_names.kind_{k}", v.lang, count=n) for k, n in sorted(kinds.items()))))
+    return NamedList(t("digest_names.feedback_title", v.lang), lines)
+
+
+# The lists of "This week", in order. Another feature adds its list with one line here.
+THIS_WEEK: list[Callable[[View], NamedList | None]] = [
+    _requirements_raised,
+    _requirements_confirmed,
+    _changes_raised,
+    _changes_decided,
+    _milestones_done,
+    # acceptance: "Accepted this week" goes here
+    # client items: "Client items completed" goes here
+    _feedback,
+]
+
+
+# The digest's sections: each builder returns its blocks (none when it has nothing to show). -----
+
+
+def _note(v: View) -> list[dict[str, Any]]:
+    if not v.facts.note:
+        return []
+    return [_section(t("digest.note_title", v.lang, pm=mention(v.project.pm_user_id)) + "\n"
+                     + safe(v.facts.note, 2000))]
+
+
+def _status(v: View) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": mrkdwn(t(OVERALL_KEYS[v.facts.overall], v.lang))},
+            {"type": "context", "elements": [mrkdwn(t("digest.week_line", v.lang, week=week_number(v.facts.week),
+                                                      date=format_date(v.facts.week_monday, v.lang)))]},
+            {"type": "divider"}]
+
+
+def _chart(v: View) -> list[dict[str, Any]]:
+    return [image_block(v.facts)] if v.chart else []
+
+
+def _milestones(v: View) -> list[dict[str, Any]]:
+    lang = v.lang
+    ms = [t("digest.milestone_line", lang, name=safe(m.name, TITLE_LIMIT), bar=progress_bar(m.progress),
+            progress=format_percent(m.progress, lang), due=format_date(m.due_date, lang),
+            status=t(MILESTONE_STATUS_KEYS[m.status], lang))
+          for m in v.facts.milestones]
+    if not ms:
+        return [_section(t("digest.milestones_title", lang) + "\n" + t("digest.no_milestones", lang))]
+    return [_section(_capped(NamedList(t("digest.milestones_title", lang), ms, "/milestone list"), lang))]
+
+
+def _this_week(v: View) -> list[dict[str, Any]]:
+    lists = [named for build in THIS_WEEK if (named := build(v)) is not None]
+    title = t("digest.this_week_title", v.lang)
+    if not lists:
+        return [_section(title + "\n" + t("digest.nothing_this_week", v.lang))]
+    out = [_section(_capped(named, v.lang)) for named in lists]
+    out[0] = _section(title + "\n" + _capped(lists[0], v.lang))
+    return out
+
+
+def _awaiting(v: View) -> list[dict[str, Any]]:
+    facts, lang, internal = v.facts, v.lang, v.internal
+    blocks: list[dict[str, Any]] = [
+        {"type": "divider"},
+        _section(t("digest.awaiting_title_internal" if internal else "digest.awaiting_title", lang))]
     awaiting: list[tuple[str, Any, str]] = []
     for r in facts.awaiting_requirements:
         days = facts.requirement_waiting.get(r.id or 0, 0)
@@ -164,39 +279,98 @@ def digest_message(facts: DigestFacts, *, internal: bool) -> dict[str, Any]:
     if len(awaiting) > LIST_LIMIT:
         blocks.append({"type": "context", "elements": [mrkdwn(t("digest.and_more", lang,
                                                                  count=len(awaiting) - LIST_LIMIT))]})
+    return blocks
 
-    # What we need from the client (issue 15)
-    blocks += client_items_section(p, facts.client_items, today=facts.today, internal=internal)
-    blocks += acceptance_digest_blocks(facts.accepted, facts.awaiting_acceptance, p, internal=internal)
 
-    # Risks
-    risks = facts.risks if internal else facts.client_risks
-    if risks:
-        blocks.append({"type": "divider"})
-        blocks.append(_section(t("digest.risks_title", lang) + "\n" + _lines(
-            [_risk_line(r, lang, internal=internal) for r in risks], lang)))
+def _client_items(v: View) -> list[dict[str, Any]]:
+    return client_items_section(v.project, v.facts.client_items, today=v.facts.today, internal=v.internal)
 
-    # Next week
-    next_lines = [t("digest.next_week_line", lang, name=safe(m.name, TITLE_LIMIT), due=format_date(m.due_date, lang),
-                    progress=format_percent(m.progress, lang)) for m in facts.due_next_week]
-    blocks.append(_section(t("digest.next_week_title", lang) + "\n" + (_lines(next_lines, lang)
-                                                                       or t("digest.next_week_none", lang))))
 
-    if internal:
+def _acceptance(v: View) -> list[dict[str, Any]]:
+    return acceptance_digest_blocks(v.facts.accepted, v.facts.awaiting_acceptance, v.project, internal=v.internal)
+
+
+def _risks(v: View) -> list[dict[str, Any]]:
+    risks = v.facts.risks if v.internal else v.facts.client_risks
+    if not risks:
+        return []
+    return [{"type": "divider"}, _section(_capped(NamedList(
+        t("digest.risks_title", v.lang), [_risk_line(r, v.lang, internal=v.internal) for r in risks],
+        "/risk list" if v.internal else None), v.lang))]
+
+
+def _next_week(v: View) -> list[dict[str, Any]]:
+    lang = v.lang
+    lines = [t("digest.next_week_line", lang, name=safe(m.name, TITLE_LIMIT), due=format_date(m.due_date, lang),
+               progress=format_percent(m.progress, lang)) for m in v.facts.due_next_week]
+    if not lines:
+        return [_section(t("digest.next_week_title", lang) + "\n" + t("digest.next_week_none", lang))]
+    return [_section(_capped(NamedList(t("digest.next_week_title", lang), lines, "/milestone list"), lang))]
+
+
+def _team_or_intake(v: View) -> list[dict[str, Any]]:
+    facts, lang, p = v.facts, v.lang, v.project
+    if v.internal:
         extra = [t("digest.internal_follow_ups", lang, count=facts.open_follow_ups)]
         costs = [safe(money(c.cost_amount, c.cost_currency, lang), 40) for c in
                  facts.changes_raised + facts.awaiting_changes if c.cost_amount is not None]
         if costs:
             extra.append(t("digest.internal_costs", lang, costs=format_list(dict.fromkeys(costs), lang)))
-        blocks.append({"type": "divider"})
-        blocks.append(_section(t("digest.internal_title", lang) + "\n" + "\n".join(extra)))
-    else:
-        blocks.append({"type": "context", "elements": [mrkdwn(t("digest.intake_hint", lang))]})
-        blocks.append(intake_buttons(p, f"digest-intake:{p.id}"))
+        return [{"type": "divider"}, _section(t("digest.internal_title", lang) + "\n" + "\n".join(extra))]
+    return [{"type": "context", "elements": [mrkdwn(t("digest.intake_hint", lang))]},
+            intake_buttons(p, f"digest-intake:{p.id}")]
 
-    if len(blocks) > BLOCKS_PER_MESSAGE:  # defensive: lists above are already capped
-        blocks = blocks[: BLOCKS_PER_MESSAGE - 1] + blocks[-1:]
-    text = t("digest.text_fallback", lang, name=name, status=status_text.replace("*", ""))
+
+# The digest's body, in order. Another feature adds its section with one line here.
+SECTIONS: list[Callable[[View], list[dict[str, Any]]]] = [
+    _note,
+    _status,
+    _chart,
+    _milestones,
+    _this_week,
+    _awaiting,
+    _client_items,  # client items (issue 15): "What we need from you"
+    _acceptance,  # milestone acceptance: "Accepted this week" and what awaits the client's acceptance
+    _risks,
+    _next_week,
+    _team_or_intake,  # last: the intake buttons (client) or the team's figures (internal)
+]
+
+
+def _drop_last_item(section: list[dict[str, Any]]) -> None:
+    """Take the last item out of a long section: its buttons with the line they belong to, keeping
+    a closing "…and N more" note where there is one."""
+    end = len(section) - 1 if section and section[-1].get("type") == "context" and len(section) > 2 else len(section)
+    cut = end - 1
+    if section[cut].get("type") == "actions" and cut > 0 and section[cut - 1].get("type") == "section":
+        cut -= 1
+    del section[cut:end]
+
+
+def _fit(sections: list[list[dict[str, Any]]], budget: int) -> list[dict[str, Any]]:
+    """Within Block Kit's 50 blocks whatever the sections add: the longest section (never the
+    last one, with the intake buttons) gives up its last items first."""
+    sections = [list(s) for s in sections]
+    while sum(len(s) for s in sections) > budget:
+        longest = max(sections[:-1], key=len)
+        if len(longest) <= 1:
+            break
+        _drop_last_item(longest)
+    out = [b for s in sections for b in s]
+    return out[: budget - 2] + out[-2:] if len(out) > budget else out
+
+
+def digest_message(facts: DigestFacts, *, internal: bool, chart: bool = False) -> dict[str, Any]:
+    """`{text, blocks}` of the digest. `internal=False` is what the client channel gets; with
+    `chart` it shows the week's chart (see `bot.blocks.digest_chart`)."""
+    p = facts.project
+    lang = p.language
+    view = View(facts, internal, chart)
+    header = t("digest.header_internal" if internal else "digest.header", lang, name=p.name)
+    head: list[dict[str, Any]] = [{"type": "header", "text": plain_text(header, HEADER_TEXT)}]
+    blocks = head + _fit([build(view) for build in SECTIONS], BLOCKS_PER_MESSAGE - len(head))
+    status_text = t(OVERALL_KEYS[facts.overall], lang)
+    text = t("digest.text_fallback", lang, name=safe(p.name, 100), status=status_text.replace("*", ""))
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 

@@ -296,3 +296,6 @@ CAPTURE_RISK_MODAL = "capture_risk_modal"
 CAPTURE_FEEDBACK_MODAL = "capture_feedback_modal"
 # The project form's field for the capture reaction.
 PROJECT_BLOCK_CAPTURE_EMOJI = "capture_emoji"
+# digest chart (issue 16): the block of the weekly digest that shows the week's chart (an image
+# block; nothing is sent back from it, so it has no parser).
+DIGEST_CHART_BLOCK = "digest-chart"

@@ -68,8 +68,10 @@ def project_modal(
         option(t("project.option_anonymous", lang), "anonymous_feedback"),
         option(t("project.option_require_approval", lang), "require_pm_approval"),
         option(t("reports.option_monthly_report", lang), "monthly_report"),  # reports (issue 16)
+        option(t("digest_names.option_charts_off", lang), "charts_off"),  # digest chart
     ]
-    on_flags = [o for o in flags if p and getattr(p, o["value"])]
+    on_flags = [o for o in flags if p and (not p.charts_enabled if o["value"] == "charts_off"
+                                           else getattr(p, o["value"]))]
 
     name_el: dict[str, Any] = {"type": "plain_text_input", "max_length": 80,
                                "placeholder": plain_text(t("project.placeholder_name", lang), PLACEHOLDER)}

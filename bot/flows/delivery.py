@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
@@ -25,9 +25,9 @@ from sqlmodel import Session, col, select
 from bot.db import session_scope
 from bot.deps import Deps
 from bot.flows import claim_locks
-from bot.flows.messages import Registry, Rendered, registry
+from bot.flows.messages import Registry, Rendered, WaitFor, registry
 from bot.flows.outbox_keys import Kind, parse_target, update
-from bot.models import Outbox
+from bot.models import Outbox, OutboxStatus
 from bot.services import outbox
 from bot.shutdown import stop_requested
 from bot.slack.post import PERMANENT_ERRORS, TOKEN_ERRORS, error_code, open_dm, send
@@ -36,6 +36,8 @@ from bot.workers import is_dead
 log = logging.getLogger(__name__)
 
 DELIVERY_THREADS = 8
+WAIT_AGAIN = timedelta(seconds=30)  # a row waiting for another is tried again after this
+WAIT_POLLS = 300  # … after waiting up to 30 s (0.1 s each) for another sender to finish that one
 
 
 def claim_timeout(deps: Deps) -> timedelta:
@@ -46,11 +48,17 @@ def _retry_for(deps: Deps) -> timedelta:
     return timedelta(hours=deps.settings.outbox_retry_hours)
 
 
-def _draw(reg: Registry, session, row: Outbox) -> Rendered | None:
-    """What to send for `row` now; None when there is nothing to send any more."""
+def _draw(reg: Registry, session, row: Outbox, now: datetime) -> Rendered | None:
+    """What to send for `row` now; None when there is nothing to send any more. Raises
+    `WaitFor` when the row waits for another one (its `after_key`) still on its way."""
     target = parse_target(row.target)
     if target is None:
-        return Rendered(channel_id=row.channel_id, payload=dict(row.payload))
+        payload = dict(row.payload)
+        prepare = reg.prepare.get(row.kind)
+        if prepare is not None:
+            first = outbox.exists(session, row.after_key) if row.after_key else None
+            payload = prepare(session, row, payload, first, now)
+        return Rendered(channel_id=row.channel_id, payload=payload)
     render = reg.live.get(target.kind)
     if render is None:
         log.error("no renderer for %s (outbox %s)", row.target, row.key)
@@ -80,8 +88,19 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
             return False
         row = session.get(Outbox, outbox_id)
         assert row is not None
-        drawn = _draw(reg, session, row)
+        first = _owed_first(session, row)
         session.expunge(row)
+    if first is not None and not deliver(deps, first, reg=reg):  # digest chart: upload the chart first
+        _wait_while_sending(deps, first)  # another sender has it now (e.g. the client digest's)
+    try:
+        with session_scope(deps.engine) as session:
+            drawn = _draw(reg, session, row, deps.clock.now())
+    except WaitFor as wait:
+        with session_scope(deps.engine) as session:
+            outbox.postpone(session, outbox_id, until=deps.clock.now() + WAIT_AGAIN, worker=deps.worker,
+                            reason=str(wait))
+        log.info("%s waits: %s", row.key, wait)
+        return False
     if drawn is None:
         with session_scope(deps.engine) as session:
             outbox.mark_sent(session, outbox_id, ts=None, now=deps.clock.now(), worker=deps.worker)
@@ -127,6 +146,26 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
     if follow_up is not None:
         deliver(deps, follow_up, reg=reg)
     return True
+
+
+def _wait_while_sending(deps: Deps, outbox_id: int, polls: int = WAIT_POLLS) -> None:
+    """Wait a little while another sender sends row `outbox_id` (a chart being uploaded)."""
+    for _ in range(polls):
+        with session_scope(deps.engine) as session:
+            row = session.get(Outbox, outbox_id)
+            if row is None or row.status != OutboxStatus.sending:
+                return
+        time.sleep(0.1)
+
+
+def _owed_first(session, row: Outbox) -> int | None:
+    """The row `row` waits for (its `after_key`), when that one is still owed."""
+    if not row.after_key:
+        return None
+    first = outbox.exists(session, row.after_key)
+    if first is None or first.status not in (OutboxStatus.pending, OutboxStatus.sending):
+        return None
+    return first.id
 
 
 def _refresh_if_moved_on(reg: Registry, session, row: Outbox, sent: Rendered, deps: Deps) -> int | None:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from bot.blocks.digest import digest_message, late_question, preview_message, sent_by_other
+from bot.blocks.digest_chart import chart_spec
 from bot.db import insert_ignore
 from bot.deps import Deps
 from bot.flows import outbox_keys
@@ -35,6 +36,7 @@ from bot.models import DigestWeek, Outbox, Project, ProjectStatus
 from bot.services import calendar, digests, outbox, projects
 from bot.services.digests import DigestFacts
 from bot.services.errors import Forbidden, InvalidTransition, NotFound
+from bot.slack.post import FILE_UPLOAD
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +92,24 @@ def _owe_digest(u: Unit, facts: DigestFacts) -> list[int]:
     """Queue the client digest, and the internal one where the project may have it."""
     p = facts.project
     assert p.id is not None
-    rows = [u.owe(key=outbox_keys.digest(p.id, facts.week), kind=Kind.digest, project=p,
-                  channel_id=p.client_channel_id, payload=digest_message(facts, internal=False), deliver=False)]
+    rows = []
+    chart_key = None
+    if p.charts_enabled:  # digest chart: one upload per project and week, before the digests that show it
+        chart_key = outbox_keys.digest_chart(p.id, facts.week)
+        rows.append(u.owe(key=chart_key, kind=Kind.digest_chart, project=p, channel_id=p.client_channel_id,
+                          payload=chart_spec(facts).to_payload(), method=FILE_UPLOAD, deliver=False))
+    chart = chart_key is not None
+    rows.append(u.owe(key=outbox_keys.digest(p.id, facts.week), kind=Kind.digest, project=p,
+                      channel_id=p.client_channel_id, payload=digest_message(facts, internal=False, chart=chart),
+                      deliver=False, after_key=chart_key))
     internal = projects.internal_channel(u.session, p)
     if p.internal_channel_id and internal is None:
         log.warning("project %s: internal channel %s is another project's client channel; no internal digest",
                     p.id, p.internal_channel_id)
     if internal:
         rows.append(u.owe(key=outbox_keys.digest(p.id, facts.week, "internal"), kind=Kind.digest, project=p,
-                          channel_id=internal, payload=digest_message(facts, internal=True), deliver=False))
+                          channel_id=internal, payload=digest_message(facts, internal=True, chart=chart),
+                          deliver=False, after_key=chart_key))
     return [r.id for r in rows if r.id is not None and r.status == "pending"]
 
 
@@ -174,6 +185,8 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
         if not dry_run:  # queued by an earlier run that stopped or failed before sending them
             owed = [k for k in keys if k in existing]
             owed += [outbox_keys.digest(p.id or 0, w, "internal") for p, w, _ in candidates
+                     if outbox_keys.digest(p.id or 0, w) in existing]
+            owed += [outbox_keys.digest_chart(p.id or 0, w) for p, w, _ in candidates  # digest chart
                      if outbox_keys.digest(p.id or 0, w) in existing]
             owed += [k for k in late_keys.values() if k in existing]
             resumed = calendar.in_working_hours(u.session, outbox.unsent(u.session, keys=owed), now)

@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -51,11 +52,24 @@ AfterSent = Callable[[Session, Outbox, str | None], None]
 AfterPosted = Callable[[Any, Outbox, str], None]
 
 
+class WaitFor(Exception):
+    """A row cannot be sent yet (its `after_key` row is still on its way): try again a little later."""
+
+
+# digest chart: make a stored payload ready to send, given the row it waits for (its `after_key`
+# row, or None): draw a chart, fill in the file id another row uploaded. May raise `WaitFor`.
+Prepare = Callable[[Session, Outbox, dict[str, Any], Outbox | None, datetime], dict[str, Any]]
+
+
 @dataclass
 class Registry:
     live: dict[TargetKind, LiveRender] = field(default_factory=dict)
     after_sent: dict[str, AfterSent] = field(default_factory=dict)
     after_posted: dict[str, AfterPosted] = field(default_factory=dict)
+    prepare: dict[str, Prepare] = field(default_factory=dict)  # digest chart
+
+    def add_prepare(self, kind: str, hook: Prepare) -> None:
+        self.prepare[kind] = hook
 
     def add_live(self, kind: TargetKind, render: LiveRender) -> None:
         self.live[kind] = render

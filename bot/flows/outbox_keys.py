@@ -47,6 +47,7 @@ class Kind(StrEnum):
     # reports (issue 16)
     monthly_report = "monthly_report"
     closeout = "closeout"
+    digest_chart = "digest_chart"  # digest chart: the week's chart, uploaded before the digest that shows it
 
 
 class TargetKind(StrEnum):
@@ -119,6 +120,11 @@ def digest(project_id: int, week: str, audience: str = "client") -> str:
 def digest_week(key: str) -> str | None:
     """The ISO week of a digest, preview or late-digest key."""
     return parse(key).part(1)
+
+
+def digest_chart(project_id: int, week: str) -> str:
+    """The week's chart upload, shown by the client and internal digests: `digest-chart:12:2026-W47`."""
+    return _join("digest-chart", project_id, week)
 
 
 def digest_late(project_id: int, week: str) -> str:

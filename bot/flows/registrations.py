@@ -43,3 +43,8 @@ def register_all(reg: Registry) -> None:
 
     reg.add_live(TargetKind.client_item, client_items.render_item)
     reg.add_after_sent(Kind.client_item, client_items.record_item)
+    # digest chart: the chart is drawn when it is uploaded; the digest shows the uploaded file
+    from bot.flows import digest_charts
+
+    reg.add_prepare(Kind.digest_chart, digest_charts.draw_chart)
+    reg.add_prepare(Kind.digest, digest_charts.attach_chart)

@@ -48,13 +48,13 @@ class Unit:
 
     def owe(self, *, key: str, kind: str, project: Project | None = None, channel_id: str | None = None,
             user_id: str | None = None, payload: dict[str, Any] | None = None, target: str | None = None,
-            method: str = "chat.postMessage", deliver: bool = True) -> Outbox:
+            method: str = "chat.postMessage", deliver: bool = True, after_key: str | None = None) -> Outbox:
         """Queue a message in this unit's transaction (once per key). A row with a `target`
         and no payload is rendered from the record when it is sent."""
         row = outbox.enqueue(self.session, key=key, team_id=project.team_id if project else self.team_id,
                              kind=kind, payload=payload or {}, now=self.now, channel_id=channel_id,
                              user_id=user_id, project_id=project.id if project else None, method=method,
-                             target=target)
+                             target=target, after_key=after_key)
         if deliver and row.id is not None and row.status == "pending":
             self.owed.append(row.id)
         return row

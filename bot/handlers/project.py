@@ -132,6 +132,7 @@ def _input_from_view(values: dict[str, Any]) -> projects.ProjectInput:
         capture_emoji=h.text_value(values, ids.PROJECT_BLOCK_CAPTURE_EMOJI)
         if ids.PROJECT_BLOCK_CAPTURE_EMOJI in values else None,
         monthly_report="monthly_report" in flags,
+        charts_enabled="charts_off" not in flags,  # digest chart
     )
 
 

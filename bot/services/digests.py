@@ -33,6 +33,7 @@ from bot.services.feedback import satisfaction
 from bot.services.milestones import derive_status
 
 HIGH_RISK_SCORE = 15
+TREND_WEEKS = 8  # weeks of satisfaction the digest's chart shows (this one included)
 STATUS_ORDER = {"late": 0, "at_risk": 1, "on_track": 2, "done": 3}
 
 
@@ -43,6 +44,28 @@ class MilestoneLine:
     due_date: date
     progress: int
     status: str  # done / late / at_risk / on_track
+    # digest that names things: when it was done, and where its straight-line plan starts
+    done_at: datetime | None = None
+    start: date | None = None  # the local day the milestone was created (the plan's start)
+
+
+def planned_progress(line: MilestoneLine, today: date) -> int:
+    """Where a straight line from the milestone's start to its due date says it should be."""
+    start = line.start or today
+    if today >= line.due_date:
+        return 100
+    if today <= start or line.due_date <= start:
+        return 0
+    return round(100 * (today - start).days / (line.due_date - start).days)
+
+
+@dataclass
+class TrendWeek:
+    """The client's satisfaction of one week (scores answered that week)."""
+
+    monday: date
+    average: float | None
+    count: int
 
 
 @dataclass
@@ -73,6 +96,23 @@ class DigestFacts:
     # Milestone acceptance: (request, milestone) accepted this week, and awaiting the client.
     accepted: list[tuple[Any, Milestone]] = field(default_factory=list)
     awaiting_acceptance: list[tuple[Any, Milestone]] = field(default_factory=list)
+    # digest that names things: the chart's satisfaction trend, oldest week first (this week last)
+    satisfaction_trend: list[TrendWeek] = field(default_factory=list)
+    # Other features add what they name here (client items completed, acceptances this week).
+
+    @property
+    def milestones_done(self) -> list[MilestoneLine]:
+        """Milestones marked done this week."""
+        return [m for m in self.milestones if m.status == "done" and m.done_at is not None
+                and m.done_at >= self.since]
+
+    @property
+    def feedback_kinds(self) -> dict[str, int]:
+        """This week's client feedback by kind (score / praise / complaint / suggestion)."""
+        out: dict[str, int] = {}
+        for fb in self.feedback:
+            out[fb.feedback_kind] = out.get(fb.feedback_kind, 0) + 1
+        return out
 
     @property
     def client_risks(self) -> list[Risk]:
@@ -122,6 +162,7 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
         since = calendar.at_local(p, week_monday, time(0, 0))
         facts[p.id] = DigestFacts(project=p, week=week, since=since, today=local_today, week_monday=week_monday)
     earliest = min(f.since for f in facts.values())
+    trend_from = earliest - timedelta(weeks=TREND_WEEKS - 1)
 
     milestones = session.exec(select(Milestone).where(col(Milestone.project_id).in_(ids))).all()
     risks = session.exec(
@@ -145,7 +186,7 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
     ).all()
     feedback = session.exec(
         select(FeedbackResponse).where(col(FeedbackResponse.project_id).in_(ids),
-                                       col(FeedbackResponse.updated_at) >= earliest)
+                                       col(FeedbackResponse.updated_at) >= trend_from)
     ).all()
     follow_ups = session.exec(
         select(FollowUp.project_id).where(col(FollowUp.project_id).in_(ids), FollowUp.status == FollowUpStatus.open)
@@ -169,7 +210,8 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
     for m in milestones:
         f = facts[m.project_id]
         line = MilestoneLine(id=m.id or 0, name=m.name, due_date=m.due_date, progress=m.progress,
-                             status=derive_status(m, f.today, risk_flag=(m.id in flags), tz=calendar.tz(f.project)))
+                             status=derive_status(m, f.today, risk_flag=(m.id in flags), tz=calendar.tz(f.project)),
+                             done_at=m.done_at, start=calendar.local_date(f.project, m.created_at))
         done_long_ago = m.done and (m.done_at is None or m.done_at < f.since)
         if not done_long_ago:
             f.milestones.append(line)
@@ -197,10 +239,22 @@ def collect(session: Session, projects: list[Project], now: datetime, weeks: dic
             f.changes_decided.append(c)
         if c.status == ChangeStatus.assessed:
             f.awaiting_changes.append(c)
+    trend_scores: dict[int, dict[date, list[int]]] = defaultdict(lambda: defaultdict(list))
     for fb in feedback:
         f = facts[fb.project_id]
-        if fb.updated_at >= f.since and fb.client_side:  # the client's feedback; our own side's is not news
+        if not fb.client_side:  # the client's feedback; our own side's is not news
+            continue
+        if fb.updated_at >= f.since:
             f.feedback.append(fb)
+        if fb.score is not None:
+            day = calendar.local_date(f.project, fb.updated_at)
+            if day is not None:
+                trend_scores[fb.project_id][calendar.week_start(day)].append(fb.score)
+    for pid, f in facts.items():
+        weeks = [f.week_monday - timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)]
+        f.satisfaction_trend = [TrendWeek(monday=w, count=len(scores := trend_scores[pid].get(w, [])),
+                                          average=round(sum(scores) / len(scores), 1) if scores else None)
+                                for w in weeks]
     for pid in follow_ups:
         facts[pid].open_follow_ups += 1
     for n in notes:

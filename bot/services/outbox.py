@@ -40,6 +40,7 @@ def enqueue(
     project_id: int | None = None,
     method: str = "chat.postMessage",
     target: str | None = None,
+    after_key: str | None = None,
 ) -> Outbox:
     """Add a message to send unless one with the same key exists (then return that one).
 
@@ -48,7 +49,7 @@ def enqueue(
     insert_ignore(session, Outbox, {
         "key": key, "team_id": team_id, "kind": kind, "payload": payload, "channel_id": channel_id,
         "user_id": user_id, "project_id": project_id, "method": method, "created_at": now, "not_before": now,
-        "target": target,
+        "target": target, "after_key": after_key,
         "status": OutboxStatus.pending, "attempts": 0,
     }, ["key"])
     row = session.exec(select(Outbox).where(Outbox.key == key)).one()
@@ -151,6 +152,18 @@ def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime
     if worker is not None:
         stmt = stmt.where(col(Outbox.claimed_by) == worker, col(Outbox.status) == OutboxStatus.sending)
     return session.execute(stmt.values(**values)).rowcount == 1
+
+
+def postpone(session: Session, outbox_id: int, *, until: datetime, worker: str, reason: str) -> bool:
+    """Give a claimed row back to the queue until `until`, not counted as a failure (it waits for
+    another row, e.g. a digest for its chart). Fenced by the claim."""
+    return session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id, col(Outbox.claimed_by) == worker,
+               col(Outbox.status) == OutboxStatus.sending)
+        .values(status=OutboxStatus.pending, claimed_by=None, claimed_at=None, not_before=until,
+                last_error=reason[:2000], attempts=Outbox.attempts - 1)
+    ).rowcount == 1
 
 
 def backoff(attempts: int, *, jitter: float | None = None) -> timedelta:

@@ -51,6 +51,7 @@ SETTINGS_FIELDS = [
     "require_pm_approval",
     "auto_accept_after_days",  # milestone acceptance
     "monthly_report",  # reports (issue 16)
+    "charts_enabled",  # digest chart
     "status",
     "capture_emoji",  # capture from the conversation (issue 14)
 ]
@@ -67,6 +68,7 @@ FORM_FIELDS = {
     "auto_accept_after_days": "auto_accept",  # milestone acceptance
     "capture_emoji": "capture_emoji",  # capture from the conversation (issue 14)
     "monthly_report": "options",  # reports (issue 16)
+    "charts_enabled": "options",  # digest chart
 }
 
 
@@ -97,6 +99,7 @@ class ProjectInput:
     # The capture reaction's emoji name ("" or "off": none); None: the form did not show it (kept).
     capture_emoji: str | None = None
     monthly_report: bool = False  # reports (issue 16)
+    charts_enabled: bool = True  # digest chart
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ class CleanProject:
     auto_accept_after_days: int
     capture_emoji: str = "memo"
     monthly_report: bool = False  # reports (issue 16)
+    charts_enabled: bool = True  # digest chart
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,7 @@ def validate(session: Session, team_id: str, data: ProjectInput, *, project_id: 
         auto_accept_after_days=data.auto_accept_after_days,
         capture_emoji=emoji or "",
         monthly_report=data.monthly_report,
+        charts_enabled=data.charts_enabled,
     )
 
 

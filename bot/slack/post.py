@@ -19,6 +19,10 @@ from bot.deps import Deps
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "pmbot_message"
+# digest chart: the outbox method of a file upload (files.getUploadURLExternal, the upload itself,
+# files.completeUploadExternal, as slack_sdk's files_upload_v2 does); no channel: the file is
+# private to the bot and shown by the messages that name it (an image block's slack_file id).
+FILE_UPLOAD = "files.uploadV2"
 # Errors that will not go away by trying again.
 PERMANENT_ERRORS = {
     "channel_not_found",
@@ -132,6 +136,26 @@ def add_reaction(deps: Deps, channel: str | None, payload: dict[str, Any]) -> No
     return None
 
 
+def find_already_uploaded(deps: Deps, filename: str, *, since: datetime) -> str | None:
+    """The id of a file this bot already uploaded as `filename` since `since` (a sender that died
+    after Slack took the upload but before recording it), if any. Filenames name their outbox row
+    (`digest-12-2026-W47.png`). Without the files:read scope, or when Slack refuses for good, it
+    says so in the log and the file is uploaded again (a second private copy nobody is shown)."""
+    me = deps.workspace
+    try:
+        listed = deps.client.files_list(user=me.bot_user_id, ts_from=str(int(max(since.timestamp() - 60, 0))),
+                                        types="images", count=HISTORY_PAGE)
+    except SlackApiError as err:
+        if is_transient(err):
+            raise  # try again later rather than upload blindly
+        log.warning("could not list uploaded files to check for %s: %s", filename, err)
+        return None
+    for file in listed.get("files") or []:
+        if file.get("name") == filename and (not me.bot_user_id or file.get("user") == me.bot_user_id):
+            return str(file.get("id") or "") or None
+    return None
+
+
 def open_dm(deps: Deps, user_id: str) -> str:
     return deps.client.conversations_open(users=user_id)["channel"]["id"]
 
@@ -140,6 +164,15 @@ def send(deps: Deps, *, method: str, channel: str | None, payload: dict[str, Any
          retried: bool, since: datetime) -> str | None:
     """Send one message; returns its ts. A retried post first looks for itself in the channel."""
     payload = dict(payload)
+    if method == FILE_UPLOAD:  # digest chart: a file of our own, shared by the messages that show it
+        if retried:
+            found = find_already_uploaded(deps, payload["filename"], since=since)
+            if found:
+                log.info("outbox %s was already uploaded as %s; not uploading again", key, found)
+                return found
+        resp = deps.client.files_upload_v2(content=payload["content"], filename=payload["filename"],
+                                           title=payload.get("title"), alt_txt=payload.get("alt_txt") or None)
+        return str((resp.get("file") or {}).get("id") or "") or None
     if method == "chat.update":
         return deps.client.chat_update(channel=channel, **payload).get("ts")
     if method == "chat.postEphemeral":

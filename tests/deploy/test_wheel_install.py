@@ -100,3 +100,28 @@ def test_installed_wheel_migrates_and_runs_from_an_unrelated_directory(installed
         output = log.read_text()
         assert rc == 0, output
         assert "Traceback" not in output, output
+
+
+# digest chart (issue 16) ------------------------------------------------------------------------
+
+def test_the_installed_wheel_draws_a_chinese_chart_with_the_font_its_dependencies_install(wheel, installed,
+                                                                                         tmp_path):
+    metadata = next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".dist-info/METADATA"))
+    requires = [line for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+                if line.startswith("Requires-Dist:")]
+    assert any("matplotlib" in line for line in requires) and any("paperang-p2-fonts-cjk" in line for line in requires)
+    code = ("from bot.reports import charts; from bot.reports.charts import ChartSpec, MilestoneBar, TrendPoint\n"
+            "path = charts.cjk_font_path(); assert path.is_file(), path\n"
+            "spec = ChartSpec(language='zh-CN', title='项目进度', milestones_title='里程碑', progress_label='已完成',"
+            " planned_label='计划进度', satisfaction_title='客户满意度', no_milestones='暂无里程碑',"
+            " no_feedback='没有评分', milestones=(MilestoneBar('测试版上线', 40, 55),),"
+            " trend=(TrendPoint('第47周', 4.5, 2),))\n"
+            "assert all(charts.covered(c) for text in spec.texts() for c in text)\n"
+            "import warnings; warnings.simplefilter('error')\n"
+            "png = charts.render_png(spec); assert png.startswith(b'\\x89PNG'); print(path)\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = subprocess.run([str(installed / "python"), "-c", code], env=clean_env(MPLCONFIGDIR=str(tmp_path / "mpl")),
+                         cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "paperang_p2_fonts_cjk" in out.stdout

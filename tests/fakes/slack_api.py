@@ -1186,6 +1186,19 @@ class FakeSlack:
         self._pending[file_id] = _Pending(file_id=file_id, filename=str(filename), length=length)
         return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
 
+    def _m_files_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The completed uploads (newest first), filtered by `user` and `ts_from` like Slack."""
+        user = params.get("user") or None
+        try:
+            ts_from = float(params.get("ts_from") or 0)
+        except (TypeError, ValueError):
+            return _invalid("[ERROR] ts_from must be a number")
+        files = [{"id": u["file_id"], "name": u["filename"], "title": u["title"], "user": self.bot_user_id,
+                  "created": int(u["created"]), "filetype": "png"}
+                 for u in reversed(self.completed_uploads)
+                 if u["created"] >= ts_from and (user is None or user == self.bot_user_id)]
+        return {"ok": True, "files": files, "paging": {"count": len(files), "total": len(files), "page": 1, "pages": 1}}
+
     def _m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         files = params.get("files")
         if not isinstance(files, list) or not files:
@@ -1212,6 +1225,7 @@ class FakeSlack:
                     "initial_comment": params.get("initial_comment"),
                     "thread_ts": params.get("thread_ts"),
                     "data": p.data,
+                    "created": self.ts_clock(),
                 }
             )
             answered.append(

@@ -70,7 +70,9 @@ def test_bursts_of_500s_timeouts_and_429s_still_send_each_digest_and_reminder_on
     channels = [c for i in range(1, PROJECTS + 1) for c in (f"C0P{i}", f"C0I{i}")]
     channels += [fake_slack.dm_channel(u) for u in [*owners, "U0PM"]]
     assert script.left("chat.postMessage") == 0 and script.left("conversations.history") == 0, "faults not all hit"
-    assert {r.key: r.status for r in rows} == dict.fromkeys(expected, "sent"), f"after {rounds} rounds"
+    charts = {outbox_keys.digest_chart(p.id, WEEK) for p in projects}  # digest chart: each uploaded once
+    assert {r.key: r.status for r in rows} == dict.fromkeys(expected | charts, "sent"), f"after {rounds} rounds"
+    assert len(fake_slack.uploaded_files()) == len(projects)
     # Exactly once, in what Slack holds and in what it accepted.
     assert posted_keys(fake_slack, channels) == dict.fromkeys(expected, 1)
     assert accepted_posts(fake_slack) == dict.fromkeys(expected, 1)
