@@ -124,6 +124,7 @@ def _seed(engine, clock, pairs: list[tuple[dict, dict]], start: date) -> dict[st
                 channel = f"C0P{n}{m}"
                 p = Project(team_id=TEAM, name=f"Project {n}{m}", client_channel_id=channel, pm_user_id=PM,
                             client_approver_ids=["U0CLIENT"], created_by=PM, created_at=now, updated_at=now,
+                            charts_enabled=False,  # the chart is drawn and tested in test_digest_names.py
                             **cal)
                 s.add(p)
                 s.flush()
