@@ -113,7 +113,8 @@ def test_monthly_report_once_on_the_first_working_day_across_restarts(deps, fake
         assert "How was the &lt;!here&gt; demo?: 3.0 / 5 (2 answers)" in text  # satisfaction per prompt
         assert "1 approved · schedule +5 days · effort 12.5 h" in text  # change requests and total impact
         assert "CR-1 Add dark mode: +5 days · 12.5 h" in text
-        assert "*Beta*: planned Fri, Nov 20, 2026 · due Wed, Nov 25, 2026 · done Mon, Nov 30, 2026 · 10 days late" in text
+        assert ("*Beta*: planned Fri, Nov 20, 2026 · due Wed, Nov 25, 2026 · done Mon, Nov 30, 2026 · 10 days late"
+                in text)
         assert "*Launch*: planned Fri, Nov 27, 2026 · due Fri, Nov 27, 2026 · not done yet, late · 4 days late" in text
         assert "3 raised, 1 confirmed" in text
         assert "<!here>" not in text
