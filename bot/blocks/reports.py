@@ -75,13 +75,13 @@ def days_text(days: int | None, lang: str) -> str:
 
 def cost_text(cost: dict[str, Decimal], lang: str) -> str:
     """Each currency's total as CLDR writes it (`€4,800.00`), joined as a list."""
-    return format_list([money(amount, safe(currency, 3), lang) for currency, amount in sorted(cost.items())], lang)
+    return format_list([safe(money(amount, currency, lang), 40) for currency, amount in sorted(cost.items())], lang)
 
 
 def change_line(c: ChangeLine, lang: str, *, internal: bool) -> str:
     impact = t("reports.impact", lang, days=days_text(c.days, lang), hours=hours_text(c.hours))
     if internal and c.cost is not None:
-        impact += t("reports.impact_cost", lang, cost=money(c.cost, safe(c.currency or "", 3), lang))
+        impact += t("reports.impact_cost", lang, cost=safe(money(c.cost, c.currency, lang), 40))
     return t("reports.change_line", lang, id=c.id, title=safe(c.title, TITLE_LIMIT), impact=impact)
 
 

@@ -50,12 +50,12 @@ def render_markdown(facts: reports.CloseoutFacts) -> str:
               hours=hours_text(facts.impact.hours))
     if facts.impact.cost:
         total += t("reports.doc_cost", lang, cost=format_list(
-            [money(v, md_inline(k), lang) for k, v in sorted(facts.impact.cost.items())], lang))
+            [md_inline(money(v, k, lang)) for k, v in sorted(facts.impact.cost.items())], lang))
     out += [total, ""]
     for c in facts.changes:
         impact = t("reports.impact", lang, days=days_text(c.days, lang), hours=hours_text(c.hours))
         if c.cost is not None:
-            impact += t("reports.impact_cost", lang, cost=money(c.cost, md_inline(c.currency or ""), lang))
+            impact += t("reports.impact_cost", lang, cost=md_inline(money(c.cost, c.currency, lang)))
         out.append("- " + t("reports.change_line", lang, id=c.id, title=md_inline(c.title), impact=impact))
     out += ["", f"## {t('reports.doc_milestones', lang)}", ""]
     if facts.milestones:
