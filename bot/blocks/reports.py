@@ -224,7 +224,7 @@ def closeout_message(facts: CloseoutFacts) -> dict[str, Any]:
     lines = [t("reports.follow_up_line", lang, ref=safe(f.ref, 20), what=safe(f.extra, 20),
                comment=safe(f.title, TITLE_LIMIT) or "–") for f in facts.follow_ups]
     lines += [t("reports.client_item_line", lang, ref=safe(i.ref, 20), title=safe(i.title, TITLE_LIMIT),
-                due=safe(i.extra, 20) or "–") for i in facts.client_items]
+                due=format_date(i.day, lang) if i.day else safe(i.extra, 20) or "–") for i in facts.client_items]
     blocks.append(_section(t("reports.title_open", lang), capped(lines, lang) if lines
                            else t("reports.nothing_open", lang)))
 

@@ -20,6 +20,7 @@ from bot.jobs.scheduler import tick
 from bot.models import (
     ActivityLog,
     ChangeRequest,
+    ClientItem,
     FeedbackPrompt,
     FeedbackResponse,
     FollowUp,
@@ -227,6 +228,8 @@ def seed_project_life(engine, project_id: int, clock) -> None:
         s.add(bad)
         s.flush()
         s.add(FollowUp(project_id=project_id, response_id=bad.id, created_at=now))
+        s.add(ClientItem(project_id=project_id, title="Logo files", owner_user_id="U0CLIENT", created_by="U0PM",
+                         due_date=date(2026, 11, 27), created_at=now, updated_at=now))
 
 
 def close_with_note(slack, fake_slack, user, went_well: str | None, to_improve: str | None) -> dict[str, Any]:
@@ -257,6 +260,7 @@ def test_close_posts_the_report_internally_and_the_final_prompt_once(slack, fake
     assert "*Beta*: planned Fri, Nov 20, 2026 · due Wed, Nov 25, 2026 · not done yet · 5 days late" in text
     assert "average *2.0 / 5* over 1 question" in text
     assert "Follow-up #1 (2): Slow answers" in text
+    assert "Client item CI-1 Logo files (due Fri, Nov 27, 2026)" in text  # its reference and a CLDR date
     assert "Weekly demos &lt;!channel&gt;" in text and "Agree criteria earlier" in text
     assert posts(fake_slack, "C0CLIENT", "closeout:") == []  # never in the client channel
 
