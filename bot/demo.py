@@ -126,7 +126,7 @@ def run_demo(settings: Settings, *, out_dir: str = "demo-output", clock: Clock |
             (out / f"{filename}.json").write_text(json.dumps({"blocks": blocks}, ensure_ascii=False, indent=2))
         for write in FILES:  # digest chart
             for name in write(session, project, out):
-                print(f"Picture written to {out / name}")
+                print(demo_language.PICTURE[language].format(path=out / name))
     engine.dispose()
     print(outro.format(out=out))
     return 0

@@ -252,8 +252,9 @@ NOTES_ON_BEHALF = {"accept": "acceptance.you_accepted_on_behalf",
 
 
 def outcome_note(done: str, milestone: Milestone, project: Project, *, on_behalf: bool = False,
-                 send_error: str | None = None) -> str:
-    lang = project.language
+                 send_error: str | None = None, lang: str | None = None) -> str:
+    """What the person who acted is told, in the reader's `lang` (the project's by default)."""
+    lang = lang or project.language
     name = safe(milestone.name, 300)
     if done == "request" and send_error:
         return t("acceptance.send_failed", lang, name=name, error=safe(send_error, 100))

@@ -292,8 +292,10 @@ def item_message(item: ClientItem, project: Project, *, extensions: list[ClientI
 
 
 def outdated_message(item: ClientItem, project: Project, *, today: date | None, extensions: list[ClientItemExtension],
-                     milestone_name: str | None) -> dict[str, Any]:
-    note = t("client_items.outdated", project.language, ref=ref(item))
+                     milestone_name: str | None, lang: str | None = None) -> dict[str, Any]:
+    """What changed, in the reader's `lang` (the project's by default), then the item as the
+    client channel shows it."""
+    note = t("client_items.outdated", lang or project.language, ref=ref(item))
     current = item_message(item, project, today=today, extensions=extensions, milestone_name=milestone_name)
     return {"text": note, "blocks": [{"type": "context", "elements": [mrkdwn(note, CONTEXT_TEXT)]},
                                      *current["blocks"]]}
@@ -304,16 +306,18 @@ NOTES = {"created": "client_items.saved", "done": "client_items.you_done", "rece
 NOTES_ON_BEHALF = {"done": "client_items.you_done_on_behalf", "extend": "client_items.you_extended_on_behalf"}
 
 
-def outcome_note(done: str, item: ClientItem, project: Project, *, user: str, on_behalf: bool = False) -> str:
-    lang = project.language
+def outcome_note(done: str, item: ClientItem, project: Project, *, user: str, on_behalf: bool = False,
+                 lang: str | None = None) -> str:
+    """What the person who acted is told, in the reader's `lang` (the project's by default)."""
+    lang = lang or project.language
     key = NOTES_ON_BEHALF[done] if on_behalf and done in NOTES_ON_BEHALF else NOTES[done]
     return t(key, lang, ref=ref(item), title=safe(item.title, 400), user=mention(user),
              owner=mention(item.owner_user_id), due=format_date(item.due_date, lang),
              channel=channel_link(project.client_channel_id))
 
 
-def refusal_text(item: ClientItem, project: Project, reason: str) -> str:
-    lang = project.language
+def refusal_text(item: ClientItem, project: Project, reason: str, lang: str | None = None) -> str:
+    lang = lang or project.language
     closed = closed_line(item, project, lang)
     if closed:
         return t("client_items.refused_prefix", lang, ref=ref(item)) + " " + closed

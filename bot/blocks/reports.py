@@ -18,6 +18,7 @@ from bot.blocks.feedback import sparkline
 from bot.blocks.format import money
 from bot.blocks.text import CONTEXT_TEXT, HEADER_TEXT, SECTION_TEXT, mention, mrkdwn, plain_text, safe
 from bot.i18n import format_date, t
+from bot.i18n.formatting import format_list
 
 if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
     from bot.services.reports import ChangeLine, CloseoutFacts, Impact, ItemLine, MilestoneLine, MonthlyFacts
@@ -69,17 +70,18 @@ def hours_text(value: Decimal | None) -> str:
 def days_text(days: int | None, lang: str) -> str:
     if days is None:
         return "–"
-    return t("reports.days_one" if abs(days) == 1 else "reports.days", lang, days=f"{days:+d}")
+    return t("reports.days", lang, days=abs(days), signed=f"{days:+d}")
 
 
-def cost_text(cost: dict[str, Decimal]) -> str:
-    return ", ".join(f"{money(amount)} {safe(currency, 3)}".strip() for currency, amount in sorted(cost.items()))
+def cost_text(cost: dict[str, Decimal], lang: str) -> str:
+    """Each currency's total as CLDR writes it (`€4,800.00`), joined as a list."""
+    return format_list([safe(money(amount, currency, lang), 40) for currency, amount in sorted(cost.items())], lang)
 
 
 def change_line(c: ChangeLine, lang: str, *, internal: bool) -> str:
     impact = t("reports.impact", lang, days=days_text(c.days, lang), hours=hours_text(c.hours))
     if internal and c.cost is not None:
-        impact += t("reports.impact_cost", lang, cost=f"{money(c.cost)} {safe(c.currency or '', 3)}".strip())
+        impact += t("reports.impact_cost", lang, cost=safe(money(c.cost, c.currency, lang), 40))
     return t("reports.change_line", lang, id=c.id, title=safe(c.title, TITLE_LIMIT), impact=impact)
 
 
@@ -87,7 +89,7 @@ def impact_total(impact: Impact, count: int, lang: str, *, internal: bool) -> st
     text = t("reports.changes_total", lang, count=count, days=days_text(impact.days, lang),
              hours=hours_text(impact.hours))
     if internal and impact.cost:
-        text += t("reports.impact_cost", lang, cost=cost_text(impact.cost))
+        text += t("reports.impact_cost", lang, cost=cost_text(impact.cost, lang))
     return text
 
 
@@ -95,8 +97,7 @@ def slip_text(m: MilestoneLine, lang: str) -> str:
     days = m.slip_days
     if days == 0:
         return t("reports.slip_none", lang)
-    key = "reports.slip_late" if days > 0 else "reports.slip_early"
-    return t(key + "_one" if abs(days) == 1 else key, lang, days=abs(days))
+    return t("reports.slip_late" if days > 0 else "reports.slip_early", lang, days=abs(days))
 
 
 def milestone_line(m: MilestoneLine, lang: str) -> str:
@@ -117,7 +118,7 @@ def trend_arrow(now: float | None, before: float | None) -> str:
 
 
 def _prompt_lines(prompts: list, lang: str) -> list[str]:
-    return [t("reports.prompt_line_one" if p.answers == 1 else "reports.prompt_line", lang,
+    return [t("reports.prompt_line", lang,
               day=format_date(p.day, lang), question=safe(p.question, TITLE_LIMIT),
               average=_number(p.average), answers=p.answers) if p.answers
             else t("reports.prompt_line_no_answer", lang, day=format_date(p.day, lang),
@@ -212,8 +213,7 @@ def closeout_message(facts: CloseoutFacts) -> dict[str, Any]:
 
     # The satisfaction trend.
     if facts.prompts:
-        key = "reports.trend_line_one" if len(facts.prompts) == 1 else "reports.trend_line"
-        trend = t(key, lang, spark=sparkline([p.average for p in facts.prompts[-20:]]),
+        trend = t("reports.trend_line", lang, spark=sparkline([p.average for p in facts.prompts[-20:]]),
                   average=_number(facts.average), count=len(facts.prompts))
         body = trend + "\n" + capped(_prompt_lines(facts.prompts[::-1], lang), lang)
     else:
@@ -224,7 +224,7 @@ def closeout_message(facts: CloseoutFacts) -> dict[str, Any]:
     lines = [t("reports.follow_up_line", lang, ref=safe(f.ref, 20), what=safe(f.extra, 20),
                comment=safe(f.title, TITLE_LIMIT) or "–") for f in facts.follow_ups]
     lines += [t("reports.client_item_line", lang, ref=safe(i.ref, 20), title=safe(i.title, TITLE_LIMIT),
-                due=safe(i.extra, 20) or "–") for i in facts.client_items]
+                due=format_date(i.day, lang) if i.day else safe(i.extra, 20) or "–") for i in facts.client_items]
     blocks.append(_section(t("reports.title_open", lang), capped(lines, lang) if lines
                            else t("reports.nothing_open", lang)))
 

@@ -14,6 +14,7 @@ from bot.blocks import capture as cb
 from bot.blocks.requirements import buttons_for, item_blocks
 from bot.blocks.text import CONTEXT_TEXT, mrkdwn, safe
 from bot.clock import Clock
+from bot.demo_parts.language import sample_text
 from bot.models import Project, Requirement
 from bot.services import activity, capture, requirements
 
@@ -49,7 +50,7 @@ def _captured(session: Session, project: Project) -> Requirement:
 def thread_section(session: Session, project: Project) -> list[dict[str, Any]]:
     req = _captured(session, project)
     lang = project.language
-    said = capture.decode(MESSAGE, {"U0PM": "pat.pm"})
+    said = sample_text(capture.decode(MESSAGE, {"U0PM": "pat.pm"}), lang)
     who = f"<@{CLIENT}> (Acme Ltd.) in the client channel"
     message = [{"type": "context", "elements": [mrkdwn(who, CONTEXT_TEXT)]},
                {"type": "section", "text": mrkdwn("> " + safe(said, 2900))},

@@ -89,8 +89,22 @@ SAMPLES_ZH: dict[str, str] = {
         "首页、商品页和结账页的最终设计稿（桌面端和移动端）。",
     "Both fixed: sharp mobile logo, brand-green checkout button.": "两项均已修复：手机标志清晰，结账按钮改为品牌绿色。",
     "Clickable wireframes of all twelve pages.": "全部十二个页面的可点击线框图。",
+    "Wireframes": "线框图",
+    # capture from the conversation (issue 14): the client's message, and the requirement made of it
+    "Could the invoice page also show our VAT number?": "发票页面能否同时显示我们的增值税号？",
+    "Could the invoice page also show our VAT number? @pat.pm said it is a small change. "
+    "Our accountant needs it on every PDF from January.":
+        "发票页面能否同时显示我们的增值税号？@pat.pm 说这是个小改动。"
+        "从 1 月起，我们的会计需要每份 PDF 上都有这个税号。",
+    # the close-out report's retrospective (issue 16)
+    "Weekly demos kept the client close to the work.": "每周演示让客户始终贴近项目进展。",
+    "Agree on acceptance criteria before building.": "开发之前先商定验收标准。",
     # words the demo sections write themselves
     "Nothing to remind the PM of today.": "今天没有需要提醒项目经理的事项。",
+    "<@U0CLIENT> (Acme Ltd.) in the client channel": "<@U0CLIENT>（Acme 有限公司）在客户频道中",
+    ":memo: added by <@U0DEV> · :white_check_mark: by PM Bot":
+        ":memo: 由 <@U0DEV> 添加 · :white_check_mark: 由 PM Bot 添加",
+    "Reply in the thread:": "消息串中的回复：",
 }
 
 TITLES_ZH: dict[str, str] = {
@@ -119,6 +133,15 @@ TITLES_ZH: dict[str, str] = {
     "A delivery awaiting the client's acceptance (client channel)": "等待客户验收的交付（客户频道）",
     "Milestones with their acceptance (/milestone list)": "里程碑及其验收（/milestone list）",
     "Acceptance record for invoicing (Markdown, by DM)": "用于开票的验收记录（Markdown，私信）",
+    # capture from the conversation (issue 14)
+    "A client's message captured with :memo: — the receipt in its thread":
+        "用 :memo: 记录的客户消息——消息串中的回执",
+    "What the person who reacted sees (only them)": "添加表情的人看到的内容（仅本人可见）",
+    "The captured requirement in /req list, with its source": "记录下来的需求在 /req list 中的样子，附来源",
+    # monthly and close-out reports (issue 16)
+    "Monthly report, client channel (this month so far)": "月报，客户频道（本月截至目前）",
+    "Monthly report, internal channel": "月报，内部频道",
+    "Close-out report, internal channel (were the project closed now)": "结项报告，内部频道（假设项目现在结项）",
 }
 
 FRAME = {
@@ -127,6 +150,10 @@ FRAME = {
     ZH: ("PM Bot 演示——示例项目“{name}”，数据库 {url}（每次运行都会重新创建）\n",
          "Block Kit JSON 已写入 {out}/——可将文件粘贴到 https://app.slack.com/block-kit-builder 查看"),
 }
+
+
+# digest chart (issue 16): the line for each picture the demo writes
+PICTURE = {"en": "Picture written to {path}", ZH: "图片已写入 {path}"}
 
 
 def sample_text(text: str, lang: str) -> str:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from bot import demo
 from bot.blocks.reports import closeout_message, monthly_message
+from bot.demo_parts.language import sample_text
 from bot.models import Project
 from bot.services import calendar, reports
 
@@ -23,8 +24,9 @@ def _monthly(internal: bool):
 
 def _closeout(session: Session, project: Project) -> list[dict[str, Any]]:
     facts = reports.closeout(session, project)
-    facts.went_well = facts.went_well or "Weekly demos kept the client close to the work."
-    facts.to_improve = facts.to_improve or "Agree on acceptance criteria before building."
+    lang = project.language
+    facts.went_well = facts.went_well or sample_text("Weekly demos kept the client close to the work.", lang)
+    facts.to_improve = facts.to_improve or sample_text("Agree on acceptance criteria before building.", lang)
     return closeout_message(facts)["blocks"]
 
 

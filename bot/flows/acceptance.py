@@ -132,7 +132,7 @@ def _request(s: PlanScope, acc_id: int | None) -> tuple[Acceptance, Milestone, P
 
 
 def _shown(s: PlanScope, acc: Acceptance, milestone: Milestone, project: Project, **kw) -> Shown:
-    return Shown(lang=project.language, acc=acc, milestone=milestone, project=project,
+    return Shown(lang=s.lang, acc=acc, milestone=milestone, project=project,
                  issues=acceptance.issues_of(s.session, acc.id or 0), auto_at=acceptance.auto_accept_on(project, acc),
                  **kw)
 
@@ -159,7 +159,7 @@ def open_request(deps: Deps, who: Who, milestone_id: int | None) -> Form:
                 raise InvalidTransition("acceptance.error_not_done", name=milestone.name)
             assert acc is not None
             raise InvalidTransition(f"acceptance.error_now_{acc.status}")
-        return Form(project.language, milestone, project, again=acc is not None,
+        return Form(s.lang, milestone, project, again=acc is not None,
                     open_issues=acceptance.open_issues(s.session, acc.id or 0) if acc else [])
 
 
@@ -253,7 +253,7 @@ def export(deps: Deps, who: Who, milestone_id: int | None) -> Exported:
             info = deps.users.info(deps.client, user_id)
             if info is not None and info.name:
                 names[user_id] = info.name
-        lang = project.language
+        lang = s.lang  # the DM is the asker's alone
         markdown = render_record(s.session, project, milestone, acc, now=s.unit.now, names=names)
     slug = re.sub(r"[^\w-]+", "-", milestone.name, flags=re.UNICODE).strip("-").lower()[:60] or f"m{milestone.id}"
     try:

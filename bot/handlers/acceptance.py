@@ -1,7 +1,9 @@
 """Milestone acceptance (验收): *Request acceptance* and its form (team), *Accept* and *Report
 issues* with its form (the client's approvers), and the acceptance record's export (team). Each
 listener parses the payload, calls one use case of `bot.flows.acceptance` and renders its result;
-a refusal (`Refused`) changes nothing and is told to the person only."""
+a refusal (`Refused`) changes nothing and is told to the person only. What only the person reads
+(answers, forms, the record's DM) is in their language (`Shown.lang`: their Slack locale, else the
+project's); the request in the client channel stays in the project's."""
 
 from __future__ import annotations
 
@@ -88,7 +90,7 @@ def submit_request(ack: Ack, body: dict[str, Any], view: dict[str, Any], context
     ack()
     project = shown.project
     tell(deps, who.user_id, meta.get("origin_channel") or project.internal_channel_id or project.client_channel_id,
-         ab.outcome_note("request", shown.milestone, project, send_error=shown.send_error))
+         ab.outcome_note("request", shown.milestone, project, send_error=shown.send_error, lang=shown.lang))
 
 
 def export_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -130,7 +132,7 @@ def accept_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond
         _say(deps, body, respond, who.user_id, _unchanged(shown))
         return
     _say(deps, body, respond, who.user_id, message(ab.outcome_note(
-        "accept", shown.milestone, shown.project, on_behalf=shown.on_behalf)))
+        "accept", shown.milestone, shown.project, on_behalf=shown.on_behalf, lang=shown.lang)))
 
 
 def report_clicked(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -169,7 +171,8 @@ def submit_issues(ack: Ack, body: dict[str, Any], view: dict[str, Any], context:
         return
     ack()
     tell(deps, who.user_id, meta.get("origin_channel") or shown.project.client_channel_id,
-         ab.outcome_note("report_issues", shown.milestone, shown.project, on_behalf=shown.on_behalf))
+         ab.outcome_note("report_issues", shown.milestone, shown.project, on_behalf=shown.on_behalf,
+                         lang=shown.lang))
 
 
 ROUTES = Routes(

@@ -1,6 +1,7 @@
 """`/client` and the client item buttons: each listener parses the payload, calls one use case
-of `bot.flows.client_items` and renders its result. A refusal comes back as `flow.Refused`,
-worded here in the project's language."""
+of `bot.flows.client_items` and renders its result. What only the person reads (answers, lists,
+forms, refusals) is in their language (`h.language_for`: their Slack locale, else the project's);
+the item as the client channel shows it stays in the project's."""
 
 from __future__ import annotations
 
@@ -42,15 +43,17 @@ def _buttons(result: Any):
     return lambda item: cb.buttons_for(item, is_team=result.is_team, for_client=result.for_client)
 
 
-def _list_message(result: Any, page: flow.Page, notice: str | None = None) -> dict[str, Any]:
+def _list_message(result: Any, page: flow.Page, lang: str, notice: str | None = None) -> dict[str, Any]:
+    """The list, in the reader's `lang`."""
     project = result.project
-    return h.message(cb.list_text(project, project.language), cb.list_blocks(
-        page.items, project, project.language, total=page.total, page=page.page, status_filter=page.status_filter,
+    return h.message(cb.list_text(project, lang), cb.list_blocks(
+        page.items, project, lang, total=page.total, page=page.page, status_filter=page.status_filter,
         today=result.today, buttons=_buttons(result), milestone_names=page.milestone_names, notice=notice))
 
 
-def _item_message(shown: flow.Shown, note: str) -> dict[str, Any]:
-    blocks = cb.item_blocks(shown.item, shown.project, shown.project.language, today=shown.today,
+def _item_message(shown: flow.Shown, note: str, lang: str) -> dict[str, Any]:
+    """The item with what came of the person's action, in the reader's `lang`."""
+    blocks = cb.item_blocks(shown.item, shown.project, lang, today=shown.today,
                             buttons=_buttons(shown)(shown.item), milestone_name=shown.milestone_name)
     return h.message(note, [{"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}, *blocks])
 
@@ -71,7 +74,7 @@ def client_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond
     try:
         if not words:
             form = flow.open_form(deps, actor, channel_id)
-            _open_form(deps, body, form, channel_id)
+            _open_form(deps, body, form, channel_id, h.language_for(actor, form.project))
         elif sub == "list" and len(words) <= 2:
             word = words[1] if len(words) == 2 else ""
             status_filter = flow.parse_filter(word)
@@ -80,7 +83,7 @@ def client_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond
                 ack(h.refusal("client_items.error_filter", lang, word=safe(word, 30)))
                 return
             listing = flow.listing(deps, actor, channel_id, status_filter)
-            ack(_list_message(listing, listing.page))
+            ack(_list_message(listing, listing.page, h.language_for(actor, listing.project)))
         elif sub == "export" and len(words) == 1:
             done = flow.export(deps, actor, channel_id)
             lang, name = h.language_for(actor, done.project), safe(done.project.name, 200)
@@ -99,14 +102,16 @@ def client_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond
                               length=len(title)))
                 return
             shown = flow.quick(deps, actor, channel_id, title)
-            ack(_item_message(shown, cb.outcome_note("created", shown.item, shown.project, user=actor.user_id)))
+            lang = h.language_for(actor, shown.project)
+            ack(_item_message(shown, cb.outcome_note("created", shown.item, shown.project, user=actor.user_id,
+                                                     lang=lang), lang))
     except flow.Refused as refused:
         ack(h.message(_why(actor, refused)))
 
 
-def _open_form(deps: Deps, body: dict[str, Any], form: flow.Form, channel_id: str | None) -> None:
+def _open_form(deps: Deps, body: dict[str, Any], form: flow.Form, channel_id: str | None, lang: str) -> None:
     project = form.project
-    view = cb.client_modal(project.language, metadata={"project_id": project.id, "origin_channel": channel_id},
+    view = cb.client_modal(lang, metadata={"project_id": project.id, "origin_channel": channel_id},
                            project=project, owners=form.owners, milestones=form.milestones,
                            default_due=form.default_due)
     deps.client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -130,8 +135,9 @@ def submit_item(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         ack(response_action="errors", errors=errors)
         return
     ack()
-    note = cb.outcome_note("created", shown.item, shown.project, user=actor.user_id)
-    msg = _item_message(shown, note)
+    lang = h.language_for(actor, shown.project)
+    note = cb.outcome_note("created", shown.item, shown.project, user=actor.user_id, lang=lang)
+    msg = _item_message(shown, note, lang)
     h.tell(deps, actor.user_id, meta.get("origin_channel") or shown.project.client_channel_id, msg["text"],
            msg["blocks"])
 
@@ -152,14 +158,15 @@ def submit_extension(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
         ack(response_action="errors", errors=errors)
         return
     item, project = shown.item, shown.project
+    lang = h.language_for(actor, project)
     if shown.outdated or shown.refused is not None:
-        reason = t("client_items.outdated", project.language, ref=cb.ref(item)) if shown.outdated else \
-            h.domain_message(shown.refused, project.language, for_mrkdwn=False)  # type: ignore[arg-type]
+        reason = t("client_items.outdated", lang, ref=cb.ref(item)) if shown.outdated else \
+            h.domain_message(shown.refused, lang, for_mrkdwn=False)  # type: ignore[arg-type]
         ack(response_action="errors", errors={ids.CLIENT_BLOCK_NEW_DUE: reason[:2000]})
         return
     ack()
     h.tell(deps, actor.user_id, meta.get("origin_channel") or project.client_channel_id,
-           cb.outcome_note("extend", item, project, user=actor.user_id, on_behalf=shown.on_behalf))
+           cb.outcome_note("extend", item, project, user=actor.user_id, on_behalf=shown.on_behalf, lang=lang))
 
 
 # Buttons ------------------------------------------------------------------------------------
@@ -205,17 +212,19 @@ def _show(c: Click, use_case: Any, *args: Any) -> flow.Shown | None:
         c.say(h.message(_why(c.actor, refused)))
         return None
     item, project = shown.item, shown.project
+    lang = h.language_for(c.actor, project)  # all of it is the clicker's alone
     if shown.outdated:
         c.say(cb.outdated_message(item, project, today=shown.today, extensions=shown.extensions,
-                                  milestone_name=shown.milestone_name))
+                                  milestone_name=shown.milestone_name, lang=lang))
     elif shown.refused is not None:
-        c.say(h.message(cb.refusal_text(item, project, h.domain_message(shown.refused, project.language))))
+        c.say(h.message(cb.refusal_text(item, project, h.domain_message(shown.refused, lang), lang)))
     elif shown.done:
-        note = cb.outcome_note(shown.done, item, project, user=c.actor.user_id, on_behalf=shown.on_behalf)
+        note = cb.outcome_note(shown.done, item, project, user=c.actor.user_id, on_behalf=shown.on_behalf,
+                               lang=lang)
         if shown.page is not None:
-            c.say(_list_message(shown, shown.page, notice=note), replace=True)
+            c.say(_list_message(shown, shown.page, lang, notice=note), replace=True)
         elif c.where == "item":
-            c.say(_item_message(shown, note), replace=True)
+            c.say(_item_message(shown, note, lang), replace=True)
         else:
             c.say(h.message(note))
     return None if shown.outdated or shown.refused is not None else shown
@@ -235,7 +244,7 @@ def more_time_button(ack: Ack, body: dict[str, Any], context: BoltContext, respo
     if shown is not None and shown.suggested_due is not None:
         meta = {"item_id": shown.item.id, "version": shown.item.version, "origin_channel": c.channel_id}
         c.deps.client.views_open(trigger_id=body["trigger_id"], view=cb.extend_modal(
-            shown.item, shown.project.language, metadata=meta, suggested=shown.suggested_due))
+            shown.item, h.language_for(c.actor, shown.project), metadata=meta, suggested=shown.suggested_due))
 
 
 def list_page_button(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
@@ -249,7 +258,7 @@ def list_page_button(ack: Ack, body: dict[str, Any], context: BoltContext, respo
     except flow.Refused as refused:
         respond(**h.message(_why(actor, refused)), replace_original=False)
         return
-    respond(**_list_message(listing, listing.page), replace_original=True)
+    respond(**_list_message(listing, listing.page, h.language_for(actor, listing.project)), replace_original=True)
 
 
 ROUTES = Routes(

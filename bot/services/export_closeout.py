@@ -12,6 +12,7 @@ from sqlmodel import Session
 from bot.blocks.format import money
 from bot.blocks.reports import days_text, hours_text, slip_text
 from bot.i18n import t
+from bot.i18n.formatting import format_list
 from bot.models import Project
 from bot.services import reports
 from bot.services.export_requirements import md_block, md_inline
@@ -48,13 +49,13 @@ def render_markdown(facts: reports.CloseoutFacts) -> str:
     total = t("reports.doc_changes_total", lang, count=len(facts.changes), days=days_text(facts.impact.days, lang),
               hours=hours_text(facts.impact.hours))
     if facts.impact.cost:
-        total += t("reports.doc_cost", lang, cost=", ".join(
-            f"{money(v)} {md_inline(k)}".strip() for k, v in sorted(facts.impact.cost.items())))
+        total += t("reports.doc_cost", lang, cost=format_list(
+            [md_inline(money(v, k, lang)) for k, v in sorted(facts.impact.cost.items())], lang))
     out += [total, ""]
     for c in facts.changes:
         impact = t("reports.impact", lang, days=days_text(c.days, lang), hours=hours_text(c.hours))
         if c.cost is not None:
-            impact += t("reports.impact_cost", lang, cost=f"{money(c.cost)} {md_inline(c.currency or '')}".strip())
+            impact += t("reports.impact_cost", lang, cost=md_inline(money(c.cost, c.currency, lang)))
         out.append("- " + t("reports.change_line", lang, id=c.id, title=md_inline(c.title), impact=impact))
     out += ["", f"## {t('reports.doc_milestones', lang)}", ""]
     if facts.milestones:
@@ -65,11 +66,10 @@ def render_markdown(facts: reports.CloseoutFacts) -> str:
         out.append(t("reports.no_milestones", lang))
     out += ["", f"## {t('reports.doc_trend', lang)}", ""]
     if facts.prompts:
-        key = "reports.doc_average_one" if len(facts.prompts) == 1 else "reports.doc_average"
-        out.append(t(key, lang, average="–" if facts.average is None else f"{facts.average:.1f}",
+        out.append(t("reports.doc_average", lang, average="–" if facts.average is None else f"{facts.average:.1f}",
                      count=len(facts.prompts)))
         out.append("")
-        out += ["- " + (t("reports.prompt_line_one" if p.answers == 1 else "reports.prompt_line", lang,
+        out += ["- " + (t("reports.prompt_line", lang,
                           day=p.day.isoformat(), question=md_inline(p.question),
                           average="–" if p.average is None else f"{p.average:.1f}", answers=p.answers)
                         if p.answers else t("reports.prompt_line_no_answer", lang, day=p.day.isoformat(),

@@ -107,6 +107,7 @@ class ItemLine:
     ref: str
     title: str
     extra: str = ""  # a date, a score: already plain text
+    day: date | None = None  # a client item's due date, for the reader's CLDR format
 
 
 @dataclass
@@ -352,7 +353,7 @@ def _open_client_items(session: Session, project: Project) -> list[ItemLine]:
         return []
     rows = session.exec(select(table).where(table.project_id == project.id, table.status == "open")
                         .order_by(col(table.id))).all()
-    return [ItemLine(ref=f"#{r.id}", title=r.title,
+    return [ItemLine(ref=f"CI-{r.id}", title=r.title, day=getattr(r, "due_date", None),
                      extra=r.due_date.isoformat() if getattr(r, "due_date", None) else "") for r in rows]
 
 

@@ -17,7 +17,7 @@ from bot.db import session_scope
 from bot.jobs.scheduler import tick
 from bot.models import Acceptance, AcceptanceIssue, ActivityLog, FeedbackPrompt, Milestone, Project
 from bot.services import milestones
-from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, START
+from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_ORG, START
 from tests.e2e.helpers import project_values
 from tests.fakes import payloads as p
 
@@ -416,6 +416,9 @@ def test_auto_accept_is_off_by_default(slack, fake_slack, people, make_project, 
 
 def test_in_simplified_chinese(slack, fake_slack, people, make_project, engine, session):
     project = make_project(language="zh-CN")
+    for person in (people.dev, people.client):  # answers and forms follow one's own Slack (issue 17)
+        fake_slack.add_user(person.id, team_id=OTHER_ORG if person is people.client else None, name=person.name,
+                            locale="zh-CN")
     m = done_milestone(engine, project, name="测试版")
     post, view = request_acceptance(slack, fake_slack, people.dev, m.id, delivery="支付功能")
     assert view["title"]["text"] == "提交验收"

@@ -17,7 +17,7 @@ from bot.flows.reminders import send_nudges as run_nudges
 from bot.flows.reminders import send_reminders as run_reminders
 from bot.models import ActivityLog, ClientItem, ClientItemExtension, Milestone, Project
 from bot.services import client_items, export_changes, milestones
-from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL
+from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_ORG
 from tests.fakes import payloads as p
 
 V = ids.VALUE
@@ -371,6 +371,7 @@ def test_overdue_item_blocking_a_milestone_puts_it_at_risk_and_the_digest_says_w
 def test_chinese_project_speaks_chinese_to_the_client(slack, fake_slack, people, session, make_project):
     make_project(language="zh-CN")
     fake_slack.add_user(people.dev.id, name=people.dev.name, locale="zh-CN")  # answers follow one's own Slack
+    fake_slack.add_user(people.client.id, team_id=OTHER_ORG, name=people.client.name, locale="zh-CN")
     body = quick(slack, people, "测试账号")
     assert "已发布到" in body["text"]
     [post] = posts(fake_slack)

@@ -90,10 +90,10 @@ def test_the_digest_names_what_happened_this_week(deps, fake_slack, make_project
     crs = {c.title: c.id for c in session.exec(select(ChangeRequest))}
     assert f"*New change requests (1)*\n• *CR-{crs['Add dark mode']}* · Add dark mode" in text
     assert f"*CR-{crs['Second language']}* · Second language: approved (+5 days)" in text
-    assert f"*CR-{crs['Bigger logo']}* · Bigger logo: not approved (+1 days) · 300.00 USD" in text
+    assert f"*CR-{crs['Bigger logo']}* · Bigger logo: rejected (+1 day) · $300.00" in text
     assert "4,800.00" not in text and "40 h" not in text
     internal_text = text_of(internal)
-    assert "Second language: approved (+5 days) · 4,800.00 EUR · 40 h effort" in internal_text
+    assert "Second language: approved (+5 days) · €4,800.00 · 40 h effort" in internal_text
     # milestones completed this week
     assert "*Milestones completed (1)*\n• *Design signed off* — done " in text
     # feedback: counts and average, never who (the project is anonymous)

@@ -20,6 +20,7 @@ from bot.jobs.scheduler import tick
 from bot.models import (
     ActivityLog,
     ChangeRequest,
+    ClientItem,
     FeedbackPrompt,
     FeedbackResponse,
     FollowUp,
@@ -113,12 +114,13 @@ def test_monthly_report_once_on_the_first_working_day_across_restarts(deps, fake
         assert "How was the &lt;!here&gt; demo?: 3.0 / 5 (2 answers)" in text  # satisfaction per prompt
         assert "1 approved · schedule +5 days · effort 12.5 h" in text  # change requests and total impact
         assert "CR-1 Add dark mode: +5 days · 12.5 h" in text
-        assert "*Beta*: planned Fri 20 Nov 2026 · due Wed 25 Nov 2026 · done Mon 30 Nov 2026 · 10 days late" in text
-        assert "*Launch*: planned Fri 27 Nov 2026 · due Fri 27 Nov 2026 · not done yet, late · 4 days late" in text
+        assert ("*Beta*: planned Fri, Nov 20, 2026 · due Wed, Nov 25, 2026 · done Mon, Nov 30, 2026 · 10 days late"
+                in text)
+        assert "*Launch*: planned Fri, Nov 27, 2026 · due Fri, Nov 27, 2026 · not done yet, late · 4 days late" in text
         assert "3 raised, 1 confirmed" in text
         assert "<!here>" not in text
-    assert "4,800.00" not in shown and "EUR" not in shown
-    assert "cost 4,800.00 EUR" in full
+    assert "4,800" not in shown and "€" not in shown and "EUR" not in shown
+    assert "cost €4,800.00" in full  # money as CLDR writes it
 
 
 def test_racing_processes_and_a_failed_post_still_give_one_report(settings, engine, clock, fake_slack,
@@ -195,7 +197,7 @@ def test_monthly_report_in_chinese(deps, fake_slack, make_project, clock, engine
     shown = _dump(client["blocks"])
     assert "已批准 1 项 · 工期 +5 天 · 工作量 12.5 小时" in shown
     assert "新增 3 项，已确认 1 项" in shown and "延期 10 天" in shown
-    assert "费用" not in shown and "费用 4,800.00 EUR" in _dump(internal["blocks"])
+    assert "费用" not in shown and "费用 €4,800.00" in _dump(internal["blocks"])
 
 
 # The close-out report ---------------------------------------------------------------------------
@@ -226,6 +228,8 @@ def seed_project_life(engine, project_id: int, clock) -> None:
         s.add(bad)
         s.flush()
         s.add(FollowUp(project_id=project_id, response_id=bad.id, created_at=now))
+        s.add(ClientItem(project_id=project_id, title="Logo files", owner_user_id="U0CLIENT", created_by="U0PM",
+                         due_date=date(2026, 11, 27), created_at=now, updated_at=now))
 
 
 def close_with_note(slack, fake_slack, user, went_well: str | None, to_improve: str | None) -> dict[str, Any]:
@@ -252,10 +256,11 @@ def test_close_posts_the_report_internally_and_the_final_prompt_once(slack, fake
     assert report["text"] == "Close-out report · Acme Web Shop"
     assert "2 delivered · 1 deferred · 1 dropped · 1 still open" in text
     assert "Delivered (2)" in text and "done &lt;b&gt;item&lt;/b&gt;" in text
-    assert "1 approved · schedule +5 days · effort 12 h · cost 4,800.00 EUR" in text and "Skip" not in text
-    assert "*Beta*: planned Fri 20 Nov 2026 · due Wed 25 Nov 2026 · not done yet · 5 days late" in text
+    assert "1 approved · schedule +5 days · effort 12 h · cost €4,800.00" in text and "Skip" not in text
+    assert "*Beta*: planned Fri, Nov 20, 2026 · due Wed, Nov 25, 2026 · not done yet · 5 days late" in text
     assert "average *2.0 / 5* over 1 question" in text
     assert "Follow-up #1 (2): Slow answers" in text
+    assert "Client item CI-1 Logo files (due Fri, Nov 27, 2026)" in text  # its reference and a CLDR date
     assert "Weekly demos &lt;!channel&gt;" in text and "Agree criteria earlier" in text
     assert posts(fake_slack, "C0CLIENT", "closeout:") == []  # never in the client channel
 
@@ -290,7 +295,7 @@ def test_close_posts_the_report_internally_and_the_final_prompt_once(slack, fake
     md = out.read_text(encoding="utf-8")
     assert md.startswith("# Close-out report: Acme Web Shop")
     assert "### Delivered (2)" in md and "| Beta | 2026-11-20 | 2026-11-25 | – | 5 days late |" in md
-    assert "1 approved; schedule +5 days; effort 12 h; cost 4,800.00 EUR" in md
+    assert "1 approved; schedule +5 days; effort 12 h; cost €4,800.00" in md
     assert "Weekly demos \\<!channel>" in md and "Agree criteria earlier" in md
     assert main(["export", "closeout", "--project", "Acme Web Shop", "--format", "csv"]) == 2
     assert main(["export", "closeout", "--project", "Nope"]) == 1
