@@ -74,7 +74,7 @@ NOT_ACTIONS = {"VALUE", "PROJECT_TZ_ACTION", "CHANGE_SHARE_COST_OPTION", "MILEST
                "RISK_ITEM_BLOCK", "FEEDBACK_PROMPT_BLOCK", "DIGEST_NOTE_BLOCK", "FEEDBACK_SCORE",
                "PROJECT_PICKER_BLOCK", "CLIENT_ITEM_BLOCK",
                # public-holiday calendars (issue 17): the calendar picker's options, its "none" value
-               "PROJECT_CALENDAR_ACTION", "CALENDAR_NONE", "ACC_ACTIONS_BLOCK", *[
+               "PROJECT_CALENDAR_ACTION", "CALENDAR_NONE", "ACC_ACTIONS_BLOCK", "DIGEST_CHART_BLOCK", *[
                    n for n in dir(ids) if "_BLOCK_" in n]}
 
 
