@@ -490,6 +490,17 @@ def wait_confirmed(url: str, ids: list[int], timeout: float) -> int:
         time.sleep(0.2)
 
 
+def wait_sent(url: str, project_id: int, timeout: float) -> int:
+    """Wait (bounded) until the project's outbox holds nothing waiting or being sent; how many
+    rows are still owed then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        owed = h.outbox_owed(url, project_id)
+        if owed == 0 or time.monotonic() > deadline:
+            return owed
+        time.sleep(0.1)
+
+
 def measure(name: str, server: h.Server, requests: list[Request], load: Load, args: argparse.Namespace,
             ours: list[int], db_pids: list[int], label: str, *, check_saved: bool,
             fake: h.BenchSlack | None = None, drain: Callable[[], None] | None = None) -> Result:
@@ -529,9 +540,16 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="record each server with py-spy (pip install py-spy into "
                         ".venv) during each measured phase; writes collapsed stacks to this folder")
     parser.add_argument("--profile-idle", action="store_true", help="include idle (waiting) threads in --profile")
+    parser.add_argument("--quick", action="store_true", help="a shorter run (300 captures per phase, 300 clicks, "
+                        "50 warm-up): the same phases, noisier percentiles")
+    parser.add_argument("--pg-dir", help="with --database postgresql: use the throwaway cluster in this folder "
+                        "(scripts/pg_throwaway.sh start DIR; started if needed, left running) with a fresh "
+                        "database of its own, instead of a new cluster")
     parser.add_argument("--samples", type=Path, help="write every measured request (phase, server, sent at, "
                         "latency) to this CSV file")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.clicks, args.warmup = min(args.requests, 300), min(args.clicks, 300), min(args.warmup, 50)
     if (args.requests < 1 or args.concurrency < 1 or args.users < 1 or args.clicks < 0
             or any(r <= 0 for r in args.rates)):
         parser.error("--requests, --concurrency, --users and --rates must be positive, --clicks not negative")
@@ -547,7 +565,8 @@ def main() -> int:
     fake.set_channel(FLOOR_CLIENT_CHANNEL, name="client-floor", is_ext_shared=True)
     servers: list[h.Server] = []
     try:
-        with h.database(args.database) as url, tempfile.TemporaryDirectory(prefix="pmbot-bench-logs-") as logs:
+        with (h.database(args.database, args.pg_dir) as url,
+              tempfile.TemporaryDirectory(prefix="pmbot-bench-logs-") as logs):
             bot_project = h.migrate_and_make_project(url)
             floor_project = h.migrate_and_make_project(url, name="Floor Project", client_channel=FLOOR_CLIENT_CHANNEL,
                                                        internal_channel=FLOOR_INTERNAL_CHANNEL)
@@ -572,7 +591,9 @@ def main() -> int:
             for k, (label, load) in enumerate(phases):
                 measured = build_requests(args.requests, users, f"bench {run_id} p{k}", fake)
                 expected |= {r.title for r in measured}
-                results = [measure(name, server, measured, load, args, ours, db_pids, f"p{k}", check_saved=check)
+                results = [measure(name, server, measured, load, args, ours, db_pids, f"p{k}", check_saved=check,
+                                   drain=(lambda: wait_sent(url, bot_project, OUTCOME_TIMEOUT))
+                                   if name == "PM Bot" else None)
                            for name, server, check in trio]
                 done.append((label, results))
 
@@ -606,6 +627,8 @@ def main() -> int:
                         def drain(name: str = name, ids: list[int] = ids) -> None:
                             if name != "bare":
                                 click_applied[name] = wait_confirmed(url, ids, OUTCOME_TIMEOUT)
+                            if name == "PM Bot":  # the messages it owes are work too: counted
+                                wait_sent(url, bot_project, OUTCOME_TIMEOUT)
 
                         results.append(measure(name, server, clicks, load, args, ours, db_pids, "clicks",
                                                check_saved=False, fake=fake, drain=drain))
