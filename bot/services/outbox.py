@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from bot.db import insert_ignore
 from bot.models import Outbox, OutboxStatus
 
 # A claim older than this is taken to be abandoned (its process died). Operators may change it
@@ -45,13 +44,21 @@ def enqueue(
 
     Safe when several processes enqueue the same key at once: the insert is atomic."""
     session.flush()
-    insert_ignore(session, Outbox, {
+    values = {
         "key": key, "team_id": team_id, "kind": kind, "payload": payload, "channel_id": channel_id,
         "user_id": user_id, "project_id": project_id, "method": method, "created_at": now, "not_before": now,
         "target": target,
         "status": OutboxStatus.pending, "attempts": 0,
-    }, ["key"])
-    row = session.exec(select(Outbox).where(Outbox.key == key)).one()
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    # One round trip: the new row comes back by RETURNING; only when the key existed is it read.
+    stmt = dialect_insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["key"]).returning(Outbox)
+    row = session.scalars(stmt).first()
+    if row is None:
+        row = session.exec(select(Outbox).where(Outbox.key == key)).one()
     return row
 
 
@@ -81,8 +88,20 @@ def claim(session: Session, outbox_id: int, *, worker: str, now: datetime,
           claim_timeout: timedelta = CLAIM_TIMEOUT) -> bool:
     """Take the row for sending; True for exactly one caller. A claim older than
     `claim_timeout` is considered abandoned (its process died) and can be taken over."""
+    return session.execute(_claim(outbox_id, worker=worker, now=now, claim_timeout=claim_timeout)).rowcount == 1
+
+
+def claim_row(session: Session, outbox_id: int, *, worker: str, now: datetime,
+              claim_timeout: timedelta = CLAIM_TIMEOUT) -> Outbox | None:
+    """`claim`, returning the claimed row as it is now (the same UPDATE, with RETURNING: no
+    second round trip), or None when another caller has it."""
+    stmt = _claim(outbox_id, worker=worker, now=now, claim_timeout=claim_timeout).returning(Outbox)
+    return session.scalars(stmt, execution_options={"populate_existing": True}).first()
+
+
+def _claim(outbox_id: int, *, worker: str, now: datetime, claim_timeout: timedelta) -> Any:
     stale = now - claim_timeout
-    result = session.execute(
+    return (
         update(Outbox)
         .where(
             col(Outbox.id) == outbox_id,
@@ -94,7 +113,6 @@ def claim(session: Session, outbox_id: int, *, worker: str, now: datetime,
         )
         .values(status=OutboxStatus.sending, claimed_by=worker, claimed_at=now, attempts=Outbox.attempts + 1)
     )
-    return result.rowcount == 1
 
 
 def pending_update(session: Session, target: str) -> Outbox | None:
