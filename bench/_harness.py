@@ -304,7 +304,8 @@ def start_server(name: str, argv: list[str], env: dict[str, str], port: int, log
     raise RuntimeError(f"{name} did not answer {ready_path} within {timeout:.0f} s:\n{server.log_tail()}")
 
 
-def start_pmbot(slack_url: str, url: str, log_dir: Path, *, scheduler: bool = False) -> Server:
+def start_pmbot(slack_url: str, url: str, log_dir: Path, *, scheduler: bool = False,
+                extra_env: dict[str, str] | None = None) -> Server:
     """`pmbot run` of this checkout in HTTP mode against the Slack Web API at `slack_url` and
     the database at `url`."""
     port = free_port()
@@ -317,6 +318,7 @@ def start_pmbot(slack_url: str, url: str, log_dir: Path, *, scheduler: bool = Fa
         "PORT": str(port),
         "SCHEDULER_ENABLED": "true" if scheduler else "false",
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     argv = [str(PMBOT), "run"] if PMBOT.exists() else [sys.executable, "-m", "bot", "run"]
     return start_server("pmbot", argv, {**env, "SLACK_APP_TOKEN": ""}, port, log_dir, ready_path="/readyz")

@@ -436,10 +436,11 @@ def _phases(args: argparse.Namespace) -> list[tuple[str, Load]]:
 
 
 def _start_servers(fake: h.FakeSlack, url: str, floor_project: int, log_dir: Path,
-                   servers: list[h.Server]) -> tuple[h.Server, h.Server, h.Server]:
-    pmbot = h.start_pmbot(fake.url, url, log_dir)
+                   servers: list[h.Server], synchronous: str) -> tuple[h.Server, h.Server, h.Server]:
+    pmbot = h.start_pmbot(fake.url, url, log_dir, extra_env={"SQLITE_SYNCHRONOUS": synchronous})
     servers.append(pmbot)
     common = {"SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET, "SLACK_API_URL": fake.url, "LOG_LEVEL": "warning",
+              "SQLITE_SYNCHRONOUS": synchronous,
               "PYTHONPATH": os.pathsep.join(p for p in (str(h.ROOT), os.environ.get("PYTHONPATH")) if p)}
     port = h.free_port()
     bare = h.start_server("bare", [sys.executable, str(Path(__file__).with_name("bare_bolt.py"))],
@@ -542,6 +543,10 @@ def main() -> int:
     parser.add_argument("--profile-idle", action="store_true", help="include idle (waiting) threads in --profile")
     parser.add_argument("--quick", action="store_true", help="a shorter run (300 captures per phase, 300 clicks, "
                         "50 warm-up): the same phases, noisier percentiles")
+    parser.add_argument("--sqlite-synchronous", choices=("normal", "full"), default="normal",
+                        help="SQLite's synchronous setting for PM Bot (SQLITE_SYNCHRONOUS) AND the floor, so both "
+                        "promise the same durability (default normal, the issue's floor; PM Bot's own default is "
+                        "full: an fsync per commit)")
     parser.add_argument("--pg-dir", help="with --database postgresql: use the throwaway cluster in this folder "
                         "(scripts/pg_throwaway.sh start DIR; started if needed, left running) with a fresh "
                         "database of its own, instead of a new cluster")
@@ -556,7 +561,8 @@ def main() -> int:
 
     phases = _phases(args)
     print(f"Machine: {h.machine()}")
-    print(f"Database: {args.database}. Per server and phase: {args.requests} measured /req quick captures "
+    sync = f" (synchronous={args.sqlite_synchronous}, PM Bot and floor)" if args.database == "sqlite" else ""
+    print(f"Database: {args.database}{sync}. Per server and phase: {args.requests} measured /req quick captures "
           f"(after {args.warmup} warm-up ones) from {args.users} users; {args.clicks} Confirm clicks; "
           f"load generator: {args.client}")
     users = h.team_users(args.users)
@@ -577,7 +583,8 @@ def main() -> int:
                                                            h.CLIENT_CHANNEL)
                 click_sets["floor"] = h.awaiting_decision(url, floor_project, n, f"click {run_id} floor", fake,
                                                           FLOOR_CLIENT_CHANNEL)
-            bare, floor, pmbot = _start_servers(fake, url, floor_project, Path(logs), servers)
+            bare, floor, pmbot = _start_servers(fake, url, floor_project, Path(logs), servers,
+                                                args.sqlite_synchronous)
             idle_kb = h.proc_status(pmbot.process.pid)["VmHWM"]
             trio = (("bare", bare, False), ("floor", floor, True), ("PM Bot", pmbot, True))
             db_pids = h.database_pids(url)
