@@ -80,7 +80,6 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
         if row is None:
             return False
         drawn = _draw(reg, session, row)
-        session.expunge(row)
     if drawn is None:
         with session_scope(deps.engine) as session:
             outbox.mark_sent(session, outbox_id, ts=None, now=deps.clock.now(), worker=deps.worker)

@@ -10,7 +10,8 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from bot.models import Outbox, OutboxStatus
@@ -24,6 +25,42 @@ RETRY_FOR = timedelta(hours=72)
 BACKOFF_FIRST = 30.0  # seconds; doubles per attempt …
 BACKOFF_CAP = 600.0  # … up to ten minutes, so a message goes out soon after an outage ends
 TOKEN_PAUSE = timedelta(minutes=1)  # a rejected token: wait for the operator, drop nothing
+
+# The sender's statements, built once and run on the session's connection: through the ORM
+# each cost about ten times as much CPU to build and run (issue 13, bench/profile_request.py).
+_T = Outbox.__table__  # type: ignore[attr-defined]
+_BY_KEY = core_select(_T).where(_T.c.key == bindparam("b_key"))
+_CLAIM_RETURNING = (
+    update(_T)
+    .where(_T.c.id == bindparam("b_id"), _T.c.not_before <= bindparam("b_now"),
+           or_(_T.c.status == bindparam("b_pending"),
+               and_(_T.c.status == bindparam("b_sending"), _T.c.claimed_at < bindparam("b_stale"))))
+    .values(status=bindparam("b_sending"), claimed_by=bindparam("b_worker"), claimed_at=bindparam("b_now"),
+            attempts=_T.c.attempts + 1)
+    .returning(*_T.c)
+)
+_MARK_SENT = (
+    update(_T)
+    .where(_T.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_sent"), message_ts=bindparam("b_ts"), sent_at=bindparam("b_now"), last_error=None,
+            channel_id=func.coalesce(bindparam("b_channel", type_=_T.c.channel_id.type), _T.c.channel_id),
+            rendered_hash=func.coalesce(bindparam("b_hash", type_=_T.c.rendered_hash.type), _T.c.rendered_hash))
+)
+_MARK_SENT_FENCED = _MARK_SENT.where(_T.c.claimed_by == bindparam("b_worker"), _T.c.status == bindparam("b_sending"))
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_ignoring(session: Session) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING the row, for the session's database."""
+    name = session.get_bind().dialect.name
+    stmt = _INSERTS.get(name)
+    if stmt is None:
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = _INSERTS[name] = dialect_insert(_T).on_conflict_do_nothing(index_elements=["key"]).returning(*_T.c)
+    return stmt
 
 
 def enqueue(
@@ -50,16 +87,13 @@ def enqueue(
         "target": target,
         "status": OutboxStatus.pending, "attempts": 0,
     }
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    # One round trip: the new row comes back by RETURNING; only when the key existed is it read.
-    stmt = dialect_insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["key"]).returning(Outbox)
-    row = session.scalars(stmt).first()
-    if row is None:
-        row = session.exec(select(Outbox).where(Outbox.key == key)).one()
-    return row
+    # One round trip on the session's connection (Core, prepared once): the new row comes back
+    # by RETURNING; only when the key existed is it read. The row returned is not in the session.
+    found = session.connection().execute(_insert_ignoring(session), values).first()
+    if found is None:
+        found = session.connection().execute(_BY_KEY, {"b_key": key}).first()
+        assert found is not None
+    return Outbox(**found._mapping)
 
 
 def exists(session: Session, key: str) -> Outbox | None:
@@ -94,9 +128,13 @@ def claim(session: Session, outbox_id: int, *, worker: str, now: datetime,
 def claim_row(session: Session, outbox_id: int, *, worker: str, now: datetime,
               claim_timeout: timedelta = CLAIM_TIMEOUT) -> Outbox | None:
     """`claim`, returning the claimed row as it is now (the same UPDATE, with RETURNING: no
-    second round trip), or None when another caller has it."""
-    stmt = _claim(outbox_id, worker=worker, now=now, claim_timeout=claim_timeout).returning(Outbox)
-    return session.scalars(stmt, execution_options={"populate_existing": True}).first()
+    second round trip; Core, prepared once), or None when another caller has it. The row
+    returned is not in the session."""
+    found = session.connection().execute(_CLAIM_RETURNING, {
+        "b_id": outbox_id, "b_now": now, "b_stale": now - claim_timeout, "b_worker": worker,
+        "b_pending": OutboxStatus.pending.value, "b_sending": OutboxStatus.sending.value,
+    }).first()
+    return None if found is None else Outbox(**found._mapping)
 
 
 def _claim(outbox_id: int, *, worker: str, now: datetime, claim_timeout: timedelta) -> Any:
@@ -160,15 +198,11 @@ def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime
               channel_id: str | None = None, rendered_hash: str | None = None) -> bool:
     """Record a send. Fenced by the claim when `worker` is given: a sender whose claim was taken
     over (it outlived the claim timeout) records nothing; False then."""
-    values: dict[str, Any] = {"status": OutboxStatus.sent, "message_ts": ts, "sent_at": now, "last_error": None}
-    if channel_id is not None:
-        values["channel_id"] = channel_id
-    if rendered_hash is not None:
-        values["rendered_hash"] = rendered_hash
-    stmt = update(Outbox).where(col(Outbox.id) == outbox_id)
-    if worker is not None:
-        stmt = stmt.where(col(Outbox.claimed_by) == worker, col(Outbox.status) == OutboxStatus.sending)
-    return session.execute(stmt.values(**values)).rowcount == 1
+    stmt = _MARK_SENT if worker is None else _MARK_SENT_FENCED
+    return session.connection().execute(stmt, {
+        "b_id": outbox_id, "b_ts": ts, "b_now": now, "b_channel": channel_id, "b_hash": rendered_hash,
+        "b_worker": worker, "b_sent": OutboxStatus.sent.value, "b_sending": OutboxStatus.sending.value,
+    }).rowcount == 1
 
 
 def backoff(attempts: int, *, jitter: float | None = None) -> timedelta:
