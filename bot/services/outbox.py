@@ -47,6 +47,8 @@ _MARK_SENT = (
             rendered_hash=func.coalesce(bindparam("b_hash", type_=_T.c.rendered_hash.type), _T.c.rendered_hash))
 )
 _MARK_SENT_FENCED = _MARK_SENT.where(_T.c.claimed_by == bindparam("b_worker"), _T.c.status == bindparam("b_sending"))
+_PENDING_UPDATE = core_select(_T).where(_T.c.target == bindparam("b_target"), _T.c.method == "chat.update",
+                                        _T.c.status == bindparam("b_pending")).limit(1)
 _INSERTS: dict[str, Any] = {}
 
 
@@ -89,9 +91,9 @@ def enqueue(
     }
     # One round trip on the session's connection (Core, prepared once): the new row comes back
     # by RETURNING; only when the key existed is it read. The row returned is not in the session.
-    found = session.connection().execute(_insert_ignoring(session), values).first()
+    found = session.execute(_insert_ignoring(session), values).first()
     if found is None:
-        found = session.connection().execute(_BY_KEY, {"b_key": key}).first()
+        found = session.execute(_BY_KEY, {"b_key": key}).first()
         assert found is not None
     return Outbox(**found._mapping)
 
@@ -130,7 +132,7 @@ def claim_row(session: Session, outbox_id: int, *, worker: str, now: datetime,
     """`claim`, returning the claimed row as it is now (the same UPDATE, with RETURNING: no
     second round trip; Core, prepared once), or None when another caller has it. The row
     returned is not in the session."""
-    found = session.connection().execute(_CLAIM_RETURNING, {
+    found = session.execute(_CLAIM_RETURNING, {
         "b_id": outbox_id, "b_now": now, "b_stale": now - claim_timeout, "b_worker": worker,
         "b_pending": OutboxStatus.pending.value, "b_sending": OutboxStatus.sending.value,
     }).first()
@@ -156,8 +158,8 @@ def _claim(outbox_id: int, *, worker: str, now: datetime, claim_timeout: timedel
 def pending_update(session: Session, target: str) -> Outbox | None:
     """A queued in-place update of `target` not yet taken by a sender (it will draw the newest
     state when sent, so a newer change needs no second one)."""
-    return session.exec(select(Outbox).where(Outbox.target == target, Outbox.method == "chat.update",
-                                             Outbox.status == OutboxStatus.pending)).first()
+    found = session.execute(_PENDING_UPDATE, {"b_target": target, "b_pending": OutboxStatus.pending.value}).first()
+    return None if found is None else Outbox(**found._mapping)
 
 
 def claims_in_flight(session: Session, *, now: datetime, claim_timeout: timedelta = CLAIM_TIMEOUT,
@@ -199,7 +201,7 @@ def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime
     """Record a send. Fenced by the claim when `worker` is given: a sender whose claim was taken
     over (it outlived the claim timeout) records nothing; False then."""
     stmt = _MARK_SENT if worker is None else _MARK_SENT_FENCED
-    return session.connection().execute(stmt, {
+    return session.execute(stmt, {
         "b_id": outbox_id, "b_ts": ts, "b_now": now, "b_channel": channel_id, "b_hash": rendered_hash,
         "b_worker": worker, "b_sent": OutboxStatus.sent.value, "b_sending": OutboxStatus.sending.value,
     }).rowcount == 1

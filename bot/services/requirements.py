@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
@@ -186,21 +187,24 @@ def _conditional_update(session: Session, req: Requirement, values: dict[str, An
     """UPDATE the row only if it still has the status we read (and, given `version`, is still
     that version); else refuse with its status now. The UPDATE bumps the version."""
     read_status = req.status
-    where = [col(Requirement.id) == req.id, col(Requirement.status) == read_status, *(extra_where or [])]
+    table = Requirement.__table__  # type: ignore[attr-defined]
+    where = [table.c.id == req.id, table.c.status == read_status, *(extra_where or [])]
     if version is not None:
-        where.append(col(Requirement.version) == version)
-    stmt = (update(Requirement)
-            .where(*where)
-            .values(**values, version=Requirement.version + 1)
-            .execution_options(synchronize_session=False))
-    result = session.execute(stmt)
+        where.append(table.c.version == version)
+    # A Core UPDATE (the ORM's costs ten times the CPU) whose RETURNING is the row as it is now:
+    # no second round trip to refresh `req` when it went through.
+    stmt = update(table).where(*where).values(**values, version=table.c.version + 1).returning(*table.c)
+    row = session.execute(stmt).first()
+    if row is not None:
+        for key, value in row._mapping.items():
+            set_committed_value(req, key, value)
+        return
     session.refresh(req)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        if req.status == read_status and version is not None and req.version != version:
-            raise Outdated()
-        if req.status == read_status and req.status == S.proposed and req.sent_for_confirmation_at is not None:
-            raise InvalidTransition("requirements.error_already_sent")
-        raise InvalidTransition(f"requirements.error_now_{req.status}")
+    if req.status == read_status and version is not None and req.version != version:
+        raise Outdated()
+    if req.status == read_status and req.status == S.proposed and req.sent_for_confirmation_at is not None:
+        raise InvalidTransition("requirements.error_already_sent")
+    raise InvalidTransition(f"requirements.error_now_{req.status}")
 
 
 def _transition(session: Session, clock: Clock, *, req: Requirement, project: Project, action: str, actor: str,
