@@ -4,7 +4,7 @@ capture and a decision click cannot avoid.
     PORT=3002 SLACK_SIGNING_SECRET=… SLACK_API_URL=http://127.0.0.1:…/api/ \
     DATABASE_URL=sqlite:///…/bench.db FLOOR_PROJECT_ID=2 FLOOR_TEAM_ID=T0TEAM python bench/floor_bolt.py
 
-Same stack as bench/bare_bolt.py (Bolt `App` with PM Bot's options, the Starlette adapter,
+Same stack as bench/bare_bolt.py (Bolt `App` with PM Bot's options and listener runner, the Starlette adapter,
 `app.dispatch` in the thread pool, uvicorn), and:
 
 * `/req <title>`: Bolt verifies the signature; the requirement row and its one activity-log row
@@ -49,6 +49,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.flows import outbox_keys  # noqa: E402
 from bot.models import ActivityLog, Outbox, Requirement  # noqa: E402
+from bot.slack.acks import use_event_acks  # noqa: E402
 
 REQ = Requirement.__table__  # type: ignore[attr-defined]
 LOG = ActivityLog.__table__  # type: ignore[attr-defined]
@@ -129,6 +130,8 @@ def create_bolt_app(signing_secret: str, api_url: str, token: str, engine: Engin
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+
+    use_event_acks(app)  # PM Bot's runner (bot/slack/acks.py), as in bench/bare_bolt.py
 
     @contextmanager
     def transaction() -> Iterator[Connection]:

@@ -157,3 +157,13 @@ def forget(engine: Engine) -> None:
     """Empty the cache of `engine` (e.g. after writing projects outside any Session)."""
     if engine in _caches:
         _caches[engine].clear()
+
+
+def by_id(session: Session, project_id: int | None) -> Project | None:
+    """The project with this id (None when there is none), remembered like a channel's."""
+    if project_id is None:
+        return None
+    present = session.identity_map.get(identity_key(Project, project_id))
+    if present is not None:
+        return present  # type: ignore[return-value]
+    return lookup(session, ("#", str(project_id)), lambda s: s.get(Project, project_id))
