@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, update
@@ -25,6 +26,12 @@ RETRY_FOR = timedelta(hours=72)
 BACKOFF_FIRST = 30.0  # seconds; doubles per attempt …
 BACKOFF_CAP = 600.0  # … up to ten minutes, so a message goes out soon after an outage ends
 TOKEN_PAUSE = timedelta(minutes=1)  # a rejected token: wait for the operator, drop nothing
+
+class Owed(SimpleNamespace):
+    """A copy of an outbox row, read like an `Outbox` (same attribute names and values) but in
+    no session: what `enqueue`, `claim_row` and `pending_update` return. Building an Outbox
+    model for each cost more CPU than the statement that read it (issue 13)."""
+
 
 # The sender's statements, built once and run on the session's connection: through the ORM
 # each cost about ten times as much CPU to build and run (issue 13, bench/profile_request.py).
@@ -78,7 +85,7 @@ def enqueue(
     project_id: int | None = None,
     method: str = "chat.postMessage",
     target: str | None = None,
-) -> Outbox:
+) -> Owed:
     """Add a message to send unless one with the same key exists (then return that one).
 
     Safe when several processes enqueue the same key at once: the insert is atomic."""
@@ -95,7 +102,7 @@ def enqueue(
     if found is None:
         found = session.execute(_BY_KEY, {"b_key": key}).first()
         assert found is not None
-    return Outbox(**found._mapping)
+    return Owed(**found._mapping)
 
 
 def exists(session: Session, key: str) -> Outbox | None:
@@ -128,7 +135,7 @@ def claim(session: Session, outbox_id: int, *, worker: str, now: datetime,
 
 
 def claim_row(session: Session, outbox_id: int, *, worker: str, now: datetime,
-              claim_timeout: timedelta = CLAIM_TIMEOUT) -> Outbox | None:
+              claim_timeout: timedelta = CLAIM_TIMEOUT) -> Owed | None:
     """`claim`, returning the claimed row as it is now (the same UPDATE, with RETURNING: no
     second round trip; Core, prepared once), or None when another caller has it. The row
     returned is not in the session."""
@@ -136,7 +143,7 @@ def claim_row(session: Session, outbox_id: int, *, worker: str, now: datetime,
         "b_id": outbox_id, "b_now": now, "b_stale": now - claim_timeout, "b_worker": worker,
         "b_pending": OutboxStatus.pending.value, "b_sending": OutboxStatus.sending.value,
     }).first()
-    return None if found is None else Outbox(**found._mapping)
+    return None if found is None else Owed(**found._mapping)
 
 
 def _claim(outbox_id: int, *, worker: str, now: datetime, claim_timeout: timedelta) -> Any:
@@ -155,11 +162,11 @@ def _claim(outbox_id: int, *, worker: str, now: datetime, claim_timeout: timedel
     )
 
 
-def pending_update(session: Session, target: str) -> Outbox | None:
+def pending_update(session: Session, target: str) -> Owed | None:
     """A queued in-place update of `target` not yet taken by a sender (it will draw the newest
     state when sent, so a newer change needs no second one)."""
     found = session.execute(_PENDING_UPDATE, {"b_target": target, "b_pending": OutboxStatus.pending.value}).first()
-    return None if found is None else Outbox(**found._mapping)
+    return None if found is None else Owed(**found._mapping)
 
 
 def claims_in_flight(session: Session, *, now: datetime, claim_timeout: timedelta = CLAIM_TIMEOUT,
