@@ -125,9 +125,15 @@ def psycopg_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def database(kind: str) -> Iterator[str]:
+def database(kind: str, pg_dir: str | None = None) -> Iterator[str]:
     """A fresh, empty database URL: an SQLite file in a temporary folder, or a throwaway
-    PostgreSQL cluster (scripts/pg_throwaway.sh) that is stopped and deleted afterwards."""
+    PostgreSQL cluster (scripts/pg_throwaway.sh) that is stopped and deleted afterwards. With
+    `pg_dir`, the cluster there (started if it is not running, left running afterwards) gets a
+    fresh database of its own, dropped afterwards."""
+    if kind == "postgresql" and pg_dir:
+        with _database_in_cluster(pg_dir) as url:
+            yield url
+        return
     tmp = tempfile.mkdtemp(prefix=f"pmbot-bench-{kind}-")
     os.chmod(tmp, 0o755)  # the throwaway cluster may run as an unprivileged user
     try:
@@ -148,6 +154,52 @@ def database(kind: str) -> Iterator[str]:
 
 
 _postmaster_pid_files: dict[str, Path] = {}
+
+
+@contextlib.contextmanager
+def _database_in_cluster(pg_dir: str) -> Iterator[str]:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    script = str(ROOT / "scripts" / "pg_throwaway.sh")
+    started = subprocess.run([script, "start", pg_dir], check=True, capture_output=True, text=True, timeout=180)
+    server = make_url(psycopg_url(started.stdout.strip().splitlines()[-1]))
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = server.set(database=name).render_as_string(hide_password=False)
+        _postmaster_pid_files[url] = Path(pg_dir) / "data" / "postmaster.pid"
+        try:
+            yield url
+        finally:
+            _postmaster_pid_files.pop(url, None)
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def outbox_owed(url: str, project_id: int) -> int:
+    """How many of a project's outbox rows are still waiting or being sent (messages a server
+    still owes Slack: work it has yet to do)."""
+    from sqlalchemy import func
+    from sqlmodel import Session, col, select
+
+    from bot.db import make_engine
+    from bot.models import Outbox
+
+    engine = make_engine(psycopg_url(url), sqlite_immediate=False)
+    try:
+        with Session(engine) as s:
+            return int(s.exec(select(func.count()).select_from(Outbox)
+                              .where(col(Outbox.status).in_(["pending", "sending"]),
+                                     Outbox.project_id == project_id)).one())
+    finally:
+        engine.dispose()
 
 
 def database_pids(url: str) -> list[int]:
@@ -252,7 +304,8 @@ def start_server(name: str, argv: list[str], env: dict[str, str], port: int, log
     raise RuntimeError(f"{name} did not answer {ready_path} within {timeout:.0f} s:\n{server.log_tail()}")
 
 
-def start_pmbot(slack_url: str, url: str, log_dir: Path, *, scheduler: bool = False) -> Server:
+def start_pmbot(slack_url: str, url: str, log_dir: Path, *, scheduler: bool = False,
+                extra_env: dict[str, str] | None = None) -> Server:
     """`pmbot run` of this checkout in HTTP mode against the Slack Web API at `slack_url` and
     the database at `url`."""
     port = free_port()
@@ -265,6 +318,7 @@ def start_pmbot(slack_url: str, url: str, log_dir: Path, *, scheduler: bool = Fa
         "PORT": str(port),
         "SCHEDULER_ENABLED": "true" if scheduler else "false",
         "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     argv = [str(PMBOT), "run"] if PMBOT.exists() else [sys.executable, "-m", "bot", "run"]
     return start_server("pmbot", argv, {**env, "SLACK_APP_TOKEN": ""}, port, log_dir, ready_path="/readyz")

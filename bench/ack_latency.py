@@ -436,10 +436,11 @@ def _phases(args: argparse.Namespace) -> list[tuple[str, Load]]:
 
 
 def _start_servers(fake: h.FakeSlack, url: str, floor_project: int, log_dir: Path,
-                   servers: list[h.Server]) -> tuple[h.Server, h.Server, h.Server]:
-    pmbot = h.start_pmbot(fake.url, url, log_dir)
+                   servers: list[h.Server], synchronous: str) -> tuple[h.Server, h.Server, h.Server]:
+    pmbot = h.start_pmbot(fake.url, url, log_dir, extra_env={"SQLITE_SYNCHRONOUS": synchronous})
     servers.append(pmbot)
     common = {"SLACK_SIGNING_SECRET": payloads.SIGNING_SECRET, "SLACK_API_URL": fake.url, "LOG_LEVEL": "warning",
+              "SQLITE_SYNCHRONOUS": synchronous,
               "PYTHONPATH": os.pathsep.join(p for p in (str(h.ROOT), os.environ.get("PYTHONPATH")) if p)}
     port = h.free_port()
     bare = h.start_server("bare", [sys.executable, str(Path(__file__).with_name("bare_bolt.py"))],
@@ -490,6 +491,17 @@ def wait_confirmed(url: str, ids: list[int], timeout: float) -> int:
         time.sleep(0.2)
 
 
+def wait_sent(url: str, project_id: int, timeout: float) -> int:
+    """Wait (bounded) until the project's outbox holds nothing waiting or being sent; how many
+    rows are still owed then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        owed = h.outbox_owed(url, project_id)
+        if owed == 0 or time.monotonic() > deadline:
+            return owed
+        time.sleep(0.1)
+
+
 def measure(name: str, server: h.Server, requests: list[Request], load: Load, args: argparse.Namespace,
             ours: list[int], db_pids: list[int], label: str, *, check_saved: bool,
             fake: h.BenchSlack | None = None, drain: Callable[[], None] | None = None) -> Result:
@@ -529,16 +541,28 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="record each server with py-spy (pip install py-spy into "
                         ".venv) during each measured phase; writes collapsed stacks to this folder")
     parser.add_argument("--profile-idle", action="store_true", help="include idle (waiting) threads in --profile")
+    parser.add_argument("--quick", action="store_true", help="a shorter run (300 captures per phase, 300 clicks, "
+                        "50 warm-up): the same phases, noisier percentiles")
+    parser.add_argument("--sqlite-synchronous", choices=("normal", "full"), default="normal",
+                        help="SQLite's synchronous setting for PM Bot (SQLITE_SYNCHRONOUS) AND the floor, so both "
+                        "promise the same durability (default normal, the issue's floor; PM Bot's own default is "
+                        "full: an fsync per commit)")
+    parser.add_argument("--pg-dir", help="with --database postgresql: use the throwaway cluster in this folder "
+                        "(scripts/pg_throwaway.sh start DIR; started if needed, left running) with a fresh "
+                        "database of its own, instead of a new cluster")
     parser.add_argument("--samples", type=Path, help="write every measured request (phase, server, sent at, "
                         "latency) to this CSV file")
     args = parser.parse_args()
+    if args.quick:
+        args.requests, args.clicks, args.warmup = min(args.requests, 300), min(args.clicks, 300), min(args.warmup, 50)
     if (args.requests < 1 or args.concurrency < 1 or args.users < 1 or args.clicks < 0
             or any(r <= 0 for r in args.rates)):
         parser.error("--requests, --concurrency, --users and --rates must be positive, --clicks not negative")
 
     phases = _phases(args)
     print(f"Machine: {h.machine()}")
-    print(f"Database: {args.database}. Per server and phase: {args.requests} measured /req quick captures "
+    sync = f" (synchronous={args.sqlite_synchronous}, PM Bot and floor)" if args.database == "sqlite" else ""
+    print(f"Database: {args.database}{sync}. Per server and phase: {args.requests} measured /req quick captures "
           f"(after {args.warmup} warm-up ones) from {args.users} users; {args.clicks} Confirm clicks; "
           f"load generator: {args.client}")
     users = h.team_users(args.users)
@@ -547,7 +571,8 @@ def main() -> int:
     fake.set_channel(FLOOR_CLIENT_CHANNEL, name="client-floor", is_ext_shared=True)
     servers: list[h.Server] = []
     try:
-        with h.database(args.database) as url, tempfile.TemporaryDirectory(prefix="pmbot-bench-logs-") as logs:
+        with (h.database(args.database, args.pg_dir) as url,
+              tempfile.TemporaryDirectory(prefix="pmbot-bench-logs-") as logs):
             bot_project = h.migrate_and_make_project(url)
             floor_project = h.migrate_and_make_project(url, name="Floor Project", client_channel=FLOOR_CLIENT_CHANNEL,
                                                        internal_channel=FLOOR_INTERNAL_CHANNEL)
@@ -558,7 +583,8 @@ def main() -> int:
                                                            h.CLIENT_CHANNEL)
                 click_sets["floor"] = h.awaiting_decision(url, floor_project, n, f"click {run_id} floor", fake,
                                                           FLOOR_CLIENT_CHANNEL)
-            bare, floor, pmbot = _start_servers(fake, url, floor_project, Path(logs), servers)
+            bare, floor, pmbot = _start_servers(fake, url, floor_project, Path(logs), servers,
+                                                args.sqlite_synchronous)
             idle_kb = h.proc_status(pmbot.process.pid)["VmHWM"]
             trio = (("bare", bare, False), ("floor", floor, True), ("PM Bot", pmbot, True))
             db_pids = h.database_pids(url)
@@ -572,7 +598,9 @@ def main() -> int:
             for k, (label, load) in enumerate(phases):
                 measured = build_requests(args.requests, users, f"bench {run_id} p{k}", fake)
                 expected |= {r.title for r in measured}
-                results = [measure(name, server, measured, load, args, ours, db_pids, f"p{k}", check_saved=check)
+                results = [measure(name, server, measured, load, args, ours, db_pids, f"p{k}", check_saved=check,
+                                   drain=(lambda: wait_sent(url, bot_project, OUTCOME_TIMEOUT))
+                                   if name == "PM Bot" else None)
                            for name, server, check in trio]
                 done.append((label, results))
 
@@ -606,6 +634,8 @@ def main() -> int:
                         def drain(name: str = name, ids: list[int] = ids) -> None:
                             if name != "bare":
                                 click_applied[name] = wait_confirmed(url, ids, OUTCOME_TIMEOUT)
+                            if name == "PM Bot":  # the messages it owes are work too: counted
+                                wait_sent(url, bot_project, OUTCOME_TIMEOUT)
 
                         results.append(measure(name, server, clicks, load, args, ours, db_pids, "clicks",
                                                check_saved=False, fake=fake, drain=drain))

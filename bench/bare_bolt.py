@@ -1,6 +1,6 @@
 """The baseline of bench/ack_latency.py: a bare Bolt app whose `/req` handler and `req_confirm`
 button only call ack(), served by the same stack as PM Bot (Starlette + uvicorn, `app.dispatch`
-in the thread pool, the same Bolt options as `bot.app.create_app`).
+in the thread pool, the same Bolt options and listener runner as `bot.app.create_app`).
 
     PORT=3001 SLACK_SIGNING_SECRET=… SLACK_API_URL=http://127.0.0.1:…/api/ python bench/bare_bolt.py
 
@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.slack.acks import use_event_acks
+
 
 def create_bolt_app(signing_secret: str, api_url: str, token: str) -> App:
     app = App(
@@ -32,6 +34,8 @@ def create_bolt_app(signing_secret: str, api_url: str, token: str) -> App:
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+
+    use_event_acks(app)  # PM Bot's runner: the answer leaves at ack(), not at Bolt's next 10 ms poll
 
     @app.command("/req")
     def req(ack: Ack) -> None:

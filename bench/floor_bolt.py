@@ -4,7 +4,7 @@ capture and a decision click cannot avoid.
     PORT=3002 SLACK_SIGNING_SECRET=… SLACK_API_URL=http://127.0.0.1:…/api/ \
     DATABASE_URL=sqlite:///…/bench.db FLOOR_PROJECT_ID=2 FLOOR_TEAM_ID=T0TEAM python bench/floor_bolt.py
 
-Same stack as bench/bare_bolt.py (Bolt `App` with PM Bot's options, the Starlette adapter,
+Same stack as bench/bare_bolt.py (Bolt `App` with PM Bot's options and listener runner, the Starlette adapter,
 `app.dispatch` in the thread pool, uvicorn), and:
 
 * `/req <title>`: Bolt verifies the signature; the requirement row and its one activity-log row
@@ -17,9 +17,10 @@ Same stack as bench/bare_bolt.py (Bolt `App` with PM Bot's options, the Starlett
 
 Nothing else: no project-by-channel lookup (the project is FLOOR_PROJECT_ID), no users.info
 (the bench users are team members), no ORM, no logging on the path. The database is the one
-PM Bot uses, migrated by the caller; the engine has PM Bot's SQLite settings (WAL,
-synchronous=NORMAL, foreign keys, busy timeout, BEGIN IMMEDIATE) and writers take turns on an
-in-process lock, as PM Bot's session scope does. On PostgreSQL: the same pool size, no pre-ping.
+PM Bot uses, migrated by the caller; the engine has PM Bot's SQLite settings (WAL, synchronous
+as SQLITE_SYNCHRONOUS says, NORMAL unless set; foreign keys, busy timeout, BEGIN IMMEDIATE) and
+writers take turns on an in-process lock, as PM Bot's session scope does. On PostgreSQL: the same
+pool size, no pre-ping.
 
 Listens on 127.0.0.1 only; GET /healthz answers 200 once it is up.
 """
@@ -48,6 +49,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.flows import outbox_keys  # noqa: E402
 from bot.models import ActivityLog, Outbox, Requirement  # noqa: E402
+from bot.slack.acks import use_event_acks  # noqa: E402
 
 REQ = Requirement.__table__  # type: ignore[attr-defined]
 LOG = ActivityLog.__table__  # type: ignore[attr-defined]
@@ -64,6 +66,9 @@ def make_floor_engine(url: str) -> tuple[Engine, Any]:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_size=10, max_overflow=10), nullcontext()
     engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS})
+    synchronous = os.environ.get("SQLITE_SYNCHRONOUS", "normal").upper()  # as PM Bot's SQLITE_SYNCHRONOUS
+    if synchronous not in ("FULL", "NORMAL"):
+        raise SystemExit(f"SQLITE_SYNCHRONOUS must be full or normal, not {synchronous.lower()!r}")
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -72,7 +77,7 @@ def make_floor_engine(url: str) -> tuple[Engine, Any]:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -125,6 +130,8 @@ def create_bolt_app(signing_secret: str, api_url: str, token: str, engine: Engin
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+
+    use_event_acks(app)  # PM Bot's runner (bot/slack/acks.py), as in bench/bare_bolt.py
 
     @contextmanager
     def transaction() -> Iterator[Connection]:

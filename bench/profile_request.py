@@ -12,8 +12,8 @@ Requests are signed exactly as Slack signs them (tests/fakes/payloads.py) and ha
 `app.dispatch` in this thread, the way the Starlette adapter hands them over. To let cProfile
 see the whole handling, the listener runs in the dispatching thread (Bolt's
 process_before_response), so a handler's work after ack() is inside the profile too; what this
-leaves out is Bolt's wait for the ack (a poll in 10 ms steps with process_before_response off,
-in every request of `pmbot run`) and the HTTP server.
+leaves out is the dispatching thread's wait for the ack (bot/slack/acks.py: an Event since issue
+13; Bolt's own runner polled every 10 ms), the guard, the access line and the HTTP server.
 
 For each path, after --warmup unmeasured requests, --requests requests unprofiled (their CPU and
 wall milliseconds per request: the real cost) and --requests more under cProfile: per request,

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import make_engine
 from bot.deps import Deps, build_deps
+from bot.slack.acks import use_event_acks
 from bot.slack.respond import fallback_respond
 from bot.slack.sanitize import clean
 from bot.slack.users import UserDirectory, Workspace
@@ -54,7 +55,9 @@ def create_app(
     app = App(
         client=client,
         signing_secret=settings.signing_secret or "socket-mode-has-no-signature",
-        request_verification_enabled=not settings.socket_mode,
+        # Our guard in front of dispatch (bot/slack/guard.py, the only way in over HTTP) has
+        # checked the signature already; Bolt checking it again was CPU for nothing (issue 13).
+        request_verification_enabled=False,
         token_verification_enabled=False,
         process_before_response=False,
         raise_error_for_unhandled_request=True,  # acknowledged by handle_error
@@ -65,6 +68,7 @@ def create_app(
         # large pool costs nothing while idle (bench/slow_slack_acks.py).
         listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="pmbot-listener"),
     )
+    use_event_acks(app)  # the answer leaves when ack() is called, not at the next 10 ms poll
     app._pmbot_deps = deps  # type: ignore[attr-defined]
 
     @app.middleware

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger("bot.access")
 
 SLACK_PATH = "/slack/events"
+PAYLOAD_KEY = "pmbot.payload"  # the ASGI scope's key for the payload the guard parsed
 MAX_LOGGED_BODY = 1 << 20  # bodies larger than this are not parsed for the request line
 
 
@@ -57,6 +58,7 @@ def create_web_app(app: App, *, health: Health | None = None) -> ASGIApp:
         checked = guard.http_request(body, request.headers, request.url.query, signature)
         if isinstance(checked, guard.Refused):
             return JSONResponse({"error": checked.error}, status_code=checked.status)
+        request.scope[PAYLOAD_KEY] = checked.body  # parsed once: the access line reads it too
         bolt_response = await run_in_threadpool(app.dispatch, checked)
         return to_starlette_response(bolt_response)
 
@@ -142,13 +144,15 @@ class SlackRequestLog:
             try:
                 await self.app(scope, tee, send_head)
             finally:
-                self._finish(started, acked, b"".join(chunks) if size <= MAX_LOGGED_BODY else b"")
+                payload = scope.get(PAYLOAD_KEY)
+                self._finish(started, acked, b"".join(chunks) if size <= MAX_LOGGED_BODY else b"",
+                             payload if isinstance(payload, dict) else None)
 
     @staticmethod
-    def _finish(started: float, acked: dict[str, Any], body: bytes) -> None:
+    def _finish(started: float, acked: dict[str, Any], body: bytes, payload: dict[str, Any] | None = None) -> None:
         from bot import metrics
 
-        about = describe_slack_body(body) if body else {}
+        about = describe_payload(payload) if payload is not None else describe_slack_body(body) if body else {}
         latency = acked.get("at", time.perf_counter()) - started
         status = acked.get("status", 500)
         if status == 200:

@@ -3,8 +3,11 @@
 The server releases an advisory lock when the connection that took it dies, whatever the host:
 so a row marked `sending` whose lock is free was claimed by a sender that is gone, and any
 process may take it over at once instead of waiting out PMBOT_CLAIM_TIMEOUT_SECONDS. The locks
-live on connections of their own (no pool), so they never take a connection the rest of the
-bot needs. SQLite (one host) needs none of this: `bot.workers` tells a dead process there.
+live on connections of their own (a pool of their own), so they never take a connection the rest
+of the bot needs. A lock is released explicitly before its connection goes back to that pool; a
+connection whose release failed is thrown away (its lock dies with it). Until issue 13 each
+claim opened a new connection: a new server process per message, ~10 ms of the database's CPU.
+SQLite (one host) needs none of this: `bot.workers` tells a dead process there.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from contextlib import contextmanager
 from functools import cache
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.pool import NullPool
 
 NAMESPACE = 0x706D62  # "pmb": the first key of every claim lock; the second is the row's id
 
@@ -23,9 +25,15 @@ def applies(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+POOL_SIZE = 10  # connections kept for claim locks; more are opened (and closed) under a burst
+_TRY = text("SELECT pg_try_advisory_lock(:ns, :id)")
+_UNLOCK = text("SELECT pg_advisory_unlock(:ns, :id)")
+
+
 @cache
 def _lock_engine(url: str) -> Engine:
-    return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    return create_engine(url, pool_size=POOL_SIZE, max_overflow=50, pool_pre_ping=True,
+                         isolation_level="AUTOCOMMIT")
 
 
 @contextmanager
@@ -35,11 +43,18 @@ def holding(engine: Engine, outbox_id: int) -> Iterator[bool]:
         yield True
         return
     conn = _lock_engine(engine.url.render_as_string(hide_password=False)).connect()
+    got = False
     try:
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:ns, :id)"), {"ns": NAMESPACE, "id": outbox_id}).scalar()
-        yield bool(got)
+        got = bool(conn.execute(_TRY, {"ns": NAMESPACE, "id": outbox_id}).scalar())
+        yield got
     finally:
-        conn.close()  # the session ends: the lock goes with it
+        try:
+            if got and not conn.execute(_UNLOCK, {"ns": NAMESPACE, "id": outbox_id}).scalar():
+                conn.invalidate()  # not ours any more?! never hand such a connection on
+        except Exception:
+            conn.invalidate()  # the connection is broken: its session, and the lock, are gone
+        finally:
+            conn.close()
 
 
 def is_free(engine: Engine, outbox_id: int) -> bool:

@@ -84,12 +84,10 @@ def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
 
 def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> bool:
     with session_scope(deps.engine) as session:
-        if not outbox.claim(session, outbox_id, worker=deps.worker, now=deps.clock.now(), claim_timeout=timeout):
+        row = outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(), claim_timeout=timeout)
+        if row is None:
             return False
-        row = session.get(Outbox, outbox_id)
-        assert row is not None
         first = _owed_first(session, row)
-        session.expunge(row)
     if first is not None and not deliver(deps, first, reg=reg):  # digest chart: upload the chart first
         _wait_while_sending(deps, first)  # another sender has it now (e.g. the client digest's)
     try:

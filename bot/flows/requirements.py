@@ -42,7 +42,7 @@ from bot.flows.people import Person
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import Outbox, Project, ProjectStatus, Requirement
-from bot.services import edits, outbox, permissions, projects, requirements
+from bot.services import edits, outbox, permissions, project_cache, projects, requirements
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from bot.services.export_requirements import local, render
 from bot.slack.channels import channels_of_user
@@ -80,7 +80,7 @@ class Shown:
     on_behalf: bool = False  # the decision was recorded on behalf of the client
     refused: DomainError | None = None  # why nothing changed (the requirement moved on)
     outdated: bool = False  # the click showed an older version: nothing changed
-    sender: str | None = None  # who sent the requirement for confirmation
+    sender: str | None = None  # who sent the requirement for confirmation (set when outdated)
     page: Page | None = None  # the list the click came from, redrawn
     send_error: str | None = None  # the post to the client channel failed (it is retried)
     stamp: dict[str, Any] = field(default_factory=dict)  # an edit form's stamp
@@ -163,7 +163,7 @@ def target_of(req_id: int) -> str:
 def render_confirmation(session: Session, target: Target) -> Rendered | None:
     """The confirmation request as the record stands now (registered for TargetKind.requirement)."""
     req = session.get(Requirement, target.id)
-    project = session.get(Project, req.project_id) if req is not None else None
+    project = project_cache.by_id(session, req.project_id) if req is not None else None
     if req is None or project is None or req.sent_for_confirmation_at is None:
         return None
     payload = confirmation_message(req, project, sender=requirements.sent_by(session, req))
@@ -234,7 +234,8 @@ def _shown(u: Unit, who: Person, req: Requirement, project: Project, where: str,
     return Shown(req=req, project=project, is_team=who.is_team,
                  can_decide=permissions.can_decide_for_client(project, who.user_id),
                  page=_page(u, project, *listed) if listed else None,
-                 sender=requirements.sent_by(u.session, req), **kw)
+                 # only an outdated click's answer names the sender: no query otherwise
+                 sender=requirements.sent_by(u.session, req) if kw.get("outdated") else None, **kw)
 
 
 def _notice(u: Unit, req: Requirement, project: Project, key: str, *, user: str, on_behalf: bool = False) -> None:

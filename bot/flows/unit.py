@@ -26,7 +26,7 @@ from bot.clock import Clock
 from bot.db import insert_ignore
 from bot.deps import Deps
 from bot.flows.outbox_keys import Kind, update
-from bot.models import Outbox, Project, Submission
+from bot.models import Project, Submission
 from bot.services import outbox
 
 
@@ -48,7 +48,7 @@ class Unit:
 
     def owe(self, *, key: str, kind: str, project: Project | None = None, channel_id: str | None = None,
             user_id: str | None = None, payload: dict[str, Any] | None = None, target: str | None = None,
-            method: str = "chat.postMessage", deliver: bool = True, after_key: str | None = None) -> Outbox:
+            method: str = "chat.postMessage", deliver: bool = True, after_key: str | None = None) -> outbox.Owed:
         """Queue a message in this unit's transaction (once per key). A row with a `target`
         and no payload is rendered from the record when it is sent."""
         row = outbox.enqueue(self.session, key=key, team_id=project.team_id if project else self.team_id,
@@ -69,7 +69,7 @@ class Unit:
                                                         "callback_id": callback_id[:64], "created_at": self.now},
                              ["view_id"])
 
-    def refresh(self, target: str, project: Project | None = None) -> Outbox | None:
+    def refresh(self, target: str, project: Project | None = None) -> outbox.Owed | None:
         """Update a target's message in place from the record (once it has been posted). A
         pending update of the same message already draws the newest state: no second one."""
         pending = outbox.pending_update(self.session, target)

@@ -7,10 +7,13 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, SQLModel, col, select
 
 from bot.clock import Clock
 from bot.models import ActivityLog
+
+_INSERT = insert(ActivityLog.__table__)  # type: ignore[attr-defined]
 
 
 def _plain(value: Any) -> Any:
@@ -52,22 +55,17 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     on_behalf_of_client: bool = False,
-) -> ActivityLog:
-    entry = ActivityLog(
-        team_id=team_id,
-        project_id=project_id,
-        actor_user_id=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=_plain(before) if before is not None else None,
-        after=_plain(after) if after is not None else None,
-        on_behalf_of_client=on_behalf_of_client,
-        created_at=clock.now(),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
+) -> None:
+    """Add one entry, in the session's transaction (a Core INSERT prepared once: through the ORM
+    it cost ten times the CPU; nothing reads the entry back in the same unit)."""
+    session.flush()  # the entity it is about first
+    session.execute(_INSERT, {
+        "team_id": team_id, "project_id": project_id, "actor_user_id": actor, "action": action,
+        "entity_type": entity_type, "entity_id": entity_id,
+        "before": _plain(before) if before is not None else None,
+        "after": _plain(after) if after is not None else None,
+        "on_behalf_of_client": on_behalf_of_client, "created_at": clock.now(),
+    })
 
 
 def history(session: Session, entity_type: str, entity_id: int) -> list[ActivityLog]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from bot.db import insert_ignore
 from bot.models import Outbox, OutboxStatus
 
 # A claim older than this is taken to be abandoned (its process died). Operators may change it
@@ -25,6 +26,50 @@ RETRY_FOR = timedelta(hours=72)
 BACKOFF_FIRST = 30.0  # seconds; doubles per attempt …
 BACKOFF_CAP = 600.0  # … up to ten minutes, so a message goes out soon after an outage ends
 TOKEN_PAUSE = timedelta(minutes=1)  # a rejected token: wait for the operator, drop nothing
+
+class Owed(SimpleNamespace):
+    """A copy of an outbox row, read like an `Outbox` (same attribute names and values) but in
+    no session: what `enqueue`, `claim_row` and `pending_update` return. Building an Outbox
+    model for each cost more CPU than the statement that read it (issue 13)."""
+
+
+# The sender's statements, built once and run on the session's connection: through the ORM
+# each cost about ten times as much CPU to build and run (issue 13, bench/profile_request.py).
+_T = Outbox.__table__  # type: ignore[attr-defined]
+_BY_KEY = core_select(_T).where(_T.c.key == bindparam("b_key"))
+_CLAIM_RETURNING = (
+    update(_T)
+    .where(_T.c.id == bindparam("b_id"), _T.c.not_before <= bindparam("b_now"),
+           or_(_T.c.status == bindparam("b_pending"),
+               and_(_T.c.status == bindparam("b_sending"), _T.c.claimed_at < bindparam("b_stale"))))
+    .values(status=bindparam("b_sending"), claimed_by=bindparam("b_worker"), claimed_at=bindparam("b_now"),
+            attempts=_T.c.attempts + 1)
+    .returning(*_T.c)
+)
+_MARK_SENT = (
+    update(_T)
+    .where(_T.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_sent"), message_ts=bindparam("b_ts"), sent_at=bindparam("b_now"), last_error=None,
+            channel_id=func.coalesce(bindparam("b_channel", type_=_T.c.channel_id.type), _T.c.channel_id),
+            rendered_hash=func.coalesce(bindparam("b_hash", type_=_T.c.rendered_hash.type), _T.c.rendered_hash))
+)
+_MARK_SENT_FENCED = _MARK_SENT.where(_T.c.claimed_by == bindparam("b_worker"), _T.c.status == bindparam("b_sending"))
+_PENDING_UPDATE = core_select(_T).where(_T.c.target == bindparam("b_target"), _T.c.method == "chat.update",
+                                        _T.c.status == bindparam("b_pending")).limit(1)
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_ignoring(session: Session) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING RETURNING the row, for the session's database."""
+    name = session.get_bind().dialect.name
+    stmt = _INSERTS.get(name)
+    if stmt is None:
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = _INSERTS[name] = dialect_insert(_T).on_conflict_do_nothing(index_elements=["key"]).returning(*_T.c)
+    return stmt
 
 
 def enqueue(
@@ -41,19 +86,24 @@ def enqueue(
     method: str = "chat.postMessage",
     target: str | None = None,
     after_key: str | None = None,
-) -> Outbox:
+) -> Owed:
     """Add a message to send unless one with the same key exists (then return that one).
 
     Safe when several processes enqueue the same key at once: the insert is atomic."""
     session.flush()
-    insert_ignore(session, Outbox, {
+    values = {
         "key": key, "team_id": team_id, "kind": kind, "payload": payload, "channel_id": channel_id,
         "user_id": user_id, "project_id": project_id, "method": method, "created_at": now, "not_before": now,
         "target": target, "after_key": after_key,
         "status": OutboxStatus.pending, "attempts": 0,
-    }, ["key"])
-    row = session.exec(select(Outbox).where(Outbox.key == key)).one()
-    return row
+    }
+    # One round trip on the session's connection (Core, prepared once): the new row comes back
+    # by RETURNING; only when the key existed is it read. The row returned is not in the session.
+    found = session.execute(_insert_ignoring(session), values).first()
+    if found is None:
+        found = session.execute(_BY_KEY, {"b_key": key}).first()
+        assert found is not None
+    return Owed(**found._mapping)
 
 
 def exists(session: Session, key: str) -> Outbox | None:
@@ -82,8 +132,24 @@ def claim(session: Session, outbox_id: int, *, worker: str, now: datetime,
           claim_timeout: timedelta = CLAIM_TIMEOUT) -> bool:
     """Take the row for sending; True for exactly one caller. A claim older than
     `claim_timeout` is considered abandoned (its process died) and can be taken over."""
+    return session.execute(_claim(outbox_id, worker=worker, now=now, claim_timeout=claim_timeout)).rowcount == 1
+
+
+def claim_row(session: Session, outbox_id: int, *, worker: str, now: datetime,
+              claim_timeout: timedelta = CLAIM_TIMEOUT) -> Owed | None:
+    """`claim`, returning the claimed row as it is now (the same UPDATE, with RETURNING: no
+    second round trip; Core, prepared once), or None when another caller has it. The row
+    returned is not in the session."""
+    found = session.execute(_CLAIM_RETURNING, {
+        "b_id": outbox_id, "b_now": now, "b_stale": now - claim_timeout, "b_worker": worker,
+        "b_pending": OutboxStatus.pending.value, "b_sending": OutboxStatus.sending.value,
+    }).first()
+    return None if found is None else Owed(**found._mapping)
+
+
+def _claim(outbox_id: int, *, worker: str, now: datetime, claim_timeout: timedelta) -> Any:
     stale = now - claim_timeout
-    result = session.execute(
+    return (
         update(Outbox)
         .where(
             col(Outbox.id) == outbox_id,
@@ -95,14 +161,13 @@ def claim(session: Session, outbox_id: int, *, worker: str, now: datetime,
         )
         .values(status=OutboxStatus.sending, claimed_by=worker, claimed_at=now, attempts=Outbox.attempts + 1)
     )
-    return result.rowcount == 1
 
 
-def pending_update(session: Session, target: str) -> Outbox | None:
+def pending_update(session: Session, target: str) -> Owed | None:
     """A queued in-place update of `target` not yet taken by a sender (it will draw the newest
     state when sent, so a newer change needs no second one)."""
-    return session.exec(select(Outbox).where(Outbox.target == target, Outbox.method == "chat.update",
-                                             Outbox.status == OutboxStatus.pending)).first()
+    found = session.execute(_PENDING_UPDATE, {"b_target": target, "b_pending": OutboxStatus.pending.value}).first()
+    return None if found is None else Owed(**found._mapping)
 
 
 def claims_in_flight(session: Session, *, now: datetime, claim_timeout: timedelta = CLAIM_TIMEOUT,
@@ -143,15 +208,11 @@ def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime
               channel_id: str | None = None, rendered_hash: str | None = None) -> bool:
     """Record a send. Fenced by the claim when `worker` is given: a sender whose claim was taken
     over (it outlived the claim timeout) records nothing; False then."""
-    values: dict[str, Any] = {"status": OutboxStatus.sent, "message_ts": ts, "sent_at": now, "last_error": None}
-    if channel_id is not None:
-        values["channel_id"] = channel_id
-    if rendered_hash is not None:
-        values["rendered_hash"] = rendered_hash
-    stmt = update(Outbox).where(col(Outbox.id) == outbox_id)
-    if worker is not None:
-        stmt = stmt.where(col(Outbox.claimed_by) == worker, col(Outbox.status) == OutboxStatus.sending)
-    return session.execute(stmt.values(**values)).rowcount == 1
+    stmt = _MARK_SENT if worker is None else _MARK_SENT_FENCED
+    return session.execute(stmt, {
+        "b_id": outbox_id, "b_ts": ts, "b_now": now, "b_channel": channel_id, "b_hash": rendered_hash,
+        "b_worker": worker, "b_sent": OutboxStatus.sent.value, "b_sending": OutboxStatus.sending.value,
+    }).rowcount == 1
 
 
 def postpone(session: Session, outbox_id: int, *, until: datetime, worker: str, reason: str) -> bool:

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from bot.clock import Clock
 from bot.i18n import LANGUAGES
 from bot.models import Project, ProjectStatus
-from bot.services import activity, calendar, edits, holiday_regions
+from bot.services import activity, calendar, edits, holiday_regions, project_cache
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
 NAME_MAX = 80
@@ -373,7 +373,7 @@ def for_channel(session: Session, team_id: str, channel_id: str | None) -> Proje
     wins, then the oldest."""
     if not channel_id:
         return None
-    holder = channel_holder(session, channel_id)
+    holder = project_cache.lookup(session, (team_id, channel_id), lambda s: channel_holder(s, channel_id))
     return holder if holder is not None and holder.team_id == team_id else None
 
 

@@ -228,6 +228,10 @@ def _parse_body(content_type: str, body: bytes) -> dict[str, Any]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of new connections (the Web API client opens
+    # one per call) overflowed it and the kernel dropped SYNs, each retried after 1 s
+    # (bench/ack_latency.py's 1-3 s click tails, issue 13). Slack's own edge drops none.
+    request_queue_size = 128
     fake: FakeSlack
 
 
