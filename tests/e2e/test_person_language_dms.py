@@ -142,7 +142,7 @@ def test_an_overdue_client_items_escalation_is_in_the_pms_language(deps, fake_sl
     assert nudges  # the nudge in the item's thread reads the project's language
 
 
-def test_the_late_digest_question_is_in_the_pms_language(deps, fake_slack, make_project, clock, people):
+def test_the_late_digest_question_is_in_the_pms_language(deps, fake_slack, make_project, clock, people, slack):
     _pm_reads(fake_slack, people, "zh-CN")
     make_project(language="en")
     clock.set(datetime(2026, 11, 23, 9, 30, tzinfo=UTC))  # Monday 17:30: Friday's digest more than a day late
@@ -152,23 +152,52 @@ def test_the_late_digest_question_is_in_the_pms_language(deps, fake_slack, make_
     assert [b["action_id"] for b in buttons] == [ids.DIGEST_POST_NOW, ids.DIGEST_SKIP]
     assert [b["text"]["text"] for b in buttons] == ["现在发布", "本周跳过"]
     assert "Acme Web Shop" in question["text"] and "was not running" not in question["text"]
+    # *Post it now*: the answer is the PM's too; the digest in the channel stays English
+    slack.action(ids.DIGEST_POST_NOW, buttons[0]["value"], user=people.pm, channel_id="DU0PM")
+    answer = fake_slack.wait_for("response_url")[0].params
+    assert "本周的周报已发布到 <#C0CLIENT>" in answer["text"]
+    [digest] = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0CLIENT"]
+    assert "Acme Web Shop" in digest["text"] and "周报" not in _dump(digest)
 
 
 def test_the_pm_is_told_in_their_language_that_someone_else_posted_the_digest(slack, fake_slack, people,
                                                                               make_project, clock):
+    """An English project; the PM reads Chinese, the developer who posts it English."""
     _pm_reads(fake_slack, people, "zh-CN")
+    fake_slack.add_user(people.dev.id, name=people.dev.name, locale="en-US")
     make_project(language="en")
     clock.set(datetime(2026, 11, 20, 6, 0, tzinfo=UTC))  # Friday 14:00 Shanghai
     slack.command("/digest", "send", user=people.dev)
     question = fake_slack.wait_for("response_url")[0].params
+    assert "<@U0PM>" in question["text"] and "周报" not in question["text"]
     confirm = next(e for b in question["blocks"] if b["type"] == "actions" for e in b["elements"]
                    if e["action_id"] == ids.DIGEST_SEND_CONFIRM)
     slack.action(ids.DIGEST_SEND_CONFIRM, confirm["value"], user=people.dev)
-    fake_slack.wait_for("response_url", 2)
+    assert "is posted" in fake_slack.wait_for("response_url", 2)[1].params["text"]
     [digest] = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0CLIENT"]
     assert "Acme Web Shop" in digest["text"]
     [told] = [d for d in dms(fake_slack) if "<@U0DEV>" in d["text"]]
     assert "已将 *Acme Web Shop* 本周的周报发布到 <#C0CLIENT>" in told["text"]
+
+
+def test_the_pms_digest_answers_are_in_their_language(slack, fake_slack, people, make_project):
+    """A Chinese project; a developer who reads English asks to send the digest: the question and
+    the answer are theirs; the PM (zh-CN in Slack) is told in Chinese; the channel reads Chinese."""
+    fake_slack.add_user(people.dev.id, name=people.dev.name, locale="en-US")
+    _pm_reads(fake_slack, people, "zh-CN")
+    make_project(language="zh-CN")
+    slack.command("/digest", "send", user=people.dev)
+    question = fake_slack.wait_for("response_url")[0].params
+    assert "Post this week's digest" in question["text"] and "<@U0PM>" in question["text"]
+    assert "现在把" not in question["text"]
+    confirm = next(e for b in question["blocks"] if b["type"] == "actions" for e in b["elements"]
+                   if e["action_id"] == ids.DIGEST_SEND_CONFIRM)
+    slack.action(ids.DIGEST_SEND_CONFIRM, confirm["value"], user=people.dev)
+    assert "is posted" in fake_slack.wait_for("response_url", 2)[1].params["text"]
+    [told] = [d for d in dms(fake_slack) if "<@U0DEV>" in d["text"]]
+    assert "已将" in told["text"]
+    [digest] = [c.params for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0CLIENT"]
+    assert "Acme Web Shop 周报" in digest["text"]
 
 
 def test_the_pms_preview_stays_in_the_projects_language(deps, fake_slack, make_project, clock, people):
