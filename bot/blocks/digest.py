@@ -453,9 +453,10 @@ def sent_by_other(project: Project, user_id: str, overrides: list[str], lang: st
 
 
 
-def note_modal(project: Project, week: str, note: str, *, max_length: int) -> dict[str, Any]:
-    """*Add a note*: the PM's short personal intro for the week's digest."""
-    lang = project.language
+def note_modal(project: Project, week: str, note: str, *, max_length: int, lang: str | None = None) -> dict[str, Any]:
+    """*Add a note*: the PM's short personal intro for the week's digest; the form in `lang`, the
+    PM's own language (default: the project's). The note itself goes into the post as written."""
+    lang = lang or project.language
     element: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": max_length}
     if note:
         element["initial_value"] = note

@@ -269,8 +269,10 @@ def resolved_dm(project: Project, follow_up: FollowUp, response: FeedbackRespons
 
 
 def resolve_modal(project: Project, response: FeedbackResponse, question: str | None,
-                  metadata: dict[str, Any]) -> dict[str, Any]:
-    lang = project.language
+                  metadata: dict[str, Any], *, lang: str | None = None) -> dict[str, Any]:
+    """The *Resolve* form, in `lang`: the language of the person who opened it (default: the
+    project's)."""
+    lang = lang or project.language
     blocks = [
         *follow_up_fields(project, response, question, lang),
         _input(ids.FEEDBACK_BLOCK_NOTE, t("feedback.label_note", lang),

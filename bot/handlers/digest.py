@@ -139,7 +139,8 @@ def preview_add_note(ack: Ack, body: dict[str, Any], context: BoltContext, respo
     def act(deps: Deps, actor: h.Actor, project_id: int, week: str) -> None:
         project, note = flow.note_of(deps, user_id=actor.user_id, project_id=project_id, week=week)
         deps.client.views_open(trigger_id=body["trigger_id"],
-                               view=note_modal(project, week, note, max_length=flow.NOTE_MAX))
+                               view=note_modal(project, week, note, max_length=flow.NOTE_MAX,
+                                               lang=h.language_for(actor, project)))
 
     _pm_click(ack, body, context, respond, act)
 

@@ -59,6 +59,7 @@ def test_the_follow_up_dm_and_its_resolved_update_are_in_the_pms_language(slack,
     dm_ts = fake_slack.wait_for("chat.postMessage", 2)[1].response["ts"]
     slack.action(ids.FEEDBACK_RESOLVE, str(follow_up.id), user=people.pm, channel_id="DU0PM", message_ts=dm_ts)
     view = fake_slack.wait_for("views.open")[0].params["view"]
+    assert view["title"]["text"] == "标记为已处理" and "您采取了哪些措施？" in _dump(view["blocks"])  # the PM's form
     note = {ids.FEEDBACK_BLOCK_NOTE: {ids.VALUE: p.plain_text("Called Chris; the demo moves to Friday.")}}
     slack.submit(ids.FEEDBACK_RESOLVE_MODAL, note, user=people.pm, private_metadata=view["private_metadata"])
     update = fake_slack.wait_for("chat.update")[0].params
@@ -200,7 +201,7 @@ def test_the_pms_digest_answers_are_in_their_language(slack, fake_slack, people,
     assert "Acme Web Shop 周报" in digest["text"]
 
 
-def test_the_pms_preview_stays_in_the_projects_language(deps, fake_slack, make_project, clock, people):
+def test_the_pms_preview_stays_in_the_projects_language(deps, fake_slack, make_project, clock, people, slack):
     """The preview shows the post as the channel will read it: the project's language, whatever
     the PM reads in Slack (documented so)."""
     _pm_reads(fake_slack, people, "zh-CN")
@@ -211,3 +212,9 @@ def test_the_pms_preview_stays_in_the_projects_language(deps, fake_slack, make_p
     send_previews(deps)
     [preview] = dms(fake_slack)
     assert "Weekly update" in _dump(preview["blocks"])
+    # *Add a note*: the form is the PM's own, in their language
+    add_note = next(e for b in preview["blocks"] if b["type"] == "actions" for e in b["elements"]
+                    if e["action_id"] == ids.DIGEST_ADD_NOTE)
+    slack.action(ids.DIGEST_ADD_NOTE, add_note["value"], user=people.pm, channel_id="DU0PM")
+    view = fake_slack.wait_for("views.open")[0].params["view"]
+    assert view["title"]["text"] == "周报说明" and "简短的个人说明" in _dump(view["blocks"])
