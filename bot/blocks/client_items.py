@@ -340,9 +340,10 @@ def nudge_message(project: Project, item: ClientItem, days: int, *, thread_ts: s
                       due=format_date(item.due_date, lang), days=days), "thread_ts": thread_ts}
 
 
-def escalation_message(project: Project, item: ClientItem, days: int) -> dict[str, Any]:
-    """The PM's DM once an item is overdue past the project's escalation threshold."""
-    lang = project.language
+def escalation_message(project: Project, item: ClientItem, days: int, lang: str | None = None) -> dict[str, Any]:
+    """The PM's DM once an item is overdue past the project's escalation threshold (in `lang`,
+    the PM's own language; default: the project's)."""
+    lang = lang or project.language
     return {"text": t("client_items.escalate", lang, ref=ref(item), title=safe(item.title, 200),
                       project=safe(project.name, 100), user=mention(item.owner_user_id),
                       due=format_date(item.due_date, lang), days=days,

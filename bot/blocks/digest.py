@@ -374,12 +374,14 @@ def digest_message(facts: DigestFacts, *, internal: bool, chart: bool = False) -
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
-def _week_buttons(p: Project, week: str, buttons: list[tuple[str, str]]) -> dict[str, Any]:
-    """The PM's buttons about one week's digest (the first is the primary one)."""
+def _week_buttons(p: Project, week: str, buttons: list[tuple[str, str]], lang: str | None = None) -> dict[str, Any]:
+    """The PM's buttons about one week's digest (the first is the primary one), in `lang`
+    (default: the project's language)."""
     value = ids.week_value(p.id or 0, week)
+    lang = lang or p.language
     return {"type": "actions", "block_id": f"preview:{p.id}", "elements": [
         {"type": "button", "action_id": action_id, "value": value,
-         "text": plain_text(t(label, p.language), BUTTON_TEXT), **({"style": "primary"} if n == 0 else {})}
+         "text": plain_text(t(label, lang), BUTTON_TEXT), **({"style": "primary"} if n == 0 else {})}
         for n, (action_id, label) in enumerate(buttons)]}
 
 
@@ -403,14 +405,16 @@ def preview_message(facts: DigestFacts, *, due: date, requires_approval: bool) -
             "blocks": blocks}
 
 
-def late_question(facts: DigestFacts, *, due: date) -> dict[str, Any]:
+def late_question(facts: DigestFacts, *, due: date, lang: str | None = None) -> dict[str, Any]:
+    """The PM's DM: the digest was not posted when due; post it now? In `lang`, the PM's own
+    language (default: the project's). Unlike the preview, it does not show the post."""
     p = facts.project
-    lang = p.language
+    lang = lang or p.language
     text = t("digest.late_question", lang, name=safe(p.name, 100), due=format_date(due, lang))
     return {"text": text, "blocks": [
         _section(text),
         _week_buttons(p, facts.week, [(ids.DIGEST_POST_NOW, "digest.late_post"),
-                                       (ids.DIGEST_SKIP, "digest.late_skip")]),
+                                       (ids.DIGEST_SKIP, "digest.late_skip")], lang),
     ]}
 
 
@@ -437,9 +441,10 @@ def send_confirmation(project: Project, week: str, overrides: list[str], lang: s
 OVERRIDES = {"skip": "digest.override_skip", "approval": "digest.override_approval"}
 
 
-def sent_by_other(project: Project, user_id: str, overrides: list[str]) -> dict[str, Any]:
-    """The PM's DM: who posted this week's digest instead of them, and what it overrode."""
-    lang = project.language
+def sent_by_other(project: Project, user_id: str, overrides: list[str], lang: str | None = None) -> dict[str, Any]:
+    """The PM's DM: who posted this week's digest instead of them, and what it overrode (in
+    `lang`, the PM's own language; default: the project's)."""
+    lang = lang or project.language
     text = t("digest.sent_by_other", lang, user=mention(user_id), name=safe(project.name, 100),
              channel=channel_link(project.client_channel_id))
     if overrides:
@@ -448,9 +453,10 @@ def sent_by_other(project: Project, user_id: str, overrides: list[str]) -> dict[
 
 
 
-def note_modal(project: Project, week: str, note: str, *, max_length: int) -> dict[str, Any]:
-    """*Add a note*: the PM's short personal intro for the week's digest."""
-    lang = project.language
+def note_modal(project: Project, week: str, note: str, *, max_length: int, lang: str | None = None) -> dict[str, Any]:
+    """*Add a note*: the PM's short personal intro for the week's digest; the form in `lang`, the
+    PM's own language (default: the project's). The note itself goes into the post as written."""
+    lang = lang or project.language
     element: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": max_length}
     if note:
         element["initial_value"] = note

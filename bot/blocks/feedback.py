@@ -231,9 +231,9 @@ def follow_up_fields(project: Project, response: FeedbackResponse, question: str
 
 
 def follow_up_dm(project: Project, follow_up: FollowUp, response: FeedbackResponse, question: str | None,
-                 *, updated: bool = False) -> dict[str, Any]:
-    """Bad news for the PM, with *Resolve*."""
-    lang = project.language
+                 *, updated: bool = False, lang: str | None = None) -> dict[str, Any]:
+    """Bad news for the PM, with *Resolve*; in `lang`, the PM's own (default: the project's)."""
+    lang = lang or project.language
     name = safe(project.name, 200)
     title_key = "feedback.dm_updated_title" if updated else "feedback.dm_title"
     return {
@@ -250,9 +250,10 @@ def follow_up_dm(project: Project, follow_up: FollowUp, response: FeedbackRespon
 
 
 def resolved_dm(project: Project, follow_up: FollowUp, response: FeedbackResponse,
-                question: str | None) -> dict[str, Any]:
-    """The DM once the follow-up is resolved: the same facts, who resolved it and the note."""
-    lang = project.language
+                question: str | None, *, lang: str | None = None) -> dict[str, Any]:
+    """The DM once the follow-up is resolved: the same facts, who resolved it and the note (in
+    `lang`, the PM's own; default: the project's)."""
+    lang = lang or project.language
     name = safe(project.name, 200)
     done = t("feedback.dm_resolved", lang, user=mention(follow_up.resolved_by),
              date=local_date(project, follow_up.resolved_at) if follow_up.resolved_at else "",
@@ -268,8 +269,10 @@ def resolved_dm(project: Project, follow_up: FollowUp, response: FeedbackRespons
 
 
 def resolve_modal(project: Project, response: FeedbackResponse, question: str | None,
-                  metadata: dict[str, Any]) -> dict[str, Any]:
-    lang = project.language
+                  metadata: dict[str, Any], *, lang: str | None = None) -> dict[str, Any]:
+    """The *Resolve* form, in `lang`: the language of the person who opened it (default: the
+    project's)."""
+    lang = lang or project.language
     blocks = [
         *follow_up_fields(project, response, question, lang),
         _input(ids.FEEDBACK_BLOCK_NOTE, t("feedback.label_note", lang),

@@ -9,9 +9,11 @@ from bot.i18n import t
 from bot.models import Project
 
 
-def undelivered_dm(project: Project, failed: list[tuple[str, str]], *, more: int) -> dict[str, Any]:
-    """`failed`: (kind, Slack's error) of each message, newest first; `more`: how many are not named."""
-    lang = project.language
+def undelivered_dm(project: Project, failed: list[tuple[str, str]], *, more: int,
+                   lang: str | None = None) -> dict[str, Any]:
+    """`failed`: (kind, Slack's error) of each message, newest first; `more`: how many are not
+    named; `lang`: the PM's own language (default: the project's)."""
+    lang = lang or project.language
     head = t("common.undelivered_title", lang, name=safe(project.name, 200))
     lines = "\n".join(t("common.undelivered_line", lang, kind=safe(kind, 40), error=safe(error, 100))
                       for kind, error in failed)

@@ -37,6 +37,7 @@ from bot.flows.delivery import deliver_many
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.people import Person
+from bot.flows.person_language import language_of
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import ClientItem, Milestone, Outbox, Project, ProjectStatus
@@ -541,7 +542,8 @@ def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
                      cb.nudge_message(p, item, days, thread_ts=item.message_ts))]
             if days >= p.escalate_after_days:
                 owed.append((outbox_keys.client_escalation(item.id or 0, due), Kind.escalation,
-                             {"user_id": p.pm_user_id}, cb.escalation_message(p, item, days)))
+                             {"user_id": p.pm_user_id},
+                             cb.escalation_message(p, item, days, language_of(deps, p.pm_user_id, p.language))))
             for key, kind, where, payload in owed:
                 if outbox.exists(u.session, key) is None:
                     row = u.owe(key=key, kind=kind, project=p, payload=payload, deliver=False, **where)

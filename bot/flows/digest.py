@@ -31,6 +31,7 @@ from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.delivery import deliver_many
 from bot.flows.outbox_keys import Kind
+from bot.flows.person_language import language_of
 from bot.flows.unit import Unit, unit_of_work
 from bot.models import DigestWeek, Outbox, Project, ProjectStatus
 from bot.services import calendar, digests, outbox, projects
@@ -228,7 +229,8 @@ def _ask_pm(u: Unit, p: Project, week: str, due_at: datetime) -> list[int]:
     facts = digests.collect(u.session, [p], u.now, weeks={p.id or 0: week})[p.id or 0]
     _week_row(u.session, p, week, due_at)
     row = u.owe(key=outbox_keys.digest_late(p.id or 0, week), kind=Kind.digest_late, project=p,
-                user_id=p.pm_user_id, payload=late_question(facts, due=calendar.local_date(p, due_at) or facts.today),
+                user_id=p.pm_user_id, payload=late_question(facts, due=calendar.local_date(p, due_at) or facts.today,
+                                                            lang=language_of(u.deps, p.pm_user_id, p.language)),
                 deliver=False)
     return [row.id] if row.id is not None and row.status == "pending" else []
 
@@ -324,7 +326,8 @@ def send(deps: Deps, *, user_id: str, channel_id: str | None, week: str | None =
         _post(u, project, dw, approved_by=user_id)
         if user_id != project.pm_user_id:
             u.owe(key=outbox_keys.digest_sent_by(project.id or 0, week), kind=Kind.notice, project=project,
-                  user_id=project.pm_user_id, payload=sent_by_other(project, user_id, overrides))
+                  user_id=project.pm_user_id, payload=sent_by_other(
+                      project, user_id, overrides, language_of(deps, project.pm_user_id, project.language)))
         return Sent(project, "posted", week, overrides)
 
 

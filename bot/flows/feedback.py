@@ -37,6 +37,7 @@ from bot.flows import outbox_keys
 from bot.flows.delivery import deliver, deliver_now
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
+from bot.flows.person_language import language_of
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import (
@@ -56,6 +57,9 @@ from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFo
 log = logging.getLogger(__name__)
 
 JOB_ACTOR = "pmbot"
+# Each person in their language (issue 17): the follow-up DM's outbox row keeps the language of
+# the PM it was owed to under this payload key (the row is drawn from the record, not its payload).
+READER_LANGUAGE = "reader_language"
 _ANY: Any = object()  # "whichever prompt is the latest"
 
 
@@ -224,13 +228,18 @@ def _tell_pm(u: Unit, project: Project, recorded: feedback.Recorded, *, commente
     response = recorded.response
     if recorded.follow_up is not None and recorded.follow_up.id is not None:
         follow_up_id = recorded.follow_up.id
+        # The DM is drawn from the record whenever it is sent or updated; the PM's language is
+        # resolved once, now, and kept with the message (`draw_follow_up` reads it back), so the
+        # DM and its in-place updates read alike.
         u.owe(key=outbox_keys.follow_up(follow_up_id), kind=Kind.follow_up, project=project,
-              user_id=project.pm_user_id, target=outbox_keys.target(TargetKind.follow_up, follow_up_id))
+              user_id=project.pm_user_id, target=outbox_keys.target(TargetKind.follow_up, follow_up_id),
+              payload={READER_LANGUAGE: language_of(u.deps, project.pm_user_id, project.language)})
         return
     open_one = feedback.open_follow_up_of(u.session, response.id) if commented else None
     if open_one is not None and open_one.id is not None:
         stamp = int(response.updated_at.timestamp() * 1000)
-        payload = follow_up_dm(project, open_one, response, feedback.question_of(u.session, response), updated=True)
+        payload = follow_up_dm(project, open_one, response, feedback.question_of(u.session, response), updated=True,
+                               lang=language_of(u.deps, project.pm_user_id, project.language))
         u.owe(key=outbox_keys.follow_up_news(open_one.id, stamp), kind=Kind.follow_up, project=project,
               user_id=project.pm_user_id, payload=payload)
 
@@ -533,5 +542,6 @@ def draw_follow_up(session: Session, target: Target) -> Rendered | None:
     draw = resolved_dm if follow_up.status == FollowUpStatus.resolved else follow_up_dm
     posted = outbox.exists(session, outbox_keys.follow_up(follow_up.id or 0))
     ts = posted.message_ts if posted is not None else None
+    lang = (posted.payload or {}).get(READER_LANGUAGE) if posted is not None else None
     return Rendered(channel_id=posted.channel_id if posted is not None and ts else None,
-                    payload=draw(project, follow_up, response, question), ts=ts)
+                    payload=draw(project, follow_up, response, question, lang=lang or project.language), ts=ts)

@@ -16,6 +16,7 @@ from bot.blocks.outbox import undelivered_dm
 from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.outbox_keys import Kind
+from bot.flows.person_language import language_of
 from bot.flows.unit import unit_of_work
 from bot.models import Outbox, OutboxStatus, Project
 from bot.services import outbox
@@ -49,7 +50,8 @@ def tell_pms(deps: Deps) -> int:
             failed = failed_for(u.session, project_id)
             u.owe(key=key, kind=Kind.undelivered, project=project, user_id=project.pm_user_id,
                   payload=undelivered_dm(project, [(f.kind, f.error) for f in failed[:SHOWN]],
-                                         more=max(len(failed) - SHOWN, 0)))
+                                         more=max(len(failed) - SHOWN, 0),
+                                         lang=language_of(deps, project.pm_user_id, project.language)))
             told += 1
     return told
 

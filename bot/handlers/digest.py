@@ -59,7 +59,7 @@ def digest_command(ack: Ack, body: dict[str, Any], context: BoltContext, respond
 def _no_digest(project: Project | None, actor: h.Actor) -> dict[str, Any]:
     if project is None:
         return h.refusal("common.no_project_here", h.language_for(actor))
-    return h.refusal("permissions.project_closed", project.language)
+    return h.refusal("permissions.project_closed", h.language_for(actor, project))
 
 
 def _answer_send(respond: Respond, actor: h.Actor, sent: flow.Sent, *, replace: bool = False) -> None:
@@ -67,7 +67,7 @@ def _answer_send(respond: Respond, actor: h.Actor, sent: flow.Sent, *, replace: 
     if sent.status in ("no_project", "closed") or project is None:
         respond(**_no_digest(project, actor), replace_original=False)
         return
-    lang, name = project.language, safe(project.name, 100)
+    lang, name = h.language_for(actor, project), safe(project.name, 100)  # the reader's language
     if sent.status == "confirm":
         respond(**send_confirmation(project, sent.week, sent.overrides, lang), replace_original=False)
     elif sent.status == "posted":
@@ -129,7 +129,7 @@ def preview_post_now(ack: Ack, body: dict[str, Any], context: BoltContext, respo
 def preview_skip(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
     def act(deps: Deps, actor: h.Actor, project_id: int, week: str) -> None:
         project = flow.skip(deps, user_id=actor.user_id, project_id=project_id, week=week)
-        respond(**h.message(t("digest.skipped", project.language, name=safe(project.name, 100))),
+        respond(**h.message(t("digest.skipped", h.language_for(actor, project), name=safe(project.name, 100))),
                 replace_original=True)
 
     _pm_click(ack, body, context, respond, act)
@@ -139,7 +139,8 @@ def preview_add_note(ack: Ack, body: dict[str, Any], context: BoltContext, respo
     def act(deps: Deps, actor: h.Actor, project_id: int, week: str) -> None:
         project, note = flow.note_of(deps, user_id=actor.user_id, project_id=project_id, week=week)
         deps.client.views_open(trigger_id=body["trigger_id"],
-                               view=note_modal(project, week, note, max_length=flow.NOTE_MAX))
+                               view=note_modal(project, week, note, max_length=flow.NOTE_MAX,
+                                               lang=h.language_for(actor, project)))
 
     _pm_click(ack, body, context, respond, act)
 
@@ -163,7 +164,8 @@ def submit_note(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: B
         ack(response_action="errors", errors={ids.DIGEST_NOTE_BLOCK: t("digest.not_pm", lang)})
         return
     ack()
-    h.tell(deps, actor.user_id, None, t("digest.note_saved", project.language, name=safe(project.name, 100)))
+    h.tell(deps, actor.user_id, None, t("digest.note_saved", h.language_for(actor, project),
+                                        name=safe(project.name, 100)))
 
 
 def snooze_item(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:

@@ -258,12 +258,12 @@ def open_resolve(ack: Ack, body: dict[str, Any], context: BoltContext, respond: 
     deps, shown = clicked
     follow_up, project = shown.follow_up, shown.project
     assert follow_up is not None and project is not None and shown.response is not None
+    lang = language_for(common.actor_of(deps, body), project)  # the form is the clicker's alone
     if follow_up.status != "open":
-        respond(**refusal("feedback.already_resolved_by", language_for(common.actor_of(deps, body), project),
-                          user=mention(follow_up.resolved_by),
+        respond(**refusal("feedback.already_resolved_by", lang, user=mention(follow_up.resolved_by),
                           note=safe(follow_up.resolution_note, 500)), replace_original=False)
         return
-    view = resolve_modal(project, shown.response, shown.question, {"follow_up_id": follow_up.id})
+    view = resolve_modal(project, shown.response, shown.question, {"follow_up_id": follow_up.id}, lang=lang)
     deps.client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
