@@ -90,6 +90,7 @@ class RateLimitedSlack:
         self.history: dict[str, list[dict]] = defaultdict(list)
         self.ts = 0
         self.uploads = 0  # digest chart: files uploaded
+        self.started = 0.0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -199,7 +200,7 @@ def main() -> int:
                             slack_api_url=slack.url, database_url=url, port=0, scheduler_enabled=False,
                             log_level="WARNING")
         deps = deps_of(create_app(settings, engine=engine, clock=FrozenClock(NOW)))
-        started = time.monotonic()
+        slack.started = started = time.monotonic()
         report = run_digests(deps)
         elapsed = time.monotonic() - started
         engine.dispose()
@@ -216,6 +217,11 @@ def main() -> int:
     print(f"limits: {args.workspace_rate} messages/s workspace-wide, 1 message/s per channel")
     print(f"total time: {elapsed:.1f} s; lower bound allowed by the limits: {bound:.1f} s; "
           f"ratio: {elapsed / bound:.2f} (goal: at most 1.15 without charts)")
+    if slack.posted:
+        first, last = min(t for *_, t in slack.posted) - slack.started, max(t for *_, t in slack.posted) - slack.started
+        busiest = max(Counter(int(t) for *_, t in slack.posted).values())
+        print(f"first message posted after {first:.1f} s (due digests gathered, built and queued), last after "
+              f"{last:.1f} s; busiest second: {busiest} messages")
     print(f"429 answers: {slack.limited}; requests sent while told to wait: {slack.early}")
     print(f"duplicates: {duplicates}; misses: {misses}; charts uploaded: {slack.uploads}")
     print(f"peak RSS of this process (bot + fake Slack): {peak_rss_mb():.0f} MB")
