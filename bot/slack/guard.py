@@ -117,7 +117,8 @@ SHAPES: dict[str, Shape] = {
     "view_closed": _VIEW,
     "block_suggestion": [*_INTERACTION, ("action_id", "id"), ("value", "text")],
     "shortcut": [*_CALLBACK, ("trigger_id", "text")],
-    "message_action": [*_CALLBACK, ("trigger_id", "text")],
+    # A message shortcut comes with a response_url too: the capture answers through it.
+    "message_action": [*_CALLBACK, ("trigger_id", "text"), ("response_url", "text")],
     "interactive_message": [*_CALLBACK, ("actions", "objects")],
     "dialog_submission": _CALLBACK,
     "dialog_cancellation": _CALLBACK,
