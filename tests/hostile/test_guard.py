@@ -156,6 +156,12 @@ MALFORMED = {
     "shortcut: user a number": lambda: _interaction(SHORTCUT, {"user": 1}),
     "message_action: callback_id an object": lambda: _interaction(MESSAGE_ACTION, {"callback_id": {}}),
     "message_action: user null": lambda: _interaction(MESSAGE_ACTION, {"user": None}),
+    # found by the hostile payload tests: a handler opened a form with the trigger_id, or
+    # answered through the response_url, that Slack always sends and this payload lacked
+    "block_actions: no trigger_id": lambda: _interaction(ACTION, {}, drop=("trigger_id",)),
+    "shortcut: no trigger_id": lambda: _interaction(SHORTCUT, {}, drop=("trigger_id",)),
+    "message_action: no trigger_id": lambda: _interaction(MESSAGE_ACTION, {}, drop=("trigger_id",)),
+    "message_action: no response_url": lambda: _interaction(MESSAGE_ACTION, {}, drop=("response_url",)),
     "message event: the edited message's user a number": lambda: _event(
         {"type": "message", "subtype": "message_changed", "channel": "C0CLIENT", "message": {"user": 3}}),
     "interactive_message: no actions": lambda: _interaction(ATTACHMENT, {}, drop=("actions",)),
