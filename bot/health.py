@@ -187,7 +187,9 @@ class Health:
                 if name == "startup":
                     continue  # start-up logs its own progress
                 before = self._reported.get(name)
-                if not ok and before != state:
+                # One line per change of state: "unreachable (connection refused)" then
+                # "unreachable (server closed the connection)" while a server restarts is one.
+                if not ok and (before or "").split(" (", 1)[0] != state.split(" (", 1)[0]:
                     log.warning("not ready: %s %s", name, state)
                     self._reported[name] = state
                 elif ok and before is not None:
