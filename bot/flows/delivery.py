@@ -147,12 +147,16 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
 
 
 def _wait_while_sending(deps: Deps, outbox_id: int, polls: int = WAIT_POLLS) -> None:
-    """Wait a little while another sender sends row `outbox_id` (a chart being uploaded)."""
+    """Wait a little while another sender sends row `outbox_id` (a chart being uploaded). A row
+    still `pending` counts too: on PostgreSQL another sender may hold its claim lock before its
+    claim is written; giving up then left the digest postponed past the end of a one-shot run."""
     for _ in range(polls):
         with session_scope(deps.engine) as session:
             row = session.get(Outbox, outbox_id)
-            if row is None or row.status != OutboxStatus.sending:
+            if row is None or row.status not in (OutboxStatus.pending, OutboxStatus.sending):
                 return
+            if row.status == OutboxStatus.pending and row.not_before > deps.clock.now():
+                return  # postponed (a failed upload waits for its retry): nobody is sending it now
         time.sleep(0.1)
 
 
