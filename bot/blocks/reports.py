@@ -19,6 +19,7 @@ from bot.blocks.format import money
 from bot.blocks.text import CONTEXT_TEXT, HEADER_TEXT, SECTION_TEXT, mention, mrkdwn, plain_text, safe
 from bot.i18n import format_date, t
 from bot.i18n.formatting import format_list
+from bot.reports.wording import days_text, hours_text, slip_text
 
 if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
     from bot.services.reports import ChangeLine, CloseoutFacts, Impact, ItemLine, MilestoneLine, MonthlyFacts
@@ -60,17 +61,8 @@ def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def hours_text(value: Decimal | None) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
-def days_text(days: int | None, lang: str) -> str:
-    if days is None:
-        return "–"
-    return t("reports.days", lang, days=abs(days), signed=f"{days:+d}")
 
 
 def cost_text(cost: dict[str, Decimal], lang: str) -> str:
@@ -93,11 +85,6 @@ def impact_total(impact: Impact, count: int, lang: str, *, internal: bool) -> st
     return text
 
 
-def slip_text(m: MilestoneLine, lang: str) -> str:
-    days = m.slip_days
-    if days == 0:
-        return t("reports.slip_none", lang)
-    return t("reports.slip_late" if days > 0 else "reports.slip_early", lang, days=abs(days))
 
 
 def milestone_line(m: MilestoneLine, lang: str) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from bot.blocks.format import money
-from bot.blocks.reports import days_text, hours_text, slip_text
 from bot.i18n import t
+from bot.i18n.formatting import format_currency as money
 from bot.i18n.formatting import format_list
 from bot.models import Project
+from bot.reports.wording import days_text, hours_text, slip_text
 from bot.services import reports
 from bot.services.export_requirements import md_block, md_inline
 
