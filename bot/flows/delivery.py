@@ -83,26 +83,30 @@ def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
 
 
 def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> bool:
+    # Claim and draw in one transaction (issue 13: one transaction less per message; on SQLite
+    # every transaction takes the write lock). A row that waits for another one (a digest for
+    # its chart) is drawn after that one went out, in a transaction of its own.
+    waiting: WaitFor | None = None
+    drawn: Rendered | None = None
     with session_scope(deps.engine) as session:
         row = outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(), claim_timeout=timeout)
         if row is None:
             return False
         first = _owed_first(session, row)
-    if first is not None and not deliver(deps, first, reg=reg):  # digest chart: upload the chart first
-        _wait_while_sending(deps, first)  # another sender has it now (e.g. the client digest's)
-    try:
+        if first is None:
+            drawn, waiting = _drawn(reg, session, row, deps)
+    if first is not None:
+        _send_first(deps, first, reg)
         with session_scope(deps.engine) as session:
-            drawn = _draw(reg, session, row, deps.clock.now())
-    except WaitFor as wait:
+            drawn, waiting = _drawn(reg, session, row, deps)
+    if waiting is not None:
         with session_scope(deps.engine) as session:
             outbox.postpone(session, outbox_id, until=deps.clock.now() + WAIT_AGAIN, worker=deps.worker,
-                            reason=str(wait))
-        log.info("%s waits: %s", row.key, wait)
+                            reason=str(waiting))
+        log.info("%s waits: %s", row.key, waiting)
         return False
     if drawn is None:
-        with session_scope(deps.engine) as session:
-            outbox.mark_sent(session, outbox_id, ts=None, now=deps.clock.now(), worker=deps.worker)
-        return False
+        return False  # nothing to send any more (recorded as sent)
     try:
         channel = drawn.channel_id
         if channel is None and row.user_id:
@@ -146,11 +150,28 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
     return True
 
 
-def _wait_while_sending(deps: Deps, outbox_id: int, polls: int = WAIT_POLLS) -> None:
-    """Wait a little while another sender sends row `outbox_id` (a chart being uploaded). A row
-    still `pending` counts too: on PostgreSQL another sender may hold its claim lock before its
-    claim is written; giving up then left the digest postponed past the end of a one-shot run."""
+def _drawn(reg: Registry, session, row: Outbox, deps: Deps) -> tuple[Rendered | None, WaitFor | None]:
+    """What to send for the claimed `row` now, or what it waits for. A row with nothing to send
+    any more is recorded as sent, in the same transaction."""
+    try:
+        drawn = _draw(reg, session, row, deps.clock.now())
+    except WaitFor as wait:
+        return None, wait
+    if drawn is None:
+        outbox.mark_sent(session, row.id, ts=None, now=deps.clock.now(), worker=deps.worker)
+    return drawn, None
+
+
+def _send_first(deps: Deps, outbox_id: int, reg: Registry, polls: int = WAIT_POLLS) -> None:
+    """Send row `outbox_id` (a digest's chart) before the row that waits for it: ourselves, or,
+    while another live sender has it, wait a little for that one to finish. Each poll tries to
+    take it over, so a claim left by a sender that died meanwhile does not hold us up. A row
+    still `pending` counts as under way: on PostgreSQL another sender may hold its claim lock
+    before its claim is written (giving up then left the digest postponed past the end of a
+    one-shot `pmbot digest`)."""
     for _ in range(polls):
+        if deliver(deps, outbox_id, reg=reg):
+            return
         with session_scope(deps.engine) as session:
             row = session.get(Outbox, outbox_id)
             if row is None or row.status not in (OutboxStatus.pending, OutboxStatus.sending):
@@ -171,10 +192,16 @@ def _owed_first(session, row: Outbox) -> int | None:
 
 
 def _refresh_if_moved_on(reg: Registry, session, row: Outbox, sent: Rendered, deps: Deps) -> int | None:
-    """Queue another update when the record changed while `row` was on its way."""
+    """Queue another update when the record changed while `row` was on its way. Every change of
+    a record its live message shows owes an update of that message (`Unit.refresh`), so a change
+    committed since `row` was claimed and drawn left a newer row for the target: only then is the
+    message drawn again and compared (drawing it after every send cost a Confirm click a tenth of
+    its CPU, issue 13)."""
     target = parse_target(row.target)
     if target is None or target.kind not in reg.live:
         return None
+    if not outbox.owed_since(session, str(row.target), row.id):
+        return None  # no change of the record was committed since our draw: nothing moved on
     now = reg.live[target.kind](session, target)
     if now is None or not now.ts or now.digest() == sent.digest():
         return None

@@ -54,8 +54,13 @@ _MARK_SENT = (
             rendered_hash=func.coalesce(bindparam("b_hash", type_=_T.c.rendered_hash.type), _T.c.rendered_hash))
 )
 _MARK_SENT_FENCED = _MARK_SENT.where(_T.c.claimed_by == bindparam("b_worker"), _T.c.status == bindparam("b_sending"))
+# FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite runs one writer at a time): a pending update that
+# a sender is claiming right now (its claim not committed yet, so it may have drawn the record
+# before this change) is not reused: the change queues an update of its own (`owed_since`).
 _PENDING_UPDATE = core_select(_T).where(_T.c.target == bindparam("b_target"), _T.c.method == "chat.update",
-                                        _T.c.status == bindparam("b_pending")).limit(1)
+                                        _T.c.status == bindparam("b_pending")).limit(1).with_for_update(
+                                            skip_locked=True)
+_OWED_SINCE = core_select(_T.c.id).where(_T.c.target == bindparam("b_target"), _T.c.id > bindparam("b_id")).limit(1)
 _INSERTS: dict[str, Any] = {}
 
 
@@ -168,6 +173,12 @@ def pending_update(session: Session, target: str) -> Owed | None:
     state when sent, so a newer change needs no second one)."""
     found = session.execute(_PENDING_UPDATE, {"b_target": target, "b_pending": OutboxStatus.pending.value}).first()
     return None if found is None else Owed(**found._mapping)
+
+
+def owed_since(session: Session, target: str, outbox_id: int) -> bool:
+    """True when a message about `target` was queued after row `outbox_id`: the record it shows
+    changed since that row was queued (or claimed)."""
+    return session.execute(_OWED_SINCE, {"b_target": target, "b_id": outbox_id}).first() is not None
 
 
 def claims_in_flight(session: Session, *, now: datetime, claim_timeout: timedelta = CLAIM_TIMEOUT,

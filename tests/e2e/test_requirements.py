@@ -303,6 +303,34 @@ def test_client_confirms_message_updated_in_place_and_replay_recorded_once(
     assert "on behalf" not in json.dumps(shown["blocks"])
 
 
+def test_a_change_landing_while_an_update_is_on_its_way_is_what_slack_shows_last(
+        slack, fake_slack, people, session, add_req):
+    """The client confirms; Slack is slow with that update. Meanwhile the team marks the
+    requirement done, and that update lands first. The slow one lands after it, showing
+    "Confirmed": the sender sees the record moved on and updates the message once more."""
+    import time
+
+    req = add_req()
+    post = send_for_confirmation(slack, fake_slack, people, req.id)
+    ts = reqs(session)[0].confirmation_ts
+    fake_slack.delay("chat.update", 1.5, times=1)
+    slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client, channel_id=CLIENT_CHANNEL,
+                 message_ts=ts, block_id=f"req_item:{req.id}:confirm")
+    deadline = time.monotonic() + 5
+    while reqs(session)[0].status != "confirmed":
+        assert time.monotonic() < deadline, "the confirmation was not stored"
+        time.sleep(0.02)
+    slack.action(ids.REQ_DONE, str(req.id), user=people.dev, channel_id=INTERNAL_CHANNEL,
+                 block_id=f"req_item:{req.id}:item")
+    fake_slack.wait_for("chat.update", 3, timeout=10)  # done, the slow confirmed one, then the redraw
+    assert reqs(session)[0].status == "done"
+    updates = [c for c in fake_slack.calls_to("chat.update") if c.params["ts"] == ts]
+    assert len(updates) == 3
+    fast, slow, last = (c.params["text"] for c in updates)
+    assert "Done" in fast and "Done" not in slow  # recorded as they land; the slow one drawn before the change
+    assert "Done" in last and fake_slack.message(CLIENT_CHANNEL, ts)["text"] == last
+
+
 @pytest.mark.parametrize("who", ["outsider", "dev", "guest"])
 def test_non_approver_is_refused_and_nothing_changes(slack, fake_slack, people, session, add_req, who):
     req = add_req()

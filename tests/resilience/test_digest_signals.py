@@ -97,13 +97,6 @@ def test_sigterm_mid_run_stops_cleanly_and_the_next_run_posts_the_rest(
 KILLS = 10
 
 
-# KNOWN BUG, open (see CHANGELOG "Known issues"): since the weekly chart became its own outbox row
-# that the digests wait for, a run of ten kills sometimes ends with one internal digest never
-# posted (seen with PMBOT_TEST_SEED=1795863192 on PostgreSQL; timing-dependent, about one run in
-# three). Not strict: the test still runs and reports XPASS when the digest does arrive. Remove
-# this mark with the fix.
-@pytest.mark.xfail(strict=False, reason="known bug: an internal digest is sometimes lost after kills since "
-                                         "digest charts (outbox after_key)")
 def test_sigkill_at_random_moments_ten_times_still_one_digest_per_project(
         fake_slack, make_project, engine, database_url, session, tmp_path):
     projects = _projects_due_now(make_project, engine)

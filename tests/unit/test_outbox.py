@@ -194,3 +194,29 @@ def test_on_postgresql_a_claim_whose_lock_is_free_is_taken_over_from_any_host(de
     clock.advance(minutes=1)
     assert deliver_due(deps) == 1  # its holder's connection is gone: taken over at once
     assert _row(session, "alive").status == "sent"
+
+
+def test_a_row_waiting_for_another_takes_that_one_over_when_its_sender_dies_meanwhile(deps, fake_slack, session,
+                                                                                      clock):
+    """A digest waits for its chart (`after_key`) while another sender uploads it. When that
+    sender dies during the wait, the waiting one sends the chart itself, then the digest: it
+    used to wait out its 30 s and postpone the digest past the end of a one-shot `pmbot digest`."""
+    import time
+
+    first = _enqueue(deps, key="first")
+    with deps.session() as s:
+        second = outbox.enqueue(s, key="second", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
+                                payload={"text": "after"}, now=clock.now(), after_key="first").id
+        assert outbox.claim(s, first, worker="other-host:1:1", now=clock.now())
+    sent: list[bool] = []
+    waiting = threading.Thread(target=lambda: sent.append(deliver(deps, second)))
+    with hold_claim_lock(deps, first):  # the other sender, alive (on PostgreSQL: its lock held)
+        waiting.start()
+        time.sleep(0.5)
+        assert sent == [] and fake_slack.calls_to("chat.postMessage") == []
+        clock.advance(timedelta(seconds=deps.settings.claim_timeout_seconds + 1))  # … then it is gone
+    waiting.join(timeout=10)
+    assert sent == [True]
+    assert [c.params["text"] for c in fake_slack.calls_to("chat.postMessage")] == ["hello", "after"]
+    assert _row(session, "first").status == "sent" and _row(session, "second").status == "sent"
+    assert _row(session, "second").attempts == 1  # not postponed on the way
