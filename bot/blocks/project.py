@@ -271,26 +271,6 @@ def project_list(projects: list[Project], lang: str) -> list[dict[str, Any]]:
                       t("common.and_more", lang, count=len(blocks) - BLOCKS_PER_MESSAGE + 1))
 
 
-def close_prompt(project: Project, lang: str) -> list[dict[str, Any]]:
-    return [
-        {"type": "section", "text": mrkdwn(t("project.close_question", lang, name=safe(project.name, 200)))},
-        {"type": "actions", "elements": [{
-            "type": "button",
-            "action_id": ids.PROJECT_CLOSE_CONFIRM,
-            "style": "danger",
-            "value": str(project.id),
-            "text": plain_text(t("project.close_button", lang), BUTTON_TEXT),
-            "confirm": {
-                "title": plain_text(t("project.close_confirm_title", lang), 100),
-                "text": plain_text(t("project.close_confirm_text", lang, name=project.name), 300),
-                "confirm": plain_text(t("project.close_button", lang), 30),
-                "deny": plain_text(t("common.cancel", lang), 30),
-                "style": "danger",
-            },
-        }]},
-    ]
-
-
 def intake_buttons(project: Project, block_id: str) -> dict[str, Any]:
     """The client's way in (SPEC §3): New requirement, Change request, Give feedback."""
     lang = project.language

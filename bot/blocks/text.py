@@ -132,3 +132,24 @@ def from_slack_text(text: str) -> str:
 
     text = _SLACK_ENTITY.sub(visible, text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# A Slack message read as people read it (capture from the conversation, issue 14) -----------
+
+MENTIONS_RESOLVED = 20  # names looked up for a message's mentions (the rest stay as ids)
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{1,20})>")
+
+
+def mentioned_users(text: str) -> list[str]:
+    """The users a message mentions without a label (`<@U1>`), first ones first."""
+    return list(dict.fromkeys(_USER_MENTION.findall(text or "")))[:MENTIONS_RESOLVED]
+
+
+def readable(text: str, names: dict[str, str] | None = None) -> str:
+    """The message as people read it: mentions by name (where `names` knows them), channels and
+    links by their visible text, entities decoded; trailing spaces of lines and blank edges gone."""
+    named = names or {}
+    labelled = _USER_MENTION.sub(lambda m: f"<@{m.group(1)}|{named[m.group(1)]}>" if m.group(1) in named
+                                 else m.group(0), text or "")
+    plain = from_slack_text(labelled)
+    return "\n".join(line.rstrip() for line in plain.strip().splitlines()).strip()

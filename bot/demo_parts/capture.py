@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bot import demo
 from bot.blocks import capture as cb
+from bot.blocks import text as slack_text
 from bot.blocks.requirements import buttons_for, item_blocks
 from bot.blocks.text import CONTEXT_TEXT, mrkdwn, safe
 from bot.clock import Clock
@@ -32,7 +33,7 @@ def _source(project: Project) -> capture.Source:
 
 def seed(session: Session, clock: Clock, project: Project) -> None:
     """The client's message, captured by a team member's :memo: (what `flows.capture.react` stores)."""
-    text = capture.decode(MESSAGE, {"U0PM": "pat.pm"})
+    text = slack_text.readable(MESSAGE, {"U0PM": "pat.pm"})
     filled = capture.prefill("requirement", text)
     req = requirements.create(session, clock, project=project, actor=CLIENT, raised_by_client=True,
                               data=requirements.RequirementInput(title=filled.title, description=filled.description))
@@ -50,7 +51,7 @@ def _captured(session: Session, project: Project) -> Requirement:
 def thread_section(session: Session, project: Project) -> list[dict[str, Any]]:
     req = _captured(session, project)
     lang = project.language
-    said = sample_text(capture.decode(MESSAGE, {"U0PM": "pat.pm"}), lang)
+    said = sample_text(slack_text.readable(MESSAGE, {"U0PM": "pat.pm"}), lang)
     who = f"<@{CLIENT}> (Acme Ltd.) in the client channel"
     message = [{"type": "context", "elements": [mrkdwn(who, CONTEXT_TEXT)]},
                {"type": "section", "text": mrkdwn("> " + safe(said, 2900))},

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.blocks import capture as cb
+from bot.blocks import text as slack_text
 from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows import requirements as req_flow
@@ -136,11 +137,11 @@ def _permalink(deps: Deps, channel_id: str, ts: str) -> str | None:
 def _text(deps: Deps, message: Message) -> str:
     """The message decoded, mentions by the names Slack knows."""
     names = {}
-    for user_id in capture.mentioned_users(message.text):
+    for user_id in slack_text.mentioned_users(message.text):
         info = deps.users.info(deps.client, user_id)
         if info is not None and info.name:
             names[user_id] = info.name
-    return capture.decode(message.text, names)
+    return slack_text.readable(message.text, names)
 
 
 @dataclass(frozen=True)

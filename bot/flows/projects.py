@@ -30,7 +30,6 @@ from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.unit import Unit, unit_of_work
 from bot.models import Outbox, Project
 from bot.services import edits, projects
-from bot.services.errors import NotFound
 from bot.slack.channels import channels_of_user, is_shared_externally
 from bot.slack.users import UserKind
 
@@ -142,19 +141,6 @@ def _owe_intake(u: Unit, project: Project, *, moved: bool) -> int | None:
         u.refresh(target, project)
         return None
     return row.id if row.status == "pending" else None
-
-
-def close(deps: Deps, *, user_id: str, project_id: int, channel_id: str | None) -> Project:
-    """Close a project (the *Close project* button). NotFound when out of reach."""
-    user_channels = reach(deps, user_id, channel_id)
-    with unit_of_work(deps) as u:
-        project = projects.get(u.session, u.team_id, project_id)
-        if not within_reach(u.session, u.team_id, project, channel_id, user_channels):
-            raise NotFound("common.not_found")
-        projects.close(u.session, u.clock, project=project, actor=user_id)
-        if project.intake_message_ts:
-            u.refresh(outbox_keys.target(TargetKind.intake, project_id), project)
-        return project
 
 
 # The intake message, drawn at send time -------------------------------------------------------

@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from bot.blocks.text import from_slack_text
 from bot.models import LONG_TEXT_MAX, RISK_TITLE_MAX, ChangeRequest, FeedbackResponse, Requirement, Risk
 from bot.services import changes, requirements
 
@@ -35,9 +34,7 @@ TEXT_MAX = {"requirement": requirements.TEXT_MAX, "change": changes.TEXT_MAX, "r
             "feedback": 3000}
 DEFAULT_EMOJI = "memo"
 EMOJI_MAX = 64
-MENTIONS_RESOLVED = 20  # names looked up for a message's mentions (the rest stay as ids)
 
-_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{1,20})>")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s|[。！？]")
 _TS = re.compile(r"^\d{1,12}\.\d{1,8}$")
 _ID = re.compile(r"^[A-Z0-9]{1,32}$")
@@ -88,21 +85,6 @@ def is_permalink(value: object) -> bool:
 
 def is_ts(value: object) -> bool:
     return isinstance(value, str) and bool(_TS.match(value))
-
-
-def mentioned_users(text: str) -> list[str]:
-    """The users a message mentions without a label (`<@U1>`), first ones first."""
-    return list(dict.fromkeys(_USER_MENTION.findall(text or "")))[:MENTIONS_RESOLVED]
-
-
-def decode(text: str, names: dict[str, str] | None = None) -> str:
-    """The message as people read it: mentions by name (where `names` knows them), channels and
-    links by their visible text, entities decoded; trailing spaces of lines and blank edges gone."""
-    named = names or {}
-    labelled = _USER_MENTION.sub(lambda m: f"<@{m.group(1)}|{named[m.group(1)]}>" if m.group(1) in named
-                                 else m.group(0), text or "")
-    plain = from_slack_text(labelled)
-    return "\n".join(line.rstrip() for line in plain.strip().splitlines()).strip()
 
 
 def _cut(text: str, limit: int) -> str:

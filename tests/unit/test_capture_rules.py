@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from bot.blocks import text as slack_text
 from bot.services import capture
 
 
 def test_decode_makes_slack_markup_readable():
     text = "Hi <@U0PM>, see <#C1|general> and <https://x.example/a|the spec> &amp; <@U9>  \n\n"
-    assert capture.decode(text, {"U0PM": "pat.pm"}) == "Hi @pat.pm, see #general and the spec & @U9"
-    assert capture.mentioned_users("<@U1> <@U2> <@U1> <@U3|named>") == ["U1", "U2"]
+    assert slack_text.readable(text, {"U0PM": "pat.pm"}) == "Hi @pat.pm, see #general and the spec & @U9"
+    assert slack_text.mentioned_users("<@U1> <@U2> <@U1> <@U3|named>") == ["U1", "U2"]
 
 
 @pytest.mark.parametrize(("text", "title"), [
