@@ -17,6 +17,8 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -107,6 +109,12 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
         return False
     if drawn is None:
         return False  # nothing to send any more (recorded as sent)
+    return _send_drawn(deps, row, drawn, reg)
+
+
+def _send_drawn(deps: Deps, row: Outbox, drawn: Rendered, reg: Registry) -> bool:
+    """Send a claimed, drawn row and record it (or its failure). True when it was sent."""
+    outbox_id = row.id
     try:
         channel = drawn.channel_id
         if channel is None and row.user_id:
@@ -148,6 +156,56 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
     if follow_up is not None:
         deliver(deps, follow_up, reg=reg)
     return True
+
+
+@dataclass
+class Claimed:
+    """The messages a unit of work claimed and drew in its own transaction, to send once it has
+    committed (`claim_owed`, `send_claimed`)."""
+
+    rows: list[tuple[Outbox, Rendered]] = field(default_factory=list)
+    left: list[int] = field(default_factory=list)  # owed rows to deliver the usual way
+
+
+def claim_owed(deps: Deps, session, outbox_ids: list[int], *, locks: ExitStack) -> Claimed:
+    """Claim and draw the rows a unit owes, in the unit's own transaction (issue 13: a Confirm
+    click took two transactions more per message to claim and draw them after the commit).
+    They commit claimed by this process: if it dies before sending them, they are taken over as
+    any claim of a dead sender is (its claim locks die with it on PostgreSQL; on SQLite, a dead
+    process's claims are released, or time out). Rows that wait for another one (`after_key`),
+    or that another sender has, are left to `deliver` after the commit. On PostgreSQL each claim
+    lock is entered into `locks`, which the caller holds until the rows are sent."""
+    claimed = Claimed()
+    reg = registry()
+    for outbox_id in outbox_ids:
+        with ExitStack() as row_lock:  # released at once unless the row is kept to be sent
+            if not row_lock.enter_context(claim_locks.holding(deps.engine, outbox_id)):
+                claimed.left.append(outbox_id)  # a live sender has it (a pending update it is sending)
+                continue
+            row = outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
+                                   claim_timeout=claim_timeout(deps))
+            if row is None:
+                continue  # sent or claimed meanwhile
+            if _owed_first(session, row) is not None:  # a digest whose chart is owed too: after the chart
+                outbox.unclaim(session, outbox_id, worker=deps.worker)
+                claimed.left.append(outbox_id)
+                continue
+            drawn, wait = _drawn(reg, session, row, deps)
+            if wait is not None:
+                outbox.postpone(session, outbox_id, until=deps.clock.now() + WAIT_AGAIN, worker=deps.worker,
+                                reason=str(wait))
+            elif drawn is not None:
+                claimed.rows.append((row, drawn))
+                locks.enter_context(row_lock.pop_all())  # held until it is sent
+    return claimed
+
+
+def send_claimed(deps: Deps, claimed: Claimed) -> set[int]:
+    """Send what `claim_owed` claimed (after the unit committed), then the rows it left.
+    Returns the ids sent."""
+    reg = registry()
+    sent = {row.id for row, drawn in claimed.rows if _send_drawn(deps, row, drawn, reg)}
+    return sent | {i for i in claimed.left if deliver(deps, i, reg=reg)}
 
 
 def _drawn(reg: Registry, session, row: Outbox, deps: Deps) -> tuple[Rendered | None, WaitFor | None]:

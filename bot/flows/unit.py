@@ -12,7 +12,7 @@ after the commit, so Slack never shows what the database does not hold.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,21 +135,30 @@ def unit_of_work(deps: Deps, *, deliver: bool = True) -> Iterator[Unit]:
     current = submission.get()
     if current is not None:
         submission.set(None)  # the first unit of the request is the one that saves the form
-    with deps.session() as session:
-        unit = Unit(deps=deps, session=session, now=deps.clock.now())
-        if current is not None:
-            _wrote(session)
-            if session.get(Submission, current[0][:64]) is not None:
-                raise AlreadySaved(current[0])
-        extra = rider.get()
-        if extra is not None:
-            extra.enter(unit)
-        yield unit
-        if extra is not None:
-            extra.leave(unit)
-        if current is not None:
-            _remember_submission(unit, current)
-    if deliver and unit.owed:
-        from bot.flows.delivery import deliver as send_one
+    with ExitStack() as locks:  # claim locks (PostgreSQL) held from the claim until the send
+        with deps.session() as session:
+            unit = Unit(deps=deps, session=session, now=deps.clock.now())
+            if current is not None:
+                _wrote(session)
+                if session.get(Submission, current[0][:64]) is not None:
+                    raise AlreadySaved(current[0])
+            extra = rider.get()
+            if extra is not None:
+                extra.enter(unit)
+            yield unit
+            if extra is not None:
+                extra.leave(unit)
+            if current is not None:
+                _remember_submission(unit, current)
+            claimed = _claim_owed(unit, locks) if deliver and unit.owed else None
+        if claimed is not None:  # committed (and SQLite's write turn handed on): send
+            from bot.flows.delivery import send_claimed
 
-        unit.sent = {i for i in unit.owed if send_one(deps, i)}
+            unit.sent = send_claimed(deps, claimed)
+
+
+def _claim_owed(unit: Unit, locks: ExitStack) -> Any:
+    """Claim and draw what the unit owes in its own transaction, to send once it committed."""
+    from bot.flows.delivery import claim_owed
+
+    return claim_owed(unit.deps, unit.session, unit.owed, locks=locks)

@@ -226,6 +226,16 @@ def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime
     }).rowcount == 1
 
 
+def unclaim(session: Session, outbox_id: int, *, worker: str) -> bool:
+    """Give a row this worker just claimed back, as if it had not been claimed (not an attempt)."""
+    return session.execute(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id, col(Outbox.claimed_by) == worker,
+               col(Outbox.status) == OutboxStatus.sending)
+        .values(status=OutboxStatus.pending, claimed_by=None, claimed_at=None, attempts=Outbox.attempts - 1)
+    ).rowcount == 1
+
+
 def postpone(session: Session, outbox_id: int, *, until: datetime, worker: str, reason: str) -> bool:
     """Give a claimed row back to the queue until `until`, not counted as a failure (it waits for
     another row, e.g. a digest for its chart). Fenced by the claim."""

@@ -22,7 +22,7 @@ from bot.flows import acceptance as flow
 from bot.flows.outbox_keys import Target, TargetKind
 from bot.flows.plan_scope import Refused, Who
 from bot.models import Acceptance, Project
-from bot.services import milestones, projects
+from bot.services import milestones, outbox, projects
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, TEAM
 from tests.e2e.live_messages import TROUBLE, sweep, trouble
 
@@ -61,6 +61,13 @@ def _step(deps, engine, clock, fake_slack, milestone_id: int, step: str, rnd: ra
         pass  # a refused step (wrong status, nothing to answer yet…) changes nothing
 
 
+def acc_project(session, acc: Acceptance) -> int | None:
+    from bot.models import Milestone
+
+    milestone = session.get(Milestone, acc.milestone_id)
+    return milestone.project_id if milestone is not None else None
+
+
 S = None
 
 
@@ -70,6 +77,7 @@ S = None
 @example(steps=["fail_post", "request", "accept_stale", "deliver_shuffled", "accept"], seed=0)
 @example(steps=["request", "fail_update", "report", "request", "fail_update", "accept", "deliver_shuffled"], seed=1)
 @example(steps=["request", "auto", "auto", "fail_update", "auto"], seed=2)
+@example(steps=["fail_post", "request", "auto", "fail_post", "deliver_shuffled"], seed=0)  # given up after 72 h
 def test_the_delivery_message_ends_as_a_rendering_of_the_record(deps, engine, clock, fake_slack, make_project,
                                                                  steps, seed):
     rnd = random.Random(seed)
@@ -92,9 +100,16 @@ def test_the_delivery_message_ends_as_a_rendering_of_the_record(deps, engine, cl
     acc = _acc(engine, milestone_id)
     if acc is None:  # never requested: nothing in the client channel about it
         return
+    if acc.message_ts is None:
+        # Slack failed the post until its retry window (OUTBOX_RETRY_HOURS, 72 h; each "auto"
+        # step moves three days on) was over: it was given up, and is reported as undelivered.
+        with session_scope(engine) as s:
+            given_up = [r.key for r in outbox.failed(s, project_id=acc_project(s, acc))]
+        assert any(k.startswith("acc-request:") for k in given_up), given_up
+        return
     with session_scope(engine) as s:
         expected = flow.render_request(s, Target(TargetKind.acceptance, acc.id))
-    assert acc.message_ts is not None and acc.message_channel_id == CLIENT_CHANNEL
+    assert acc.message_channel_id == CLIENT_CHANNEL
     shown = fake_slack.message(CLIENT_CHANNEL, acc.message_ts)
     assert shown is not None and expected is not None
     assert shown["blocks"] == expected.payload["blocks"] and shown["text"] == expected.payload["text"]
