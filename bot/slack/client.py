@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -28,21 +29,27 @@ class RateGate:
 
     Slack answers 429 with Retry-After (whole seconds) when a workspace posts too fast. Waiting
     is mandatory, but finding the limit by hitting it costs up to a second each time. So the
-    gate learns: on a 429 every sender pauses for Retry-After, and from then on sends are spaced
-    at 95 % of the rate that was getting through; after a calm spell the pace rises again.
+    gate learns: on a 429 every sender pauses for Retry-After, and what got through in the
+    second before it (and since the previous 429) is taken as the limit. From then on sends
+    are spaced evenly, a token bucket that holds one token, at 95 % of that limit. The 429s
+    answered meanwhile to requests already on their way teach nothing new. After a calm spell
+    the pace climbs back towards 97 % of the limit, and past it only after a long calm.
     """
 
     CALM_SECONDS = 5.0
-    SPEED_UP = 1.03
+    SPEED_UP = 1.05  # the pace's climb per second of calm
     TRUST = 0.95  # after a 429: this share of what got through
     NEAR = 0.97  # calm spells raise the pace up to this share of the last known limit…
-    PROBE_SECONDS = 60.0  # …and past it only after this long without a 429
+    PROBE_SECONDS = 300.0  # …and past it only after this long without a 429
 
     def __init__(self, monotonic: Any = time.monotonic, sleep: Any = time.sleep) -> None:
-        self._until = 0.0
+        self._until = 0.0  # nobody sends before this
+        self._pauses = 0  # how many times Slack said "wait" (a slot taken before one is void)
+        self._learnt_at = -math.inf  # the last 429 that set the pace
         self._rate: float | None = None  # sends per second; None = not limited yet
         self._next_slot = 0.0
         self._calm_since = 0.0
+        self._raised_at = 0.0
         self._ceiling = 0.0  # what got through per second when Slack last said "wait"
         self._accepted: deque[float] = deque(maxlen=10_000)
         self._lock = threading.Lock()
@@ -57,47 +64,64 @@ class RateGate:
         """Slack said "retry after `seconds`": everyone waits, and the pace is lowered."""
         with self._lock:
             now = self._monotonic()
+            lesson = now >= self._until  # not an answer to a request sent before the last 429
             self._until = max(self._until, now + seconds)
-            got_through = sum(1 for at in self._accepted if now - at <= 1.0)
+            self._pauses += 1
+            self._next_slot = max(self._next_slot, self._until)
+            self._calm_since = self._raised_at = self._until
+            if not lesson:
+                return
+            # What got through in the last second: a burst before the previous 429 is no
+            # measure of what Slack lets through per second.
+            since = max(now - 1.0, self._learnt_at)
+            got_through = sum(1 for at in self._accepted if at > since)
+            self._learnt_at = now
             if got_through > 1:
                 self._ceiling = float(got_through)
-                self._rate = max(1.0, got_through * self.TRUST)
+                self._rate = max(1.0, min(self._rate or math.inf, got_through) * self.TRUST)
             else:
                 self._rate = max(0.5, (self._rate or 2.0) * 0.5)
-            self._next_slot = self._until
-            self._calm_since = self._until
 
     def accepted(self) -> None:
-        """Slack took a message: what got through in the last second is the pace to keep."""
+        """Slack took a message: the measure of what gets through."""
         with self._lock:
             self._accepted.append(self._monotonic())
 
+    def _climb(self, now: float) -> None:
+        """After a calm spell the pace rises by SPEED_UP a second: below the last known limit
+        freely, past it only after PROBE_SECONDS (with no known limit there is none to keep)."""
+        assert self._rate is not None
+        calm = now - self._calm_since
+        if calm <= self.CALM_SECONDS:
+            return
+        since = max(self._raised_at, self._calm_since + self.CALM_SECONDS)
+        cap = self._ceiling * self.NEAR if self._ceiling and calm < self.PROBE_SECONDS else math.inf
+        self._rate = max(self._rate, min(self._rate * self.SPEED_UP ** (now - since), cap))
+        self._raised_at = now
+
     def wait(self) -> None:
-        """Block until this process may send its next message."""
+        """Block until this process may send its next message: not during a pause, and at
+        most one message per 1/rate seconds (a slot taken before a 429 is void)."""
         while True:
+            pauses: int | None = None
             with self._lock:
                 now = self._monotonic()
-                left = self._until - now
-                if left <= 0:
-                    if self._rate is None:
-                        return
-                    calm = now - self._calm_since
-                    if calm > self.CALM_SECONDS:
-                        # Below the last known limit the pace climbs freely; past it, only after
-                        # a long calm (with no known limit there is nothing to stay below).
-                        near = self._ceiling * self.NEAR
-                        limit = near if near > self._rate and calm < self.PROBE_SECONDS else float("inf")
-                        self._rate = max(self._rate, min(self._rate * self.SPEED_UP, limit))
-                        if calm >= self.PROBE_SECONDS:
-                            self._calm_since = now
+                if now < self._until:  # Slack said wait: sit it out, then take a slot
+                    left = self._until - now
+                elif self._rate is None:
+                    return
+                else:
+                    self._climb(now)
                     slot = max(now, self._next_slot)
                     self._next_slot = slot + 1.0 / self._rate
-                    left = slot - now
+                    left, pauses = slot - now, self._pauses
                     if left <= 0:
                         return
-                    break
             self._sleep(left)
-        self._sleep(left)
+            if pauses is not None:
+                with self._lock:
+                    if self._pauses == pauses:
+                        return
 
 
 class RateGates:
