@@ -261,6 +261,16 @@ class Lanes:
                     worker.start()
             self._cond.notify_all()
 
+    def wait_below(self, rows: int) -> None:
+        """Block while more than `rows` rows wait for a sender: a flow that builds what it sends
+        need not build far ahead (its work slows the senders down)."""
+        with self._cond:
+            while self._workers and self._waiting() > rows and not stop_requested():
+                self._cond.wait(timeout=1.0)
+
+    def _waiting(self) -> int:
+        return sum(len(q) for q in self._queued.values())
+
     def close(self) -> int:
         """Wait until every lane is sent (or stopped); returns how many messages went."""
         with self._cond:
@@ -297,6 +307,7 @@ class Lanes:
                     del self._queued[lane]  # the next row of this lane starts it again
                     return
                 row_id = queue.popleft()
+                self._cond.notify_all()  # one fewer waiting (`wait_below`)
                 if stop_requested():
                     log.warning("stopping: %d message(s) of this channel left for the next run", len(queue) + 1)
                     del self._queued[lane]
@@ -304,9 +315,8 @@ class Lanes:
             gap = self._last.get(lane, -interval) + interval - time.monotonic()
             if gap > 0:  # Slack's pace within one channel: about one message per second
                 time.sleep(gap)
-            self.deps.gate.wait()
-            self._last[lane] = time.monotonic()
-            sent = deliver(self.deps, row_id, reg=self._reg)
+            sent = deliver(self.deps, row_id, reg=self._reg)  # paced by `deps.gate` as it posts
+            self._last[lane] = time.monotonic()  # Slack had it before it answered
             with self._cond:
                 self.sent += sent
 

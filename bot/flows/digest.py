@@ -190,7 +190,8 @@ def _collect(session: Session, weeks: list[tuple[Project, str, datetime]], now: 
     return facts
 
 
-BATCH = 100  # digests built and committed together: sending starts after the first batch
+BATCH = 25  # digests built and committed together: sending starts after the first batch
+SEND_THREADS = 16  # lanes sending digests at once
 
 
 def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None = None,
@@ -244,9 +245,10 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
                 report.messages.append({"channel": p.client_channel_id,
                                         **digest_message(facts_by[(p.id or 0, week)], internal=False)})
             return report
-    with Lanes(deps) as lanes:
+    with Lanes(deps, threads=SEND_THREADS) as lanes:
         lanes.add(to_send)
         for n in range(0, len(post), BATCH):
+            lanes.wait_below(4 * BATCH)  # about a batch in hand: building competes with sending
             if stop_requested():  # the next run builds the rest
                 log.warning("stopping: %d digest(s) left for the next run", len(post) - n)
                 break

@@ -28,18 +28,24 @@ class RateGate:
     """The pace at which this process calls one Web API method, shared by all its threads.
 
     Slack answers 429 with Retry-After (whole seconds) when a workspace posts too fast. Waiting
-    is mandatory, but finding the limit by hitting it costs up to a second each time. So the
-    gate learns: on a 429 every sender pauses for Retry-After, and what got through in the
-    second before it (and since the previous 429) is taken as the limit. From then on sends
-    are spaced evenly, a token bucket that holds one token, at 95 % of that limit. The 429s
-    answered meanwhile to requests already on their way teach nothing new. After a calm spell
-    the pace climbs back towards 97 % of the limit, and past it only after a long calm.
+    is mandatory, but finding the limit by hitting it costs up to a second each time, so the
+    gate learns from the first 429: every sender pauses for Retry-After, and from then on sends
+    are spaced evenly (a token bucket holding one token) at 95 % of what got through in the
+    second before the 429. The 429s answered meanwhile to requests already on their way teach
+    nothing new. After a calm spell the pace climbs back towards 97 % of that limit, and past
+    it only after a long calm.
+
+    A burst measures the limit only roughly: with fixed one-second windows, the second before
+    the 429 may hold the end of the previous window too (up to twice the limit). So when the
+    pace a 429 taught fails as it is, it is cut to three quarters at once and climbs from
+    there without waiting for calm: a smooth pace that crosses the limit measures it well.
     """
 
     CALM_SECONDS = 5.0
-    SPEED_UP = 1.05  # the pace's climb per second of calm
+    SPEED_UP = 1.05  # the pace's climb per second
     TRUST = 0.95  # after a 429: this share of what got through
-    NEAR = 0.97  # calm spells raise the pace up to this share of the last known limit…
+    SLOW_DOWN = 0.75  # the pace a 429 taught failed as it was: this share of it
+    NEAR = 0.97  # the climb goes up to this share of the last known limit…
     PROBE_SECONDS = 300.0  # …and past it only after this long without a 429
 
     def __init__(self, monotonic: Any = time.monotonic, sleep: Any = time.sleep) -> None:
@@ -47,9 +53,11 @@ class RateGate:
         self._pauses = 0  # how many times Slack said "wait" (a slot taken before one is void)
         self._learnt_at = -math.inf  # the last 429 that set the pace
         self._rate: float | None = None  # sends per second; None = not limited yet
+        self._taught: float | None = None  # the pace the last 429 set (before any climb)
+        self._burst = False  # … measuring a burst (not a pace)
         self._next_slot = 0.0
-        self._calm_since = 0.0
-        self._raised_at = 0.0
+        self._calm_since = 0.0  # the end of the last pause
+        self._climb_from = 0.0
         self._ceiling = 0.0  # what got through per second when Slack last said "wait"
         self._accepted: deque[float] = deque(maxlen=10_000)
         self._lock = threading.Lock()
@@ -68,19 +76,28 @@ class RateGate:
             self._until = max(self._until, now + seconds)
             self._pauses += 1
             self._next_slot = max(self._next_slot, self._until)
-            self._calm_since = self._raised_at = self._until
+            self._calm_since = self._until
+            self._climb_from = max(self._climb_from, self._until)
             if not lesson:
                 return
-            # What got through in the last second: a burst before the previous 429 is no
-            # measure of what Slack lets through per second.
+            self._climb_from = self._until
+            # What got through in the last second, since the previous 429.
             since = max(now - 1.0, self._learnt_at)
+            paced = self._rate
             got_through = sum(1 for at in self._accepted if at > since)
             self._learnt_at = now
-            if got_through > 1:
-                self._ceiling = float(got_through)
-                self._rate = max(1.0, min(self._rate or math.inf, got_through) * self.TRUST)
-            else:
+            if got_through <= 1:
                 self._rate = max(0.5, (self._rate or 2.0) * 0.5)
+            elif self._burst and self._rate is not None and self._rate <= (self._taught or 0.0):
+                # The pace a burst taught failed before it climbed: the burst overestimated.
+                self._ceiling = float(min(got_through, self._rate))
+                self._rate = max(1.0, self._rate * self.SLOW_DOWN)
+            else:  # a burst, or a pace that climbed past the limit: no more than it got through
+                self._ceiling = float(min(self._rate or math.inf, got_through))
+                self._rate = max(1.0, self._ceiling * self.TRUST)
+                self._climb_from += self.CALM_SECONDS
+            self._taught = self._rate
+            self._burst = paced is None
 
     def accepted(self) -> None:
         """Slack took a message: the measure of what gets through."""
@@ -88,16 +105,15 @@ class RateGate:
             self._accepted.append(self._monotonic())
 
     def _climb(self, now: float) -> None:
-        """After a calm spell the pace rises by SPEED_UP a second: below the last known limit
-        freely, past it only after PROBE_SECONDS (with no known limit there is none to keep)."""
+        """The pace rises by SPEED_UP a second (after a calm spell, unless the last 429 cut it):
+        up to NEAR the last known limit, past it only after PROBE_SECONDS without a 429 (with no
+        known limit there is none to keep)."""
         assert self._rate is not None
-        calm = now - self._calm_since
-        if calm <= self.CALM_SECONDS:
+        if now <= self._climb_from:
             return
-        since = max(self._raised_at, self._calm_since + self.CALM_SECONDS)
-        cap = self._ceiling * self.NEAR if self._ceiling and calm < self.PROBE_SECONDS else math.inf
-        self._rate = max(self._rate, min(self._rate * self.SPEED_UP ** (now - since), cap))
-        self._raised_at = now
+        cap = self._ceiling * self.NEAR if self._ceiling and now - self._calm_since < self.PROBE_SECONDS else math.inf
+        self._rate = max(self._rate, min(self._rate * self.SPEED_UP ** (now - self._climb_from), cap))
+        self._climb_from = now
 
     def wait(self) -> None:
         """Block until this process may send its next message: not during a pause, and at
