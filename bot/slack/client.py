@@ -32,31 +32,31 @@ class RateGate:
     gate learns from the first 429: every sender pauses for Retry-After, and from then on sends
     are spaced evenly (a token bucket holding one token) at 95 % of what got through in the
     second before the 429. The 429s answered meanwhile to requests already on their way teach
-    nothing new. After a calm spell the pace climbs back towards 97 % of that limit, and past
+    nothing new. After a calm spell the pace climbs back towards 96 % of that limit, and past
     it only after a long calm.
 
     A burst measures the limit only roughly: with fixed one-second windows, the second before
-    the 429 may hold the end of the previous window too (up to twice the limit). So when the
-    pace a 429 taught fails as it is, it is cut to three quarters at once and climbs from
-    there without waiting for calm: a smooth pace that crosses the limit measures it well.
+    the 429 may hold the end of the previous window too (up to twice the limit). So the pace it
+    taught is a guess: if it fails before it has held two seconds, it is cut to 75 % at once;
+    once a guess has held, it climbs, and a smooth pace that crosses the limit measures it well.
     """
 
     CALM_SECONDS = 5.0
     SPEED_UP = 1.05  # the pace's climb per second
     TRUST = 0.95  # after a 429: this share of what got through
-    SLOW_DOWN = 0.75  # the pace a 429 taught failed as it was: this share of it
-    NEAR = 0.97  # the climb goes up to this share of the last known limit…
+    SLOW_DOWN = 0.75  # a guessed pace failed as it was: this share of it
+    PROVE_SECONDS = 2.0  # a guessed pace climbs after holding this long
+    NEAR = 0.96  # the climb goes up to this share of the last known limit…
     PROBE_SECONDS = 300.0  # …and past it only after this long without a 429
 
     def __init__(self, monotonic: Any = time.monotonic, sleep: Any = time.sleep) -> None:
         self._until = 0.0  # nobody sends before this
         self._pauses = 0  # how many times Slack said "wait" (a slot taken before one is void)
-        self._learnt_at = -math.inf  # the last 429 that set the pace
         self._rate: float | None = None  # sends per second; None = not limited yet
         self._taught: float | None = None  # the pace the last 429 set (before any climb)
-        self._burst = False  # … measuring a burst (not a pace)
+        self._guessed = False  # … from a burst's count, or cut after that failed (not measured)
         self._next_slot = 0.0
-        self._calm_since = 0.0  # the end of the last pause
+        self._calm_since = -math.inf  # the end of the last pause
         self._climb_from = 0.0
         self._ceiling = 0.0  # what got through per second when Slack last said "wait"
         self._accepted: deque[float] = deque(maxlen=10_000)
@@ -73,6 +73,7 @@ class RateGate:
         with self._lock:
             now = self._monotonic()
             lesson = now >= self._until  # not an answer to a request sent before the last 429
+            resumed = self._calm_since  # when sending resumed after the pause before
             self._until = max(self._until, now + seconds)
             self._pauses += 1
             self._next_slot = max(self._next_slot, self._until)
@@ -81,23 +82,27 @@ class RateGate:
             if not lesson:
                 return
             self._climb_from = self._until
-            # What got through in the last second, since the previous 429.
-            since = max(now - 1.0, self._learnt_at)
+            # What got through per second in the last second (since sending resumed).
+            since = max(now - 1.0, resumed)
+            got_through = sum(1 for at in self._accepted if at >= since)
+            per_second = got_through / (now - since) if now - since >= 0.5 else math.inf
             paced = self._rate
-            got_through = sum(1 for at in self._accepted if at > since)
-            self._learnt_at = now
-            if got_through <= 1:
-                self._rate = max(0.5, (self._rate or 2.0) * 0.5)
-            elif self._burst and self._rate is not None and self._rate <= (self._taught or 0.0):
-                # The pace a burst taught failed before it climbed: the burst overestimated.
-                self._ceiling = float(min(got_through, self._rate))
-                self._rate = max(1.0, self._rate * self.SLOW_DOWN)
+            guessed = paced is None  # a burst's count is a guess at the limit, not a measure
+            if got_through <= 1 and (paced is None or now - since >= 0.5):
+                self._rate = max(0.5, (paced or 2.0) * 0.5)  # hardly anything gets through
+            elif paced is not None and self._guessed and paced <= (self._taught or 0.0):
+                # A guessed pace failed before it began to climb: the guess was too high.
+                self._ceiling = paced
+                self._rate = max(1.0, paced * self.SLOW_DOWN)
+                guessed = True
             else:  # a burst, or a pace that climbed past the limit: no more than it got through
-                self._ceiling = float(min(self._rate or math.inf, got_through))
+                self._ceiling = min(paced or math.inf, per_second)
                 self._rate = max(1.0, self._ceiling * self.TRUST)
-                self._climb_from += self.CALM_SECONDS
+            # A guess climbs once it has held PROVE_SECONDS (a pace above a one-second window's
+            # limit fails within two); a measured pace after a calm spell.
+            self._climb_from += self.PROVE_SECONDS if guessed else self.CALM_SECONDS
             self._taught = self._rate
-            self._burst = paced is None
+            self._guessed = guessed
 
     def accepted(self) -> None:
         """Slack took a message: the measure of what gets through."""
