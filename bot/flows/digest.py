@@ -191,7 +191,6 @@ def _collect(session: Session, weeks: list[tuple[Project, str, datetime]], now: 
 
 
 BATCH = 25  # digests built and committed together: sending starts after the first batch
-SEND_THREADS = 16  # lanes sending digests at once
 
 
 def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None = None,
@@ -245,7 +244,7 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
                 report.messages.append({"channel": p.client_channel_id,
                                         **digest_message(facts_by[(p.id or 0, week)], internal=False)})
             return report
-    with Lanes(deps, threads=SEND_THREADS) as lanes:
+    with Lanes(deps) as lanes:
         lanes.add(to_send)
         for n in range(0, len(post), BATCH):
             lanes.wait_below(4 * BATCH)  # about a batch in hand: building competes with sending
