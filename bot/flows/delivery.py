@@ -37,6 +37,7 @@ from bot.workers import is_dead
 log = logging.getLogger(__name__)
 
 DELIVERY_THREADS = 8
+CHANNEL_POSTS = frozenset({"chat.postMessage", "chat.postEphemeral"})  # about one a second per channel
 WAIT_AGAIN = timedelta(seconds=30)  # a row waiting for another is tried again after this
 WAIT_POLLS = 300  # … after waiting up to 30 s (0.1 s each) for another sender to finish that one
 
@@ -224,9 +225,9 @@ class Lanes:
         self._threads = threads
         self._reg = registry()
         self._cond = threading.Condition()
-        self._queued: dict[str, deque[int]] = {}  # lane -> rows not yet taken, in order
+        self._queued: dict[str, deque[tuple[int, str]]] = {}  # lane -> (row, method) not yet taken, in order
         self._ready: deque[str] = deque()  # lanes with rows and no sender
-        self._last: dict[str, float] = {}  # lane -> when its last message went
+        self._last: dict[str, float] = {}  # lane -> when its last message was posted
         self._workers: list[threading.Thread] = []
         self._closed = False
         self._error: BaseException | None = None
@@ -244,16 +245,16 @@ class Lanes:
         if not wanted:
             return
         with session_scope(self.deps.engine) as session:
-            rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id)
+            rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id, Outbox.method)
                                 .where(col(Outbox.id).in_(wanted))).all()
         with self._cond:
-            for row_id, channel, user in sorted(rows, key=lambda r: r[0] or 0):
+            for row_id, channel, user, method in sorted(rows, key=lambda r: r[0] or 0):
                 lane = channel or f"dm:{user}"
                 queue = self._queued.get(lane)
                 if queue is None:  # neither waiting nor being sent
                     queue = self._queued[lane] = deque()
                     self._ready.append(lane)
-                queue.append(row_id or 0)
+                queue.append((row_id or 0, method))
             if self._threads > 1 and len(self._queued) > 1:
                 while len(self._workers) < min(self._threads, len(self._queued)):
                     worker = threading.Thread(target=self._work, name=f"pmbot-send-{len(self._workers)}")
@@ -306,17 +307,19 @@ class Lanes:
                 if not queue:
                     del self._queued[lane]  # the next row of this lane starts it again
                     return
-                row_id = queue.popleft()
+                row_id, method = queue.popleft()
                 self._cond.notify_all()  # one fewer waiting (`wait_below`)
                 if stop_requested():
                     log.warning("stopping: %d message(s) of this channel left for the next run", len(queue) + 1)
                     del self._queued[lane]
                     return
+            posts = method in CHANNEL_POSTS  # (a digest chart's upload is no message in the channel)
             gap = self._last.get(lane, -interval) + interval - time.monotonic()
-            if gap > 0:  # Slack's pace within one channel: about one message per second
+            if posts and gap > 0:  # Slack's pace within one channel: about one message per second
                 time.sleep(gap)
             sent = deliver(self.deps, row_id, reg=self._reg)  # paced by `deps.gate` as it posts
-            self._last[lane] = time.monotonic()  # Slack had it before it answered
+            if posts:
+                self._last[lane] = time.monotonic()  # Slack had it before it answered
             with self._cond:
                 self.sent += sent
 
