@@ -247,7 +247,7 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
     with Lanes(deps) as lanes:
         lanes.add(to_send)
         for n in range(0, len(post), BATCH):
-            lanes.wait_below(4 * BATCH)  # about a batch in hand: building competes with sending
+            lanes.wait_below(4 * BATCH)  # two batches in hand (~2 s): building slows the senders
             if stop_requested():  # the next run builds the rest
                 log.warning("stopping: %d digest(s) left for the next run", len(post) - n)
                 break
