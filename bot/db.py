@@ -14,6 +14,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_SECONDS = 30
+READ_ONLY = "pmbot_read_only"  # execution option of `read_scope`'s connections
 
 
 class FairLock:
@@ -83,7 +84,10 @@ def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, 
             # Take the write lock at the start of a transaction: concurrent writers then wait
             # (busy_timeout) instead of failing with "database is locked" on upgrade.
             # (A read-only observer, like the tests' window on the database, can opt out.)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN")
+            # A `read_scope` (no writes) begins a plain read transaction: readers of a WAL
+            # database wait for no writer and no writer waits for them.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if sqlite_immediate and not read_only else "BEGIN")
 
         _disable_pysqlite_autobegin(engine)
         if sqlite_immediate:
@@ -140,6 +144,24 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
         finally:
             session.close()
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A session that only reads, for long reads beside the writers (building the digests while
+    the senders record what they sent). On a SQLite file it takes neither the write lock nor a
+    turn among this process's writers: a WAL reader sees one consistent snapshot and blocks
+    nobody. Elsewhere (PostgreSQL, or in-memory SQLite with its one shared connection) it is a
+    `session_scope`. Objects read stay usable after it ends. Write nothing in it."""
+    if not is_sqlite(engine) or engine.url.database in (None, "", ":memory:"):
+        with session_scope(engine) as session:
+            yield session
+        return
+    session = Session(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()  # ends the read transaction; loaded attributes stay loaded
 
 
 def insert_ignore(session: Session, model: type, values: dict, conflict: list[str]) -> bool:

@@ -14,9 +14,10 @@ of the flow that queued the rows: a claim must be committed before Slack is call
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from bot.workers import is_dead
 log = logging.getLogger(__name__)
 
 DELIVERY_THREADS = 8
+CHANNEL_POSTS = frozenset({"chat.postMessage", "chat.postEphemeral"})  # about one a second per channel
 WAIT_AGAIN = timedelta(seconds=30)  # a row waiting for another is tried again after this
 WAIT_POLLS = 300  # … after waiting up to 30 s (0.1 s each) for another sender to finish that one
 
@@ -284,36 +286,127 @@ def deliver_many(deps: Deps, outbox_ids: Iterable[int | None], *, threads: int =
     wanted = [i for i in outbox_ids if i]
     if not wanted:
         return 0
-    release_dead_claims(deps)
-    with session_scope(deps.engine) as session:
-        rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id)
-                            .where(col(Outbox.id).in_(wanted))).all()
-    lanes: dict[str, list[int]] = {}
-    for row_id, channel, user in sorted(rows, key=lambda r: r[0] or 0):
-        lanes.setdefault(channel or f"dm:{user}", []).append(row_id or 0)
-    reg = registry()
+    with Lanes(deps, threads=threads) as lanes:
+        lanes.add(wanted)
+    return lanes.sent
 
-    interval = deps.channel_interval  # seconds between two messages to the same channel
 
-    def run_lane(ids: list[int]) -> int:
-        sent = 0
-        last = -interval
-        for n, row_id in enumerate(ids):
-            if stop_requested():
-                log.warning("stopping: %d message(s) of this channel left for the next run", len(ids) - n)
-                break
-            gap = interval - (time.monotonic() - last)
-            if gap > 0:  # Slack's pace within one channel: about one message per second
+class Lanes:
+    """The senders of `deliver_many`, fed while they send: a flow that commits its rows batch
+    by batch hands each committed batch to `add`, and the first messages go out while the next
+    batch is built. One lane per channel (or DM), sent in order of the rows' ids; up to
+    `threads` lanes at once. `close` (or leaving the `with` block) waits for every lane.
+
+        with Lanes(deps) as lanes:
+            for batch in batches:
+                lanes.add(queue_and_commit(batch))  # only committed rows: a claim needs them
+        sent = lanes.sent
+
+    A single lane (or `threads=1`) is sent by the caller's own thread, at `close`."""
+
+    def __init__(self, deps: Deps, *, threads: int = DELIVERY_THREADS) -> None:
+        self.deps = deps
+        self.sent = 0
+        self._threads = threads
+        self._reg = registry()
+        self._cond = threading.Condition()
+        self._queued: dict[str, deque[tuple[int, str]]] = {}  # lane -> (row, method) not yet taken, in order
+        self._ready: deque[str] = deque()  # lanes with rows and no sender
+        self._last: dict[str, float] = {}  # lane -> when its last message was posted
+        self._workers: list[threading.Thread] = []
+        self._closed = False
+        self._error: BaseException | None = None
+        release_dead_claims(deps)
+
+    def __enter__(self) -> Lanes:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def add(self, outbox_ids: Iterable[int | None]) -> None:
+        """Queue committed rows for sending."""
+        wanted = [i for i in outbox_ids if i]
+        if not wanted:
+            return
+        with session_scope(self.deps.engine) as session:
+            rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id, Outbox.method)
+                                .where(col(Outbox.id).in_(wanted))).all()
+        with self._cond:
+            for row_id, channel, user, method in sorted(rows, key=lambda r: r[0] or 0):
+                lane = channel or f"dm:{user}"
+                queue = self._queued.get(lane)
+                if queue is None:  # neither waiting nor being sent
+                    queue = self._queued[lane] = deque()
+                    self._ready.append(lane)
+                queue.append((row_id or 0, method))
+            if self._threads > 1 and len(self._queued) > 1:
+                while len(self._workers) < min(self._threads, len(self._queued)):
+                    worker = threading.Thread(target=self._work, name=f"pmbot-send-{len(self._workers)}")
+                    self._workers.append(worker)
+                    worker.start()
+            self._cond.notify_all()
+
+    def wait_below(self, rows: int) -> None:
+        """Block while more than `rows` rows wait for a sender: a flow that builds what it sends
+        need not build far ahead (its work slows the senders down)."""
+        with self._cond:
+            while self._workers and self._waiting() > rows and not stop_requested():
+                self._cond.wait(timeout=1.0)
+
+    def _waiting(self) -> int:
+        return sum(len(q) for q in self._queued.values())
+
+    def close(self) -> int:
+        """Wait until every lane is sent (or stopped); returns how many messages went."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for worker in self._workers:
+            worker.join()
+        self._work()  # no workers (a single lane): this thread sends it
+        if self._error is not None:
+            raise self._error
+        return self.sent
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._ready and not self._closed:
+                    self._cond.wait()
+                if not self._ready:
+                    return
+                lane = self._ready.popleft()
+            try:
+                self._send_lane(lane)
+            except BaseException as err:  # the lane's other rows stay queued for the retry sweep
+                with self._cond:
+                    self._queued.pop(lane, None)
+                    self._error = self._error or err
+
+    def _send_lane(self, lane: str) -> None:
+        interval = self.deps.channel_interval  # seconds between two messages to the same channel
+        while True:
+            with self._cond:
+                queue = self._queued[lane]
+                if not queue:
+                    del self._queued[lane]  # the next row of this lane starts it again
+                    return
+                row_id, method = queue.popleft()
+                self._cond.notify_all()  # one fewer waiting (`wait_below`)
+                if stop_requested():
+                    log.warning("stopping: %d message(s) of this channel left for the next run", len(queue) + 1)
+                    del self._queued[lane]
+                    return
+            posts = method in CHANNEL_POSTS  # (a digest chart's upload is no message in the channel)
+            gap = self._last.get(lane, -interval) + interval - time.monotonic()
+            if posts and gap > 0:  # Slack's pace within one channel: about one message per second
                 time.sleep(gap)
-            deps.gate.wait()
-            last = time.monotonic()
-            sent += deliver(deps, row_id, reg=reg)
-        return sent
-
-    if len(lanes) == 1 or threads <= 1:
-        return sum(run_lane(ids) for ids in lanes.values())
-    with ThreadPoolExecutor(max_workers=min(threads, len(lanes)), thread_name_prefix="pmbot-send") as pool:
-        return sum(pool.map(run_lane, lanes.values()))
+            sent = deliver(self.deps, row_id, reg=self._reg)  # paced by `deps.gate` as it posts
+            if posts:
+                self._last[lane] = time.monotonic()  # Slack had it before it answered
+            with self._cond:
+                self.sent += sent
 
 
 def release_dead_claims(deps: Deps, keys: list[str] | None = None) -> int:

@@ -26,10 +26,10 @@ from sqlmodel import Session, col, select
 
 from bot.blocks.digest import digest_message, late_question, preview_message, sent_by_other
 from bot.blocks.digest_chart import chart_spec
-from bot.db import insert_ignore
+from bot.db import insert_ignore, read_scope
 from bot.deps import Deps
 from bot.flows import outbox_keys
-from bot.flows.delivery import deliver_many
+from bot.flows.delivery import Lanes, deliver_many
 from bot.flows.outbox_keys import Kind
 from bot.flows.person_language import language_of
 from bot.flows.unit import Unit, unit_of_work
@@ -37,6 +37,7 @@ from bot.models import DigestWeek, Outbox, Project, ProjectStatus
 from bot.services import calendar, digests, outbox, projects
 from bot.services.digests import DigestFacts
 from bot.services.errors import Forbidden, InvalidTransition, NotFound
+from bot.shutdown import stop_requested
 from bot.slack.post import FILE_UPLOAD
 
 log = logging.getLogger(__name__)
@@ -89,28 +90,45 @@ def _active_projects(session: Session, project_name: str | None = None) -> list[
     return list(session.exec(stmt.order_by(col(Project.id))))
 
 
-def _owe_digest(u: Unit, facts: DigestFacts) -> list[int]:
+@dataclass(frozen=True)
+class _Drawn:
+    """A project's digest messages, rendered (a batch's are drawn before its unit of work)."""
+
+    facts: DigestFacts
+    chart: dict | None  # digest chart: the upload, when the project shows one
+    client: dict
+    internal_channel: str | None
+    internal: dict | None
+
+
+def _draw_digest(session: Session, facts: DigestFacts) -> _Drawn:
+    p = facts.project
+    chart = chart_spec(facts).to_payload() if p.charts_enabled else None
+    internal = projects.internal_channel(session, p)
+    if p.internal_channel_id and internal is None:
+        log.warning("project %s: internal channel %s is another project's client channel; no internal digest",
+                    p.id, p.internal_channel_id)
+    shows = chart is not None
+    return _Drawn(facts, chart, digest_message(facts, internal=False, chart=shows), internal,
+                  digest_message(facts, internal=True, chart=shows) if internal else None)
+
+
+def _owe_digest(u: Unit, facts: DigestFacts, drawn: _Drawn | None = None) -> list[int]:
     """Queue the client digest, and the internal one where the project may have it."""
+    d = drawn or _draw_digest(u.session, facts)
     p = facts.project
     assert p.id is not None
     rows = []
     chart_key = None
-    if p.charts_enabled:  # digest chart: one upload per project and week, before the digests that show it
+    if d.chart is not None:  # digest chart: one upload per project and week, before the digests that show it
         chart_key = outbox_keys.digest_chart(p.id, facts.week)
         rows.append(u.owe(key=chart_key, kind=Kind.digest_chart, project=p, channel_id=p.client_channel_id,
-                          payload=chart_spec(facts).to_payload(), method=FILE_UPLOAD, deliver=False))
-    chart = chart_key is not None
+                          payload=d.chart, method=FILE_UPLOAD, deliver=False))
     rows.append(u.owe(key=outbox_keys.digest(p.id, facts.week), kind=Kind.digest, project=p,
-                      channel_id=p.client_channel_id, payload=digest_message(facts, internal=False, chart=chart),
-                      deliver=False, after_key=chart_key))
-    internal = projects.internal_channel(u.session, p)
-    if p.internal_channel_id and internal is None:
-        log.warning("project %s: internal channel %s is another project's client channel; no internal digest",
-                    p.id, p.internal_channel_id)
-    if internal:
+                      channel_id=p.client_channel_id, payload=d.client, deliver=False, after_key=chart_key))
+    if d.internal_channel and d.internal is not None:
         rows.append(u.owe(key=outbox_keys.digest(p.id, facts.week, "internal"), kind=Kind.digest, project=p,
-                          channel_id=internal, payload=digest_message(facts, internal=True, chart=chart),
-                          deliver=False, after_key=chart_key))
+                          channel_id=d.internal_channel, payload=d.internal, deliver=False, after_key=chart_key))
     return [r.id for r in rows if r.id is not None and r.status == "pending"]
 
 
@@ -172,9 +190,17 @@ def _collect(session: Session, weeks: list[tuple[Project, str, datetime]], now: 
     return facts
 
 
+BATCH = 25  # digests built and committed together: sending starts after the first batch
+
+
 def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None = None,
             dry_run: bool = False) -> DigestReport:
-    """Post every digest that is due and not yet posted; ask the PM about very late ones."""
+    """Post every digest that is due and not yet posted; ask the PM about very late ones.
+
+    The digests are built and queued BATCH projects at a time, each batch in a unit of work of
+    its own (its outbox rows and week rows commit together), and each committed batch is handed
+    to the senders while the next one is built. A run stopped at any moment leaves each digest
+    either queued (the next run sends it: `resumed`) or not built at all."""
     report = DigestReport()
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
@@ -211,17 +237,46 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
                         to_send.extend(_ask_pm(u, p, week, due_at))
             else:
                 post.append((p, week, due_at))
-        facts_by = _collect(u.session, post, now)
-        for p, week, due_at in post:
-            facts = facts_by[(p.id or 0, week)]
-            report.posted.append((p.name, week))
-            if dry_run:
-                report.messages.append({"channel": p.client_channel_id, **digest_message(facts, internal=False)})
+        if dry_run:
+            facts_by = _collect(u.session, post, now)
+            for p, week, _ in post:
+                report.posted.append((p.name, week))
+                report.messages.append({"channel": p.client_channel_id,
+                                        **digest_message(facts_by[(p.id or 0, week)], internal=False)})
+            return report
+    with Lanes(deps) as lanes:
+        lanes.add(to_send)
+        for n in range(0, len(post), BATCH):
+            lanes.wait_below(4 * BATCH)  # two batches in hand (~2 s): building slows the senders
+            if stop_requested():  # the next run builds the rest
+                log.warning("stopping: %d digest(s) left for the next run", len(post) - n)
+                break
+            lanes.add(_queue_batch(deps, post[n:n + BATCH], now, report))
+    return report
+
+
+def _queue_batch(deps: Deps, batch: list[tuple[Project, str, datetime]], now: datetime,
+                 report: DigestReport) -> list[int]:
+    """Build and queue one batch of digests in one unit of work; the ids to send once it has
+    committed. What another process queued, or the PM skipped, since the run began is left out.
+
+    The facts are read and the messages drawn in a read-only session (on SQLite the senders,
+    recording what they sent, need not wait for it); the unit of work only writes."""
+    with read_scope(deps.engine) as session:
+        facts_by = _collect(session, batch, now)
+        drawn = {key: _draw_digest(session, facts) for key, facts in facts_by.items()}
+    ids: list[int] = []
+    with unit_of_work(deps, deliver=False) as u:
+        existing = _existing_keys(u.session, [outbox_keys.digest(p.id or 0, w) for p, w, _ in batch])
+        weeks = _week_rows(u.session, [(p.id or 0, w) for p, w, _ in batch])
+        for p, week, due_at in batch:
+            dw = weeks.get((p.id or 0, week))
+            if outbox_keys.digest(p.id or 0, week) in existing or (dw and (dw.skipped or dw.posted_at)):
                 continue
             _week_row(u.session, p, week, due_at)
-            to_send.extend(_owe_digest(u, facts))
-    deliver_many(deps, to_send)
-    return report
+            ids.extend(_owe_digest(u, drawn[(p.id or 0, week)].facts, drawn[(p.id or 0, week)]))
+            report.posted.append((p.name, week))
+    return ids
 
 
 def _ask_pm(u: Unit, p: Project, week: str, due_at: datetime) -> list[int]:

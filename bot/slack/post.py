@@ -192,6 +192,9 @@ def send(deps: Deps, *, method: str, channel: str | None, payload: dict[str, Any
             return found
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
     assert deps.post_client is not None
+    # The process's pace (after a 429), taken here rather than before the claim: what reaches
+    # Slack is spaced as the gate spaces it, however long the database took meanwhile.
+    deps.gate.wait()
     resp = deps.post_client.chat_postMessage(channel=channel, metadata=metadata, **payload)
     deps.gate.accepted()
     return resp.get("ts")

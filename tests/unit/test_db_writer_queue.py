@@ -88,3 +88,27 @@ def test_fair_lock_serves_waiters_in_arrival_order_and_gives_up_after_its_timeou
     for th in queued:
         th.join(5)
     assert order == [99, 0, 1, 2, 3]
+
+
+# Issue 13: the digest job reads a batch beside the senders (bot.db.read_scope) -----------------
+
+
+def test_a_long_read_in_a_read_scope_holds_up_no_writer_and_sees_one_snapshot(sqlite_engine):
+    """Building a batch of digests (half a second of reading) held the write lock and the writers'
+    queue: the senders, recording what they had sent, waited for it."""
+    from bot.db import read_scope
+
+    with read_scope(sqlite_engine) as reader:
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+        wrote = threading.Event()
+
+        def writer() -> None:
+            with session_scope(sqlite_engine) as s:
+                s.execute(text("INSERT INTO t (who) VALUES ('sender')"))
+            wrote.set()
+
+        threading.Thread(target=writer, daemon=True).start()
+        assert wrote.wait(2)  # while the read is still open
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 0  # its own snapshot
+    with read_scope(sqlite_engine) as reader:
+        assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
