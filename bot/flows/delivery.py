@@ -316,7 +316,7 @@ class Lanes:
         self._workers: list[threading.Thread] = []
         self._closed = False
         self._error: BaseException | None = None
-        release_dead_claims(deps)
+        self._released = False  # claims of dead senders taken back (once, before the first rows)
 
     def __enter__(self) -> Lanes:
         return self
@@ -329,6 +329,9 @@ class Lanes:
         wanted = [i for i in outbox_ids if i]
         if not wanted:
             return
+        if not self._released:
+            release_dead_claims(self.deps)
+            self._released = True
         with session_scope(self.deps.engine) as session:
             rows = session.exec(select(Outbox.id, Outbox.channel_id, Outbox.user_id, Outbox.method)
                                 .where(col(Outbox.id).in_(wanted))).all()
