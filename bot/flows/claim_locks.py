@@ -61,3 +61,49 @@ def is_free(engine: Engine, outbox_id: int) -> bool:
     """True when no live sender holds the row's claim lock (its holder, if any, is gone)."""
     with holding(engine, outbox_id) as got:
         return got
+
+
+class Held:
+    """Claim locks taken one by one on ONE connection of the lock pool, for the rows one unit of
+    work owes (`delivery.claim_owed`): a connection per lock, checked out side by side until the
+    rows are sent, outgrew the pool under load, and each connection past it was a new server
+    process (issue 13). `close` releases what is still held and hands the connection back (or
+    throws it away when a release failed: its locks die with it). On SQLite every lock is free."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._conn = _lock_engine(engine.url.render_as_string(hide_password=False)).connect() \
+            if applies(engine) else None
+        self._ids: set[int] = set()
+
+    def take(self, outbox_id: int) -> bool:
+        """True when this holds row `outbox_id`'s lock now; False when a live sender holds it."""
+        if self._conn is None:
+            return True
+        got = bool(self._conn.execute(_TRY, {"ns": NAMESPACE, "id": outbox_id}).scalar())
+        if got:
+            self._ids.add(outbox_id)
+        return got
+
+    def release(self, outbox_id: int) -> None:
+        if self._conn is None or outbox_id not in self._ids:
+            return
+        self._ids.discard(outbox_id)
+        if not self._conn.execute(_UNLOCK, {"ns": NAMESPACE, "id": outbox_id}).scalar():
+            self._conn.invalidate()  # not ours any more?! never hand such a connection on
+            self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            for outbox_id in sorted(self._ids):
+                if not conn.execute(_UNLOCK, {"ns": NAMESPACE, "id": outbox_id}).scalar():
+                    conn.invalidate()
+                    break
+        except Exception:
+            conn.invalidate()  # the connection is broken: its session, and the locks, are gone
+        finally:
+            self._ids.clear()
+            conn.close()

@@ -179,26 +179,30 @@ def claim_owed(deps: Deps, session, outbox_ids: list[int], *, locks: ExitStack) 
     lock is entered into `locks`, which the caller holds until the rows are sent."""
     claimed = Claimed()
     reg = registry()
+    held = claim_locks.Held(deps.engine)
+    locks.callback(held.close)  # what is kept stays locked until it is sent
     for outbox_id in outbox_ids:
-        with ExitStack() as row_lock:  # released at once unless the row is kept to be sent
-            if not row_lock.enter_context(claim_locks.holding(deps.engine, outbox_id)):
-                claimed.left.append(outbox_id)  # a live sender has it (a pending update it is sending)
-                continue
-            row = outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
-                                   claim_timeout=claim_timeout(deps))
-            if row is None:
-                continue  # sent or claimed meanwhile
-            if _owed_first(session, row) is not None:  # a digest whose chart is owed too: after the chart
-                outbox.unclaim(session, outbox_id, worker=deps.worker)
-                claimed.left.append(outbox_id)
-                continue
-            drawn, wait = _drawn(reg, session, row, deps)
-            if wait is not None:
-                outbox.postpone(session, outbox_id, until=deps.clock.now() + WAIT_AGAIN, worker=deps.worker,
-                                reason=str(wait))
-            elif drawn is not None:
-                claimed.rows.append((row, drawn))
-                locks.enter_context(row_lock.pop_all())  # held until it is sent
+        if not held.take(outbox_id):
+            claimed.left.append(outbox_id)  # a live sender has it (a pending update it is sending)
+            continue
+        row = outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
+                               claim_timeout=claim_timeout(deps))
+        if row is None:
+            held.release(outbox_id)  # sent or claimed meanwhile
+            continue
+        if _owed_first(session, row) is not None:  # a digest whose chart is owed too: after the chart
+            outbox.unclaim(session, outbox_id, worker=deps.worker)
+            held.release(outbox_id)
+            claimed.left.append(outbox_id)
+            continue
+        drawn, wait = _drawn(reg, session, row, deps)
+        if drawn is not None:
+            claimed.rows.append((row, drawn))
+            continue
+        if wait is not None:
+            outbox.postpone(session, outbox_id, until=deps.clock.now() + WAIT_AGAIN, worker=deps.worker,
+                            reason=str(wait))
+        held.release(outbox_id)  # nothing to send now (postponed, or recorded as sent)
     return claimed
 
 

@@ -220,3 +220,24 @@ def test_a_row_waiting_for_another_takes_that_one_over_when_its_sender_dies_mean
     assert [c.params["text"] for c in fake_slack.calls_to("chat.postMessage")] == ["hello", "after"]
     assert _row(session, "first").status == "sent" and _row(session, "second").status == "sent"
     assert _row(session, "second").attempts == 1  # not postponed on the way
+
+
+def test_on_postgresql_a_unit_of_work_leaves_a_row_whose_claim_lock_a_live_sender_holds(deps, fake_slack, session,
+                                                                                        pg_url):
+    """A unit claims what it owes in its own transaction (issue 13), but a queued row that a
+    live sender of another process holds (its claim lock) is left to that sender: no second post."""
+    import pytest
+
+    from bot.flows.unit import unit_of_work
+
+    if not pg_url:
+        pytest.skip("PostgreSQL run only (PMBOT_TEST_DATABASE_URL)")
+    row_id = _enqueue(deps)
+    with hold_claim_lock(deps, row_id):
+        with unit_of_work(deps) as u:
+            again = u.owe(key="k1", kind="test", channel_id="C0CLIENT", payload={"text": "hello"})
+            assert again.id == row_id and u.owed == [row_id]
+        assert u.sent == set() and fake_slack.calls_to("chat.postMessage") == []
+        assert _row(session).status == "pending" and _row(session).attempts == 0
+    assert deliver_due(deps) == 1  # the other sender is gone: the sweep sends it, once
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1 and _row(session).status == "sent"
