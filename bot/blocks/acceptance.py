@@ -26,9 +26,8 @@ from bot.blocks.text import (
 )
 from bot.i18n import format_date, t
 from bot.models import Acceptance, AcceptanceIssue, AcceptanceStatus, Milestone, Project
-from bot.services import calendar
+from bot.reports.wording import local, zone
 from bot.services.acceptance import DELIVERY_MAX, LINK_MAX
-from bot.services.export_requirements import local
 
 S = AcceptanceStatus
 STATUS_KEYS = {
@@ -214,7 +213,7 @@ def request_message(acc: Acceptance, milestone: Milestone, project: Project, iss
 
 
 def _zone(project: Project):
-    return calendar.zone(project.timezone)
+    return zone(project.timezone)
 
 
 def notice_message(acc: Acceptance, milestone: Milestone, project: Project,

@@ -35,8 +35,8 @@ from bot.i18n import format_date, t
 from bot.i18n.formatting import format_list, format_percent
 from bot.i18n.names import DECISION_KEYS, MILESTONE_STATUS_KEYS, OVERALL_KEYS
 from bot.models import ChangeRequest, Project, Risk
+from bot.reports.wording import ref as req_ref
 from bot.services.calendar import local_date as local_day
-from bot.services.export_requirements import ref as req_ref
 
 if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
     from bot.services.digests import DigestFacts

@@ -14,7 +14,7 @@ from bot.blocks import ids
 from bot.blocks.format import week_number
 from bot.blocks.text import escape, plain, plain_text
 from bot.i18n import format_date, t
-from bot.reports.charts import ChartSpec, MilestoneBar, TrendPoint
+from bot.reports.charts import ChartSpec, MilestoneBar, TrendPoint, planned_progress
 
 if TYPE_CHECKING:
     from bot.services.digests import DigestFacts
@@ -28,8 +28,6 @@ IMAGE_TITLE = 2000
 def chart_spec(facts: DigestFacts) -> ChartSpec:
     """The digest's chart: its milestones against the straight-line plan, and the client's
     satisfaction over the last weeks. Only what the client digest shows anyway."""
-    from bot.services.digests import planned_progress
-
     p = facts.project
     lang = p.language
     lines = sorted(facts.milestones, key=lambda m: (m.due_date, m.id))

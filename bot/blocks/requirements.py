@@ -40,8 +40,8 @@ from bot.i18n.names import PRIORITY_KEYS
 from bot.i18n.names import REQUIREMENT_FILTER_KEYS as FILTER_KEYS
 from bot.i18n.names import REQUIREMENT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, Requirement, RequirementStatus
+from bot.reports.wording import local, ref
 from bot.services import requirements
-from bot.services.export_requirements import local, ref
 
 S = RequirementStatus
 PER_PAGE = 10

@@ -42,9 +42,10 @@ from bot.flows.people import Person
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import Outbox, Project, ProjectStatus, Requirement
+from bot.reports.wording import local
 from bot.services import edits, outbox, permissions, project_cache, projects, requirements
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound, ValidationFailed
-from bot.services.export_requirements import local, render
+from bot.services.export_requirements import render
 from bot.slack.channels import channels_of_user
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from bot.handlers import common as h
 from bot.handlers.common import Actor
 from bot.handlers.routes import Routes
 from bot.i18n import person_language, t
+from bot.reports.wording import ref
 from bot.services import requirements
 from bot.services.errors import ValidationFailed
-from bot.services.export_requirements import ref
 
 SUBCOMMANDS = ("list", "export", "help")
 FIELD_TO_BLOCK = {"title": ids.REQ_BLOCK_TITLE, "description": ids.REQ_BLOCK_DESCRIPTION,

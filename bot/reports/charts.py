@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -178,3 +179,14 @@ def _trend(ax: Any, spec: ChartSpec) -> None:
     ax.set_xlim(-0.5, len(spec.trend) - 0.5)
     ax.grid(axis="y", color="#eceff1")
     ax.spines[["top", "right"]].set_visible(False)
+
+
+def planned_progress(line: Any, today: date) -> int:
+    """Where a straight line from the milestone's start to its due date says it should be
+    (`line`: anything with `start` and `due_date`, as the digest's milestone lines)."""
+    start = line.start or today
+    if today >= line.due_date:
+        return 100
+    if today <= start or line.due_date <= start:
+        return 0
+    return round(100 * (today - start).days / (line.due_date - start).days)

@@ -37,6 +37,7 @@ import holidays as holiday_package
 from sqlmodel import Session, col, select
 
 from bot.models import Outbox, Project, ProjectStatus
+from bot.reports.wording import zone
 
 
 @cache
@@ -53,15 +54,6 @@ def is_timezone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
-
-
-@lru_cache(maxsize=512)
-def zone(name: str | None) -> ZoneInfo:
-    """The zone called `name`; UTC when the name is empty or unknown (old or hand-edited data)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def tz(project: Project) -> ZoneInfo:

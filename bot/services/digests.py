@@ -49,16 +49,6 @@ class MilestoneLine:
     start: date | None = None  # the local day the milestone was created (the plan's start)
 
 
-def planned_progress(line: MilestoneLine, today: date) -> int:
-    """Where a straight line from the milestone's start to its due date says it should be."""
-    start = line.start or today
-    if today >= line.due_date:
-        return 100
-    if today <= start or line.due_date <= start:
-        return 0
-    return round(100 * (today - start).days / (line.due_date - start).days)
-
-
 @dataclass
 class TrendWeek:
     """The client's satisfaction of one week (scores answered that week)."""

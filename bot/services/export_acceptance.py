@@ -11,8 +11,9 @@ from sqlmodel import Session
 
 from bot.i18n import t
 from bot.models import Acceptance, Milestone, Project
+from bot.reports.wording import local
 from bot.services import acceptance, activity
-from bot.services.export_requirements import local, md_block, md_inline
+from bot.services.export_requirements import md_block, md_inline
 
 STEP_KEYS = {
     "acceptance_requested": "acceptance.md_step_requested",

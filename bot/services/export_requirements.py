@@ -21,6 +21,7 @@ from sqlmodel import Session
 from bot.i18n import t
 from bot.i18n.names import REQUIREMENT_STATUS_KEYS as STATUS_KEYS
 from bot.models import Project, Requirement, RequirementStatus
+from bot.reports.wording import local, ref
 from bot.services import calendar, capture, csv_cells
 from bot.services.requirements import PRIORITIES, all_of
 
@@ -35,18 +36,6 @@ FORMATS = ("md", "csv")
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
 _LINE_START = re.compile(r"^(\s{0,3})(#|```|~~~)")
 _RULE_LINE = re.compile(r"^\s{0,3}([-=*_])[\s\-=*_]*$")
-
-
-def ref(req: Requirement) -> str:
-    return f"REQ-{req.id}"
-
-
-def local(dt: datetime | None, timezone: str, *, with_zone: bool = False, lang: str | None = None) -> str:
-    """A stored UTC time as the project sees it: `2026-11-18 18:00` (`2026-11-18 18:00（Asia/Shanghai）`)."""
-    if dt is None:
-        return ""
-    text = dt.astimezone(calendar.zone(timezone)).strftime("%Y-%m-%d %H:%M")
-    return t("format.with_zone", lang, time=text, zone=timezone) if with_zone else text
 
 
 def _iso(dt: datetime | None, timezone: str) -> str:
