@@ -18,36 +18,51 @@ READ_ONLY = "pmbot_read_only"  # execution option of `read_scope`'s connections
 
 
 class FairLock:
-    """A re-entrant lock that serves its waiters first come, first served."""
+    """A re-entrant lock that serves its waiters first come, first served.
+
+    Each waiter sleeps on a lock of its own, and a release hands the lock straight to the first
+    one in the queue: waking every waiter to let one through (a shared Condition's notify_all)
+    cost each writer a wake-up of all the others under load (issue 13)."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._queue: deque[object] = deque()
+        self._mutex = threading.Lock()
+        self._queue: deque[tuple[int, threading.Lock]] = deque()
         self._owner: int | None = None
         self._depth = 0
 
     def acquire(self, timeout: float) -> bool:
         me = threading.get_ident()
-        with self._cond:
+        with self._mutex:
             if self._owner == me:
                 self._depth += 1
                 return True
-            ticket = object()
-            self._queue.append(ticket)
-            turn = self._cond.wait_for(lambda: self._owner is None and self._queue[0] is ticket, timeout)
-            self._queue.remove(ticket)
-            if not turn:
-                self._cond.notify_all()  # the one behind may be first now
-                return False
-            self._owner, self._depth = me, 1
-            return True
+            if self._owner is None and not self._queue:
+                self._owner, self._depth = me, 1
+                return True
+            gate = threading.Lock()
+            gate.acquire()
+            waiter = (me, gate)
+            self._queue.append(waiter)
+        if gate.acquire(timeout=timeout):
+            return True  # handed over by `release`: ours already
+        with self._mutex:
+            try:
+                self._queue.remove(waiter)
+            except ValueError:
+                return True  # handed over just as the wait timed out
+            return False
 
     def release(self) -> None:
-        with self._cond:
+        with self._mutex:
             self._depth -= 1
-            if self._depth == 0:
+            if self._depth:
+                return
+            if self._queue:
+                self._owner, gate = self._queue.popleft()
+                self._depth = 1
+                gate.release()
+            else:
                 self._owner = None
-                self._cond.notify_all()
 
 
 # One writer at a time per SQLite engine, queued in Python (see _writer_turn).

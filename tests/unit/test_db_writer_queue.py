@@ -90,6 +90,44 @@ def test_fair_lock_serves_waiters_in_arrival_order_and_gives_up_after_its_timeou
     assert order == [99, 0, 1, 2, 3]
 
 
+def test_fair_lock_hands_over_to_the_first_waiter_and_a_waiter_that_gave_up_leaves_the_queue():
+    """A release passes the lock to the first waiter: the releaser cannot take it back ahead of
+    the queue, and a waiter whose timeout ran out in the middle of the queue holds nobody up."""
+    lock = FairLock()
+    assert lock.acquire(timeout=1)
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def first() -> None:
+        assert lock.acquire(timeout=5)
+        first_in.set()
+        order.append("first")
+        time.sleep(0.1)
+        lock.release()
+
+    def impatient() -> None:
+        order.append("impatient gave up" if not lock.acquire(timeout=0.05) else "impatient")
+
+    def last() -> None:
+        assert lock.acquire(timeout=5)
+        order.append("last")
+        lock.release()
+
+    threads = [threading.Thread(target=fn, daemon=True) for fn in (first, impatient, last)]
+    for th in threads:
+        th.start()
+        time.sleep(0.03)
+    threads[1].join(5)  # gave up while the lock was still held
+    lock.release()
+    assert lock.acquire(timeout=5)  # back in the queue, behind "last"
+    order.append("releaser again")
+    lock.release()
+    for th in threads:
+        th.join(5)
+    assert first_in.is_set()
+    assert order == ["impatient gave up", "first", "last", "releaser again"]
+
+
 # Issue 13: the digest job reads a batch beside the senders (bot.db.read_scope) -----------------
 
 
