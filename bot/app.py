@@ -17,6 +17,7 @@ from bot.deps import Deps, build_deps
 from bot.slack.acks import use_event_acks
 from bot.slack.respond import fallback_respond
 from bot.slack.sanitize import clean
+from bot.slack.transport import PooledRespond
 from bot.slack.users import UserDirectory, Workspace
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,9 @@ def create_app(
     def put_deps_in_context(context: BoltContext, body: Any, next: Any) -> Any:
         context["deps"] = deps
         clean(body)  # no NUL or lone surrogate reaches a handler (or the database)
-        if not context.response_url:  # a click in the App Home or a modal: answer by DM
+        if context.response_url:  # on the process's keep-alive connections
+            context["respond"] = PooledRespond(response_url=context.response_url, proxy=client.proxy, ssl=client.ssl)
+        else:  # a click in the App Home or a modal: answer by DM
             fallback = fallback_respond(client, body)
             if fallback is not None:
                 context["respond"] = fallback

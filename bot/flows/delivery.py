@@ -116,6 +116,29 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
 
 def _send_drawn(deps: Deps, row: Outbox, drawn: Rendered, reg: Registry) -> bool:
     """Send a claimed, drawn row and record it (or its failure). True when it was sent."""
+    posted = _post(deps, row, drawn)
+    if posted is None:
+        return False
+    with session_scope(deps.engine) as session:
+        recorded, follow_up = _record(deps, reg, session, posted)
+    if recorded:
+        _after_recorded(deps, reg, posted, follow_up)
+    return recorded
+
+
+@dataclass
+class _Posted:
+    """A row Slack took: where, and the message's ts."""
+
+    row: Outbox
+    drawn: Rendered
+    channel: str | None
+    ts: str | None
+
+
+def _post(deps: Deps, row: Outbox, drawn: Rendered) -> _Posted | None:
+    """Send a claimed, drawn row. A failure is recorded on the row (its own transaction) and
+    gives None."""
     outbox_id = row.id
     try:
         channel = drawn.channel_id
@@ -135,29 +158,37 @@ def _send_drawn(deps: Deps, row: Outbox, drawn: Rendered, reg: Registry) -> bool
                       " queued messages are kept", code)
         else:
             log.warning("sending %s failed: %s (%s)", row.key, code or err, outcome)
-        return False
+        return None
     except Exception as err:  # connection errors after the client's own retries
         log.exception("sending %s failed", row.key)
         with session_scope(deps.engine) as session:
             outbox.mark_failed(session, outbox_id, error=repr(err), now=deps.clock.now(), permanent=False,
                                retry_for=_retry_for(deps))
-        return False
-    follow_up: int | None = None
-    with session_scope(deps.engine) as session:
-        if not outbox.mark_sent(session, outbox_id, ts=ts, now=deps.clock.now(), worker=deps.worker,
-                                channel_id=channel, rendered_hash=drawn.digest()):
-            return False  # our claim was taken over meanwhile: the new holder records it
-        row.message_ts, row.channel_id = ts, channel
-        hook = reg.after_sent.get(row.kind)
-        if hook is not None:
-            hook(session, row, ts)
-        follow_up = _refresh_if_moved_on(reg, session, row, drawn, deps)
+        return None
+    return _Posted(row, drawn, channel, ts)
+
+
+def _record(deps: Deps, reg: Registry, session, posted: _Posted) -> tuple[bool, int | None]:
+    """Record a sent row in `session`: (False, None) when our claim was taken over meanwhile
+    (the new holder records it), else (True, the update owed when the record moved on)."""
+    row, ts = posted.row, posted.ts
+    if not outbox.mark_sent(session, row.id, ts=ts, now=deps.clock.now(), worker=deps.worker,
+                            channel_id=posted.channel, rendered_hash=posted.drawn.digest()):
+        return False, None
+    row.message_ts, row.channel_id = ts, posted.channel
+    hook = reg.after_sent.get(row.kind)
+    if hook is not None:
+        hook(session, row, ts)
+    return True, _refresh_if_moved_on(reg, session, row, posted.drawn, deps)
+
+
+def _after_recorded(deps: Deps, reg: Registry, posted: _Posted, follow_up: int | None) -> None:
+    row = posted.row
     then = reg.after_posted.get(row.kind)
-    if then is not None and ts and row.method == "chat.postMessage":
-        then(deps, row, ts)
+    if then is not None and posted.ts and row.method == "chat.postMessage":
+        then(deps, row, posted.ts)
     if follow_up is not None:
         deliver(deps, follow_up, reg=reg)
-    return True
 
 
 @dataclass
@@ -169,14 +200,18 @@ class Claimed:
     left: list[int] = field(default_factory=list)  # owed rows to deliver the usual way
 
 
-def claim_owed(deps: Deps, session, outbox_ids: list[int], *, locks: ExitStack) -> Claimed:
+def claim_owed(deps: Deps, session, outbox_ids: list[int], *, locks: ExitStack,
+               preclaimed: dict[int, outbox.Owed] | None = None) -> Claimed:
     """Claim and draw the rows a unit owes, in the unit's own transaction (issue 13: a Confirm
     click took two transactions more per message to claim and draw them after the commit).
     They commit claimed by this process: if it dies before sending them, they are taken over as
     any claim of a dead sender is (its claim locks die with it on PostgreSQL; on SQLite, a dead
     process's claims are released, or time out). Rows that wait for another one (`after_key`),
     or that another sender has, are left to `deliver` after the commit. On PostgreSQL each claim
-    lock is entered into `locks`, which the caller holds until the rows are sent."""
+    lock is entered into `locks`, which the caller holds until the rows are sent. The rows the
+    unit stored already claimed (`preclaimed`, new in this transaction: nobody else can see
+    them) are taken as they are."""
+    mine = preclaimed or {}
     claimed = Claimed()
     reg = registry()
     held = claim_locks.Held(deps.engine)
@@ -185,8 +220,8 @@ def claim_owed(deps: Deps, session, outbox_ids: list[int], *, locks: ExitStack) 
         if not held.take(outbox_id):
             claimed.left.append(outbox_id)  # a live sender has it (a pending update it is sending)
             continue
-        row = outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
-                               claim_timeout=claim_timeout(deps))
+        row = mine.get(outbox_id) or outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
+                                                       claim_timeout=claim_timeout(deps))
         if row is None:
             held.release(outbox_id)  # sent or claimed meanwhile
             continue
@@ -210,7 +245,17 @@ def send_claimed(deps: Deps, claimed: Claimed) -> set[int]:
     """Send what `claim_owed` claimed (after the unit committed), then the rows it left.
     Returns the ids sent."""
     reg = registry()
-    sent = {row.id for row, drawn in claimed.rows if _send_drawn(deps, row, drawn, reg)}
+    posted = [p for row, drawn in claimed.rows if (p := _post(deps, row, drawn)) is not None]
+    recorded: list[tuple[_Posted, int | None]] = []
+    if posted:  # all of them recorded in one transaction (issue 13: one per message before)
+        with session_scope(deps.engine) as session:
+            for p in posted:
+                done, follow_up = _record(deps, reg, session, p)
+                if done:
+                    recorded.append((p, follow_up))
+    for p, follow_up in recorded:
+        _after_recorded(deps, reg, p, follow_up)
+    sent = {p.row.id for p, _ in recorded}
     return sent | {i for i in claimed.left if deliver(deps, i, reg=reg)}
 
 

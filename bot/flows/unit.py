@@ -37,6 +37,8 @@ class Unit:
     now: datetime
     owed: list[int] = field(default_factory=list)
     sent: set[int] = field(default_factory=set)  # after delivery: which owed rows this unit sent
+    sends: bool = False  # sends what it owes after the commit: new rows are stored claimed
+    claimed: dict[int, outbox.Owed] = field(default_factory=dict)  # … those rows, by id
 
     @property
     def clock(self) -> Clock:
@@ -51,11 +53,17 @@ class Unit:
             method: str = "chat.postMessage", deliver: bool = True, after_key: str | None = None) -> outbox.Owed:
         """Queue a message in this unit's transaction (once per key). A row with a `target`
         and no payload is rendered from the record when it is sent."""
+        claim = self.sends and deliver
         row = outbox.enqueue(self.session, key=key, team_id=project.team_id if project else self.team_id,
                              kind=kind, payload=payload or {}, now=self.now, channel_id=channel_id,
                              user_id=user_id, project_id=project.id if project else None, method=method,
-                             target=target, after_key=after_key)
-        if deliver and row.id is not None and row.status == "pending":
+                             target=target, after_key=after_key, claim_for=self.deps.worker if claim else None)
+        if row.id is None or not deliver:
+            return row
+        if claim and row.inserted:
+            self.claimed[row.id] = row
+            self.owed.append(row.id)
+        elif row.status == "pending":
             self.owed.append(row.id)
         return row
 
@@ -72,7 +80,8 @@ class Unit:
     def refresh(self, target: str, project: Project | None = None) -> outbox.Owed | None:
         """Update a target's message in place from the record (once it has been posted). A
         pending update of the same message already draws the newest state: no second one."""
-        pending = outbox.pending_update(self.session, target)
+        pending = outbox.pending_update(self.session, target) or next(
+            (row for row in self.claimed.values() if row.target == target and row.method == "chat.update"), None)
         if pending is not None:
             return pending
         return self.owe(key=update(target), kind=Kind.update,
@@ -137,7 +146,7 @@ def unit_of_work(deps: Deps, *, deliver: bool = True) -> Iterator[Unit]:
         submission.set(None)  # the first unit of the request is the one that saves the form
     with ExitStack() as locks:  # claim locks (PostgreSQL) held from the claim until the send
         with deps.session() as session:
-            unit = Unit(deps=deps, session=session, now=deps.clock.now())
+            unit = Unit(deps=deps, session=session, now=deps.clock.now(), sends=deliver)
             if current is not None:
                 _wrote(session)
                 if session.get(Submission, current[0][:64]) is not None:
@@ -161,4 +170,4 @@ def _claim_owed(unit: Unit, locks: ExitStack) -> Any:
     """Claim and draw what the unit owes in its own transaction, to send once it committed."""
     from bot.flows.delivery import claim_owed
 
-    return claim_owed(unit.deps, unit.session, unit.owed, locks=locks)
+    return claim_owed(unit.deps, unit.session, unit.owed, locks=locks, preclaimed=unit.claimed)

@@ -91,8 +91,12 @@ def enqueue(
     method: str = "chat.postMessage",
     target: str | None = None,
     after_key: str | None = None,
+    claim_for: str | None = None,
 ) -> Owed:
-    """Add a message to send unless one with the same key exists (then return that one).
+    """Add a message to send unless one with the same key exists (then return that one). With
+    `claim_for`, a new row is stored already claimed by that sender (as `claim_row` would have
+    claimed it: a unit of work that sends what it owes saves an UPDATE per message, issue 13).
+    The row returned says whether this call `inserted` it.
 
     Safe when several processes enqueue the same key at once: the insert is atomic."""
     session.flush()
@@ -100,15 +104,18 @@ def enqueue(
         "key": key, "team_id": team_id, "kind": kind, "payload": payload, "channel_id": channel_id,
         "user_id": user_id, "project_id": project_id, "method": method, "created_at": now, "not_before": now,
         "target": target, "after_key": after_key,
-        "status": OutboxStatus.pending, "attempts": 0,
+        "status": OutboxStatus.pending, "attempts": 0, "claimed_by": None, "claimed_at": None,
     }
+    if claim_for is not None:
+        values.update(status=OutboxStatus.sending, attempts=1, claimed_by=claim_for, claimed_at=now)
     # One round trip on the session's connection (Core, prepared once): the new row comes back
     # by RETURNING; only when the key existed is it read. The row returned is not in the session.
     found = session.execute(_insert_ignoring(session), values).first()
+    inserted = found is not None
     if found is None:
         found = session.execute(_BY_KEY, {"b_key": key}).first()
         assert found is not None
-    return Owed(**found._mapping)
+    return Owed(**found._mapping, inserted=inserted)
 
 
 def exists(session: Session, key: str) -> Outbox | None:

@@ -188,19 +188,39 @@ def edit(session: Session, clock: Clock, *, req: Requirement, project: Project, 
     return req
 
 
+_UPDATES: dict[tuple[tuple[str, ...], bool], Any] = {}
+
+
+def _update_statement(fields: tuple[str, ...], versioned: bool, extra_where: list[Any] | None) -> Any:
+    """The conditional UPDATE … RETURNING for these fields, with bound parameters: built once
+    per shape (building and caching it again on every click was a tenth of a click's CPU,
+    issue 13); one with extra conditions is built for the call."""
+    key = (fields, versioned)
+    stmt = None if extra_where else _UPDATES.get(key)
+    if stmt is None:
+        table = Requirement.__table__  # type: ignore[attr-defined]
+        where = [table.c.id == bindparam("w_id"), table.c.status == bindparam("w_status"), *(extra_where or [])]
+        if versioned:
+            where.append(table.c.version == bindparam("w_version"))
+        stmt = (update(table).where(*where)
+                .values(**{f: bindparam(f"v_{f}", type_=table.c[f].type) for f in fields},
+                        version=table.c.version + 1)
+                .returning(*table.c))
+        if not extra_where:
+            _UPDATES[key] = stmt
+    return stmt
+
+
 def _conditional_update(session: Session, req: Requirement, values: dict[str, Any],
                         extra_where: list[Any] | None = None, *, version: int | None = None) -> None:
     """UPDATE the row only if it still has the status we read (and, given `version`, is still
     that version); else refuse with its status now. The UPDATE bumps the version."""
     read_status = req.status
-    table = Requirement.__table__  # type: ignore[attr-defined]
-    where = [table.c.id == req.id, table.c.status == read_status, *(extra_where or [])]
-    if version is not None:
-        where.append(table.c.version == version)
+    params = {**{f"v_{k}": v for k, v in values.items()}, "w_id": req.id, "w_status": read_status,
+              "w_version": version}
     # A Core UPDATE (the ORM's costs ten times the CPU) whose RETURNING is the row as it is now:
     # no second round trip to refresh `req` when it went through.
-    stmt = update(table).where(*where).values(**values, version=table.c.version + 1).returning(*table.c)
-    row = session.execute(stmt).first()
+    row = session.execute(_update_statement(tuple(values), version is not None, extra_where), params).first()
     if row is not None:
         for key, value in row._mapping.items():
             set_committed_value(req, key, value)

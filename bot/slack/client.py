@@ -17,6 +17,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.handler import RetryHandler
 
+from bot.slack.transport import PooledWebClient
+
 # Slack asks clients to wait Retry-After seconds on HTTP 429; server errors and dropped
 # connections are retried with exponential back-off (0.5 s, 1 s, 2 s …).
 RATE_LIMIT_RETRIES = 30
@@ -223,6 +225,7 @@ def retry_handlers(*, repeatable: bool = True, gate: RateGates | None = None) ->
 
 def make_client(token: str | None, base_url: str, *, timeout: int = 15, repeatable: bool = True,
                 gate: RateGates | None = None) -> WebClient:
-    """A WebClient for `base_url` (Slack, GovSlack, a proxy or the tests' fake server)."""
-    return WebClient(token=token, base_url=base_url, timeout=timeout,
+    """A WebClient for `base_url` (Slack, GovSlack, a proxy or the tests' fake server), on the
+    process's keep-alive connections (bot/slack/transport.py)."""
+    return PooledWebClient(token=token, base_url=base_url, timeout=timeout,
                      retry_handlers=retry_handlers(repeatable=repeatable, gate=gate))

@@ -237,7 +237,15 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Slack; every answer sets Content-Length
+    # The head and the body leave in two writes: without this, the body waited for the
+    # client's delayed ACK of the head (40 ms) on a reused connection.
+    disable_nagle_algorithm = True
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake.connections += 1
 
     def do_POST(self) -> None:
         self._handle()
@@ -297,6 +305,8 @@ class FakeSlack:
         self.completed_uploads: list[dict[str, Any]] = []
         #: Exceptions raised inside the fake itself (answered HTTP 500); a test can assert none.
         self.errors: list[BaseException] = []
+        #: TCP connections accepted so far (a keep-alive client reuses one for many calls).
+        self.connections = 0
         #: What apps.connections.open answers as the Socket Mode WebSocket URL (tests.fakes.socket_mode).
         self.socket_mode_url: str | None = None
 
