@@ -28,6 +28,8 @@ def applies(engine: Engine) -> bool:
 POOL_SIZE = 10  # connections kept for claim locks; more are opened (and closed) under a burst
 _TRY = text("SELECT pg_try_advisory_lock(:ns, :id)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:ns, :id)")
+_TRY_ALL = text("SELECT id, pg_try_advisory_lock(:ns, id) FROM unnest(CAST(:ids AS int[])) AS id ORDER BY id")
+_UNLOCK_ALL = text("SELECT pg_advisory_unlock_all()")
 
 
 @cache
@@ -67,8 +69,10 @@ class Held:
     """Claim locks taken one by one on ONE connection of the lock pool, for the rows one unit of
     work owes (`delivery.claim_owed`): a connection per lock, checked out side by side until the
     rows are sent, outgrew the pool under load, and each connection past it was a new server
-    process (issue 13). `close` releases what is still held and hands the connection back (or
-    throws it away when a release failed: its locks die with it). On SQLite every lock is free."""
+    process (issue 13). The locks of a unit's rows are tried in one round trip (`take_all`).
+    `close` releases them all at once (the connection is the unit's alone while it is out) and
+    hands the connection back, or throws it away when that failed: its locks die with it. On
+    SQLite every lock is free."""
 
     def __init__(self, engine: Engine) -> None:
         self._conn = _lock_engine(engine.url.render_as_string(hide_password=False)).connect() \
@@ -77,12 +81,17 @@ class Held:
 
     def take(self, outbox_id: int) -> bool:
         """True when this holds row `outbox_id`'s lock now; False when a live sender holds it."""
+        return outbox_id in self.take_all([outbox_id])
+
+    def take_all(self, outbox_ids: list[int]) -> set[int]:
+        """Try the locks of these rows in one round trip; the ids whose lock this holds now."""
         if self._conn is None:
-            return True
-        got = bool(self._conn.execute(_TRY, {"ns": NAMESPACE, "id": outbox_id}).scalar())
-        if got:
-            self._ids.add(outbox_id)
-        return got
+            return set(outbox_ids)
+        wanted = sorted(set(outbox_ids) - self._ids)
+        if wanted:
+            rows = self._conn.execute(_TRY_ALL, {"ns": NAMESPACE, "ids": wanted}).all()
+            self._ids.update(outbox_id for outbox_id, got in rows if got)
+        return self._ids & set(outbox_ids)
 
     def release(self, outbox_id: int) -> None:
         if self._conn is None or outbox_id not in self._ids:
@@ -98,10 +107,8 @@ class Held:
         if conn is None:
             return
         try:
-            for outbox_id in sorted(self._ids):
-                if not conn.execute(_UNLOCK, {"ns": NAMESPACE, "id": outbox_id}).scalar():
-                    conn.invalidate()
-                    break
+            if self._ids:  # the connection is this unit's alone: every lock on it is one of ours
+                conn.execute(_UNLOCK_ALL)
         except Exception:
             conn.invalidate()  # the connection is broken: its session, and the locks, are gone
         finally:

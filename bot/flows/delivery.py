@@ -216,8 +216,9 @@ def claim_owed(deps: Deps, session, outbox_ids: list[int], *, locks: ExitStack,
     reg = registry()
     held = claim_locks.Held(deps.engine)
     locks.callback(held.close)  # what is kept stays locked until it is sent
+    got = held.take_all(outbox_ids)
     for outbox_id in outbox_ids:
-        if not held.take(outbox_id):
+        if outbox_id not in got:
             claimed.left.append(outbox_id)  # a live sender has it (a pending update it is sending)
             continue
         row = mine.get(outbox_id) or outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
