@@ -95,11 +95,9 @@ def check_token(client: WebClient) -> Workspace:
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
+    from bot.migrations import HEAD
 
-    from bot.migrate import alembic_config
-
-    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+    return HEAD
 
 
 @dataclass

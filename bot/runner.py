@@ -137,11 +137,11 @@ class Startup(threading.Thread):
     def _start(self) -> None:
         from bot.app import create_app, deps_of
         from bot.db import make_engine
-        from bot.migrate import upgrade
+        from bot.migrate import upgrade_if_behind
 
         settings = self.settings
         self.engine = self.health.engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
-        self._retry("the database", lambda: upgrade(self.engine))
+        self._retry("the database", lambda: upgrade_if_behind(self.engine))
         if self.workspace is None:
             self.workspace = self._retry("Slack", self._ask_slack)
         self.health.token_ok, self.health.token_checked_at = True, time.monotonic()

@@ -99,3 +99,20 @@ def test_five_migrations_racing_on_an_empty_postgresql_all_succeed(pg_url, tmp_p
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}_race" WITH (FORCE)'))
     admin.dispose()
+
+
+def test_the_head_this_version_names_is_alembics_head(tmp_path):
+    """`pmbot run` and /readyz compare the database with bot.migrations.HEAD, without Alembic:
+    a new migration must move it too."""
+    from alembic.script import ScriptDirectory
+
+    from bot.migrate import alembic_config, current_revision
+    from bot.migrations import HEAD
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+    engine = make_engine(f"sqlite:///{tmp_path}/h.db")
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == HEAD
+    engine.dispose()
+
