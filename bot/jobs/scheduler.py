@@ -18,11 +18,11 @@ from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.db import read_scope
 from bot.deps import Deps
 from bot.flows import acceptance, digest, reminders, reports, undelivered
 from bot.flows.delivery import deliver_due
 from bot.flows.outbox_keys import Kind
-from bot.flows.unit import unit_of_work
 from bot.jobs.feedback_prompts import run_feedback_prompts
 from bot.services import calendar
 
@@ -62,8 +62,8 @@ def tick(deps: Deps, now: datetime | None = None) -> None:
     sweep runs (and it holds scheduled messages)."""
     now = now or deps.clock.now()
     try:
-        with unit_of_work(deps, deliver=False) as u:
-            at_work = calendar.anyone_at_work(u.session, now)
+        with read_scope(deps.engine) as session:  # a read: no write turn taken every minute
+            at_work = calendar.anyone_at_work(session, now)
     except Exception:
         log.exception("could not read the projects' working hours; running every step")
         at_work = True

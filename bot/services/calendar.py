@@ -27,10 +27,11 @@ first day (`bot.blocks.ids.parse_week` reads one back from untrusted input).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as holiday_package
@@ -38,6 +39,8 @@ from sqlmodel import Session, col, select
 
 from bot.models import Outbox, Project, ProjectStatus
 from bot.reports.wording import zone
+
+T = TypeVar("T")
 
 
 @cache
@@ -76,6 +79,34 @@ def local_text(project: Project, at: datetime | None, fmt: str = "%Y-%m-%d %H:%M
 
 def today(project: Project, now: datetime) -> date:
     return local_now(project, now).date()
+
+
+# The scheduler asks the same questions of the same calendars every minute (when is this week's
+# digest due, how many working days since a request was sent): the answers depend only on the
+# project's calendar settings (`_calendar_of`) and the dates asked about, so they are kept,
+# keyed by those. A change of settings is a new key: it takes effect at the next tick.
+_MEMO: dict[tuple, object] = {}
+_CALENDARS: dict[tuple, tuple] = {}  # each calendar once: the answers' keys share it
+_MEMO_MAX = 20_000  # answers (and calendars) kept at most; then they are dropped and computed again
+_MISSING = object()
+
+
+def _calendar_of(project: Project) -> tuple:
+    """Everything a project's working calendar depends on, as a key."""
+    key = (project.timezone, tuple(project.working_days or ()), tuple(project.holidays or ()),
+           project.country or "", project.subdivision or "", project.work_start, project.work_end)
+    if len(_CALENDARS) >= _MEMO_MAX:
+        _CALENDARS.clear()
+    return _CALENDARS.setdefault(key, key)
+
+
+def _memo(key: tuple, compute: Callable[[], T]) -> T:
+    found = _MEMO.get(key, _MISSING)
+    if found is _MISSING:
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        found = _MEMO[key] = compute()
+    return found  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -205,6 +236,10 @@ def working_days_between(project: Project, start: datetime, end: datetime) -> in
     first, last = local_now(project, start).date(), local_now(project, end).date()
     if last <= first:
         return 0
+    return _memo(("working days", _calendar_of(project), first, last), lambda: _working_days(project, first, last))
+
+
+def _working_days(project: Project, first: date, last: date) -> int:
     count = 0
     day = first + timedelta(days=1)
     while day <= last:
@@ -269,6 +304,10 @@ def _windows(project: Project, start: datetime, end: datetime, *, backwards: boo
 def next_working_moment(project: Project, at: datetime) -> datetime:
     """`at` itself when it is inside working hours, else the start of the next working window
     (looking at most a year ahead; `at` when the calendar has no working time at all)."""
+    return _memo(("next working moment", _calendar_of(project), at), lambda: _next_working_moment(project, at))
+
+
+def _next_working_moment(project: Project, at: datetime) -> datetime:
     for start, end in _windows(project, at, at + timedelta(days=366)):
         if at < end:
             return max(at, start)
@@ -300,6 +339,11 @@ def preview_at(project: Project, due_at: datetime) -> datetime:
     that ends before then (e.g. the previous working day's afternoon for a digest due at or
     just after the start of the working day), so the preview always reaches the PM in working
     hours before the digest is due."""
+    return _memo(("preview", _calendar_of(project), project.preview_lead_minutes, due_at),
+                 lambda: _preview_at(project, due_at))
+
+
+def _preview_at(project: Project, due_at: datetime) -> datetime:
     lead = timedelta(minutes=max(project.preview_lead_minutes, 0))
     wanted = due_at - lead
     if within_working_hours(project, wanted) or lead == timedelta(0):
@@ -360,12 +404,14 @@ def coming_digest_weeks(project: Project, now: datetime) -> list[tuple[str, date
     return [(week, due) for _, week, due in _digest_weeks(project, now, ahead=1) if due > now]
 
 
-def _digest_weeks(project: Project, now: datetime, *, ahead: int) -> list[tuple[int, str, datetime]]:
+def _digest_weeks(project: Project, now: datetime, *, ahead: int) -> tuple[tuple[int, str, datetime], ...]:
     """(weeks back, ISO week, due instant) from `CLOSURE_WEEKS` back to `ahead` weeks ahead."""
     this_monday = week_start(today(project, now))
-    return [(back, week_key(monday), digest_due_at(project, monday))
-            for back in range(CLOSURE_WEEKS, -ahead - 1, -1)
-            for monday in [this_monday - timedelta(days=7 * back)]]
+    return _memo(("digest weeks", _calendar_of(project), project.digest_weekday, project.digest_time, this_monday,
+                  ahead),
+                 lambda: tuple((back, week_key(monday), digest_due_at(project, monday))
+                               for back in range(CLOSURE_WEEKS, -ahead - 1, -1)
+                               for monday in [this_monday - timedelta(days=7 * back)]))
 
 
 # Public-holiday calendars (issue 17) -------------------------------------------------------
