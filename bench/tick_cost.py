@@ -55,11 +55,22 @@ CLIENT = h.CLIENT
 
 
 class Counters:
+    """SQL statements (BEGIN not counted: SQLite's is a statement, PostgreSQL's is not) and
+    transactions; the statements' text while `log` is set."""
+
     def __init__(self) -> None:
         self.statements = 0
+        self.transactions = 0
+        self.log: list[str] | None = None
 
-    def count(self, *_args: Any) -> None:
-        self.statements += 1
+    def statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            self.statements += 1
+            if self.log is not None:
+                self.log.append(" ".join(statement.split())[:150])
+
+    def begin(self, _conn: Any) -> None:
+        self.transactions += 1
 
 
 def seed(url: str, n: int, rng: random.Random) -> None:
@@ -155,7 +166,8 @@ def build_deps(url: str, fake: h.FakeSlack, clock: Any) -> tuple[Any, Counters]:
     )
     engine = make_engine(h.psycopg_url(url))
     counters = Counters()
-    event.listen(engine, "before_cursor_execute", counters.count)
+    event.listen(engine, "before_cursor_execute", counters.statement)
+    event.listen(engine, "begin", counters.begin)
     deps = deps_of(create_app(settings, engine=engine, clock=clock))
     deps.channel_interval = 0.0  # no per-channel pause: a week of ticks in seconds
     return deps, counters
@@ -170,6 +182,7 @@ def main() -> int:
                         "throwaway SQLite file; it is migrated and seeded")
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="also profile the measured ticks and list the TOP functions by cumulative time")
+    parser.add_argument("--sql", action="store_true", help="print the SQL statements of the last idle tick")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.projects < 1 or args.every < 1 or args.days < 2:
@@ -221,35 +234,42 @@ def run(args: argparse.Namespace, deps: Any, counters: Counters, fake: h.FakeSla
     measuring = False
     warm_until = START + timedelta(days=1)
     end = START + timedelta(days=args.days)
-    ticks: list[tuple[float, int, bool]] = []  # (CPU s, statements, idle)
+    ticks: list[tuple[float, int, bool, int]] = []  # (CPU s, statements, idle, transactions)
+    last_idle: list[str] = []
     profile = cProfile.Profile(time.thread_time) if args.profile else None
     try:
         while clock.now() < end:
             measuring = clock.now() >= warm_until
-            calls0, cpu0, sql0 = len(fake.calls), time.thread_time(), counters.statements
+            calls0, cpu0, sql0, tx0 = len(fake.calls), time.thread_time(), counters.statements, counters.transactions
+            counters.log = [] if args.sql and measuring else None
             if profile is not None and measuring:
                 profile.enable()
             scheduler.tick(deps)
             if profile is not None and measuring:
                 profile.disable()
             if measuring:
-                ticks.append((time.thread_time() - cpu0, counters.statements - sql0, len(fake.calls) == calls0))
+                idle = len(fake.calls) == calls0
+                ticks.append((time.thread_time() - cpu0, counters.statements - sql0, idle,
+                              counters.transactions - tx0))
+                if idle and counters.log is not None:
+                    last_idle = counters.log
             clock.advance(seconds=args.every * 60)
     finally:
         scheduler.STEPS[:] = steps
+        counters.log = None
     posted = Counter(c.method for c in fake.calls if c.ok)
     failed = [c for c in fake.calls if not c.ok and c.method != "response_url"]
     n = len(ticks)
     idle = [t for t in ticks if t[2]]
     busy = [t for t in ticks if not t[2]]
 
-    def line(title: str, rows: list[tuple[float, int, bool]]) -> str:
+    def line(title: str, rows: list[tuple[float, int, bool, int]]) -> str:
         if not rows:
             return f"  {title}: none"
         cpu = [1000 * r[0] for r in rows]
         return (f"  {title}: {len(rows)} ticks, {statistics.mean(cpu):.2f} ms CPU per tick (median "
                 f"{statistics.median(cpu):.2f}, max {max(cpu):.1f}), {statistics.mean(r[1] for r in rows):.1f} "
-                f"SQL statements per tick")
+                f"SQL statements and {statistics.mean(r[3] for r in rows):.1f} transactions per tick")
 
     print(f"\nMeasured: {n} ticks after the warm-up day")
     print(line("all ticks", ticks))
@@ -263,6 +283,11 @@ def run(args: argparse.Namespace, deps: Any, counters: Counters, fake: h.FakeSla
     print(f"    {1000 * rest_cpu / n:7.2f} ms {rest_sql / n:6.1f} stmts  (the tick itself: who is at work)")
     print(f"  Web API calls over the whole run: {dict(posted.most_common())}"
           f"{f'; {len(failed)} failed' if failed else ''}")
+    print(f"  outbox at the end: {outbox_fingerprint(deps)}")
+    if last_idle:
+        print("  SQL of the last idle tick:")
+        for statement in last_idle:
+            print(f"    {statement}")
     if profile is not None:
         stats = pstats.Stats(profile)
         raw: dict[Any, tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
@@ -275,6 +300,23 @@ def run(args: argparse.Namespace, deps: Any, counters: Counters, fake: h.FakeSla
                     f":{lineno}({func})"
                 print(f"    {nc / n:8.1f} {1000 * tt / n:8.3f} {1000 * ct / n:8.3f}  {where}")
     return 0
+
+
+def outbox_fingerprint(deps: Any) -> str:
+    """How many outbox rows there are by status, and a hash of their keys, kinds, statuses and
+    creation times: two runs (before and after a change) that queued and sent the same messages
+    at the same ticks print the same line."""
+    import hashlib
+
+    from sqlmodel import Session, select
+
+    from bot.models import Outbox
+
+    with Session(deps.engine) as session:
+        rows = sorted(session.exec(select(Outbox.key, Outbox.kind, Outbox.status, Outbox.created_at)).all())
+    by_status = Counter(status for _key, _kind, status, _at in rows)
+    digest = hashlib.sha256(repr([(k, kind, st, at.isoformat()) for k, kind, st, at in rows]).encode()).hexdigest()
+    return f"{len(rows)} rows ({', '.join(f'{n} {st}' for st, n in sorted(by_status.items()))}), sha256 {digest[:16]}"
 
 
 if __name__ == "__main__":
