@@ -220,10 +220,10 @@ def run(args: argparse.Namespace, deps: Any, counters: Counters, fake: h.FakeSla
     step_sql: Counter[str] = Counter()
 
     def timed(name: str, fn: Any) -> Any:
-        def wrapper(d: Any, now: datetime) -> Any:
+        def wrapper(d: Any, now: datetime, *among: Any) -> Any:
             cpu0, sql0 = time.thread_time(), counters.statements
             try:
-                return fn(d, now)
+                return fn(d, now, *among)
             finally:
                 if measuring:
                     step_cpu[name] += time.thread_time() - cpu0

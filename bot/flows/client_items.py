@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -518,17 +518,18 @@ def extend(deps: Deps, who: Person, item_id: int | None, version: int | None, *,
 # Overdue items: nudges and escalations --------------------------------------------------------
 
 
-def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
+def send_nudges(deps: Deps, *, now: datetime | None = None, among: Collection[int] | None = None) -> list[str]:
     """A polite nudge in an overdue item's thread on its first overdue working day and then every
     `nudge_after_days` working days (the project's nudge setting), naming its owner; the PM is
     told once per due date when it is `escalate_after_days` working days overdue. Only within
-    the project's working hours. Returns the keys queued. The keys due are looked up in one
-    query, and only the messages not queued yet are drawn."""
+    the project's working hours (of the projects `among`, when given). Returns the keys queued.
+    The keys due are looked up in one query, and only the messages not queued yet are drawn."""
     keys: list[str] = []
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
         now = now or u.now
-        active = {p.id or 0: p for p in u.session.exec(select(Project).where(Project.status == ProjectStatus.active))
+        active = {p.id or 0: p for p in u.session.exec(calendar.among(
+            select(Project).where(Project.status == ProjectStatus.active), among))
                   if calendar.within_working_hours(p, now)}
         due: list[tuple[ClientItem, Project, int, str, str | None]] = []  # days overdue, nudge and escalation keys
         for item in client_items.open_items(u.session, list(active)):

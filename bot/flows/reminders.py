@@ -14,6 +14,7 @@ client owes, and snoozing an item.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -47,15 +48,17 @@ class RemindReport:
     messages: dict[str, dict] = field(default_factory=dict)  # dry run: user → message
 
 
-def _active(session: Session) -> list[Project]:
-    return list(session.exec(select(Project).where(Project.status == ProjectStatus.active)
+def _active(session: Session, among: Collection[int] | None = None) -> list[Project]:
+    return list(session.exec(calendar.among(select(Project).where(Project.status == ProjectStatus.active), among)
                              .order_by(col(Project.id))))
 
 
-def send_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = False) -> RemindReport:
+def send_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = False,
+                   among: Collection[int] | None = None) -> RemindReport:
     """Send each person their batches: one DM per person and local working day of each time
     zone their projects are in (`reminders.Batch`; the DM's key names them), each item
-    remembered for 24 hours. Idempotent within the day."""
+    remembered for 24 hours. Idempotent within the day. `among`: only these projects (the
+    scheduler's tick passes those inside their working hours), else every active one."""
     report = RemindReport()
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
@@ -63,7 +66,7 @@ def send_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = F
         if not dry_run:  # queued by an earlier run that stopped or failed before sending them
             to_send.extend(calendar.in_working_hours(
                 u.session, outbox.unsent(u.session, kind=Kind.reminder, since=now - reminders.REPEAT_AFTER), now))
-        in_window = [p for p in _active(u.session) if reminders.is_reminder_time(p, now)]
+        in_window = [p for p in _active(u.session, among) if reminders.is_reminder_time(p, now)]
         batches = reminders.due_batches(u.session, _not_reminded_yet(u.session, in_window, now), now)
         for batch, items in sorted(batches.items()):
             team_id = items[0].project.team_id
@@ -133,8 +136,9 @@ def _waiting(session: Session, projects: dict[int, Project]) -> list[_Waiting]:
     return out
 
 
-def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
-    """Queue and send the nudges and escalations that are due. Returns their keys.
+def send_nudges(deps: Deps, *, now: datetime | None = None, among: Collection[int] | None = None) -> list[str]:
+    """Queue and send the nudges and escalations that are due (of the projects `among`, when
+    given: see `send_reminders`). Returns their keys.
 
     Most ticks find every waiting request already nudged (and escalated): the keys of the
     waiting requests are looked up in one query first, and only a request with a key not
@@ -143,7 +147,7 @@ def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
         now = now or u.now
-        projects = {p.id or 0: p for p in _active(u.session) if calendar.within_working_hours(p, now)}
+        projects = {p.id or 0: p for p in _active(u.session, among) if calendar.within_working_hours(p, now)}
         waiting = _waiting(u.session, projects) if projects else []
         queued = queued_keys(u.session, [k for w in waiting for k in (outbox_keys.nudge(w.kind, w.item_id),
                                                                         outbox_keys.escalation(w.kind, w.item_id))])
@@ -168,7 +172,7 @@ def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
     deliver_many(deps, to_send)
     from bot.flows import client_items  # overdue client items are nudged too (issue 15)
 
-    return keys + client_items.send_nudges(deps, now=now)
+    return keys + client_items.send_nudges(deps, now=now, among=among)
 
 
 def queued_keys(session: Session, keys: list[str]) -> set[str]:

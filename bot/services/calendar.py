@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as holiday_package
@@ -261,8 +261,19 @@ def within_working_hours(project: Project, now: datetime) -> bool:
 
 def anyone_at_work(session: Session, now: datetime) -> bool:
     """Whether any active project is inside its working hours now (else nothing scheduled is due)."""
-    return any(within_working_hours(p, now)
-               for p in session.exec(select(Project).where(Project.status == ProjectStatus.active)))
+    return bool(at_work(session, now))
+
+
+def at_work(session: Session, now: datetime) -> list[int]:
+    """The ids of the active projects inside their working hours now: the only ones anything
+    scheduled can be due for (the scheduler's tick passes them to its steps as `among`)."""
+    return [p.id for p in session.exec(select(Project).where(Project.status == ProjectStatus.active))
+            if p.id is not None and within_working_hours(p, now)]
+
+
+def among(stmt: Any, ids: Collection[int] | None) -> Any:
+    """A SELECT of projects restricted to `ids`; unchanged when `ids` is None (every project)."""
+    return stmt if ids is None else stmt.where(col(Project.id).in_(list(ids)))
 
 
 def in_working_hours(session: Session, outbox_ids: list[int], now: datetime,
