@@ -5,6 +5,7 @@ step of `bot.jobs.scheduler.STEPS`, across a week of a controlled clock.
     .venv/bin/python bench/tick_cost.py                          # 50 projects, a tick every 15 min, SQLite
     .venv/bin/python bench/tick_cost.py --projects 200 --every 5
     .venv/bin/python bench/tick_cost.py --database-url postgresql://…   # an empty PostgreSQL database
+    .venv/bin/python bench/tick_cost.py --pg-dir /tmp/pg-tick     # a fresh one in a throwaway cluster
     .venv/bin/python bench/tick_cost.py --profile 25              # and cProfile's top 25 functions
 
 `pmbot run` ticks every 60 s, day and night, and most ticks find nothing due: their cost is
@@ -30,6 +31,7 @@ apart from those that sent something.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import logging
 import pstats
@@ -180,6 +182,8 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=7, help="days of ticks, the first a warm-up (default 7)")
     parser.add_argument("--database-url", help="an empty PostgreSQL (or SQLite) database instead of a "
                         "throwaway SQLite file; it is migrated and seeded")
+    parser.add_argument("--pg-dir", help="a fresh database in the throwaway PostgreSQL cluster in this folder "
+                        "(scripts/pg_throwaway.sh; started if need be), dropped afterwards")
     parser.add_argument("--profile", type=int, default=0, metavar="TOP",
                         help="also profile the measured ticks and list the TOP functions by cumulative time")
     parser.add_argument("--sql", action="store_true", help="print the SQL statements of the last idle tick")
@@ -197,9 +201,11 @@ def main() -> int:
     fake = h.start_fake_slack([*PEOPLE, *PMS])
     fake.ts_clock = lambda: clock.now().timestamp()  # Slack's ts follow the bot's clock
     try:
-        with tempfile.TemporaryDirectory(prefix="pmbot-tick-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="pmbot-tick-") as tmp, contextlib.ExitStack() as stack:
             url = args.database_url or f"sqlite:///{tmp}/tick.db"
-            print(f"Database: {h.psycopg_url(url).split('@')[-1] if args.database_url else 'SQLite (WAL)'}; "
+            if args.pg_dir:
+                url = stack.enter_context(h.database("postgresql", args.pg_dir))
+            print(f"Database: {h.psycopg_url(url).split('@')[-1] if url.startswith('postgres') else 'SQLite (WAL)'}; "
                   f"{args.projects} projects; a tick every {args.every} min for {args.days} days "
                   f"from {START:%a %d %b %Y %H:%M} UTC (the first day a warm-up)")
             for i in range(args.projects):
