@@ -271,9 +271,14 @@ def at_work(session: Session, now: datetime) -> list[int]:
             if p.id is not None and within_working_hours(p, now)]
 
 
+AMONG_MAX = 500  # more projects than this at work: no IN list (each step checks the hours anyway)
+
+
 def among(stmt: Any, ids: Collection[int] | None) -> Any:
-    """A SELECT of projects restricted to `ids`; unchanged when `ids` is None (every project)."""
-    return stmt if ids is None else stmt.where(col(Project.id).in_(list(ids)))
+    """A SELECT of projects restricted to `ids`; unchanged when `ids` is None (every project) or
+    too long a list to bind (every step that gets `ids` keeps only the projects inside their
+    working hours itself: the list saves reading the others, it decides nothing)."""
+    return stmt if ids is None or len(ids) > AMONG_MAX else stmt.where(col(Project.id).in_(list(ids)))
 
 
 def in_working_hours(session: Session, outbox_ids: list[int], now: datetime,
