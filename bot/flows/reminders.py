@@ -18,6 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.blocks.reminders import escalation_message, nudge_message, reminder_message
@@ -179,8 +180,12 @@ def queued_keys(session: Session, keys: list[str]) -> set[str]:
     """Which of these outbox keys are queued already (sent or not), a few hundred per query."""
     found: set[str] = set()
     for n in range(0, len(keys), KEYS_PER_QUERY):
-        found.update(session.exec(select(Outbox.key).where(col(Outbox.key).in_(keys[n:n + KEYS_PER_QUERY]))).all())
+        found.update(session.exec(_QUEUED, params={"keys": keys[n:n + KEYS_PER_QUERY]}).all())
     return found
+
+
+# Built once; the keys are bound as one list (no expression built per key).
+_QUEUED = select(Outbox.key).where(col(Outbox.key).in_(bindparam("keys", expanding=True)))
 
 
 def snooze(deps: Deps, *, user_id: str, item_key: str, span: str) -> timedelta:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as holiday_package
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.models import Outbox, Project, ProjectStatus
@@ -278,7 +279,9 @@ def among(stmt: Any, ids: Collection[int] | None) -> Any:
     """A SELECT of projects restricted to `ids`; unchanged when `ids` is None (every project) or
     too long a list to bind (every step that gets `ids` keeps only the projects inside their
     working hours itself: the list saves reading the others, it decides nothing)."""
-    return stmt if ids is None or len(ids) > AMONG_MAX else stmt.where(col(Project.id).in_(list(ids)))
+    if ids is None or len(ids) > AMONG_MAX:
+        return stmt
+    return stmt.where(col(Project.id).in_(bindparam("among", list(ids), expanding=True)))  # bound as one list
 
 
 def in_working_hours(session: Session, outbox_ids: list[int], now: datetime,
