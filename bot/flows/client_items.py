@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -38,10 +38,11 @@ from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.people import Person
 from bot.flows.person_language import language_of
+from bot.flows.reminders import queued_keys
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import ClientItem, Milestone, Outbox, Project, ProjectStatus
-from bot.services import calendar, client_items, outbox, projects
+from bot.services import calendar, client_items, projects
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound
 from bot.services.export_client_items import render as render_export
 from bot.services.permissions import Decider
@@ -517,17 +518,20 @@ def extend(deps: Deps, who: Person, item_id: int | None, version: int | None, *,
 # Overdue items: nudges and escalations --------------------------------------------------------
 
 
-def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
+def send_nudges(deps: Deps, *, now: datetime | None = None, among: Collection[int] | None = None) -> list[str]:
     """A polite nudge in an overdue item's thread on its first overdue working day and then every
     `nudge_after_days` working days (the project's nudge setting), naming its owner; the PM is
     told once per due date when it is `escalate_after_days` working days overdue. Only within
-    the project's working hours. Returns the keys queued."""
+    the project's working hours (of the projects `among`, when given). Returns the keys queued.
+    The keys due are looked up in one query, and only the messages not queued yet are drawn."""
     keys: list[str] = []
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
         now = now or u.now
-        active = {p.id or 0: p for p in u.session.exec(select(Project).where(Project.status == ProjectStatus.active))
+        active = {p.id or 0: p for p in u.session.exec(calendar.among(
+            select(Project).where(Project.status == ProjectStatus.active), among))
                   if calendar.within_working_hours(p, now)}
+        due: list[tuple[ClientItem, Project, int, str, str | None]] = []  # days overdue, nudge and escalation keys
         for item in client_items.open_items(u.session, list(active)):
             p = active[item.project_id]
             if not client_items.is_overdue(item, calendar.today(p, now)):
@@ -535,19 +539,24 @@ def send_nudges(deps: Deps, *, now: datetime | None = None) -> list[str]:
             days = client_items.overdue_working_days(p, item, now)
             if days < 1:
                 continue
-            due = item.due_date.isoformat()
+            due_date = item.due_date.isoformat()
             every = max(p.nudge_after_days, 1)
-            owed = [(outbox_keys.client_nudge(item.id or 0, due, 1 + (days - 1) // every), Kind.nudge,
-                     {"channel_id": item.channel_id or p.client_channel_id},
-                     cb.nudge_message(p, item, days, thread_ts=item.message_ts))]
-            if days >= p.escalate_after_days:
-                owed.append((outbox_keys.client_escalation(item.id or 0, due), Kind.escalation,
-                             {"user_id": p.pm_user_id},
-                             cb.escalation_message(p, item, days, language_of(deps, p.pm_user_id, p.language))))
-            for key, kind, where, payload in owed:
-                if outbox.exists(u.session, key) is None:
-                    row = u.owe(key=key, kind=kind, project=p, payload=payload, deliver=False, **where)
-                    to_send.append(row.id or 0)
-                    keys.append(key)
+            due.append((item, p, days, outbox_keys.client_nudge(item.id or 0, due_date, 1 + (days - 1) // every),
+                        outbox_keys.client_escalation(item.id or 0, due_date) if days >= p.escalate_after_days
+                        else None))
+        wanted = [k for _, _, _, nudge, escalation in due for k in (nudge, escalation) if k]
+        queued = queued_keys(u.session, wanted)
+        for item, p, days, nudge, escalation in due:
+            if nudge not in queued:
+                row = u.owe(key=nudge, kind=Kind.nudge, project=p, channel_id=item.channel_id or p.client_channel_id,
+                            payload=cb.nudge_message(p, item, days, thread_ts=item.message_ts), deliver=False)
+                to_send.append(row.id or 0)
+                keys.append(nudge)
+            if escalation and escalation not in queued:
+                row = u.owe(key=escalation, kind=Kind.escalation, project=p, user_id=p.pm_user_id,
+                            payload=cb.escalation_message(p, item, days, language_of(deps, p.pm_user_id, p.language)),
+                            deliver=False)
+                to_send.append(row.id or 0)
+                keys.append(escalation)
     deliver_many(deps, to_send)
     return keys

@@ -19,6 +19,7 @@ project's client channel (`projects.internal_channel`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -83,8 +84,9 @@ def _existing_keys(session: Session, keys: list[str]) -> set[str]:
     return set(session.exec(select(Outbox.key).where(col(Outbox.key).in_(keys))).all())
 
 
-def _active_projects(session: Session, project_name: str | None = None) -> list[Project]:
-    stmt = select(Project).where(Project.status == ProjectStatus.active)
+def _active_projects(session: Session, project_name: str | None = None,
+                     among: Collection[int] | None = None) -> list[Project]:
+    stmt = calendar.among(select(Project).where(Project.status == ProjectStatus.active), among)
     if project_name:
         stmt = stmt.where(Project.name == project_name)
     return list(session.exec(stmt.order_by(col(Project.id))))
@@ -194,18 +196,19 @@ BATCH = 25  # digests built and committed together: sending starts after the fir
 
 
 def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None = None,
-            dry_run: bool = False) -> DigestReport:
+            dry_run: bool = False, among: Collection[int] | None = None) -> DigestReport:
     """Post every digest that is due and not yet posted; ask the PM about very late ones.
 
     The digests are built and queued BATCH projects at a time, each batch in a unit of work of
     its own (its outbox rows and week rows commit together), and each committed batch is handed
     to the senders while the next one is built. A run stopped at any moment leaves each digest
-    either queued (the next run sends it: `resumed`) or not built at all."""
+    either queued (the next run sends it: `resumed`) or not built at all. `among`: only these
+    projects (the scheduler's tick passes those inside their working hours), else every one."""
     report = DigestReport()
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
         now = now or u.now
-        candidates = _due_weeks(_active_projects(u.session, project_name), now)
+        candidates = _due_weeks(_active_projects(u.session, project_name, among), now)
         keys = [outbox_keys.digest(p.id or 0, w) for p, w, _ in candidates]
         late_keys = {(p.id, w): outbox_keys.digest_late(p.id or 0, w) for p, w, _ in candidates}
         existing = _existing_keys(u.session, keys + list(late_keys.values()))
@@ -290,7 +293,7 @@ def _ask_pm(u: Unit, p: Project, week: str, due_at: datetime) -> list[int]:
     return [row.id] if row.id is not None and row.status == "pending" else []
 
 
-def send_previews(deps: Deps, *, now: datetime | None = None) -> DigestReport:
+def send_previews(deps: Deps, *, now: datetime | None = None, among: Collection[int] | None = None) -> DigestReport:
     """DM each PM the coming digest, `preview_lead_minutes` before it is due, inside working
     hours: when that moment is outside them, in the last working hours before it (the
     previous working day's afternoon for a digest due at the start of the day)."""
@@ -298,7 +301,8 @@ def send_previews(deps: Deps, *, now: datetime | None = None) -> DigestReport:
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
         now = now or u.now
-        due = [(p, week, due_at) for p in _active_projects(u.session) if calendar.within_working_hours(p, now)
+        due = [(p, week, due_at) for p in _active_projects(u.session, among=among)
+               if calendar.within_working_hours(p, now)
                for week, due_at in calendar.coming_digest_weeks(p, now)
                if calendar.preview_at(p, due_at) <= now]
         existing = _existing_keys(u.session, [outbox_keys.preview(p.id or 0, w) for p, w, _ in due]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -340,10 +340,11 @@ def post_prompt(deps: Deps, *, project_id: int, trigger: str = "manual", actor: 
     return send_prompt(deps, result)
 
 
-def post_due_prompts(deps: Deps, now: datetime) -> list[tuple[int, str, str]]:
-    """Post the prompts that are due. Returns (project id, trigger, outcome) for each."""
+def post_due_prompts(deps: Deps, now: datetime, among: Collection[int] | None = None) -> list[tuple[int, str, str]]:
+    """Post the prompts that are due (of the projects `among`, when given). Returns (project
+    id, trigger, outcome) for each."""
     with unit_of_work(deps, deliver=False) as u:
-        due = feedback.due_prompts(u.session, now)
+        due = feedback.due_prompts(u.session, now, among)
     return [(project_id, trigger, post_prompt(deps, project_id=project_id, trigger=trigger).status)
             for project_id, trigger in due]
 

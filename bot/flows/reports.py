@@ -22,6 +22,7 @@ the prompt are owed once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,7 +37,7 @@ from bot.flows.outbox_keys import Kind, TargetKind
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import CLOSEOUT_TRIGGER, Outbox, Project, ProjectStatus
-from bot.services import feedback, outbox, projects, reports
+from bot.services import calendar, feedback, outbox, projects, reports
 from bot.services.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,15 @@ def _owe_monthly(u: Unit, project: Project, facts: reports.MonthlyFacts) -> list
     return [r.id for r in rows if r.id is not None and r.status == "pending"]
 
 
-def run_monthly(deps: Deps, *, now: datetime | None = None) -> MonthlyRun:
-    """Post every monthly report that is due and not yet posted."""
+def run_monthly(deps: Deps, *, now: datetime | None = None, among: Collection[int] | None = None) -> MonthlyRun:
+    """Post every monthly report that is due and not yet posted (of the projects `among`, when
+    given: the scheduler's tick passes those inside their working hours)."""
     run = MonthlyRun()
     to_send: list[int] = []
     with unit_of_work(deps, deliver=False) as u:
         now = now or u.now
-        active = u.session.exec(select(Project).where(Project.status == ProjectStatus.active,
-                                                      col(Project.monthly_report).is_(True))
+        active = u.session.exec(calendar.among(select(Project).where(Project.status == ProjectStatus.active,
+                                                                     col(Project.monthly_report).is_(True)), among)
                                 .order_by(col(Project.id))).all()
         due = [(p, month) for p in active if (found := reports.due_month(p, now)) is not None
                for month in [found[0]]]

@@ -27,17 +27,21 @@ first day (`bot.blocks.ids.parse_week` reads one back from untrusted input).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import holidays as holiday_package
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.models import Outbox, Project, ProjectStatus
 from bot.reports.wording import zone
+
+T = TypeVar("T")
 
 
 @cache
@@ -76,6 +80,34 @@ def local_text(project: Project, at: datetime | None, fmt: str = "%Y-%m-%d %H:%M
 
 def today(project: Project, now: datetime) -> date:
     return local_now(project, now).date()
+
+
+# The scheduler asks the same questions of the same calendars every minute (when is this week's
+# digest due, how many working days since a request was sent): the answers depend only on the
+# project's calendar settings (`_calendar_of`) and the dates asked about, so they are kept,
+# keyed by those. A change of settings is a new key: it takes effect at the next tick.
+_MEMO: dict[tuple, object] = {}
+_CALENDARS: dict[tuple, tuple] = {}  # each calendar once: the answers' keys share it
+_MEMO_MAX = 20_000  # answers (and calendars) kept at most; then they are dropped and computed again
+_MISSING = object()
+
+
+def _calendar_of(project: Project) -> tuple:
+    """Everything a project's working calendar depends on, as a key."""
+    key = (project.timezone, tuple(project.working_days or ()), tuple(project.holidays or ()),
+           project.country or "", project.subdivision or "", project.work_start, project.work_end)
+    if len(_CALENDARS) >= _MEMO_MAX:
+        _CALENDARS.clear()
+    return _CALENDARS.setdefault(key, key)
+
+
+def _memo(key: tuple, compute: Callable[[], T]) -> T:
+    found = _MEMO.get(key, _MISSING)
+    if found is _MISSING:
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        found = _MEMO[key] = compute()
+    return found  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -205,6 +237,10 @@ def working_days_between(project: Project, start: datetime, end: datetime) -> in
     first, last = local_now(project, start).date(), local_now(project, end).date()
     if last <= first:
         return 0
+    return _memo(("working days", _calendar_of(project), first, last), lambda: _working_days(project, first, last))
+
+
+def _working_days(project: Project, first: date, last: date) -> int:
     count = 0
     day = first + timedelta(days=1)
     while day <= last:
@@ -226,8 +262,26 @@ def within_working_hours(project: Project, now: datetime) -> bool:
 
 def anyone_at_work(session: Session, now: datetime) -> bool:
     """Whether any active project is inside its working hours now (else nothing scheduled is due)."""
-    return any(within_working_hours(p, now)
-               for p in session.exec(select(Project).where(Project.status == ProjectStatus.active)))
+    return bool(at_work(session, now))
+
+
+def at_work(session: Session, now: datetime) -> list[int]:
+    """The ids of the active projects inside their working hours now: the only ones anything
+    scheduled can be due for (the scheduler's tick passes them to its steps as `among`)."""
+    return [p.id for p in session.exec(select(Project).where(Project.status == ProjectStatus.active))
+            if p.id is not None and within_working_hours(p, now)]
+
+
+AMONG_MAX = 500  # more projects than this at work: no IN list (each step checks the hours anyway)
+
+
+def among(stmt: Any, ids: Collection[int] | None) -> Any:
+    """A SELECT of projects restricted to `ids`; unchanged when `ids` is None (every project) or
+    too long a list to bind (every step that gets `ids` keeps only the projects inside their
+    working hours itself: the list saves reading the others, it decides nothing)."""
+    if ids is None or len(ids) > AMONG_MAX:
+        return stmt
+    return stmt.where(col(Project.id).in_(bindparam("among", list(ids), expanding=True)))  # bound as one list
 
 
 def in_working_hours(session: Session, outbox_ids: list[int], now: datetime,
@@ -269,6 +323,10 @@ def _windows(project: Project, start: datetime, end: datetime, *, backwards: boo
 def next_working_moment(project: Project, at: datetime) -> datetime:
     """`at` itself when it is inside working hours, else the start of the next working window
     (looking at most a year ahead; `at` when the calendar has no working time at all)."""
+    return _memo(("next working moment", _calendar_of(project), at), lambda: _next_working_moment(project, at))
+
+
+def _next_working_moment(project: Project, at: datetime) -> datetime:
     for start, end in _windows(project, at, at + timedelta(days=366)):
         if at < end:
             return max(at, start)
@@ -300,6 +358,11 @@ def preview_at(project: Project, due_at: datetime) -> datetime:
     that ends before then (e.g. the previous working day's afternoon for a digest due at or
     just after the start of the working day), so the preview always reaches the PM in working
     hours before the digest is due."""
+    return _memo(("preview", _calendar_of(project), project.preview_lead_minutes, due_at),
+                 lambda: _preview_at(project, due_at))
+
+
+def _preview_at(project: Project, due_at: datetime) -> datetime:
     lead = timedelta(minutes=max(project.preview_lead_minutes, 0))
     wanted = due_at - lead
     if within_working_hours(project, wanted) or lead == timedelta(0):
@@ -360,12 +423,14 @@ def coming_digest_weeks(project: Project, now: datetime) -> list[tuple[str, date
     return [(week, due) for _, week, due in _digest_weeks(project, now, ahead=1) if due > now]
 
 
-def _digest_weeks(project: Project, now: datetime, *, ahead: int) -> list[tuple[int, str, datetime]]:
+def _digest_weeks(project: Project, now: datetime, *, ahead: int) -> tuple[tuple[int, str, datetime], ...]:
     """(weeks back, ISO week, due instant) from `CLOSURE_WEEKS` back to `ahead` weeks ahead."""
     this_monday = week_start(today(project, now))
-    return [(back, week_key(monday), digest_due_at(project, monday))
-            for back in range(CLOSURE_WEEKS, -ahead - 1, -1)
-            for monday in [this_monday - timedelta(days=7 * back)]]
+    return _memo(("digest weeks", _calendar_of(project), project.digest_weekday, project.digest_time, this_monday,
+                  ahead),
+                 lambda: tuple((back, week_key(monday), digest_due_at(project, monday))
+                               for back in range(CLOSURE_WEEKS, -ahead - 1, -1)
+                               for monday in [this_monday - timedelta(days=7 * back)]))
 
 
 # Public-holiday calendars (issue 17) -------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -148,11 +148,12 @@ def in_cooldown(project: Project, last: FeedbackPrompt | None, now: datetime) ->
     return until is not None and now < until
 
 
-def due_prompts(session: Session, now: datetime) -> list[tuple[int, str]]:
+def due_prompts(session: Session, now: datetime, among: Collection[int] | None = None) -> list[tuple[int, str]]:
     """(project id, trigger) of the prompts due now, in the projects' working hours: a recent
     milestone done since the last prompt (`milestone`), else the project's cadence
-    (`recurring`); never within the cooldown."""
-    active = [p for p in session.exec(select(Project).where(Project.status == ProjectStatus.active))
+    (`recurring`); never within the cooldown. `among`: only these projects, else every one."""
+    active = [p for p in session.exec(calendar.among(select(Project).where(Project.status == ProjectStatus.active),
+                                                     among))
               if calendar.within_working_hours(p, now)]
     if not active:
         return []

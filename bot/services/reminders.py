@@ -162,6 +162,19 @@ def items_for(session: Session, projects: list[Project], now: datetime,
     return items
 
 
+def recipients(session: Session, projects: list[Project]) -> dict[int, set[str]]:
+    """Everyone an item of each project may go to (`items_for`): its PM, and the owners of its
+    open risks. One query."""
+    out = {p.id: {p.pm_user_id} for p in projects if p.id is not None}
+    if out:
+        for project_id, owner in session.exec(select(Risk.project_id, Risk.owner_user_id).where(
+                col(Risk.project_id).in_(list(out)), Risk.status == RiskStatus.open,
+                col(Risk.owner_user_id).is_not(None))).all():
+            if owner:
+                out[project_id].add(owner)
+    return out
+
+
 def _digests_waiting_for_approval(session: Session, projects: list[Project], now: datetime) -> list[ReminderItem]:
     """The PM's digests that wait for the PM: the project posts only after the PM approves,
     the preview went out on an earlier day (or the digest is due), and it is neither posted,
