@@ -374,7 +374,7 @@ def run_load(name: str, base: str, requests: list[Request], load: Load, *, check
 
 
 @contextlib.contextmanager
-def profiled(folder: Path | None, name: str, server: h.Server, idle: bool) -> Iterator[None]:
+def profiled(folder: Path | None, name: str, server: h.Server, idle: bool, gil: bool = False) -> Iterator[None]:
     """py-spy attached to the server while the block runs (nothing when `folder` is None)."""
     if folder is None:
         yield
@@ -385,7 +385,7 @@ def profiled(folder: Path | None, name: str, server: h.Server, idle: bool) -> It
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{name.replace(' ', '-').lower()}.txt"
     argv = [spy, "record", "--pid", str(server.process.pid), "--threads", "--format", "raw", "--rate", "200",
-            "--output", str(out), *(["--idle"] if idle else [])]
+            "--output", str(out), *(["--idle"] if idle else []), *(["--gil"] if gil else [])]
     proc = subprocess.Popen(argv,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # let py-spy attach before the load starts
@@ -508,7 +508,8 @@ def measure(name: str, server: h.Server, requests: list[Request], load: Load, ar
     """One server's run of one phase, with its CPU time (after `drain`: work it still does)."""
     cpu_before = h.cpu_seconds(server.process.pid)
     db_before = h.tree_cpu_seconds(db_pids) if db_pids else None
-    with h.Interference(ours) as noise, profiled(args.profile, f"{name} {label}", server, args.profile_idle):
+    with h.Interference(ours) as noise, profiled(args.profile, f"{name} {label}", server, args.profile_idle,
+                                                   args.profile_gil):
         result = run_load(name, server.base, requests, load, check_saved=check_saved, fake=fake)
         if drain is not None:
             drain()
@@ -541,6 +542,8 @@ def main() -> int:
     parser.add_argument("--profile", type=Path, help="record each server with py-spy (pip install py-spy into "
                         ".venv) during each measured phase; writes collapsed stacks to this folder")
     parser.add_argument("--profile-idle", action="store_true", help="include idle (waiting) threads in --profile")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="--profile only the thread holding the GIL (where the server's CPU goes)")
     parser.add_argument("--quick", action="store_true", help="a shorter run (300 captures per phase, 300 clicks, "
                         "50 warm-up): the same phases, noisier percentiles")
     parser.add_argument("--sqlite-synchronous", choices=("normal", "full"), default="normal",
