@@ -18,6 +18,8 @@ from functools import cache
 
 from sqlalchemy import Engine, create_engine, text
 
+from bot.db import discard_closed_connections
+
 NAMESPACE = 0x706D62  # "pmb": the first key of every claim lock; the second is the row's id
 
 
@@ -34,8 +36,9 @@ _UNLOCK_ALL = text("SELECT pg_advisory_unlock_all()")
 
 @cache
 def _lock_engine(url: str) -> Engine:
-    return create_engine(url, pool_size=POOL_SIZE, max_overflow=50, pool_pre_ping=True,
-                         isolation_level="AUTOCOMMIT")
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=50, isolation_level="AUTOCOMMIT")
+    discard_closed_connections(engine)
+    return engine
 
 
 @contextmanager
