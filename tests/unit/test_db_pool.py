@@ -29,7 +29,8 @@ def test_a_pooled_connection_the_server_ended_is_replaced_unseen_and_a_live_one_
     if pg_url is None:
         pytest.skip("PostgreSQL run only (PMBOT_TEST_DATABASE_URL)")
     engine = make_engine(pg_url)
-    pool = engine if which == "main pool" else claim_locks._lock_engine(
+    # a pool of its own, built as the claim locks' is (theirs is shared by the whole process)
+    pool = engine if which == "main pool" else claim_locks._lock_engine.__wrapped__(
         engine.url.render_as_string(hide_password=False))
     statements: list[str] = []
     event.listen(pool, "before_cursor_execute", lambda *a: statements.append(a[2]))
@@ -43,4 +44,5 @@ def test_a_pooled_connection_the_server_ended_is_replaced_unseen_and_a_live_one_
     with pool.connect() as conn:  # the dead one is thrown away at checkout: no error reaches us
         again = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     assert again != first
+    pool.dispose()
     engine.dispose()
