@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import select
 import threading
 import weakref
 from collections import deque
@@ -15,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
+
+from bot.sockets import readable_now
 
 SQLITE_BUSY_SECONDS = 30
 READ_ONLY = "pmbot_read_only"  # execution option of `read_scope`'s connections
@@ -123,10 +124,9 @@ def _closed_by_server(dbapi_connection: Any) -> bool:
     if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
         return True
     try:
-        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        return readable_now(dbapi_connection.fileno())
     except (OSError, ValueError, AttributeError):
         return True
-    return bool(readable)
 
 
 def discard_closed_connections(engine: Engine) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import http.client
 import io
-import select
 import socket
 import ssl
 import threading
@@ -32,6 +31,8 @@ from slack_bolt.context.respond import Respond
 from slack_bolt.util.utils import convert_to_dict_list
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient, WebhookResponse
+
+from bot.sockets import readable_now
 
 IDLE_SECONDS = 30.0  # an idle connection older than this is closed rather than reused
 MAX_IDLE_PER_HOST = 32
@@ -124,10 +125,9 @@ def _still_open(conn: http.client.HTTPConnection) -> bool:
     if sock is None:
         return False
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        return not readable_now(sock.fileno())
     except (OSError, ValueError):
         return False
-    return not readable
 
 
 POOL = ConnectionPool()  # the process's pool: every client below shares it
