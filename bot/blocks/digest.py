@@ -35,8 +35,8 @@ from bot.i18n import format_date, t
 from bot.i18n.formatting import format_list, format_percent
 from bot.i18n.names import DECISION_KEYS, MILESTONE_STATUS_KEYS, OVERALL_KEYS
 from bot.models import ChangeRequest, Project, Risk
+from bot.reports.wording import local_day
 from bot.reports.wording import ref as req_ref
-from bot.services.calendar import local_date as local_day
 
 if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
     from bot.services.digests import DigestFacts
@@ -179,7 +179,8 @@ def _milestones_done(v: View) -> NamedList | None:
         return None
     return NamedList(t("digest_names.milestones_done_title", v.lang, count=len(items)),
                      [t("digest_names.milestone_done_line", v.lang, name=safe(m.name, TITLE_LIMIT),
-                        date=format_date(local_day(v.project, m.done_at) or v.facts.today, v.lang)) for m in items],
+                        date=format_date(local_day(m.done_at, v.project.timezone) or v.facts.today, v.lang))
+                      for m in items],
                      "/milestone list")
 
 

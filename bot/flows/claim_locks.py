@@ -82,10 +82,6 @@ class Held:
             if applies(engine) else None
         self._ids: set[int] = set()
 
-    def take(self, outbox_id: int) -> bool:
-        """True when this holds row `outbox_id`'s lock now; False when a live sender holds it."""
-        return outbox_id in self.take_all([outbox_id])
-
     def take_all(self, outbox_ids: list[int]) -> set[int]:
         """Try the locks of these rows in one round trip; the ids whose lock this holds now."""
         if self._conn is None:

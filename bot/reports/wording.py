@@ -3,7 +3,7 @@ localised text out (no Slack, no database)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -47,6 +47,11 @@ def zone(name: str | None) -> ZoneInfo:
 
 def ref(req: Requirement) -> str:
     return f"REQ-{req.id}"
+
+
+def local_day(dt: datetime | None, timezone: str) -> date | None:
+    """The date a stored UTC time falls on where the project is."""
+    return dt.astimezone(zone(timezone)).date() if dt is not None else None
 
 
 def local(dt: datetime | None, timezone: str, *, with_zone: bool = False, lang: str | None = None) -> str:

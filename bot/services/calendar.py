@@ -39,7 +39,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot.models import Outbox, Project, ProjectStatus
-from bot.reports.wording import zone
+from bot.reports.wording import local_day, zone
 
 T = TypeVar("T")
 
@@ -70,7 +70,7 @@ def local_now(project: Project, now: datetime) -> datetime:
 
 def local_date(project: Project, at: datetime | None) -> date | None:
     """The date `at` falls on in the project's time zone."""
-    return at.astimezone(tz(project)).date() if at is not None else None
+    return local_day(at, project.timezone)
 
 
 def local_text(project: Project, at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
