@@ -117,7 +117,7 @@ def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, 
     return engine
 
 
-def _closed_by_server(dbapi_connection: Any) -> bool:
+def closed_by_server(dbapi_connection: Any) -> bool:
     """True when the server has closed an idle connection, or sent on it: an idle PostgreSQL
     connection has nothing to read, and a server that restarted, was shut down or ended the
     backend closed the socket (after a last FATAL message). A local check: no round trip."""
@@ -137,7 +137,7 @@ def discard_closed_connections(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if _closed_by_server(dbapi_connection):
+        if closed_by_server(dbapi_connection):
             raise DisconnectionError("the database server closed this pooled connection")
 
 

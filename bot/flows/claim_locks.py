@@ -1,115 +1,126 @@
-"""On PostgreSQL a claim is also held as a session-level advisory lock.
+"""On PostgreSQL a sender's claims are backed by one advisory lock that its process holds.
 
-The server releases an advisory lock when the connection that took it dies, whatever the host:
-so a row marked `sending` whose lock is free was claimed by a sender that is gone, and any
-process may take it over at once instead of waiting out PMBOT_CLAIM_TIMEOUT_SECONDS. The locks
-live on connections of their own (a pool of their own), so they never take a connection the rest
-of the bot needs. A lock is released explicitly before its connection goes back to that pool; a
-connection whose release failed is thrown away (its lock dies with it). Until issue 13 each
-claim opened a new connection: a new server process per message, ~10 ms of the database's CPU.
+A claim on an outbox row names its holder (`bot.workers.this_worker`). Each process holds one
+session-level advisory lock, keyed by its worker name, on a connection of its own for as long as
+it lives; the server releases the lock when that connection dies, whatever the host. So a row
+marked `sending` whose holder's lock is free was claimed by a sender that is gone, and any
+process may take it over at once instead of waiting out PMBOT_CLAIM_TIMEOUT_SECONDS.
+
+Until issue 13 each claim took a lock of its own: a round trip to try it and one to release it
+per message, on connections of a pool of their own, about a tenth of a Confirm click's CPU.
 SQLite (one host) needs none of this: `bot.workers` tells a dead process there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import cache
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
-from bot.db import discard_closed_connections
+from bot.db import closed_by_server
 
-NAMESPACE = 0x706D62  # "pmb": the first key of every claim lock; the second is the row's id
+log = logging.getLogger(__name__)
+
+NAMESPACE = 0x706D62  # "pmb": the first key of every sender's lock; the second is its worker's key
+
+_TRY = text("SELECT pg_try_advisory_lock(:ns, :key)")
+# Whose locks are held: a catalogue read, no lock taken (two-key advisory locks show their keys
+# as classid and objid, with objsubid 2).
+_HELD = text("SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
+             "AND classid = CAST(:ns AS oid) AND objsubid = 2 AND objid = ANY(CAST(:keys AS oid[]))")
 
 
 def applies(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-POOL_SIZE = 10  # connections kept for claim locks; more are opened (and closed) under a burst
-_TRY = text("SELECT pg_try_advisory_lock(:ns, :id)")
-_UNLOCK = text("SELECT pg_advisory_unlock(:ns, :id)")
-_TRY_ALL = text("SELECT id, pg_try_advisory_lock(:ns, id) FROM unnest(CAST(:ids AS int[])) AS id ORDER BY id")
-_UNLOCK_ALL = text("SELECT pg_advisory_unlock_all()")
+def key_of(worker: str) -> int:
+    """The lock key of a worker name: 31 bits of its hash. Two live workers sharing a key (about
+    one chance in two billion per pair) only look alive to each other's takers a little longer:
+    a claim is never taken over from a live sender."""
+    return int.from_bytes(hashlib.blake2b(worker.encode(), digest_size=4).digest(), "big") & 0x7FFFFFFF
 
 
-@cache
-def _lock_engine(url: str) -> Engine:
-    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=50, isolation_level="AUTOCOMMIT")
-    discard_closed_connections(engine)
-    return engine
+class _Holder:
+    """This process's lock on one database, on a connection of its own (outside every pool)."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        self._conn: Connection | None = None
+        self._held = False
+        self._mutex = threading.Lock()
+
+    def ensure(self, worker: str) -> bool:
+        """Hold the lock (taking it again after the connection was lost: a restart of the
+        server). A local check while it is held, no round trip. False when it could not be taken."""
+        with self._mutex:
+            if self._conn is not None and self._held and not closed_by_server(self._conn.connection.dbapi_connection):
+                return True
+            self._close()
+            try:
+                self._conn = self._engine.connect()
+                self._held = bool(self._conn.execute(_TRY, {"ns": NAMESPACE, "key": key_of(worker)}).scalar())
+            except Exception:
+                log.warning("could not take this sender's lock on the database", exc_info=True)
+                self._close()
+                return False
+            if not self._held:  # a live process holds this key (see key_of): tried again at the next claim
+                log.warning("this sender's lock is held by another connection; claims look alive meanwhile")
+            return self._held
+
+    def _close(self) -> None:
+        conn, self._conn, self._held = self._conn, None, False
+        if conn is not None:
+            try:
+                conn.invalidate()  # never reused: closing the connection releases the lock
+                conn.close()
+            except Exception:
+                pass
+
+    def release(self) -> None:
+        with self._mutex:
+            self._close()
+        self._engine.dispose()
 
 
-@contextmanager
-def holding(engine: Engine, outbox_id: int) -> Iterator[bool]:
-    """Hold the claim lock of row `outbox_id` for the block; False when a live sender holds it."""
+_HOLDERS: dict[str, _Holder] = {}
+_HOLDERS_MUTEX = threading.Lock()
+
+
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def hold(engine: Engine, worker: str) -> bool:
+    """Make sure this process holds its sender's lock on `engine`'s database before it claims
+    anything there (a claim committed without it would look abandoned). True on SQLite."""
     if not applies(engine):
-        yield True
-        return
-    conn = _lock_engine(engine.url.render_as_string(hide_password=False)).connect()
-    got = False
-    try:
-        got = bool(conn.execute(_TRY, {"ns": NAMESPACE, "id": outbox_id}).scalar())
-        yield got
-    finally:
-        try:
-            if got and not conn.execute(_UNLOCK, {"ns": NAMESPACE, "id": outbox_id}).scalar():
-                conn.invalidate()  # not ours any more?! never hand such a connection on
-        except Exception:
-            conn.invalidate()  # the connection is broken: its session, and the lock, are gone
-        finally:
-            conn.close()
+        return True
+    url = _url(engine)
+    with _HOLDERS_MUTEX:
+        holder = _HOLDERS.get(url)
+        if holder is None:
+            holder = _HOLDERS[url] = _Holder(url)
+    return holder.ensure(worker)
 
 
-def is_free(engine: Engine, outbox_id: int) -> bool:
-    """True when no live sender holds the row's claim lock (its holder, if any, is gone)."""
-    with holding(engine, outbox_id) as got:
-        return got
+def release(engine: Engine) -> None:
+    """Let go of this process's lock on `engine`'s database (as its exit would)."""
+    with _HOLDERS_MUTEX:
+        holder = _HOLDERS.pop(_url(engine), None)
+    if holder is not None:
+        holder.release()
 
 
-class Held:
-    """Claim locks taken one by one on ONE connection of the lock pool, for the rows one unit of
-    work owes (`delivery.claim_owed`): a connection per lock, checked out side by side until the
-    rows are sent, outgrew the pool under load, and each connection past it was a new server
-    process (issue 13). The locks of a unit's rows are tried in one round trip (`take_all`).
-    `close` releases them all at once (the connection is the unit's alone while it is out) and
-    hands the connection back, or throws it away when that failed: its locks die with it. On
-    SQLite every lock is free."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._conn = _lock_engine(engine.url.render_as_string(hide_password=False)).connect() \
-            if applies(engine) else None
-        self._ids: set[int] = set()
-
-    def take_all(self, outbox_ids: list[int]) -> set[int]:
-        """Try the locks of these rows in one round trip; the ids whose lock this holds now."""
-        if self._conn is None:
-            return set(outbox_ids)
-        wanted = sorted(set(outbox_ids) - self._ids)
-        if wanted:
-            rows = self._conn.execute(_TRY_ALL, {"ns": NAMESPACE, "ids": wanted}).all()
-            self._ids.update(outbox_id for outbox_id, got in rows if got)
-        return self._ids & set(outbox_ids)
-
-    def release(self, outbox_id: int) -> None:
-        if self._conn is None or outbox_id not in self._ids:
-            return
-        self._ids.discard(outbox_id)
-        if not self._conn.execute(_UNLOCK, {"ns": NAMESPACE, "id": outbox_id}).scalar():
-            self._conn.invalidate()  # not ours any more?! never hand such a connection on
-            self._conn.close()
-            self._conn = None
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            if self._ids:  # the connection is this unit's alone: every lock on it is one of ours
-                conn.execute(_UNLOCK_ALL)
-        except Exception:
-            conn.invalidate()  # the connection is broken: its session, and the locks, are gone
-        finally:
-            self._ids.clear()
-            conn.close()
+def gone(engine: Engine, conn: Connection, workers: Iterable[str]) -> set[str]:
+    """Which of these senders hold no lock: their process is gone (one catalogue read on
+    `conn`). Empty on SQLite."""
+    names = {w for w in workers if w}
+    if not applies(engine) or not names:
+        return set()
+    alive = {int(k) for (k,) in conn.execute(_HELD, {"ns": NAMESPACE, "keys": sorted({key_of(w) for w in names})})}
+    return {w for w in names if key_of(w) not in alive}

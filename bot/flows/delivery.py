@@ -18,7 +18,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -76,14 +75,10 @@ def _draw(reg: Registry, session, row: Outbox, now: datetime) -> Rendered | None
 
 
 def deliver(deps: Deps, outbox_id: int, *, reg: Registry | None = None) -> bool:
-    """Claim, send and record one row. True when this call sent it. On PostgreSQL the claim is
-    held as an advisory lock too (`claim_locks`): a row whose lock is free has no live sender."""
-    with claim_locks.holding(deps.engine, outbox_id) as held:
-        if not held:
-            return False  # a live sender has it
-        # Holding the lock, a row still marked `sending` was left by a sender that is gone.
-        timeout = timedelta(0) if claim_locks.applies(deps.engine) else claim_timeout(deps)
-        return _deliver(deps, outbox_id, reg or registry(), timeout)
+    """Claim, send and record one row. True when this call sent it. On PostgreSQL a row whose
+    sender is gone (its process's lock is free, `claim_locks`) is taken over at once."""
+    claim_locks.hold(deps.engine, deps.worker)
+    return _deliver(deps, outbox_id, reg or registry(), claim_timeout(deps))
 
 
 def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> bool:
@@ -93,7 +88,8 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
     waiting: WaitFor | None = None
     drawn: Rendered | None = None
     with session_scope(deps.engine) as session:
-        row = outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(), claim_timeout=timeout)
+        row = outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
+                               claim_timeout=timeout) or _take_over(deps, session, outbox_id)
         if row is None:
             return False
         first = _owed_first(session, row)
@@ -114,16 +110,30 @@ def _deliver(deps: Deps, outbox_id: int, reg: Registry, timeout: timedelta) -> b
     return _send_drawn(deps, row, drawn, reg)
 
 
+def _take_over(deps: Deps, session: Session, outbox_id: int) -> outbox.Owed | None:
+    """On PostgreSQL, claim a row whose sender is gone (its lock is free) without waiting out
+    the claim timeout; None when it is not being sent, or its sender is alive."""
+    if not claim_locks.applies(deps.engine):
+        return None
+    holder = outbox.holder(session, outbox_id)
+    if holder is None or holder == deps.worker or not claim_locks.gone(deps.engine, session.connection(), [holder]):
+        return None
+    if not outbox.release_claims(session, [(outbox_id, holder)]):
+        return None
+    return outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
+                            claim_timeout=claim_timeout(deps))
+
+
 def _send_drawn(deps: Deps, row: Outbox, drawn: Rendered, reg: Registry) -> bool:
     """Send a claimed, drawn row and record it (or its failure). True when it was sent."""
     posted = _post(deps, row, drawn)
     if posted is None:
         return False
     with session_scope(deps.engine) as session:
-        recorded, follow_up = _record(deps, reg, session, posted)
-    if recorded:
-        _after_recorded(deps, reg, posted, follow_up)
-    return recorded
+        recorded = _record(deps, reg, session, [posted])
+    for p, follow_up in recorded:
+        _after_recorded(deps, reg, p, follow_up)
+    return bool(recorded)
 
 
 @dataclass
@@ -168,18 +178,24 @@ def _post(deps: Deps, row: Outbox, drawn: Rendered) -> _Posted | None:
     return _Posted(row, drawn, channel, ts)
 
 
-def _record(deps: Deps, reg: Registry, session, posted: _Posted) -> tuple[bool, int | None]:
-    """Record a sent row in `session`: (False, None) when our claim was taken over meanwhile
-    (the new holder records it), else (True, the update owed when the record moved on)."""
-    row, ts = posted.row, posted.ts
-    if not outbox.mark_sent(session, row.id, ts=ts, now=deps.clock.now(), worker=deps.worker,
-                            channel_id=posted.channel, rendered_hash=posted.drawn.digest()):
-        return False, None
-    row.message_ts, row.channel_id = ts, posted.channel
-    hook = reg.after_sent.get(row.kind)
-    if hook is not None:
-        hook(session, row, ts)
-    return True, _refresh_if_moved_on(reg, session, row, posted.drawn, deps)
+def _record(deps: Deps, reg: Registry, session, posted: list[_Posted]) -> list[tuple[_Posted, int | None]]:
+    """Record sent rows in `session`, in one statement: each row recorded (one whose claim was
+    taken over meanwhile is not: its new holder records it) with the update owed when its
+    record moved on."""
+    moved_on = outbox.mark_sent_all(session, [(p.row.id, p.ts, p.channel, p.drawn.digest()) for p in posted],
+                                    now=deps.clock.now(), worker=deps.worker)
+    recorded: list[tuple[_Posted, int | None]] = []
+    for p in posted:
+        if p.row.id not in moved_on:
+            continue
+        row = p.row
+        row.message_ts, row.channel_id = p.ts, p.channel
+        hook = reg.after_sent.get(row.kind)
+        if hook is not None:
+            hook(session, row, p.ts)
+        follow_up = _refresh_if_moved_on(reg, session, row, p.drawn, deps) if moved_on[row.id] else None
+        recorded.append((p, follow_up))
+    return recorded
 
 
 def _after_recorded(deps: Deps, reg: Registry, posted: _Posted, follow_up: int | None) -> None:
@@ -200,35 +216,28 @@ class Claimed:
     left: list[int] = field(default_factory=list)  # owed rows to deliver the usual way
 
 
-def claim_owed(deps: Deps, session, outbox_ids: list[int], *, locks: ExitStack,
+def claim_owed(deps: Deps, session, outbox_ids: list[int], *,
                preclaimed: dict[int, outbox.Owed] | None = None) -> Claimed:
     """Claim and draw the rows a unit owes, in the unit's own transaction (issue 13: a Confirm
     click took two transactions more per message to claim and draw them after the commit).
     They commit claimed by this process: if it dies before sending them, they are taken over as
-    any claim of a dead sender is (its claim locks die with it on PostgreSQL; on SQLite, a dead
+    any claim of a dead sender is (its lock dies with it on PostgreSQL; on SQLite, a dead
     process's claims are released, or time out). Rows that wait for another one (`after_key`),
-    or that another sender has, are left to `deliver` after the commit. On PostgreSQL each claim
-    lock is entered into `locks`, which the caller holds until the rows are sent. The rows the
-    unit stored already claimed (`preclaimed`, new in this transaction: nobody else can see
-    them) are taken as they are."""
+    or that another sender has, are left to `deliver` after the commit. The rows the unit
+    stored already claimed (`preclaimed`, new in this transaction: nobody else can see them)
+    are taken as they are."""
     mine = preclaimed or {}
     claimed = Claimed()
     reg = registry()
-    held = claim_locks.Held(deps.engine)
-    locks.callback(held.close)  # what is kept stays locked until it is sent
-    got = held.take_all(outbox_ids)
+    claim_locks.hold(deps.engine, deps.worker)  # before the claims commit: they must look alive
     for outbox_id in outbox_ids:
-        if outbox_id not in got:
-            claimed.left.append(outbox_id)  # a live sender has it (a pending update it is sending)
-            continue
         row = mine.get(outbox_id) or outbox.claim_row(session, outbox_id, worker=deps.worker, now=deps.clock.now(),
                                                        claim_timeout=claim_timeout(deps))
         if row is None:
-            held.release(outbox_id)  # sent or claimed meanwhile
+            claimed.left.append(outbox_id)  # another sender has it (a pending update it is sending)
             continue
         if _owed_first(session, row) is not None:  # a digest whose chart is owed too: after the chart
             outbox.unclaim(session, outbox_id, worker=deps.worker)
-            held.release(outbox_id)
             claimed.left.append(outbox_id)
             continue
         drawn, wait = _drawn(reg, session, row, deps)
@@ -238,7 +247,6 @@ def claim_owed(deps: Deps, session, outbox_ids: list[int], *, locks: ExitStack,
         if wait is not None:
             outbox.postpone(session, outbox_id, until=deps.clock.now() + WAIT_AGAIN, worker=deps.worker,
                             reason=str(wait))
-        held.release(outbox_id)  # nothing to send now (postponed, or recorded as sent)
     return claimed
 
 
@@ -248,12 +256,9 @@ def send_claimed(deps: Deps, claimed: Claimed) -> set[int]:
     reg = registry()
     posted = [p for row, drawn in claimed.rows if (p := _post(deps, row, drawn)) is not None]
     recorded: list[tuple[_Posted, int | None]] = []
-    if posted:  # all of them recorded in one transaction (issue 13: one per message before)
+    if posted:  # all of them recorded in one statement (issue 13: a transaction per message before)
         with session_scope(deps.engine) as session:
-            for p in posted:
-                done, follow_up = _record(deps, reg, session, p)
-                if done:
-                    recorded.append((p, follow_up))
+            recorded = _record(deps, reg, session, posted)
     for p, follow_up in recorded:
         _after_recorded(deps, reg, p, follow_up)
     sent = {p.row.id for p, _ in recorded}
@@ -304,14 +309,12 @@ def _owed_first(session, row: Outbox) -> int | None:
 def _refresh_if_moved_on(reg: Registry, session, row: Outbox, sent: Rendered, deps: Deps) -> int | None:
     """Queue another update when the record changed while `row` was on its way. Every change of
     a record its live message shows owes an update of that message (`Unit.refresh`), so a change
-    committed since `row` was claimed and drawn left a newer row for the target: only then is the
-    message drawn again and compared (drawing it after every send cost a Confirm click a tenth of
-    its CPU, issue 13)."""
+    committed since `row` was claimed and drawn left a newer row for the target (`_record` asks
+    while it records the send): only then is the message drawn again and compared (drawing it
+    after every send cost a Confirm click a tenth of its CPU, issue 13)."""
     target = parse_target(row.target)
     if target is None or target.kind not in reg.live:
         return None
-    if not outbox.owed_since(session, str(row.target), row.id):
-        return None  # no change of the record was committed since our draw: nothing moved on
     now = reg.live[target.kind](session, target)
     if now is None or not now.ts or now.digest() == sent.digest():
         return None
@@ -470,10 +473,12 @@ def release_dead_claims(deps: Deps, keys: list[str] | None = None) -> int:
         held = outbox.claims_in_flight(session, now=deps.clock.now(), claim_timeout=claim_timeout(deps), keys=keys)
         dead = sorted({r.claimed_by for r in held if r.claimed_by and is_dead(r.claimed_by)})
         released = outbox.release_claims_of(session, dead)
-        if claim_locks.applies(deps.engine):
-            gone = [(r.id, r.claimed_by) for r in held
-                    if r.id and r.claimed_by not in dead and claim_locks.is_free(deps.engine, r.id)]
-            released += outbox.release_claims(session, gone)
+        others = {r.claimed_by for r in held if r.claimed_by} - {*dead, deps.worker}
+        lost = claim_locks.gone(deps.engine, session.connection(), others)
+        if lost:  # PostgreSQL: senders of any host whose lock is free
+            released += outbox.release_claims(session, [(r.id, r.claimed_by) for r in held
+                                                        if r.id and r.claimed_by in lost])
+            dead = sorted({*dead, *lost})
     if released:
         log.warning("took back %d message(s) claimed by %d process(es) that died", released, len(dead))
     return released

@@ -167,7 +167,9 @@ def render_confirmation(session: Session, target: Target) -> Rendered | None:
     project = project_cache.by_id(session, req.project_id) if req is not None else None
     if req is None or project is None or req.sent_for_confirmation_at is None:
         return None
-    payload = confirmation_message(req, project, sender=requirements.sent_by(session, req))
+    # Who sent it is shown only beside the buttons, while it awaits the client (a read of the log)
+    sender = requirements.sent_by(session, req) if requirements.is_awaiting_confirmation(req) else None
+    payload = confirmation_message(req, project, sender=sender)
     return Rendered(channel_id=req.confirmation_channel_id or project.client_channel_id, payload=payload,
                     ts=req.confirmation_ts)
 

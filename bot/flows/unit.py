@@ -12,7 +12,7 @@ after the commit, so Slack never shows what the database does not hold.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,15 +77,13 @@ class Unit:
                                                         "callback_id": callback_id[:64], "created_at": self.now},
                              ["view_id"])
 
-    def refresh(self, target: str, project: Project | None = None) -> outbox.Owed | None:
+    def refresh(self, target: str, project: Project | None = None) -> None:
         """Update a target's message in place from the record (once it has been posted). A
         pending update of the same message already draws the newest state: no second one."""
-        pending = outbox.pending_update(self.session, target) or next(
-            (row for row in self.claimed.values() if row.target == target and row.method == "chat.update"), None)
-        if pending is not None:
-            return pending
-        return self.owe(key=update(target), kind=Kind.update,
-                        project=project, target=target, method="chat.update")
+        if any(row.target == target and row.method == "chat.update" for row in self.claimed.values()) \
+                or outbox.pending_update(self.session, target) is not None:
+            return
+        self.owe(key=update(target), kind=Kind.update, project=project, target=target, method="chat.update")
 
 
 class AlreadySaved(Exception):
@@ -144,30 +142,29 @@ def unit_of_work(deps: Deps, *, deliver: bool = True) -> Iterator[Unit]:
     current = submission.get()
     if current is not None:
         submission.set(None)  # the first unit of the request is the one that saves the form
-    with ExitStack() as locks:  # claim locks (PostgreSQL) held from the claim until the send
-        with deps.session() as session:
-            unit = Unit(deps=deps, session=session, now=deps.clock.now(), sends=deliver)
-            if current is not None:
-                _wrote(session)
-                if session.get(Submission, current[0][:64]) is not None:
-                    raise AlreadySaved(current[0])
-            extra = rider.get()
-            if extra is not None:
-                extra.enter(unit)
-            yield unit
-            if extra is not None:
-                extra.leave(unit)
-            if current is not None:
-                _remember_submission(unit, current)
-            claimed = _claim_owed(unit, locks) if deliver and unit.owed else None
-        if claimed is not None:  # committed (and SQLite's write turn handed on): send
-            from bot.flows.delivery import send_claimed
+    with deps.session() as session:
+        unit = Unit(deps=deps, session=session, now=deps.clock.now(), sends=deliver)
+        if current is not None:
+            _wrote(session)
+            if session.get(Submission, current[0][:64]) is not None:
+                raise AlreadySaved(current[0])
+        extra = rider.get()
+        if extra is not None:
+            extra.enter(unit)
+        yield unit
+        if extra is not None:
+            extra.leave(unit)
+        if current is not None:
+            _remember_submission(unit, current)
+        claimed = _claim_owed(unit) if deliver and unit.owed else None
+    if claimed is not None:  # committed (and SQLite's write turn handed on): send
+        from bot.flows.delivery import send_claimed
 
-            unit.sent = send_claimed(deps, claimed)
+        unit.sent = send_claimed(deps, claimed)
 
 
-def _claim_owed(unit: Unit, locks: ExitStack) -> Any:
+def _claim_owed(unit: Unit) -> Any:
     """Claim and draw what the unit owes in its own transaction, to send once it committed."""
     from bot.flows.delivery import claim_owed
 
-    return claim_owed(unit.deps, unit.session, unit.owed, locks=locks, preclaimed=unit.claimed)
+    return claim_owed(unit.deps, unit.session, unit.owed, preclaimed=unit.claimed)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, literal_column, or_, update
+from sqlalchemy import exists as core_exists
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -56,11 +58,10 @@ _MARK_SENT = (
 _MARK_SENT_FENCED = _MARK_SENT.where(_T.c.claimed_by == bindparam("b_worker"), _T.c.status == bindparam("b_sending"))
 # FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite runs one writer at a time): a pending update that
 # a sender is claiming right now (its claim not committed yet, so it may have drawn the record
-# before this change) is not reused: the change queues an update of its own (`owed_since`).
-_PENDING_UPDATE = core_select(_T).where(_T.c.target == bindparam("b_target"), _T.c.method == "chat.update",
+# before this change) is not reused: the change queues an update of its own (`mark_sent_all` tells).
+_PENDING_UPDATE = core_select(_T.c.id).where(_T.c.target == bindparam("b_target"), _T.c.method == "chat.update",
                                         _T.c.status == bindparam("b_pending")).limit(1).with_for_update(
                                             skip_locked=True)
-_OWED_SINCE = core_select(_T.c.id).where(_T.c.target == bindparam("b_target"), _T.c.id > bindparam("b_id")).limit(1)
 _INSERTS: dict[str, Any] = {}
 
 
@@ -73,8 +74,12 @@ def _insert_ignoring(session: Session) -> Any:
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        stmt = _INSERTS[name] = dialect_insert(_T).on_conflict_do_nothing(index_elements=["key"]).returning(*_T.c)
+        stmt = _INSERTS[name] = dialect_insert(_T).on_conflict_do_nothing(index_elements=["key"]).returning(_T.c.id)
     return stmt
+
+
+# What a new row holds besides the values `enqueue` gives it
+_UNSET = {"sent_at": None, "message_ts": None, "last_error": None, "rendered_hash": None}
 
 
 def enqueue(
@@ -108,14 +113,15 @@ def enqueue(
     }
     if claim_for is not None:
         values.update(status=OutboxStatus.sending, attempts=1, claimed_by=claim_for, claimed_at=now)
-    # One round trip on the session's connection (Core, prepared once): the new row comes back
-    # by RETURNING; only when the key existed is it read. The row returned is not in the session.
-    found = session.execute(_insert_ignoring(session), values).first()
-    inserted = found is not None
-    if found is None:
-        found = session.execute(_BY_KEY, {"b_key": key}).first()
-        assert found is not None
-    return Owed(**found._mapping, inserted=inserted)
+    # One round trip on the session's connection (Core, prepared once): a new row's id comes
+    # back by RETURNING, and the row is what was inserted (reading every column back cost more
+    # than the INSERT, issue 13); only when the key existed is it read. Not in the session.
+    new = session.execute(_insert_ignoring(session), values).first()
+    if new is not None:
+        return Owed(**values, **_UNSET, id=new.id, inserted=True)
+    found = session.execute(_BY_KEY, {"b_key": key}).first()
+    assert found is not None
+    return Owed(**found._mapping, inserted=False)
 
 
 def exists(session: Session, key: str) -> Outbox | None:
@@ -175,17 +181,16 @@ def _claim(outbox_id: int, *, worker: str, now: datetime, claim_timeout: timedel
     )
 
 
-def pending_update(session: Session, target: str) -> Owed | None:
-    """A queued in-place update of `target` not yet taken by a sender (it will draw the newest
-    state when sent, so a newer change needs no second one)."""
-    found = session.execute(_PENDING_UPDATE, {"b_target": target, "b_pending": OutboxStatus.pending.value}).first()
-    return None if found is None else Owed(**found._mapping)
+def holder(session: Session, outbox_id: int) -> str | None:
+    """Who is sending the row now (its claim's holder), or None when nobody is."""
+    return session.execute(core_select(_T.c.claimed_by).where(
+        _T.c.id == outbox_id, _T.c.status == OutboxStatus.sending.value)).scalar()
 
 
-def owed_since(session: Session, target: str, outbox_id: int) -> bool:
-    """True when a message about `target` was queued after row `outbox_id`: the record it shows
-    changed since that row was queued (or claimed)."""
-    return session.execute(_OWED_SINCE, {"b_target": target, "b_id": outbox_id}).first() is not None
+def pending_update(session: Session, target: str) -> int | None:
+    """The id of a queued in-place update of `target` not yet taken by a sender (it will draw
+    the newest state when sent, so a newer change needs no second one)."""
+    return session.execute(_PENDING_UPDATE, {"b_target": target, "b_pending": OutboxStatus.pending.value}).scalar()
 
 
 def claims_in_flight(session: Session, *, now: datetime, claim_timeout: timedelta = CLAIM_TIMEOUT,
@@ -231,6 +236,46 @@ def mark_sent(session: Session, outbox_id: int, *, ts: str | None, now: datetime
         "b_id": outbox_id, "b_ts": ts, "b_now": now, "b_channel": channel_id, "b_hash": rendered_hash,
         "b_worker": worker, "b_sent": OutboxStatus.sent.value, "b_sending": OutboxStatus.sending.value,
     }).rowcount == 1
+
+
+def mark_sent_all(session: Session, sends: list[tuple[int, str | None, str | None, str | None]], *,
+                  now: datetime, worker: str) -> dict[int, bool]:
+    """Record several sends of this `worker`'s claims at once: (id, ts, channel, rendered hash)
+    each, in ONE statement (issue 13: an UPDATE per row and a read per target before). Returns,
+    for each row recorded (a claim taken over meanwhile records nothing), whether a message about
+    the same target was queued after it: the record it shows changed since it was drawn."""
+    if not sends:
+        return {}
+    stmt = _mark_sent_all(len(sends))
+    params: dict[str, Any] = {"b_now": now, "b_worker": worker, "b_sent": OutboxStatus.sent.value,
+                              "b_sending": OutboxStatus.sending.value}
+    for n, (outbox_id, ts, channel, rendered_hash) in enumerate(sends):
+        params.update({f"i{n}": outbox_id, f"t{n}": ts, f"c{n}": channel, f"h{n}": rendered_hash})
+    return {outbox_id: bool(later) for outbox_id, later in session.execute(stmt, params)}
+
+
+@cache
+def _mark_sent_all(rows: int) -> Any:
+    """`mark_sent_all`'s statement for this many rows, built once (bound parameters i0, t0, …)."""
+    ids = [bindparam(f"i{n}", type_=_T.c.id.type) for n in range(rows)]
+
+    def by_row(column: Any, prefix: str) -> Any:
+        return case(*[(_T.c.id == ids[n], bindparam(f"{prefix}{n}", type_=column.type)) for n in range(rows)])
+
+    later = _T.alias("later")
+    # RETURNING names the updated table's columns unqualified: inside the subquery they would
+    # be the alias's own, so the outer row is named in full
+    moved_on = core_exists().where(later.c.target == literal_column("outbox.target"),
+                                   later.c.id > literal_column("outbox.id"))
+    return (
+        update(_T)
+        .where(_T.c.id.in_(ids), _T.c.claimed_by == bindparam("b_worker"), _T.c.status == bindparam("b_sending"))
+        .values(status=bindparam("b_sent"), sent_at=bindparam("b_now"), last_error=None,
+                message_ts=by_row(_T.c.message_ts, "t"),
+                channel_id=func.coalesce(by_row(_T.c.channel_id, "c"), _T.c.channel_id),
+                rendered_hash=func.coalesce(by_row(_T.c.rendered_hash, "h"), _T.c.rendered_hash))
+        .returning(_T.c.id, moved_on)
+    )
 
 
 def unclaim(session: Session, outbox_id: int, *, worker: str) -> bool:

@@ -1,7 +1,10 @@
-"""Issue 13: claim locks live on pooled connections, so each is released before its connection
-is handed on; a sender's lock must never outlive its delivery (PostgreSQL only)."""
+"""Issue 13: on PostgreSQL a process backs all its claims with ONE advisory lock, held on a
+connection of its own while it lives, instead of a lock per message (two round trips each);
+it takes the lock again when that connection is lost (PostgreSQL only)."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -10,17 +13,25 @@ from sqlalchemy.pool import NullPool
 from bot.flows import claim_locks
 from bot.flows.delivery import deliver
 from bot.services import outbox
+from bot.workers import this_worker
 
 
-def _advisory_locks(deps, outbox_id: int) -> int:
-    other = create_engine(deps.engine.url.render_as_string(hide_password=False), poolclass=NullPool)
+def _ask(deps, sql: str, **params):
+    other = create_engine(deps.engine.url.render_as_string(hide_password=False), poolclass=NullPool,
+                          isolation_level="AUTOCOMMIT")
     try:
         with other.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                                     "AND classid = :ns AND objid = :id AND granted"),
-                                {"ns": claim_locks.NAMESPACE, "id": outbox_id}).scalar()
+            return conn.execute(text(sql), params).all()
     finally:
         other.dispose()
+
+
+def _lock_holders(deps) -> list[tuple[int, int]]:
+    """(backend pid, key) of every sender lock of this process held on the server (other test
+    processes hold theirs)."""
+    return [tuple(r) for r in _ask(deps, "SELECT pid, objid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+                                         "AND granted AND classid = :ns AND objid = :key ORDER BY pid",
+                                   ns=claim_locks.NAMESPACE, key=claim_locks.key_of(this_worker()))]
 
 
 @pytest.fixture
@@ -30,17 +41,31 @@ def pg(deps):
     return deps
 
 
-def test_a_lock_is_held_while_sending_and_free_after_its_connection_went_back(pg, fake_slack):
-    with pg.session() as s:
-        row_id = outbox.enqueue(s, key="pool-1", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
-                                payload={"text": "hello"}, now=pg.clock.now()).id
-    with claim_locks.holding(pg.engine, row_id) as got:
-        assert got is True
-        assert _advisory_locks(pg, row_id) == 1
-        assert claim_locks.is_free(pg.engine, row_id) is False  # another pooled connection is refused
-    assert _advisory_locks(pg, row_id) == 0
-    assert claim_locks.is_free(pg.engine, row_id) is True
-    for _ in range(3):  # the pooled connections are reused: still nothing left behind
-        assert deliver(pg, row_id) in (True, False)
-    assert _advisory_locks(pg, row_id) == 0
-    assert [c.params["text"] for c in fake_slack.calls_to("chat.postMessage")] == ["hello"]
+def _enqueue(deps, key: str) -> int:
+    with deps.session() as s:
+        return outbox.enqueue(s, key=key, team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
+                              payload={"text": key}, now=deps.clock.now()).id
+
+
+def test_one_lock_per_process_backs_every_claim_and_is_taken_again_after_its_connection_died(pg, fake_slack):
+    mine = claim_locks.key_of(this_worker())
+    for n in range(3):
+        assert deliver(pg, _enqueue(pg, f"lock-{n}")) is True
+    [(pid, key)] = _lock_holders(pg)  # one lock, this process's …
+    assert key == mine
+    assert _ask(pg, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = :pid",
+                pid=pid) == [(1,)]  # … and none per message
+    with pg.engine.connect() as conn:  # seen alive by any process; a name that holds no lock is gone
+        assert claim_locks.gone(pg.engine, conn, [this_worker(), "other-host:9:9"]) == {"other-host:9:9"}
+
+    assert _ask(pg, "SELECT pg_terminate_backend(:pid)", pid=pid) == [(True,)]  # a server restart, say
+    for _ in range(100):
+        if not _lock_holders(pg):
+            break
+        time.sleep(0.05)
+    assert _lock_holders(pg) == []
+    assert deliver(pg, _enqueue(pg, "lock-after")) is True  # the next claim takes it again first
+    [(again, key)] = _lock_holders(pg)
+    assert key == mine and again != pid
+    assert [c.params["text"] for c in fake_slack.calls_to("chat.postMessage")] == [
+        "lock-0", "lock-1", "lock-2", "lock-after"]

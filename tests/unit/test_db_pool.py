@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import event, text
 
 from bot.db import make_engine
-from bot.flows import claim_locks
 
 
 def _terminate(url: str, pid: int) -> None:
@@ -24,14 +23,10 @@ def _terminate(url: str, pid: int) -> None:
     admin.dispose()
 
 
-@pytest.mark.parametrize("which", ["main pool", "claim-lock pool"])
-def test_a_pooled_connection_the_server_ended_is_replaced_unseen_and_a_live_one_is_reused(pg_url, which):
+def test_a_pooled_connection_the_server_ended_is_replaced_unseen_and_a_live_one_is_reused(pg_url):
     if pg_url is None:
         pytest.skip("PostgreSQL run only (PMBOT_TEST_DATABASE_URL)")
-    engine = make_engine(pg_url)
-    # a pool of its own, built as the claim locks' is (theirs is shared by the whole process)
-    pool = engine if which == "main pool" else claim_locks._lock_engine.__wrapped__(
-        engine.url.render_as_string(hide_password=False))
+    pool = make_engine(pg_url)
     statements: list[str] = []
     event.listen(pool, "before_cursor_execute", lambda *a: statements.append(a[2]))
     with pool.connect() as conn:
@@ -45,4 +40,3 @@ def test_a_pooled_connection_the_server_ended_is_replaced_unseen_and_a_live_one_
         again = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     assert again != first
     pool.dispose()
-    engine.dispose()

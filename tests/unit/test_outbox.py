@@ -22,20 +22,20 @@ def _enqueue(deps, key="k1", channel="C0CLIENT"):
 
 
 @contextmanager
-def hold_claim_lock(deps, outbox_id: int):
-    """What a live sender of another process holds on PostgreSQL while it sends (nothing on
-    SQLite): the row's advisory lock, on a connection of its own, released when it closes."""
+def hold_claim_lock(deps, worker: str):
+    """What a live sender of another process holds on PostgreSQL while it lives (nothing on
+    SQLite): its process's advisory lock, on a connection of its own, released when it closes."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.pool import NullPool
 
-    from bot.flows.claim_locks import NAMESPACE
+    from bot.flows.claim_locks import NAMESPACE, key_of
 
     if deps.engine.dialect.name != "postgresql":
         yield
         return
     other = create_engine(deps.engine.url.render_as_string(hide_password=False), poolclass=NullPool)
     with other.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": NAMESPACE, "id": outbox_id})
+        conn.execute(text("SELECT pg_advisory_lock(:ns, :key)"), {"ns": NAMESPACE, "key": key_of(worker)})
         yield
     other.dispose()
 
@@ -90,7 +90,7 @@ def test_a_crash_between_post_and_record_is_recovered_without_a_second_post(deps
     ts = fake_slack.add_message("C0CLIENT", "hello", user="UBOT", ts=f"{clock.now().timestamp() + 1:.6f}",
                                 metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "k1"}},
                                 bot_id=fake_slack.bot_id)
-    with hold_claim_lock(deps, row_id):
+    with hold_claim_lock(deps, "dead-process"):
         assert deliver_due(deps) == 0  # the claim is fresh and its owner alive: it may still be working
     clock.advance(minutes=6)
     assert deliver_due(deps) == 1
@@ -169,15 +169,15 @@ def test_a_claim_left_by_a_dead_process_on_this_host_is_taken_over_at_once(deps,
     with deps.session() as s:
         assert outbox.claim(s, dead_row, worker=gone, now=clock.now())
         assert outbox.claim(s, live_row, worker="other-host:1:1", now=clock.now())
-    with hold_claim_lock(deps, live_row):  # (on PostgreSQL a live sender holds its claim's lock)
+    with hold_claim_lock(deps, "other-host:1:1"):  # (on PostgreSQL a live sender holds its lock)
         assert deliver_due(deps) == 1  # no waiting for the timeout
     assert _row(session, "dead").status == "sent"
     assert _row(session, "live").status == "sending"  # another host's claim: it may be working
 
 
 def test_on_postgresql_a_claim_whose_lock_is_free_is_taken_over_from_any_host(deps, fake_slack, session, clock, pg_url):
-    """Issue 11, item 2: on PostgreSQL a claim is also a session-level advisory lock, which the
-    server releases when its holder's connection dies: a claim left by a process of another host
+    """Issue 11, item 2: on PostgreSQL each sender holds a session-level advisory lock, which the
+    server releases when its process's connection dies: a claim left by a process of another host
     is taken over at once, and one whose holder is alive (its lock held) is left alone."""
     import pytest
 
@@ -187,7 +187,7 @@ def test_on_postgresql_a_claim_whose_lock_is_free_is_taken_over_from_any_host(de
     with deps.session() as s:  # both claimed a moment ago by processes of another host
         assert outbox.claim(s, gone, worker="other-host:1:1", now=clock.now())
         assert outbox.claim(s, alive, worker="other-host:2:2", now=clock.now())
-    with hold_claim_lock(deps, alive):  # the live one holds its lock, as a live sender does
+    with hold_claim_lock(deps, "other-host:2:2"):  # the live one holds its lock, as a live sender does
         assert deliver_due(deps) == 1
         assert _row(session, "gone").status == "sent"
         assert _row(session, "alive").status == "sending"
@@ -210,7 +210,7 @@ def test_a_row_waiting_for_another_takes_that_one_over_when_its_sender_dies_mean
         assert outbox.claim(s, first, worker="other-host:1:1", now=clock.now())
     sent: list[bool] = []
     waiting = threading.Thread(target=lambda: sent.append(deliver(deps, second)))
-    with hold_claim_lock(deps, first):  # the other sender, alive (on PostgreSQL: its lock held)
+    with hold_claim_lock(deps, "other-host:1:1"):  # the other sender, alive (on PostgreSQL: its lock held)
         waiting.start()
         time.sleep(0.5)
         assert sent == [] and fake_slack.calls_to("chat.postMessage") == []
@@ -222,10 +222,11 @@ def test_a_row_waiting_for_another_takes_that_one_over_when_its_sender_dies_mean
     assert _row(session, "second").attempts == 1  # not postponed on the way
 
 
-def test_on_postgresql_a_unit_of_work_leaves_a_row_whose_claim_lock_a_live_sender_holds(deps, fake_slack, session,
-                                                                                        pg_url):
+def test_on_postgresql_a_unit_of_work_leaves_a_row_a_live_sender_of_another_host_is_sending(deps, fake_slack, session,
+                                                                                          clock, pg_url):
     """A unit claims what it owes in its own transaction (issue 13), but a queued row that a
-    live sender of another process holds (its claim lock) is left to that sender: no second post."""
+    live sender of another host is sending (its lock held) is left to that sender: no second
+    post. Once that sender is gone, the sweep takes the row over at once."""
     import pytest
 
     from bot.flows.unit import unit_of_work
@@ -233,11 +234,50 @@ def test_on_postgresql_a_unit_of_work_leaves_a_row_whose_claim_lock_a_live_sende
     if not pg_url:
         pytest.skip("PostgreSQL run only (PMBOT_TEST_DATABASE_URL)")
     row_id = _enqueue(deps)
-    with hold_claim_lock(deps, row_id):
+    with deps.session() as s:
+        assert outbox.claim(s, row_id, worker="other-host:7:7", now=clock.now())
+    with hold_claim_lock(deps, "other-host:7:7"):
         with unit_of_work(deps) as u:
             again = u.owe(key="k1", kind="test", channel_id="C0CLIENT", payload={"text": "hello"})
-            assert again.id == row_id and u.owed == [row_id]
+            assert again.id == row_id
         assert u.sent == set() and fake_slack.calls_to("chat.postMessage") == []
-        assert _row(session).status == "pending" and _row(session).attempts == 0
+        assert deliver(deps, row_id) is False and deliver_due(deps) == 0
+        assert _row(session).status == "sending" and _row(session).claimed_by == "other-host:7:7"
     assert deliver_due(deps) == 1  # the other sender is gone: the sweep sends it, once
     assert len(fake_slack.calls_to("chat.postMessage")) == 1 and _row(session).status == "sent"
+
+
+def test_a_new_row_is_returned_as_it_was_stored(deps, session, clock):
+    """`enqueue` reads back only a new row's id (issue 13) and builds the rest from what it
+    inserted: every column, with the values the database holds."""
+    with deps.session() as s:
+        new = outbox.enqueue(s, key="as-stored", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
+                             payload={"text": "hello", "blocks": [{"type": "divider"}]}, now=clock.now(),
+                             target="req:7", claim_for="me:1:1")
+        again = outbox.enqueue(s, key="as-stored", team_id="T0TEAM", kind="test", payload={}, now=clock.now())
+    assert new.inserted is True and again.inserted is False
+    stored = _row(session, "as-stored")
+    for column in Outbox.__table__.c:  # type: ignore[attr-defined]
+        assert getattr(new, column.name) == getattr(stored, column.name), column.name
+        assert getattr(again, column.name) == getattr(stored, column.name), column.name
+
+
+def test_sends_are_recorded_in_one_statement_fenced_by_the_claim(deps, session, clock):
+    """`mark_sent_all` (issue 13): each row its own ts, channel and hash; a row whose claim
+    another sender took over is left to it; and it tells which rows' records moved on (a newer
+    row for the same target was queued)."""
+    ids = {}
+    with deps.session() as s:
+        for key, target in [("a", "req:1"), ("b", "req:2"), ("c", None)]:
+            ids[key] = outbox.enqueue(s, key=key, team_id="T0TEAM", kind="test", payload={}, now=clock.now(),
+                                      target=target, claim_for="me:1:1" if key != "c" else "other:2:2").id
+        newer = outbox.enqueue(s, key="a-again", team_id="T0TEAM", kind="test", payload={}, now=clock.now(),
+                               target="req:1").id
+        got = outbox.mark_sent_all(s, [(ids["a"], "1.1", "C1", "h1"), (ids["b"], "2.2", None, None),
+                                       (ids["c"], "3.3", "C3", "h3")], now=clock.now(), worker="me:1:1")
+    assert got == {ids["a"]: True, ids["b"]: False}
+    a, b, c = _row(session, "a"), _row(session, "b"), _row(session, "c")
+    assert (a.status, a.message_ts, a.channel_id, a.rendered_hash) == ("sent", "1.1", "C1", "h1")
+    assert (b.status, b.message_ts, b.channel_id, b.rendered_hash) == ("sent", "2.2", None, None)
+    assert (c.status, c.message_ts) == ("sending", None)
+    assert session.get(Outbox, newer).status == "pending"
