@@ -92,23 +92,32 @@ def _psycopg(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str | None]:
-    """One freshly migrated PostgreSQL database per test process (xdist workers get their own)."""
+    """One freshly migrated PostgreSQL database per test process (xdist workers get their own),
+    named after the run too: two test runs against one server never drop each other's (a run
+    that dropped another's database WITH (FORCE) broke its connections mid-test)."""
     if not PG_URL:
         yield None
         return
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    run = (os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid():x}")[:8]
     base = make_url(_psycopg(PG_URL))
-    url = base.set(database=f"{base.database}_{worker}").render_as_string(hide_password=False)
+    url = base.set(database=f"{base.database}_{worker}_{run}").render_as_string(hide_password=False)
     admin = make_engine(base.render_as_string(hide_password=False))
     dbname = make_url(url).database
+
+    def drop() -> None:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+
+    drop()
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    admin.dispose()
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     yield url
+    drop()  # a throwaway server would keep every run's database otherwise
+    admin.dispose()
 
 
 def _truncate_all(engine: Engine) -> None:
