@@ -46,15 +46,16 @@ def key_of(worker: str) -> int:
 
 
 class _Holder:
-    """This process's lock on one database, on a connection of its own (outside every pool)."""
+    """A worker's lock on one database, on a connection of its own (outside every pool)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, worker: str) -> None:
         self._engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        self._key = key_of(worker)
         self._conn: Connection | None = None
         self._held = False
         self._mutex = threading.Lock()
 
-    def ensure(self, worker: str) -> bool:
+    def ensure(self) -> bool:
         """Hold the lock (taking it again after the connection was lost: a restart of the
         server). A local check while it is held, no round trip. False when it could not be taken."""
         with self._mutex:
@@ -63,7 +64,7 @@ class _Holder:
             self._close()
             try:
                 self._conn = self._engine.connect()
-                self._held = bool(self._conn.execute(_TRY, {"ns": NAMESPACE, "key": key_of(worker)}).scalar())
+                self._held = bool(self._conn.execute(_TRY, {"ns": NAMESPACE, "key": self._key}).scalar())
             except Exception:
                 log.warning("could not take this sender's lock on the database", exc_info=True)
                 self._close()
@@ -81,13 +82,10 @@ class _Holder:
             except Exception:
                 pass
 
-    def release(self) -> None:
-        with self._mutex:
-            self._close()
-        self._engine.dispose()
 
-
-_HOLDERS: dict[str, _Holder] = {}
+# By database and worker name: a process has one name (`bot.workers.this_worker`), but tests run
+# several "processes" in one, each with a name and a lock of its own.
+_HOLDERS: dict[tuple[str, str], _Holder] = {}
 _HOLDERS_MUTEX = threading.Lock()
 
 
@@ -102,18 +100,10 @@ def hold(engine: Engine, worker: str) -> bool:
         return True
     url = _url(engine)
     with _HOLDERS_MUTEX:
-        holder = _HOLDERS.get(url)
+        holder = _HOLDERS.get((url, worker))
         if holder is None:
-            holder = _HOLDERS[url] = _Holder(url)
-    return holder.ensure(worker)
-
-
-def release(engine: Engine) -> None:
-    """Let go of this process's lock on `engine`'s database (as its exit would)."""
-    with _HOLDERS_MUTEX:
-        holder = _HOLDERS.pop(_url(engine), None)
-    if holder is not None:
-        holder.release()
+            holder = _HOLDERS[url, worker] = _Holder(url, worker)
+    return holder.ensure()
 
 
 def gone(engine: Engine, conn: Connection, workers: Iterable[str]) -> set[str]:
