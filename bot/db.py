@@ -21,27 +21,30 @@ SQLITE_BUSY_SECONDS = 30
 READ_ONLY = "pmbot_read_only"  # execution option of `read_scope`'s connections
 
 
-class FairLock:
-    """A re-entrant lock that serves its waiters first come, first served.
+class FairTurns:
+    """Up to `slots` holders at a time, its waiters served first come, first served; re-entrant
+    (a thread that holds a turn takes it again at once).
 
-    Each waiter sleeps on a lock of its own, and a release hands the lock straight to the first
+    Each waiter sleeps on a lock of its own, and a release hands the turn straight to the first
     one in the queue: waking every waiter to let one through (a shared Condition's notify_all)
     cost each writer a wake-up of all the others under load (issue 13)."""
 
-    def __init__(self) -> None:
+    def __init__(self, slots: int = 1) -> None:
+        if slots < 1:
+            raise ValueError("a turn needs at least one slot")
+        self._slots = slots
         self._mutex = threading.Lock()
         self._queue: deque[tuple[int, threading.Lock]] = deque()
-        self._owner: int | None = None
-        self._depth = 0
+        self._holders: dict[int, int] = {}  # thread -> depth
 
     def acquire(self, timeout: float) -> bool:
         me = threading.get_ident()
         with self._mutex:
-            if self._owner == me:
-                self._depth += 1
+            if me in self._holders:
+                self._holders[me] += 1
                 return True
-            if self._owner is None and not self._queue:
-                self._owner, self._depth = me, 1
+            if len(self._holders) < self._slots and not self._queue:
+                self._holders[me] = 1
                 return True
             gate = threading.Lock()
             gate.acquire()
@@ -57,27 +60,37 @@ class FairLock:
             return False
 
     def release(self) -> None:
+        me = threading.get_ident()
         with self._mutex:
-            self._depth -= 1
-            if self._depth:
+            self._holders[me] -= 1
+            if self._holders[me]:
                 return
+            del self._holders[me]
             if self._queue:
-                self._owner, gate = self._queue.popleft()
-                self._depth = 1
+                owner, gate = self._queue.popleft()
+                self._holders[owner] = 1
                 gate.release()
-            else:
-                self._owner = None
 
 
-# One writer at a time per SQLite engine, queued in Python (see _writer_turn).
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, FairLock] = weakref.WeakKeyDictionary()
+# Per engine, the transactions of this process that may run at once, queued in Python (see
+# _writer_turn): one writer on SQLite, PG_TURNS on PostgreSQL.
+_TURNS: weakref.WeakKeyDictionary[Engine, tuple[FairTurns, float]] = weakref.WeakKeyDictionary()  # … and the wait
+# PostgreSQL: transactions of one process at once. Under 20 clicks in flight, 20 transactions at
+# once cost the server 2.9 ms of CPU per click and this process 8.6 ms; with three at a time, 1.1
+# and 7.1 ms, and the clicks went through 25 % faster (bench/ack_latency.py, issue 13): one
+# process is bound by its GIL, and more at once only made its threads and the server's processes
+# contend. Several processes scale out. A transaction waits for its turn PG_TURN_WAIT seconds at
+# most, then goes ahead without one: a turn held across a slow Slack call (a few flows ask Slack
+# inside their unit of work) holds the others up that long, no longer.
+PG_TURNS = 3
+PG_TURN_WAIT = 0.25
 
 
 def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, synchronous: str = "full") -> Engine:
     """Build an engine. SQLite gets WAL, foreign keys and a busy timeout so the HTTP server's
     threads and the scheduler can share one file, and `synchronous` (SQLITE_SYNCHRONOUS: `full`
-    by default, so what the bot said was saved survives a power cut too); PostgreSQL gets
-    pre-ping to survive restarts."""
+    by default, so what the bot said was saved survives a power cut too); PostgreSQL gets a
+    pool whose connections the server closed are replaced at checkout (a restart), and turns."""
     if synchronous not in ("full", "normal"):
         raise ValueError(f"synchronous must be full or normal, not {synchronous!r}")
     parsed = make_url(url)
@@ -110,10 +123,11 @@ def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, 
 
         _disable_pysqlite_autobegin(engine)
         if sqlite_immediate:
-            _WRITE_LOCKS[engine] = FairLock()
+            _TURNS[engine] = FairTurns(1), SQLITE_BUSY_SECONDS
         return engine
     engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10)
     discard_closed_connections(engine)
+    _TURNS[engine] = FairTurns(PG_TURNS), PG_TURN_WAIT
     return engine
 
 
@@ -155,25 +169,29 @@ def is_sqlite(engine: Engine) -> bool:
 
 @contextmanager
 def _writer_turn(engine: Engine) -> Iterator[None]:
-    """On SQLite, wait for this process's other writers here rather than in BEGIN IMMEDIATE.
+    """Wait for this process's other transactions here, first come first served, rather than
+    in the database.
 
-    Every transaction begins IMMEDIATE (takes the write lock). SQLite's busy handler polls for
-    the lock with sleeps of up to 100 ms and lets newcomers overtake, so under load some
-    requests waited seconds (bench/ack_latency.py: max 1.3-2.5 s at 20 concurrent `/req`).
-    Queued here, first come first served, the next one starts as soon as the holder is done.
-    Re-entrant, so a nested scope in the same thread behaves as before; other processes
-    (`pmbot digest`) still meet the busy timeout. PostgreSQL needs no such thing.
+    SQLite: every transaction begins IMMEDIATE (takes the write lock), and SQLite's busy handler
+    polls for the lock with sleeps of up to 100 ms and lets newcomers overtake, so under load
+    some requests waited seconds (bench/ack_latency.py: max 1.3-2.5 s at 20 concurrent `/req`).
+    Queued here, the next one starts as soon as the holder is done; other processes (`pmbot
+    digest`) still meet the busy timeout. PostgreSQL: at most PG_TURNS at once (see there).
+    Re-entrant, so a nested scope in the same thread never waits for itself; a turn not given
+    within the wait (SQLITE_BUSY_SECONDS, PG_TURN_WAIT) is gone without: the database decides,
+    as before.
     """
-    lock = _WRITE_LOCKS.get(engine)
-    if lock is None:
+    found = _TURNS.get(engine)
+    if found is None:
         yield
         return
-    acquired = lock.acquire(timeout=SQLITE_BUSY_SECONDS)  # on timeout, let SQLite decide as before
+    turns, wait = found
+    acquired = turns.acquire(timeout=wait)
     try:
         yield
     finally:
         if acquired:
-            lock.release()
+            turns.release()
 
 
 @contextmanager
