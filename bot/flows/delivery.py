@@ -281,9 +281,8 @@ def _send_first(deps: Deps, outbox_id: int, reg: Registry, polls: int = WAIT_POL
     """Send row `outbox_id` (a digest's chart) before the row that waits for it: ourselves, or,
     while another live sender has it, wait a little for that one to finish. Each poll tries to
     take it over, so a claim left by a sender that died meanwhile does not hold us up. A row
-    still `pending` counts as under way: on PostgreSQL another sender may hold its claim lock
-    before its claim is written (giving up then left the digest postponed past the end of a
-    one-shot `pmbot digest`)."""
+    still `pending` counts as under way: another sender may be about to claim it (giving up
+    then left the digest postponed past the end of a one-shot `pmbot digest`)."""
     for _ in range(polls):
         if deliver(deps, outbox_id, reg=reg):
             return

@@ -214,7 +214,7 @@ def release_claims_of(session: Session, workers: list[str]) -> int:
 
 
 def release_claims(session: Session, claims: list[tuple[int, str | None]]) -> int:
-    """Put back rows whose sender is known to be gone (its claim lock is free): (id, holder)
+    """Put back rows whose sender is known to be gone (on PostgreSQL its process's lock is free): (id, holder)
     pairs, so a row claimed anew meanwhile by a live sender is left alone."""
     released = 0
     for outbox_id, holder in claims:
