@@ -12,17 +12,20 @@ for the rest, then hands everything to the app built by `create_web_app`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import itertools
 import json
 import logging
+import secrets
 import time
-import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_starlette_response
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -32,6 +35,7 @@ from bot.app import deps_of
 from bot.health import Health
 from bot.logs import request_context
 from bot.slack import guard
+from bot.slack.acks import dispatch_here
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("bot.access")
@@ -42,8 +46,8 @@ MAX_LOGGED_BODY = 1 << 20  # bodies larger than this are not parsed for the requ
 
 
 def create_web_app(app: App, *, health: Health | None = None) -> ASGIApp:
-    """Bolt's dispatch is synchronous (it waits for `ack`), so it runs in the thread pool and
-    never blocks the event loop that accepts the next request."""
+    """Bolt's dispatch is synchronous, so it runs in a listener thread (`dispatch`) and never
+    blocks the event loop that accepts the next request."""
     deps = deps_of(app)
     health = health or Health.of_running_app(deps.settings, deps.engine)
     settings = deps.settings
@@ -59,13 +63,41 @@ def create_web_app(app: App, *, health: Health | None = None) -> ASGIApp:
         if isinstance(checked, guard.Refused):
             return JSONResponse({"error": checked.error}, status_code=checked.status)
         request.scope[PAYLOAD_KEY] = checked.body  # parsed once: the access line reads it too
-        bolt_response = await run_in_threadpool(app.dispatch, checked)
-        return to_starlette_response(bolt_response)
+        return to_starlette_response(await dispatch(app, checked))
 
     return SlackRequestLog(Starlette(routes=[
         Route(SLACK_PATH, slack_events, methods=["POST"]),
         *health.routes(),
     ]))
+
+
+async def dispatch(app: App, request: BoltRequest) -> BoltResponse:
+    """The answer to `request`, awaited until its listener calls ack() in one of Bolt's listener
+    threads (`bot.slack.acks.dispatch_here`), which then goes on with the listener's work. Lines
+    the listener logs carry this request's context (its id)."""
+    loop = asyncio.get_running_loop()
+    answered: asyncio.Future[BoltResponse] = loop.create_future()
+
+    def settle(response: BoltResponse) -> None:
+        if not answered.done():
+            answered.set_result(response)
+
+    def answer(response: BoltResponse) -> None:  # called in the listener thread
+        with contextlib.suppress(RuntimeError):  # the loop has closed (shutting down): nobody waits
+            loop.call_soon_threadsafe(settle, response)
+
+    context = contextvars.copy_context()
+    app.listener_runner.listener_executor.submit(context.run, dispatch_here, app, request, answer)
+    return await answered
+
+
+# Request ids: a random prefix per process and a counter (a uuid4 per request cost a system call).
+_ID_PREFIX = secrets.token_hex(4)
+_ids = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ids) & 0xFFFFFFFF:08x}"
 
 
 # One line per Slack request ------------------------------------------------------------------
@@ -117,7 +149,7 @@ class SlackRequestLog:
             return
         started = time.perf_counter()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        request_id = (headers.get("x-request-id") or uuid.uuid4().hex[:16])[:64]
+        request_id = (headers.get("x-request-id") or new_request_id())[:64]
         chunks: list[bytes] = []
         size = 0
         acked: dict[str, Any] = {}

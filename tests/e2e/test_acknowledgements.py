@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from bot.blocks import ids
+from bot.logs import context_fields
 from tests.conftest import TEAM
 from tests.fakes import payloads as p
 
@@ -32,3 +34,50 @@ def test_slow_post_ack_work_never_delays_the_next_acknowledgement(server, fake_s
     assert took < 1.5, f"the command waited {took:.1f} s for a thread"
     assert answers == [200] * 8
     assert len(fake_slack.wait_for("views.publish", 8, timeout=20)) == 8  # the post-ack work was done too
+
+
+def test_the_answer_leaves_at_ack_while_the_listener_goes_on(server, fake_slack, people, make_project):
+    """Issue 13: the listener runs in the thread that dispatched its request, and its answer is
+    handed over the moment it calls ack(), not when its work is done."""
+    make_project()
+    fake_slack.delay("views.publish", 1.5)  # the refresh's post-ack work: 1.5 s on Slack
+    started = time.perf_counter()
+    response = p.post(server, *p.block_actions(ids.HOME_REFRESH, "x", user=people.dev, team_id=TEAM,
+                                               channel_id="DU0DEV", response_url=fake_slack.response_url("r")))
+    answered = time.perf_counter() - started
+    assert response.status_code == 200
+    assert answered < 1.0, f"the answer waited {answered:.1f} s for the post-ack work"
+    (published,) = fake_slack.wait_for("views.publish", 1, timeout=10)
+    assert published.params["user_id"] == people.dev.id
+
+
+class _Lines(logging.Handler):
+    """Each record with the request context it was logged in (read when it is logged)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.seen: list[tuple[str, dict]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append((record.getMessage(), context_fields(record)))
+
+
+def test_lines_a_listener_logs_after_ack_carry_the_request_id(server, fake_slack, people, make_project):
+    """What a listener logs after ack() (here: Slack refusing the App Home it published) names
+    the request it serves, as the request's own access line does."""
+    make_project()
+    fake_slack.fail("views.publish", status=200, error="invalid_blocks")
+    lines = _Lines()
+    logging.getLogger("bot.errors").addHandler(lines)
+    try:
+        response = p.post(server, *p.block_actions(ids.HOME_REFRESH, "x", user=people.dev, team_id=TEAM,
+                                                   channel_id="DU0DEV", response_url=fake_slack.response_url("r")))
+        assert response.status_code == 200
+        deadline = time.monotonic() + 10
+        while not lines.seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        logging.getLogger("bot.errors").removeHandler(lines)
+    [(message, context)] = lines.seen
+    assert message == "unhandled error in a Slack handler"
+    assert context.get("request_id") == response.headers["x-request-id"]
