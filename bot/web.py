@@ -115,11 +115,15 @@ def describe_payload(data: dict[str, Any]) -> dict[str, Any]:
     else:  # interactivity: block_actions, view_submission, shortcut …
         actions = data.get("actions") or [{}]
         view = data.get("view") or {}
-        out = {"type": data.get("type"), "team": (data.get("team") or {}).get("id"),
-               "user": (data.get("user") or {}).get("id"),
+        out = {"type": data.get("type"), "team": _ref_id(data.get("team")), "user": _ref_id(data.get("user")),
                "action_id": actions[0].get("action_id") if isinstance(actions[0], dict) else None,
                "callback_id": view.get("callback_id") or data.get("callback_id")}
     return {k: v for k, v in out.items() if v}
+
+
+def _ref_id(ref: Any) -> Any:
+    """The id of a team, user… that Slack gives as an object with an id or as the id itself."""
+    return ref.get("id") if isinstance(ref, dict) else ref if isinstance(ref, str) else None
 
 
 def describe_slack_body(body: bytes) -> dict[str, Any]:
@@ -184,7 +188,10 @@ class SlackRequestLog:
     def _finish(started: float, acked: dict[str, Any], body: bytes, payload: dict[str, Any] | None = None) -> None:
         from bot import metrics
 
-        about = describe_payload(payload) if payload is not None else describe_slack_body(body) if body else {}
+        try:
+            about = describe_payload(payload) if payload is not None else describe_slack_body(body) if body else {}
+        except (ValueError, AttributeError, KeyError, IndexError, TypeError):  # never the answer's failure
+            about = {"type": "unparsed"}
         latency = acked.get("at", time.perf_counter()) - started
         status = acked.get("status", 500)
         if status == 200:

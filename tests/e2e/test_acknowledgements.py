@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from urllib.parse import parse_qs, urlencode
 
 from bot.blocks import ids
 from bot.logs import context_fields
@@ -81,3 +83,40 @@ def test_lines_a_listener_logs_after_ack_carry_the_request_id(server, fake_slack
     [(message, context)] = lines.seen
     assert message == "unhandled error in a Slack handler"
     assert context.get("request_id") == response.headers["x-request-id"]
+
+
+class _Access(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record)
+
+
+def test_a_team_given_as_its_bare_id_is_answered_and_logged(server, fake_slack, people, make_project):
+    """Slack names a team by an object or by its id alone; the guard lets both in, and the access
+    line read `team.id` of a string: the exception cut the connection after the answer (found
+    by tests/hostile/test_actions.py)."""
+    make_project()
+    body, _ = p.block_actions(ids.HOME_REFRESH, "x", user=people.dev, team_id=TEAM, channel_id="DU0DEV",
+                              response_url=fake_slack.response_url("r"))
+    payload = json.loads(parse_qs(body)["payload"][0])
+    payload["team"] = TEAM
+    body = urlencode({"payload": json.dumps(payload)})
+    access, logger = _Access(), logging.getLogger("bot.access")
+    level = logger.level
+    logger.addHandler(access)
+    logger.setLevel(logging.INFO)
+    try:
+        response = p.post(server, body, p.sign(body))
+        deadline = time.monotonic() + 5  # the line is written once the answer has gone out
+        while not access.seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        logger.removeHandler(access)
+        logger.setLevel(level)
+    assert response.status_code == 200
+    [line] = access.seen
+    assert line.__dict__["team"] == TEAM and line.__dict__["user"] == people.dev.id
+    assert line.__dict__["status"] == 200
