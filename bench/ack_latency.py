@@ -32,6 +32,11 @@ rotating set of team members:
   that post arrives (the "ack" line beside shows the acknowledgement alone). The floor commits,
   then acknowledges; its latency ends with the HTTP answer.
 
+Each phase runs in --blocks blocks per server (default 10), the servers taking turns block by
+block, so that a machine that gets busier or quieter during a phase weighs on all three alike;
+--blocks 1 runs each server's phase in one go, one server after the other (as before, and
+always with --profile).
+
 A request's latency runs until its HTTP response has been read. The load generator is plain
 http.client keep-alive connections in threads: httpx costs the client 1.6-2.4 ms of CPU per
 request, which on a small machine measured the client more than the bare app (--client httpx /
@@ -520,6 +525,39 @@ def measure(name: str, server: h.Server, requests: list[Request], load: Load, ar
     return result
 
 
+def _merge(into: Result, block: Result) -> None:
+    """Add one block's figures to a server's phase."""
+    offset = into.wall
+    into.latencies += block.latencies
+    into.acks += block.acks
+    into.samples += [(at + offset, latency) for at, latency in block.samples]
+    into.errors.update(block.errors)
+    into.others = ((into.others * into.wall + block.others * block.wall) / (into.wall + block.wall)
+                   if into.wall + block.wall else 0.0)
+    into.wall += block.wall
+    into.not_sent += block.not_sent
+    into.server_cpu += block.server_cpu
+    if block.db_cpu is not None:
+        into.db_cpu = (into.db_cpu or 0.0) + block.db_cpu
+
+
+def interleaved(runs: list[tuple[str, list[Request], Callable[[list[Request]], Result]]],
+                blocks: int) -> list[Result]:
+    """Each server's requests in `blocks` blocks, the servers taking turns block by block (the
+    first of a round moving on each round): a machine that gets busier or quieter during a phase
+    weighs on every server alike, not on whichever ran last. `runs`: (name, requests, run a block)."""
+    merged = [Result(name) for name, _, _ in runs]
+    for b in range(blocks):
+        for k in range(len(runs)):
+            i = (k + b) % len(runs)
+            _, requests, run = runs[i]
+            size = -(-len(requests) // blocks)
+            chunk = requests[b * size:(b + 1) * size]
+            if chunk:
+                _merge(merged[i], run(chunk))
+    return merged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
@@ -553,6 +591,9 @@ def main() -> int:
     parser.add_argument("--pg-dir", help="with --database postgresql: use the throwaway cluster in this folder "
                         "(scripts/pg_throwaway.sh start DIR; started if needed, left running) with a fresh "
                         "database of its own, instead of a new cluster")
+    parser.add_argument("--blocks", type=int, default=10,
+                        help="each phase in this many blocks per server, the servers taking turns block by "
+                             "block (default 10; 1: each server's phase in one go, one after the other)")
     parser.add_argument("--samples", type=Path, help="write every measured request (phase, server, sent at, "
                         "latency) to this CSV file")
     args = parser.parse_args()
@@ -561,6 +602,10 @@ def main() -> int:
     if (args.requests < 1 or args.concurrency < 1 or args.users < 1 or args.clicks < 0
             or any(r <= 0 for r in args.rates)):
         parser.error("--requests, --concurrency, --users and --rates must be positive, --clicks not negative")
+    if args.blocks < 1:
+        parser.error("--blocks must be at least 1")
+    if args.profile:
+        args.blocks = 1  # one py-spy recording per server and phase
 
     phases = _phases(args)
     print(f"Machine: {h.machine()}")
@@ -601,10 +646,11 @@ def main() -> int:
             for k, (label, load) in enumerate(phases):
                 measured = build_requests(args.requests, users, f"bench {run_id} p{k}", fake)
                 expected |= {r.title for r in measured}
-                results = [measure(name, server, measured, load, args, ours, db_pids, f"p{k}", check_saved=check,
-                                   drain=(lambda: wait_sent(url, bot_project, OUTCOME_TIMEOUT))
-                                   if name == "PM Bot" else None)
-                           for name, server, check in trio]
+                results = interleaved(
+                    [(name, measured, lambda chunk, name=name, server=server, check=check, k=k, load=load: measure(
+                        name, server, chunk, load, args, ours, db_pids, f"p{k}", check_saved=check,
+                        drain=(lambda: wait_sent(url, bot_project, OUTCOME_TIMEOUT)) if name == "PM Bot" else None))
+                     for name, server, check in trio], args.blocks)
                 done.append((label, results))
 
             click_label = f"decision clicks (Confirm), closed loop, concurrency {args.concurrency}"
@@ -627,22 +673,29 @@ def main() -> int:
                         warm = build_clicks(targets[name][:warm_n], click_style, f"warm-{run_id}-{name}", fake,
                                             channels[name], wait_outcome=name == "PM Bot" and click_outcome)
                         run_load(name, server.base, warm, load, check_saved=False, fake=fake)
-                    results = []
+                    runs = []
                     for name, server, _ in trio:
                         chosen = targets[name][:args.clicks] if name == "bare" else targets[name][warm_n:]
                         clicks = build_clicks(chosen, click_style, f"click-{run_id}-{name.replace(' ', '')}", fake,
                                               channels[name], wait_outcome=name == "PM Bot" and click_outcome)
-                        ids = [t[0] for t in chosen]
+                        ids_of = {id(c): t[0] for c, t in zip(clicks, chosen, strict=True)}
 
-                        def drain(name: str = name, ids: list[int] = ids) -> None:
-                            if name != "bare":
-                                click_applied[name] = wait_confirmed(url, ids, OUTCOME_TIMEOUT)
-                            if name == "PM Bot":  # the messages it owes are work too: counted
-                                wait_sent(url, bot_project, OUTCOME_TIMEOUT)
+                        def block(chunk: list[Request], name: str = name, server: h.Server = server,
+                                  ids_of: dict[int, int] = ids_of) -> Result:
+                            ids = [ids_of[id(c)] for c in chunk]
 
-                        results.append(measure(name, server, clicks, load, args, ours, db_pids, "clicks",
-                                               check_saved=False, fake=fake, drain=drain))
-                    done.append((click_label, results))
+                            def drain() -> None:
+                                if name != "bare":
+                                    click_applied[name] = click_applied.get(name, 0) + wait_confirmed(
+                                        url, ids, OUTCOME_TIMEOUT)
+                                if name == "PM Bot":  # the messages it owes are work too: counted
+                                    wait_sent(url, bot_project, OUTCOME_TIMEOUT)
+
+                            return measure(name, server, chunk, load, args, ours, db_pids, "clicks",
+                                           check_saved=False, fake=fake, drain=drain)
+
+                        runs.append((name, clicks, block))
+                    done.append((click_label, interleaved(runs, args.blocks)))
 
             peak_kb = h.proc_status(pmbot.process.pid)["VmHWM"]
             load_after = h.load_average()
