@@ -46,8 +46,8 @@ from bot.db import make_engine
 from bot.flows.digest import run_due as run_digests
 from bot.migrate import upgrade
 from bot.models import Project
+from bot.reports.holiday_regions import default_calendar
 from bot.services import calendar
-from bot.services.holiday_regions import default_calendar
 
 # Tuesday 10:00 UTC = 18:00 in Shanghai, 11:00 in Berlin, 02:00 in Los Angeles: still Tuesday in
 # every zone, and no public holiday that week in any of their calendars.

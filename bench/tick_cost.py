@@ -90,7 +90,7 @@ def seed(url: str, n: int, rng: random.Random) -> None:
         Requirement,
         Risk,
     )
-    from bot.services.holiday_regions import default_calendar
+    from bot.reports.holiday_regions import default_calendar
 
     engine = make_engine(h.psycopg_url(url))
     created = START - timedelta(days=30)

@@ -103,6 +103,11 @@ class MilestoneStatus(StrEnum):
 # Fixed rules of the plan: applied by services/milestones.py and services/risks.py, shown by
 # the builders in bot/blocks (which import no services).
 MILESTONE_NAME_MAX = 150
+# A requirement's text limits (the modal and the services check them) and its priorities, in order.
+REQ_TITLE_MAX = 200
+REQ_TEXT_MAX = 3000
+REQ_COMMENT_MAX = 3000
+PRIORITIES = (Priority.must, Priority.should, Priority.could, Priority.wont)
 RISK_TITLE_MAX = 200
 LONG_TEXT_MAX = 3000  # descriptions, mitigations
 RISK_SCALE = range(1, 6)  # probability and impact
@@ -182,7 +187,7 @@ class Project(SQLModel, table=True):
     working_days: list[int] = _json(lambda: [0, 1, 2, 3, 4])
     holidays: list[str] = _json(list)  # ISO dates in the project's time zone
     # Public-holiday calendar (issue 17): a country of the `holidays` package ("" = none) and
-    # optionally one of its subdivisions; see bot.services.holiday_regions.
+    # optionally one of its subdivisions; see bot.reports.holiday_regions.
     country: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
     subdivision: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})
     work_start: time = Field(default=time(9, 0), sa_type=sa.Time)
@@ -222,7 +227,7 @@ class Requirement(SQLModel, table=True):
     # Bumped by every change; buttons and edit forms carry the version they showed (stale → refused).
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     project_id: int = Field(foreign_key="project.id", index=True)
-    title: str = Field(max_length=200)
+    title: str = Field(max_length=REQ_TITLE_MAX)
     description: str = Field(default="", sa_type=sa.Text)
     priority: str = Field(default=Priority.should, max_length=8)
     acceptance_criteria: str = Field(default="", sa_type=sa.Text)
@@ -243,6 +248,11 @@ class Requirement(SQLModel, table=True):
     source_ts: str | None = Field(default=None, max_length=32)
     source_permalink: str | None = Field(default=None, max_length=500)
     source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """Posted to the client channel and not decided yet."""
+        return self.status == RequirementStatus.proposed and self.sent_for_confirmation_at is not None
 
 
 class Milestone(SQLModel, table=True):

@@ -39,7 +39,7 @@ from bot.reports.wording import local_day
 from bot.reports.wording import ref as req_ref
 
 if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
-    from bot.services.digests import DigestFacts
+    from bot.reports.facts import DigestFacts
 
 LIST_LIMIT = 5  # items per list before "…and N more"
 TITLE_LIMIT = 150

@@ -17,7 +17,7 @@ from bot.i18n import format_date, t
 from bot.reports.charts import ChartSpec, MilestoneBar, TrendPoint, planned_progress
 
 if TYPE_CHECKING:
-    from bot.services.digests import DigestFacts
+    from bot.reports.facts import DigestFacts
 
 CHART_FILE_PLACEHOLDER = "pmbot-digest-chart"  # stands for the file id until the chart is uploaded
 CHART_BLOCK_ID = ids.DIGEST_CHART_BLOCK

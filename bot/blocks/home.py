@@ -13,7 +13,7 @@ from bot.i18n import t
 from bot.i18n.names import HOME_DECIDE_KEYS, OVERALL_KEYS
 
 if TYPE_CHECKING:  # plain data; the builder needs no flow or service at run time
-    from bot.flows.home import HomeEntry
+    from bot.reports.facts import HomeEntry
 
 
 def home_view(lang: str, entries: list[HomeEntry]) -> dict[str, Any]:

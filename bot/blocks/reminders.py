@@ -22,7 +22,7 @@ from bot.i18n.formatting import format_percent
 from bot.models import Project
 
 if TYPE_CHECKING:  # plain data; the builder needs no service at run time
-    from bot.services.reminders import ReminderItem
+    from bot.reports.facts import ReminderItem
 
 _ACT = {  # item kind -> (action_id of the feature's own button, label key)
     "risk_review": (ids.RISK_SET_REVIEW, "reminders.act_review"),

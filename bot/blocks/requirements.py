@@ -39,9 +39,8 @@ from bot.i18n import t
 from bot.i18n.names import PRIORITY_KEYS
 from bot.i18n.names import REQUIREMENT_FILTER_KEYS as FILTER_KEYS
 from bot.i18n.names import REQUIREMENT_STATUS_KEYS as STATUS_KEYS
-from bot.models import Project, Requirement, RequirementStatus
+from bot.models import PRIORITIES, REQ_COMMENT_MAX, REQ_TEXT_MAX, REQ_TITLE_MAX, Project, Requirement, RequirementStatus
 from bot.reports.wording import local, ref
-from bot.services import requirements
 
 S = RequirementStatus
 PER_PAGE = 10
@@ -57,24 +56,6 @@ BUTTONS: dict[str, tuple[str, str | None, bool]] = {
     ids.REQ_DEFER: ("requirements.button_defer", None, False),
     ids.REQ_DROP: ("requirements.button_drop", "danger", True),
 }
-
-
-def buttons_for(req: Requirement, *, is_team: bool, can_decide: bool) -> list[str]:
-    """The buttons a viewer may use on `req`: team actions for team members, Confirm /
-    Request changes for the client's deciders while it awaits their confirmation."""
-    out: list[str] = []
-    if can_decide and requirements.is_awaiting_confirmation(req):
-        out += [ids.REQ_CONFIRM, ids.REQ_REQUEST_CHANGES]
-    if is_team:
-        if requirements.can_edit(req.status):
-            out.append(ids.REQ_EDIT)
-        if requirements.can_send(req):
-            out.append(ids.REQ_SEND)
-        if requirements.can("mark_done", req.status):
-            out.append(ids.REQ_DONE)
-        if requirements.can("defer", req.status):
-            out += [ids.REQ_DEFER, ids.REQ_DROP]
-    return out
 
 
 # Decision buttons carry the version they showed: a click on an older rendering is refused.
@@ -144,7 +125,7 @@ def _facts(req: Requirement, project: Project, lang: str) -> str:
         t("requirements.status_line", lang, status=status_label(req.status, lang)),
         t(raised_key, lang, user=mention(req.raised_by), when=local(req.created_at, project.timezone)),
     ]
-    if requirements.is_awaiting_confirmation(req):
+    if req.awaiting_confirmation:
         facts.append(t("requirements.awaiting_since", lang, when=local(req.sent_for_confirmation_at,
                                                                           project.timezone)))
     source = source_line(req, lang)  # captured from a message (issue 14)
@@ -207,22 +188,22 @@ def requirement_modal(lang: str, *, metadata: dict[str, Any], editing: Requireme
     """Capture (or edit) a requirement. `picker`: the user's projects, when opened outside a
     project channel."""
     r = editing
-    title_el: dict[str, Any] = {"type": "plain_text_input", "max_length": requirements.TITLE_MAX,
+    title_el: dict[str, Any] = {"type": "plain_text_input", "max_length": REQ_TITLE_MAX,
                                 "placeholder": plain_text(t("requirements.placeholder_title", lang), PLACEHOLDER)}
     title = r.title if r else initial_title
     if title:
-        title_el["initial_value"] = title[: requirements.TITLE_MAX]
-    desc_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": requirements.TEXT_MAX,
+        title_el["initial_value"] = title[: REQ_TITLE_MAX]
+    desc_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": REQ_TEXT_MAX,
                                "placeholder": plain_text(t("requirements.placeholder_description", lang),
                                                          PLACEHOLDER)}
     if r and r.description:
         desc_el["initial_value"] = r.description
-    acc_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": requirements.TEXT_MAX,
+    acc_el: dict[str, Any] = {"type": "plain_text_input", "multiline": True, "max_length": REQ_TEXT_MAX,
                               "placeholder": plain_text(t("requirements.placeholder_acceptance", lang),
                                                         PLACEHOLDER)}
     if r and r.acceptance_criteria:
         acc_el["initial_value"] = r.acceptance_criteria
-    prio_opts = [option(priority_label(p, lang), str(p)) for p in requirements.PRIORITIES]
+    prio_opts = [option(priority_label(p, lang), str(p)) for p in PRIORITIES]
     current = str(r.priority) if r else "should"
     prio_el = {"type": "static_select", "options": prio_opts,
                "initial_option": next(o for o in prio_opts if o["value"] == current)}
@@ -256,7 +237,7 @@ def requirement_modal(lang: str, *, metadata: dict[str, Any], editing: Requireme
 
 def changes_modal(req: Requirement, lang: str, *, metadata: dict[str, Any]) -> dict[str, Any]:
     """Request changes: the client says what should change."""
-    comment_el = {"type": "plain_text_input", "multiline": True, "max_length": requirements.COMMENT_MAX,
+    comment_el = {"type": "plain_text_input", "multiline": True, "max_length": REQ_COMMENT_MAX,
                   "placeholder": plain_text(t("requirements.placeholder_comment", lang), PLACEHOLDER)}
     return {
         "type": "modal",
@@ -278,7 +259,7 @@ def confirmation_message(req: Requirement, project: Project, *, sender: str | No
     back by the team) the same message shows the outcome, who and when, and no buttons."""
     lang = project.language
     title = safe(req.title, 400)
-    awaiting = requirements.is_awaiting_confirmation(req)
+    awaiting = req.awaiting_confirmation
     heading_key = "requirements.confirm_heading" if awaiting else "requirements.confirm_heading_closed"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain_text(t(heading_key, lang), HEADER_TEXT)},
@@ -375,17 +356,16 @@ def conflict_text(name: str, value: str, lang: str) -> str:
     return t("requirements.error_changed_meanwhile", lang, value=shown)[:2000]
 
 
-def notice_message(req: Requirement, project: Project, key: str, *, user: str,
+def notice_message(req: Requirement, project: Project, key: str, *, user: str, buttons: list[str],
                    on_behalf: bool = False) -> dict[str, Any]:
     """A short note to the team's internal channel (a client raised or decided something; a
-    decision made for the client says so)."""
+    decision made for the client says so), with the team's `buttons` on the requirement."""
     lang = project.language
     line = t(key, lang, user=_who(user, on_behalf, lang), ref=ref(req), title=safe(req.title, 400))
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(line)}]
     decided = decision_line(req, project, lang)
     if decided:
         blocks.append({"type": "context", "elements": [mrkdwn(decided, CONTEXT_TEXT)]})
-    buttons = buttons_for(req, is_team=True, can_decide=False)
     if buttons:
         blocks.append({"type": "actions", "block_id": item_block_id(req, "notice"),
                        "elements": [_button(a, req, lang) for a in buttons]})

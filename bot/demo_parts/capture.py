@@ -12,10 +12,11 @@ from sqlmodel import Session
 from bot import demo
 from bot.blocks import capture as cb
 from bot.blocks import text as slack_text
-from bot.blocks.requirements import buttons_for, item_blocks
+from bot.blocks.requirements import item_blocks
 from bot.blocks.text import CONTEXT_TEXT, mrkdwn, safe
 from bot.clock import Clock
 from bot.demo_parts.language import sample_text
+from bot.flows.requirements import buttons_for
 from bot.models import Project, Requirement
 from bot.services import activity, capture, requirements
 

@@ -8,10 +8,11 @@ from typing import Any
 from sqlmodel import Session
 
 from bot import demo
-from bot.blocks.requirements import PER_PAGE, buttons_for, confirmation_message, list_blocks
+from bot.blocks.requirements import PER_PAGE, confirmation_message, list_blocks
 from bot.blocks.text import SECTION_TEXT, mrkdwn
 from bot.clock import Clock
 from bot.demo_parts.language import sample_text
+from bot.flows.requirements import buttons_for
 from bot.models import Project, Requirement
 from bot.services import requirements
 from bot.services.export_requirements import render

@@ -35,8 +35,8 @@ from bot.flows.outbox_keys import Kind
 from bot.flows.person_language import language_of
 from bot.flows.unit import Unit, unit_of_work
 from bot.models import DigestWeek, Outbox, Project, ProjectStatus
+from bot.reports.facts import DigestFacts
 from bot.services import calendar, digests, outbox, projects
-from bot.services.digests import DigestFacts
 from bot.services.errors import Forbidden, InvalidTransition, NotFound
 from bot.shutdown import stop_requested
 from bot.slack.post import FILE_UPLOAD

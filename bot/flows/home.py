@@ -4,25 +4,14 @@ One unit of work reads it all (the user's channels are asked of Slack before it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.deps import Deps
-from bot.flows.undelivered import Undelivered, failed_for
+from bot.flows.undelivered import failed_for
 from bot.flows.unit import unit_of_work
+from bot.reports.facts import HomeEntry
 from bot.services import digests, projects, reminders
-from bot.services.digests import DigestFacts
-from bot.services.reminders import ReminderItem
 from bot.slack.channels import channels_of_user
-
-
-@dataclass(frozen=True)
-class HomeEntry:
-    facts: DigestFacts
-    items: list[ReminderItem]  # the user's reminder items of the project
-    decisions: list[tuple[str, Any]]  # (kind, item) the user owes as a client approver
-    undelivered: list[Undelivered] = field(default_factory=list)  # the PM's: what Slack refused
-    can_decide: bool = False  # milestone acceptance: the user answers deliveries for the client
 
 
 def home(deps: Deps, user_id: str) -> list[HomeEntry]:

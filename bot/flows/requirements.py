@@ -31,6 +31,7 @@ from typing import Any, ParamSpec, TypeVar
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
+from bot.blocks import ids
 from bot.blocks.requirements import PER_PAGE, confirmation_message, notice_message
 from bot.blocks.text import safe
 from bot.deps import Deps
@@ -241,12 +242,31 @@ def _shown(u: Unit, who: Person, req: Requirement, project: Project, where: str,
                  sender=requirements.sent_by(u.session, req) if kw.get("outdated") else None, **kw)
 
 
+def buttons_for(req: Requirement, *, is_team: bool, can_decide: bool) -> list[str]:
+    """The buttons a viewer may use on `req`: team actions for team members, Confirm /
+    Request changes for the client's deciders while it awaits their confirmation."""
+    out: list[str] = []
+    if can_decide and requirements.is_awaiting_confirmation(req):
+        out += [ids.REQ_CONFIRM, ids.REQ_REQUEST_CHANGES]
+    if is_team:
+        if requirements.can_edit(req.status):
+            out.append(ids.REQ_EDIT)
+        if requirements.can_send(req):
+            out.append(ids.REQ_SEND)
+        if requirements.can("mark_done", req.status):
+            out.append(ids.REQ_DONE)
+        if requirements.can("defer", req.status):
+            out += [ids.REQ_DEFER, ids.REQ_DROP]
+    return out
+
+
 def _notice(u: Unit, req: Requirement, project: Project, key: str, *, user: str, on_behalf: bool = False) -> None:
     """Tell the team in the internal channel (when the project has one)."""
     if project.internal_channel_id:
         u.owe(key=outbox_keys.req_notice(req.id or 0, str(req.version)), kind=Kind.req_notice, project=project,
               channel_id=project.internal_channel_id,
-              payload=notice_message(req, project, key, user=user, on_behalf=on_behalf))
+              payload=notice_message(req, project, key, user=user, on_behalf=on_behalf,
+                                     buttons=buttons_for(req, is_team=True, can_decide=False)))
 
 
 def _status_now(req: Requirement) -> InvalidTransition:

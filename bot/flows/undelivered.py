@@ -8,8 +8,6 @@ send it again (`pmbot outbox retry`). The App Home lists them too (`failed_for`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlmodel import col, select
 
 from bot.blocks.outbox import undelivered_dm
@@ -19,16 +17,10 @@ from bot.flows.outbox_keys import Kind
 from bot.flows.person_language import language_of
 from bot.flows.unit import unit_of_work
 from bot.models import Outbox, OutboxStatus, Project
+from bot.reports.facts import Undelivered
 from bot.services import outbox
 
 SHOWN = 10  # rows named in one DM (the rest are counted)
-
-
-@dataclass(frozen=True)
-class Undelivered:
-    key: str
-    kind: str
-    error: str
 
 
 def tell_pms(deps: Deps) -> int:

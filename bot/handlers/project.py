@@ -21,7 +21,8 @@ from bot.handlers import common as h
 from bot.handlers.routes import Routes
 from bot.i18n import LANGUAGES, t
 from bot.models import Project
-from bot.services import calendar, holiday_regions, projects
+from bot.reports import holiday_regions
+from bot.services import calendar, projects
 from bot.services.errors import DomainError, NotFound, ValidationFailed
 
 FIELD_TO_BLOCK = {

@@ -43,7 +43,7 @@ def _why(actor: Actor, refused: flow.Refused, *, plain: bool = False) -> str:
 
 
 def _viewer_buttons(result: Any):
-    return lambda req: rb.buttons_for(req, is_team=result.is_team, can_decide=result.can_decide)
+    return lambda req: flow.buttons_for(req, is_team=result.is_team, can_decide=result.can_decide)
 
 
 def _list_message(result: Any, page: flow.Page, notice: str | None = None, *,

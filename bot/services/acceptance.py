@@ -330,7 +330,7 @@ def for_milestones(session: Session, milestone_ids: list[int]) -> dict[int, Acce
 
 
 def add_to_digests(session: Session, facts: dict[int, Any]) -> None:
-    """Fill each project's digest facts (`services.digests.DigestFacts`, keyed by project id):
+    """Fill each project's digest facts (`bot.reports.facts.DigestFacts`, keyed by project id):
     what was accepted since the start of its week, and what awaits the client's acceptance."""
     if not facts:
         return

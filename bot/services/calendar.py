@@ -14,7 +14,7 @@ closure (`recent_digest_weeks`), so a long holiday never silently drops a week's
 
 Public holidays: a project may follow a country's public-holiday calendar (`Project.country`,
 optionally `Project.subdivision`, from the `holidays` package; see
-`bot.services.holiday_regions` for the names and the default from the time zone). Its days off
+`bot.reports.holiday_regions` for the names and the default from the time zone). Its days off
 are not working days; a make-up working day on a weekend (China's 调休, e.g. Saturday 10
 October 2026 after the National Day week) is one, whatever the project's working weekdays. The
 project's own closures (`Project.holidays`) come on top and win over both. `is_working_day` is

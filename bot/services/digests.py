@@ -8,9 +8,7 @@ stays internal is decided by the builder (`bot/blocks/digest.py`), from these fa
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -28,90 +26,13 @@ from bot.models import (
     Risk,
     RiskStatus,
 )
+from bot.reports.facts import DigestFacts, MilestoneLine, TrendWeek
 from bot.services import acceptance, calendar
-from bot.services.feedback import satisfaction
 from bot.services.milestones import derive_status
 
 HIGH_RISK_SCORE = 15
 TREND_WEEKS = 8  # weeks of satisfaction the digest's chart shows (this one included)
 STATUS_ORDER = {"late": 0, "at_risk": 1, "on_track": 2, "done": 3}
-
-
-@dataclass
-class MilestoneLine:
-    id: int
-    name: str
-    due_date: date
-    progress: int
-    status: str  # done / late / at_risk / on_track
-    # digest that names things: when it was done, and where its straight-line plan starts
-    done_at: datetime | None = None
-    start: date | None = None  # the local day the milestone was created (the plan's start)
-
-
-@dataclass
-class TrendWeek:
-    """The client's satisfaction of one week (scores answered that week)."""
-
-    monday: date
-    average: float | None
-    count: int
-
-
-@dataclass
-class DigestFacts:
-    project: Project
-    week: str
-    since: datetime  # start of the week, UTC
-    today: date  # in the project's time zone
-    week_monday: date  # first day of the digest's week
-    overall: str = "on_track"
-    milestones: list[MilestoneLine] = field(default_factory=list)
-    due_next_week: list[MilestoneLine] = field(default_factory=list)
-    requirements_raised: list[Requirement] = field(default_factory=list)
-    requirements_confirmed: list[Requirement] = field(default_factory=list)
-    changes_raised: list[ChangeRequest] = field(default_factory=list)
-    changes_decided: list[ChangeRequest] = field(default_factory=list)
-    awaiting_requirements: list[Requirement] = field(default_factory=list)
-    awaiting_changes: list[ChangeRequest] = field(default_factory=list)
-    feedback: list[FeedbackResponse] = field(default_factory=list)
-    risks: list[Risk] = field(default_factory=list)  # open or occurred, highest score first
-    open_follow_ups: int = 0
-    note: str | None = None
-    # Working days each awaiting item has waited (requirement id / change id → days).
-    requirement_waiting: dict[int, int] = field(default_factory=dict)
-    change_waiting: dict[int, int] = field(default_factory=dict)
-    # What we need from the client (issue 15): services.client_items.DigestItems, or None.
-    client_items: Any = None
-    # Milestone acceptance: (request, milestone) accepted this week, and awaiting the client.
-    accepted: list[tuple[Any, Milestone]] = field(default_factory=list)
-    awaiting_acceptance: list[tuple[Any, Milestone]] = field(default_factory=list)
-    # digest that names things: the chart's satisfaction trend, oldest week first (this week last)
-    satisfaction_trend: list[TrendWeek] = field(default_factory=list)
-    # Other features add what they name here (client items completed, acceptances this week).
-
-    @property
-    def milestones_done(self) -> list[MilestoneLine]:
-        """Milestones marked done this week."""
-        return [m for m in self.milestones if m.status == "done" and m.done_at is not None
-                and m.done_at >= self.since]
-
-    @property
-    def feedback_kinds(self) -> dict[str, int]:
-        """This week's client feedback by kind (score / praise / complaint / suggestion)."""
-        out: dict[str, int] = {}
-        for fb in self.feedback:
-            out[fb.feedback_kind] = out.get(fb.feedback_kind, 0) + 1
-        return out
-
-    @property
-    def client_risks(self) -> list[Risk]:
-        return [r for r in self.risks if r.visibility == "client"]
-
-    @property
-    def feedback_average(self) -> float | None:
-        """The client's satisfaction this week (answers from our own side do not count)."""
-        return satisfaction(self.feedback)
 
 
 def overall_status(lines: list[MilestoneLine]) -> str:

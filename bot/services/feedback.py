@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,12 +91,6 @@ def stored_kind(kind: str, *, client_side: bool) -> str:
     `team_praise`, … for an answer from a member of our own workspace (kept, never counted).
     Read back with `FeedbackResponse.feedback_kind` and `.client_side`."""
     return kind if client_side else TEAM_SIDE + kind
-
-
-def satisfaction(responses: Iterable[FeedbackResponse]) -> float | None:
-    """The average score of the client's side (one decimal), None without any such score."""
-    scores = [r.score for r in responses if r.score is not None and r.client_side]
-    return round(sum(scores) / len(scores), 1) if scores else None
 
 
 def may_answer(project: Project, user_id: str, *, client_side: bool) -> None:

@@ -24,7 +24,8 @@ from sqlmodel import Session, col, select
 from bot.clock import Clock
 from bot.i18n import LANGUAGES
 from bot.models import Project, ProjectStatus
-from bot.services import activity, calendar, edits, holiday_regions, project_cache
+from bot.reports import holiday_regions
+from bot.services import activity, calendar, edits, project_cache
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 
 NAME_MAX = 80

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session, col, func, select
@@ -34,6 +34,7 @@ from bot.models import (
     RiskStatus,
     Snooze,
 )
+from bot.reports.facts import ReminderItem
 from bot.services import calendar
 
 REPEAT_AFTER = timedelta(hours=24)  # on the project's wall clock (see `_since_on_the_wall`)
@@ -45,18 +46,6 @@ DECISION_AFTER_DAYS = 3
 CONFIRM_AFTER_DAYS = 5
 REMIND_AT = time(9, 0)
 APPROVAL_NAG_FOR = timedelta(days=7)  # a digest still unapproved after this is not mentioned any more
-
-
-@dataclass(frozen=True)
-class ReminderItem:
-    key: str
-    user_id: str
-    project: Project
-    kind: str  # risk_review, risk_unmitigated, milestone_late, milestone_soon, cr_assess, cr_decision,
-    #           follow_up, req_confirm
-    title: str
-    entity_id: int
-    detail: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, order=True)

@@ -33,7 +33,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
-from bot.models import ActivityLog, Priority, Project, ProjectStatus, Requirement, RequirementStatus
+from bot.models import (
+    PRIORITIES,
+    REQ_COMMENT_MAX,
+    REQ_TEXT_MAX,
+    REQ_TITLE_MAX,
+    ActivityLog,
+    Priority,
+    Project,
+    ProjectStatus,
+    Requirement,
+    RequirementStatus,
+)
 from bot.services import activity, project_cache
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 from bot.services.permissions import Decider
@@ -45,15 +56,14 @@ class Outdated(InvalidTransition):
     def __init__(self) -> None:
         super().__init__("requirements.error_outdated")
 
-TITLE_MAX = 200
-TEXT_MAX = 3000
-COMMENT_MAX = 3000
+TITLE_MAX = REQ_TITLE_MAX
+TEXT_MAX = REQ_TEXT_MAX
+COMMENT_MAX = REQ_COMMENT_MAX
 ENTITY = "requirement"
 
 S = RequirementStatus
 OPEN = frozenset({S.proposed, S.changes_requested, S.confirmed})
 EDITABLE = frozenset({S.proposed, S.changes_requested})
-PRIORITIES = (Priority.must, Priority.should, Priority.could, Priority.wont)
 STATUSES = (S.proposed, S.changes_requested, S.confirmed, S.deferred, S.dropped, S.done)
 
 # action -> (statuses it may start from, status it leads to)
@@ -105,7 +115,7 @@ def can_edit(status: str) -> bool:
 
 def is_awaiting_confirmation(req: Requirement) -> bool:
     """Posted to the client channel and not decided yet."""
-    return req.status == S.proposed and req.sent_for_confirmation_at is not None
+    return req.awaiting_confirmation
 
 
 def can_send(req: Requirement) -> bool:

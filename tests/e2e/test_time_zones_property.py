@@ -33,7 +33,8 @@ from bot.db import make_engine, session_scope
 from bot.flows import outbox_keys
 from bot.jobs.scheduler import SCHEDULED, tick
 from bot.models import Milestone, Outbox, Project, ReminderItemSent, Requirement, Risk
-from bot.services import calendar, holiday_regions, reports
+from bot.reports import holiday_regions
+from bot.services import calendar, reports
 from tests.conftest import TEAM
 from tests.fakes.slack_api import FakeSlack
 

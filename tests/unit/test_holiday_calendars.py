@@ -11,7 +11,8 @@ from sqlalchemy import text
 from bot.db import make_engine
 from bot.migrate import upgrade
 from bot.models import Project
-from bot.services import calendar, holiday_regions
+from bot.reports import holiday_regions
+from bot.services import calendar
 
 
 def project(**kw) -> Project:

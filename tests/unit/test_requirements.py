@@ -312,7 +312,8 @@ def test_cli_export(engine, clock, project, database_url, monkeypatch, tmp_path,
 
 def test_a_full_list_page_fits_in_one_message_with_its_pager(db, clock, project):
     from bot.blocks import ids
-    from bot.blocks.requirements import buttons_for, list_blocks
+    from bot.blocks.requirements import list_blocks
+    from bot.flows.requirements import buttons_for
 
     for i in range(12):
         req = _new(db, clock, project, title=f"R{i} " + "x" * 190, description="d" * 3000)

@@ -19,7 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table('project') as batch:
         batch.add_column(sa.Column('country', sa.String(length=8), server_default='', nullable=False))
         batch.add_column(sa.Column('subdivision', sa.String(length=32), server_default='', nullable=False))
-    from bot.services.holiday_regions import default_calendar
+    from bot.reports.holiday_regions import default_calendar
 
     project = sa.table('project', sa.column('id', sa.Integer), sa.column('timezone', sa.String),
                        sa.column('country', sa.String), sa.column('subdivision', sa.String))
