@@ -233,20 +233,19 @@ def _freeze_startup_objects() -> None:
 def timed_socket_mode_handler(app: Any, app_token: str | None) -> Any:
     """Bolt's Socket Mode handler, with the guard in front of its dispatch (bot/slack/guard.py)
     and the HTTP edge's request line and ack-latency metric."""
-    import uuid
 
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot import metrics
     from bot.logs import request_context
     from bot.slack.guard import handle_socket_request
-    from bot.web import access_log, describe_payload
+    from bot.web import access_log, describe_payload, new_request_id
 
     class TimedSocketModeHandler(SocketModeHandler):
         def handle(self, client: Any, req: Any) -> None:
             started = time.perf_counter()
             about = describe_payload(req.payload if isinstance(req.payload, dict) else {})
-            with request_context(request_id=uuid.uuid4().hex[:16]):
+            with request_context(request_id=new_request_id()):
                 handle_socket_request(self.app, client, req)
                 latency = time.perf_counter() - started
                 metrics.observe_ack(str(about.get("type", "unknown")), latency)

@@ -104,7 +104,16 @@ def new_request_id() -> str:
 
 
 def describe_payload(data: dict[str, Any]) -> dict[str, Any]:
-    """What a Slack request is about: type, team, user, command / action / view / event."""
+    """What a Slack request is about: type, team, user, command / action / view / event. Never
+    raises: a payload of a shape it does not know is described as `unparsed` (the access line
+    must not fail the request it describes)."""
+    try:
+        return _describe(data)
+    except (AttributeError, KeyError, IndexError, TypeError):
+        return {"type": "unparsed"}
+
+
+def _describe(data: dict[str, Any]) -> dict[str, Any]:
     if "command" in data:  # a slash command (form fields)
         out = {"type": "slash_command", "team": data.get("team_id"), "user": data.get("user_id"),
                "command": data.get("command")}
@@ -188,10 +197,7 @@ class SlackRequestLog:
     def _finish(started: float, acked: dict[str, Any], body: bytes, payload: dict[str, Any] | None = None) -> None:
         from bot import metrics
 
-        try:
-            about = describe_payload(payload) if payload is not None else describe_slack_body(body) if body else {}
-        except (ValueError, AttributeError, KeyError, IndexError, TypeError):  # never the answer's failure
-            about = {"type": "unparsed"}
+        about = describe_payload(payload) if payload is not None else describe_slack_body(body) if body else {}
         latency = acked.get("at", time.perf_counter()) - started
         status = acked.get("status", 500)
         if status == 200:

@@ -53,15 +53,15 @@ def test_the_answer_leaves_at_ack_while_the_listener_goes_on(server, fake_slack,
     assert published.params["user_id"] == people.dev.id
 
 
-class _Lines(logging.Handler):
+class _Records(logging.Handler):
     """Each record with the request context it was logged in (read when it is logged)."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.seen: list[tuple[str, dict]] = []
+        super().__init__()
+        self.seen: list[tuple[logging.LogRecord, dict]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append((record.getMessage(), context_fields(record)))
+        self.seen.append((record, context_fields(record)))
 
 
 def test_lines_a_listener_logs_after_ack_carry_the_request_id(server, fake_slack, people, make_project):
@@ -69,7 +69,7 @@ def test_lines_a_listener_logs_after_ack_carry_the_request_id(server, fake_slack
     the request it serves, as the request's own access line does."""
     make_project()
     fake_slack.fail("views.publish", status=200, error="invalid_blocks")
-    lines = _Lines()
+    lines = _Records()
     logging.getLogger("bot.errors").addHandler(lines)
     try:
         response = p.post(server, *p.block_actions(ids.HOME_REFRESH, "x", user=people.dev, team_id=TEAM,
@@ -80,18 +80,9 @@ def test_lines_a_listener_logs_after_ack_carry_the_request_id(server, fake_slack
             time.sleep(0.05)
     finally:
         logging.getLogger("bot.errors").removeHandler(lines)
-    [(message, context)] = lines.seen
-    assert message == "unhandled error in a Slack handler"
+    [(record, context)] = lines.seen
+    assert record.getMessage() == "unhandled error in a Slack handler"
     assert context.get("request_id") == response.headers["x-request-id"]
-
-
-class _Access(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.append(record)
 
 
 def test_a_team_given_as_its_bare_id_is_answered_and_logged(server, fake_slack, people, make_project):
@@ -104,7 +95,7 @@ def test_a_team_given_as_its_bare_id_is_answered_and_logged(server, fake_slack, 
     payload = json.loads(parse_qs(body)["payload"][0])
     payload["team"] = TEAM
     body = urlencode({"payload": json.dumps(payload)})
-    access, logger = _Access(), logging.getLogger("bot.access")
+    access, logger = _Records(), logging.getLogger("bot.access")
     level = logger.level
     logger.addHandler(access)
     logger.setLevel(logging.INFO)
@@ -117,6 +108,6 @@ def test_a_team_given_as_its_bare_id_is_answered_and_logged(server, fake_slack, 
         logger.removeHandler(access)
         logger.setLevel(level)
     assert response.status_code == 200
-    [line] = access.seen
+    [(line, _)] = access.seen
     assert line.__dict__["team"] == TEAM and line.__dict__["user"] == people.dev.id
     assert line.__dict__["status"] == 200
