@@ -4,6 +4,8 @@ answers, 429 with Retry-After, server errors, a connection the server closed whi
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import socket
 import threading
@@ -13,7 +15,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.client import RateGates, make_client
-from bot.slack.transport import ConnectionPool, PooledRespond
+from bot.slack.transport import ConnectionPool, PooledRespond, content_type, read_headers
 from tests.fakes.slack_api import FakeSlack
 
 
@@ -117,3 +119,72 @@ def test_the_pool_keeps_a_bounded_number_of_idle_connections(slack: FakeSlack) -
     assert sum(len(q) for q in pool._idle.values()) == 2  # the other two were closed
     pool.close()
     assert pool._idle == {}
+
+
+HEADER_BLOCKS = [
+    b"Content-Type: application/json; charset=utf-8\r\nContent-Length: 12\r\n\r\n",
+    b"X-A:  padded value  \r\nx-a: again\r\nSet-Cookie: 1\r\nSet-Cookie: 2\r\n\r\n",  # repeats kept
+    b"X-Folded: first\r\n  second\r\n\tthird\r\nRetry-After: 3\r\n\r\n",  # obsolete line folding
+    b"a:b\nc: d\n\n",  # bare LF
+    b"Content-Type: text/plain; CHARSET=\"ISO-8859-1\"\r\nX-Latin: caf\xe9\r\n\r\n",
+    b"\r\n",
+]
+
+
+@pytest.mark.parametrize("block", HEADER_BLOCKS)
+def test_answer_headers_read_as_the_email_package_reads_them(block: bytes) -> None:
+    ours = read_headers(io.BytesIO(block + b"BODY"))
+    theirs = http.client.parse_headers(io.BytesIO(block + b"BODY"))
+    assert ours.items() == theirs.items()
+    assert ours.get("retry-after") == theirs.get("retry-after")
+    assert content_type(ours) == (theirs.get_content_type() if theirs.get("content-type") else "",
+                                  theirs.get_content_charset() or "utf-8")
+
+
+def test_an_answer_with_too_many_or_too_long_headers_is_refused() -> None:
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        read_headers(io.BytesIO(b"".join(b"X-%d: v\r\n" % n for n in range(101)) + b"\r\n"))
+    with pytest.raises(http.client.LineTooLong):
+        read_headers(io.BytesIO(b"X-Long: " + b"v" * 70000 + b"\r\n\r\n"))
+
+
+class _RawServer:
+    """Answers each request on a connection with the next of `answers`, as raw bytes."""
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self.answers = list(answers)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            while self.answers:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                conn.sendall(self.answers.pop(0))
+
+
+def test_chunked_and_empty_answers_are_framed_and_the_connection_kept() -> None:
+    """The body ends where http.client says it ends: chunked, a 204 without a length, and a
+    100 Continue before the answer; the connection carries all three."""
+    body = b'{"ok": true, "ts": "1.0"}'
+    server = _RawServer([
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n" % 10 + body[:10] + b"\r\n" + b"%x\r\n" % (len(body) - 10) + body[10:] + b"\r\n0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\nX-Skipped: yes\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ])
+    pool = ConnectionPool()
+    url = f"http://127.0.0.1:{server.port}/api/chat.postMessage"
+    answers = [pool.request(url, method="POST", body=b"x", headers={}, timeout=5) for _ in range(3)]
+    assert [(status, data) for status, _, _, data in answers] == [(200, body), (204, b""), (200, b"ok")]
+    assert answers[2][2].get("x-skipped") is None
+    assert sum(len(q) for q in pool._idle.values()) == 1  # one connection, still open
+    pool.close()
+    server.sock.close()
