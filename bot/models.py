@@ -100,6 +100,15 @@ class MilestoneStatus(StrEnum):
     on_track = "on_track"
 
 
+class DayKind:
+    """What sets a day of the project calendar apart from its usual week (services/calendar.py
+    finds them; the project's coming days show them)."""
+
+    PUBLIC_HOLIDAY = "public_holiday"
+    CLOSURE = "closure"
+    MAKE_UP = "make_up"
+
+
 # Fixed rules of the plan: applied by services/milestones.py and services/risks.py, shown by
 # the builders in bot/blocks (which import no services).
 MILESTONE_NAME_MAX = 150
@@ -108,6 +117,11 @@ REQ_TITLE_MAX = 200
 REQ_TEXT_MAX = 3000
 REQ_COMMENT_MAX = 3000
 PRIORITIES = (Priority.must, Priority.should, Priority.could, Priority.wont)
+# A change request's text limits; a milestone delivery's note and link (acceptance).
+CR_TITLE_MAX = 200
+CR_TEXT_MAX = 3000
+DELIVERY_MAX = 2000
+DELIVERY_LINK_MAX = 500
 RISK_TITLE_MAX = 200
 LONG_TEXT_MAX = 3000  # descriptions, mitigations
 RISK_SCALE = range(1, 6)  # probability and impact
@@ -311,6 +325,10 @@ class ChangeRequest(SQLModel, table=True):
     source_ts: str | None = Field(default=None, max_length=32)
     source_permalink: str | None = Field(default=None, max_length=500)
     source_user_id: str | None = Field(default=None, max_length=32)  # the message's author
+
+    def cost_visible(self, *, to_client: bool) -> bool:
+        """Cost is internal unless the PM chose to share it with the client."""
+        return self.cost_amount is not None and (not to_client or self.share_cost_with_client)
 
 
 class ChangeRequestRequirement(SQLModel, table=True):

@@ -25,9 +25,16 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import format_date, t
-from bot.models import Acceptance, AcceptanceIssue, AcceptanceStatus, Milestone, Project
+from bot.models import (
+    DELIVERY_LINK_MAX,
+    DELIVERY_MAX,
+    Acceptance,
+    AcceptanceIssue,
+    AcceptanceStatus,
+    Milestone,
+    Project,
+)
 from bot.reports.wording import local, zone
-from bot.services.acceptance import DELIVERY_MAX, LINK_MAX
 
 S = AcceptanceStatus
 STATUS_KEYS = {
@@ -147,7 +154,7 @@ def request_modal(lang: str, *, milestone: Milestone, metadata: dict[str, Any], 
                {"type": "plain_text_input", "multiline": True, "max_length": DELIVERY_MAX,
                 "placeholder": plain_text(t("acceptance.placeholder_delivery", lang), PLACEHOLDER)}),
         _input(ids.ACC_BLOCK_LINK, t("acceptance.label_link", lang),
-               {"type": "plain_text_input", "max_length": LINK_MAX,
+               {"type": "plain_text_input", "max_length": DELIVERY_LINK_MAX,
                 "placeholder": plain_text("https://…", PLACEHOLDER)}, optional=True),
     ]
     if auto_days > 0:

@@ -36,8 +36,7 @@ from bot.blocks.text import (
     safe,
 )
 from bot.i18n import t
-from bot.models import ActivityLog, ChangeRequest, Milestone, Project, Requirement
-from bot.services import changes
+from bot.models import CR_TEXT_MAX, CR_TITLE_MAX, ActivityLog, ChangeRequest, Milestone, Project, Requirement
 from bot.services.export_changes import (
     history_line,
     hours,
@@ -147,13 +146,13 @@ def change_modal(lang: str, *, metadata: dict[str, Any], title: str = "", projec
         blocks.append(project_picker(projects, lang))
     blocks += [
         _input(ids.CHANGE_BLOCK_TITLE, t("changes.label_title", lang),
-               _text_input(lang, max_length=changes.TITLE_MAX, initial=title,
+               _text_input(lang, max_length=CR_TITLE_MAX, initial=title,
                            placeholder=t("changes.placeholder_title", lang))),
         _input(ids.CHANGE_BLOCK_DESCRIPTION, t("changes.label_description", lang),
-               _text_input(lang, max_length=changes.TEXT_MAX, multiline=True,
+               _text_input(lang, max_length=CR_TEXT_MAX, multiline=True,
                            placeholder=t("changes.placeholder_description", lang)), optional=True),
         _input(ids.CHANGE_BLOCK_REASON, t("changes.label_reason", lang),
-               _text_input(lang, max_length=changes.TEXT_MAX, multiline=True,
+               _text_input(lang, max_length=CR_TEXT_MAX, multiline=True,
                            placeholder=t("changes.placeholder_reason", lang)), optional=True),
     ]
     if requirements:
@@ -217,7 +216,7 @@ def assess_modal(lang: str, *, cr: ChangeRequest, milestones: list[Milestone], l
                                            t("changes.placeholder_pick", lang)), optional=True,
                              hint=t("changes.hint_milestones", lang)))
     blocks.append(_input(ids.CHANGE_BLOCK_RECOMMENDATION, t("changes.label_recommendation", lang),
-                         _text_input(lang, max_length=changes.TEXT_MAX, multiline=True, initial=cr.recommendation,
+                         _text_input(lang, max_length=CR_TEXT_MAX, multiline=True, initial=cr.recommendation,
                                      placeholder=t("changes.placeholder_recommendation", lang)), optional=True))
     revising = cr.status == "assessed"
     return _modal(ids.CHANGE_ASSESS_MODAL, t("changes.reassess_title" if revising else "changes.assess_title", lang),
@@ -230,7 +229,7 @@ def reject_modal(lang: str, *, cr: ChangeRequest, metadata: dict[str, Any]) -> d
         {"type": "section", "text": mrkdwn(t("changes.reject_question", lang, ref=ref(cr),
                                              title=safe(cr.title, 500)))},
         _input(ids.CHANGE_BLOCK_REJECT_REASON, t("changes.label_reject_reason", lang),
-               _text_input(lang, max_length=changes.TEXT_MAX, multiline=True,
+               _text_input(lang, max_length=CR_TEXT_MAX, multiline=True,
                            placeholder=t("changes.placeholder_reject_reason", lang)), optional=True),
     ]
     return _modal(ids.CHANGE_REJECT_MODAL, t("changes.reject_title", lang), t("changes.button_reject", lang), lang,
@@ -301,7 +300,7 @@ def _assessment_blocks(cr: ChangeRequest, lang: str, *, milestones: list[Milesto
         t("changes.field_effort", lang, value=t("changes.impact_hours", lang,
                                                hours=hours(cr.effort_hours)) if cr.effort_hours is not None else "-"),
     ]
-    if changes.cost_visible(cr, to_client=to_client):
+    if cr.cost_visible(to_client=to_client):
         cost = money(cr.cost_amount, cr.cost_currency, lang)
         shown = cost if cr.share_cost_with_client else t("changes.cost_internal", lang, cost=cost)
         fields.append(t("changes.field_cost", lang, value=shown))

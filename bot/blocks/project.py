@@ -26,9 +26,8 @@ from bot.i18n import LANGUAGES, format_date, t
 from bot.i18n.formatting import format_list, format_time, weekday_list, weekday_name
 from bot.i18n.names import CADENCE_KEYS, LANGUAGE_KEYS
 from bot.i18n.names import PROJECT_STATUS_KEYS as STATUS_KEYS
-from bot.models import Project, ProjectStatus
+from bot.models import DayKind, Project, ProjectStatus
 from bot.reports import holiday_regions
-from bot.services.calendar import DayKind
 
 # The client's way in (SPEC §3): each button opens its feature's modal.
 INTAKE_LABELS = {

@@ -33,6 +33,8 @@ from sqlmodel import Session, col, select
 from bot.clock import Clock
 from bot.db import insert_ignore
 from bot.models import (
+    DELIVERY_LINK_MAX,
+    DELIVERY_MAX,
     Acceptance,
     AcceptanceIssue,
     AcceptanceStatus,
@@ -46,8 +48,7 @@ from bot.services.permissions import Decider
 
 S = AcceptanceStatus
 ENTITY = "milestone"  # the log entries are about the milestone: its record reads as one story
-DELIVERY_MAX = 2000
-LINK_MAX = 500
+LINK_MAX = DELIVERY_LINK_MAX
 ISSUE_MAX = 500
 ISSUES_MAX = 20
 AUTO_ACCEPT_CHOICES = (0, 3, 5, 10)  # working days; 0 = never

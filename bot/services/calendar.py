@@ -38,7 +38,7 @@ import holidays as holiday_package
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from bot.models import Outbox, Project, ProjectStatus
+from bot.models import DayKind, Outbox, Project, ProjectStatus
 from bot.reports.wording import local_day, zone
 
 T = TypeVar("T")
@@ -187,12 +187,6 @@ def is_working_day(project: Project, day: date) -> bool:
     if day in public.days_off:
         return False
     return day in public.working_weekend_days or day.weekday() in (project.working_days or [])
-
-
-class DayKind:
-    PUBLIC_HOLIDAY = "public_holiday"
-    CLOSURE = "closure"
-    MAKE_UP = "make_up"
 
 
 def calendar_days_between(project: Project, first: date, last: date) -> list[tuple[date, str]]:

@@ -28,6 +28,8 @@ from sqlmodel import Session, col, select
 
 from bot.clock import Clock
 from bot.models import (
+    CR_TEXT_MAX,
+    CR_TITLE_MAX,
     ChangeRequest,
     ChangeRequestMilestone,
     ChangeRequestRequirement,
@@ -41,8 +43,8 @@ from bot.services.errors import Forbidden, InvalidTransition, NotFound, Validati
 from bot.services.permissions import Decider
 
 ENTITY = "change_request"
-TITLE_MAX = 200
-TEXT_MAX = 3000
+TITLE_MAX = CR_TITLE_MAX
+TEXT_MAX = CR_TEXT_MAX
 SCHEDULE_LIMIT = 365
 EFFORT_MAX = Decimal("10000")
 COST_MAX = Decimal("999999999999.99")  # Numeric(14, 2)
@@ -611,7 +613,7 @@ def history(session: Session, cr_ids: list[int]) -> dict[int, list[Any]]:
 
 def cost_visible(cr: ChangeRequest, *, to_client: bool) -> bool:
     """Cost is internal unless the PM chose to share it with the client."""
-    return cr.cost_amount is not None and (not to_client or cr.share_cost_with_client)
+    return cr.cost_visible(to_client=to_client)
 
 
 def actions_for(cr: ChangeRequest, *, user_id: str, is_team: bool, can_decide: bool) -> list[str]:
