@@ -24,11 +24,12 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
-from bot.db import session_scope
+from bot.db import holds_turn, session_scope, writer_turn
 from bot.deps import Deps
 from bot.flows import claim_locks
 from bot.flows.messages import Registry, Rendered, WaitFor, registry
 from bot.flows.outbox_keys import Kind, parse_target, update
+from bot.group_commit import GroupCommit
 from bot.models import Outbox, OutboxStatus
 from bot.services import outbox
 from bot.shutdown import stop_requested
@@ -250,15 +251,43 @@ def claim_owed(deps: Deps, session, outbox_ids: list[int], *,
     return claimed
 
 
+Recorded = list[tuple[_Posted, int | None]]
+# Per process sender (engine, worker, clock): the records of what its threads sent.
+_RECORDS: dict[tuple[int, str, int], GroupCommit[list[_Posted], Recorded]] = {}
+_RECORDS_LOCK = threading.Lock()
+
+
+def _records_of(deps: Deps) -> GroupCommit[list[_Posted], Recorded]:
+    key = (id(deps.engine), deps.worker, id(deps.clock))
+    with _RECORDS_LOCK:
+        return _RECORDS.setdefault(key, GroupCommit())
+
+
+def record_sent(deps: Deps, reg: Registry, posted: list[_Posted]) -> Recorded:
+    """Record what this thread sent, in one transaction with what other threads of this sender
+    sent meanwhile (bot/group_commit.py): under load one transaction records the sends of
+    several units of work. Inside a transaction of its own (a nested unit) a thread records
+    alone: it must not wait for a batch that waits for its turn."""
+    if holds_turn(deps.engine):
+        with session_scope(deps.engine) as session:
+            return _record(deps, reg, session, posted)
+
+    def write(batches: list[list[_Posted]]) -> list[Recorded]:
+        with session_scope(deps.engine) as session:
+            done = {id(p): follow_up for p, follow_up in _record(deps, reg, session, [p for b in batches for p in b])}
+        return [[(p, done[id(p)]) for p in batch if id(p) in done] for batch in batches]
+
+    return _records_of(deps).submit(posted, write, ready=lambda: writer_turn(deps.engine))
+
+
 def send_claimed(deps: Deps, claimed: Claimed) -> set[int]:
     """Send what `claim_owed` claimed (after the unit committed), then the rows it left.
     Returns the ids sent."""
     reg = registry()
     posted = [p for row, drawn in claimed.rows if (p := _post(deps, row, drawn)) is not None]
-    recorded: list[tuple[_Posted, int | None]] = []
-    if posted:  # all of them recorded in one statement (issue 13: a transaction per message before)
-        with session_scope(deps.engine) as session:
-            recorded = _record(deps, reg, session, posted)
+    # all of them recorded in one statement (issue 13: a transaction per message before), with
+    # other units' under load
+    recorded = record_sent(deps, reg, posted) if posted else []
     for p, follow_up in recorded:
         _after_recorded(deps, reg, p, follow_up)
     sent = {p.row.id for p, _ in recorded}

@@ -1,4 +1,4 @@
-"""SQLite writers of one process take turns first come, first served (bot.db._writer_turn):
+"""SQLite writers of one process take turns first come, first served (bot.db.writer_turn):
 a busy writer cannot starve another one, as SQLite's polling busy handler let it. On
 PostgreSQL a few transactions at once take turns the same way (issue 13)."""
 

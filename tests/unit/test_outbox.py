@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+import time
+from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 
 from sqlmodel import select
@@ -281,3 +282,49 @@ def test_sends_are_recorded_in_one_statement_fenced_by_the_claim(deps, session, 
     assert (b.status, b.message_ts, b.channel_id, b.rendered_hash) == ("sent", "2.2", None, None)
     assert (c.status, c.message_ts) == ("sending", None)
     assert session.get(Outbox, newer).status == "pending"
+
+
+def test_what_units_sent_meanwhile_is_recorded_in_one_transaction(deps, fake_slack, session):
+    """Units that finish sending while the process's writer turn is taken queue their records,
+    and the next writer records them all in one transaction (bot/group_commit.py, issue 13):
+    each row sent once and recorded as sent, with its ts, and each unit told what it sent."""
+    from bot.db import is_sqlite, writer_turn
+    from bot.flows.delivery import _records_of
+    from bot.flows.unit import unit_of_work
+
+    records = _records_of(deps)
+    before = records.batches
+    fake_slack.delay("chat.postMessage", 1.0, times=4)  # all four still in Slack when the turn is taken
+    units: dict[int, set[int]] = {}
+
+    def one(n: int) -> None:
+        with unit_of_work(deps) as u:
+            u.owe(key=f"gc{n}", kind="test", channel_id="C0CLIENT", payload={"text": f"m{n}"})
+        units[n] = u.sent
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + 5
+    while True:  # all four committed (claimed by this process) and on their way to Slack
+        with deps.session() as s:
+            if len(s.exec(select(Outbox).where(Outbox.key.startswith("gc"), Outbox.status == "sending")).all()) == 4:
+                break
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # SQLite has one writer turn: taken here, the first to finish sending waits for it, the
+    # others behind that one. PostgreSQL runs three transactions at once: nothing to hold.
+    with writer_turn(deps.engine) if is_sqlite(deps.engine) else nullcontext():
+        while is_sqlite(deps.engine) and len(records._queue) < 4:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    for th in threads:
+        th.join(5)
+    if is_sqlite(deps.engine):
+        assert records.batches == before + 1
+    else:
+        assert before < records.batches <= before + 4
+    assert sorted(c.params["text"] for c in fake_slack.calls_to("chat.postMessage")) == ["m0", "m1", "m2", "m3"]
+    for n in range(4):
+        row = _row(session, f"gc{n}")
+        assert row.status == "sent" and row.message_ts and units[n] == {row.id}
