@@ -305,7 +305,7 @@ def test_what_units_sent_meanwhile_is_recorded_in_one_transaction(deps, fake_sla
     threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
     for th in threads:
         th.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15  # a slow machine: the four wait 1 s in Slack at the same time
     while True:  # all four committed (claimed by this process) and on their way to Slack
         with deps.session() as s:
             if len(s.exec(select(Outbox).where(Outbox.key.startswith("gc"), Outbox.status == "sending")).all()) == 4:
