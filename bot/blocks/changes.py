@@ -37,7 +37,7 @@ from bot.blocks.text import (
 )
 from bot.i18n import t
 from bot.models import CR_TEXT_MAX, CR_TITLE_MAX, ActivityLog, ChangeRequest, Milestone, Project, Requirement
-from bot.services.export_changes import (
+from bot.reports.change_wording import (
     history_line,
     hours,
     impact_text,

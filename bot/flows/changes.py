@@ -58,6 +58,7 @@ from bot.flows.people import Person
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import person_language, t
 from bot.models import ChangeRequest, ChangeStatus, Outbox, Project, Requirement
+from bot.reports.change_wording import decision_moves
 from bot.services import changes, edits, export_changes, milestones, outbox, permissions, projects
 from bot.services.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from bot.slack.channels import channels_of_user
@@ -213,7 +214,7 @@ def _approval_payload(session: Session, cr: ChangeRequest, project: Project) -> 
     assert cr.id is not None
     ms, reqs = changes.affected(session, [cr.id])
     moves = {int(m["milestone_id"]): (str(m["from"]), str(m["to"]))
-             for m in export_changes.decision_moves(changes.history(session, [cr.id])[cr.id])
+             for m in decision_moves(changes.history(session, [cr.id])[cr.id])
              if m.get("milestone_id")}
     return approval_message(cr, project, project.language, milestones=ms[cr.id], requirements=reqs[cr.id],
                             moves=moves)
