@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.blocks import ids
 from bot.blocks.capture import source_line
@@ -47,9 +47,6 @@ from bot.reports.change_wording import (
     status_label,
 )
 
-if TYPE_CHECKING:
-    from bot.services.errors import DomainError
-
 STATUS_EMOJI = {
     "submitted": ":memo:",
     "assessed": ":mag:",
@@ -75,10 +72,10 @@ def ref(cr: ChangeRequest) -> str:
     return f"CR-{cr.id}"
 
 
-def explain(err: DomainError, lang: str, project: Project | None = None) -> str:
-    """A refusal in words, with user ids as mentions, times in the project's time zone and a
-    request's status by its name."""
-    params = dict(err.params)
+def explain(key: str, params: Mapping[str, Any], lang: str, project: Project | None = None) -> str:
+    """A refusal (its catalogue `key` and `params`) in words, with user ids as mentions, times in
+    the project's time zone and a request's status by its name."""
+    params = dict(params)
     if isinstance(params.get("user"), str):
         params["user"] = mention(params["user"]) or "-"
     if isinstance(params.get("at"), str) and params["at"] and project is not None:
@@ -87,7 +84,7 @@ def explain(err: DomainError, lang: str, project: Project | None = None) -> str:
     if isinstance(params.get("status"), str):
         with contextlib.suppress(KeyError):
             params["status"] = status_label(params["status"], lang)
-    return t(err.key, lang, **params)
+    return t(key, lang, **params)
 
 
 def _text_input(lang: str, *, max_length: int, multiline: bool = False, initial: str | None = None,

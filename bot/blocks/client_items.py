@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.blocks import ids
 from bot.blocks.common import input_block, record_button
@@ -35,9 +35,7 @@ from bot.blocks.text import (
 )
 from bot.i18n import format_date, t
 from bot.models import ClientItem, ClientItemExtension, Project
-
-if TYPE_CHECKING:  # plain data; the builder needs no service at run time
-    from bot.services.client_items import DigestItems
+from bot.reports.facts import DigestItems
 
 PER_PAGE = 10
 SNIPPET = 280

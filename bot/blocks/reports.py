@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.blocks import ids
 from bot.blocks.common import form_modal, input_block
@@ -19,10 +19,8 @@ from bot.blocks.format import money
 from bot.blocks.text import CONTEXT_TEXT, HEADER_TEXT, SECTION_TEXT, mention, mrkdwn, plain_text, safe
 from bot.i18n import format_date, t
 from bot.i18n.formatting import format_list
+from bot.reports.report_facts import ChangeLine, CloseoutFacts, Impact, ItemLine, MilestoneLine, MonthlyFacts
 from bot.reports.wording import days_text, hours_text, slip_text
-
-if TYPE_CHECKING:  # the facts are plain data; the builder needs no service at run time
-    from bot.services.reports import ChangeLine, CloseoutFacts, Impact, ItemLine, MilestoneLine, MonthlyFacts
 
 LIST_LIMIT = 5  # lines per list before "…and N more"
 TITLE_LIMIT = 150

@@ -141,7 +141,7 @@ def _refused(err: DomainError, s: _Scope) -> Reply:
     if isinstance(err, ValidationFailed):
         errors = {f: t(key, lang, **params)[:2000] for f, (key, params) in err.errors.items()}
         return Reply(text=next(iter(errors.values()), ""), ok=False, errors=errors)
-    text = explain(err, lang, s.project)
+    text = explain(err.key, err.params, lang, s.project)
     return Reply(text=text, ok=False, errors={"": text[:2000]})
 
 

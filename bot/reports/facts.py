@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot.models import ChangeRequest, FeedbackResponse, Milestone, Project, Requirement, Risk
+from bot.models import ChangeRequest, ClientItem, FeedbackResponse, Milestone, Project, Requirement, Risk
 
 
 def satisfaction(responses: Iterable[FeedbackResponse]) -> float | None:
@@ -40,6 +40,16 @@ class TrendWeek:
 
 
 @dataclass
+class DigestItems:
+    """What the weekly digest shows of a project's client items."""
+
+    open: list[ClientItem]
+    overdue: set[int]  # ids of the overdue ones
+    milestone_names: dict[int, str]
+    blocking: dict[int, list[ClientItem]]  # milestone id → overdue items that put it at risk
+
+
+@dataclass
 class DigestFacts:
     project: Project
     week: str
@@ -62,8 +72,8 @@ class DigestFacts:
     # Working days each awaiting item has waited (requirement id / change id → days).
     requirement_waiting: dict[int, int] = field(default_factory=dict)
     change_waiting: dict[int, int] = field(default_factory=dict)
-    # What we need from the client (issue 15): services.client_items.DigestItems, or None.
-    client_items: Any = None
+    # What we need from the client (issue 15), or None.
+    client_items: DigestItems | None = None
     # Milestone acceptance: (request, milestone) accepted this week, and awaiting the client.
     accepted: list[tuple[Any, Milestone]] = field(default_factory=list)
     awaiting_acceptance: list[tuple[Any, Milestone]] = field(default_factory=list)

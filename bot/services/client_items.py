@@ -38,6 +38,7 @@ from bot.models import (
     Project,
     ProjectStatus,
 )
+from bot.reports.facts import DigestItems
 from bot.services import activity, calendar
 from bot.services.errors import InvalidTransition, NotFound, ValidationFailed
 from bot.services.permissions import Decider
@@ -369,16 +370,6 @@ def overdue_blocking(session: Session, project: Project, today: date) -> dict[in
     for item in session.exec(stmt.order_by(col(ClientItem.due_date), col(ClientItem.id))):
         out[item.milestone_id or 0].append(item)
     return dict(out)
-
-
-@dataclass
-class DigestItems:
-    """What the weekly digest shows of a project's client items."""
-
-    open: list[ClientItem]
-    overdue: set[int]  # ids of the overdue ones
-    milestone_names: dict[int, str]
-    blocking: dict[int, list[ClientItem]]  # milestone id → overdue items that put it at risk
 
 
 def for_digest(session: Session, projects: list[Project], now: datetime) -> dict[int, DigestItems]:

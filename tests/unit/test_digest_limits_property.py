@@ -25,7 +25,7 @@ from bot.models import (
     Requirement,
     Risk,
 )
-from bot.services.client_items import DigestItems
+from bot.reports.facts import DigestItems
 from bot.services.digests import DigestFacts, MilestoneLine, TrendWeek
 from tests.hostile.strategies import HOSTILE, hostile_text
 
