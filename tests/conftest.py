@@ -377,9 +377,10 @@ def make_project(engine: Engine, clock: FrozenClock):
 
 
 # The longest tests first: pytest-xdist hands out tests in collection order, and one of these
-# started last kept its worker busy long after the others had finished (the time-zone property
-# test alone runs 1.5 minutes).
-LONGEST_FIRST = ("tests/e2e/test_time_zones_property.py", "tests/unit/test_digest_limits_property.py")
+# started last kept its worker busy long after the others had finished (each time-zone scenario
+# runs half a minute; the scale-out test waits a minute for every process's scheduler to tick).
+LONGEST_FIRST = ("tests/resilience/test_scale_out.py", "tests/resilience/test_digest_signals.py",
+                 "tests/e2e/test_time_zones_property.py", "tests/unit/test_digest_limits_property.py")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -67,6 +67,7 @@ def test_readyz_is_503_once_slack_rejects_the_token(probed, fake_slack, caplog):
 
 
 @pytest.mark.slow
+@pytest.mark.restarts_postgres
 @pytest.mark.postgres_only
 @pytest.mark.skipif(not ON_POSTGRES, reason=NOT_POSTGRES_REASON)
 @pytest.mark.skipif(not PG_DIR, reason="needs PMBOT_TEST_PG_DIR (scripts/pg_throwaway.sh's directory, set by .ci/run)")

@@ -32,6 +32,7 @@ PG_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "pg_throwaway.sh"
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.restarts_postgres,
     pytest.mark.skipif(not ON_POSTGRES, reason=NOT_POSTGRES_REASON),
     pytest.mark.skipif(not PG_DIR, reason="needs PMBOT_TEST_PG_DIR: the cluster directory of scripts/pg_throwaway.sh "
                                           "(set by .ci/run), to stop and start the server"),
