@@ -23,11 +23,13 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot.blocks.acceptance import auto_notice_message, notice_message, request_message
+from bot.db import read_scope
 from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.delivery import last_error
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
+from bot.flows.people import display_names
 from bot.flows.plan_scope import PlanScope, Refused, Who, plan_unit
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
@@ -248,13 +250,11 @@ def export(deps: Deps, who: Who, milestone_id: int | None) -> Exported:
         acc = acceptance.for_milestone(s.session, milestone.id or 0)
         if acc is None:
             raise InvalidTransition("acceptance.error_never_requested", name=milestone.name)
-        names = {}
-        for user_id in sorted(people_of(s.session, milestone, acc)):  # display names, where Slack knows them
-            info = deps.users.info(deps.client, user_id)
-            if info is not None and info.name:
-                names[user_id] = info.name
-        lang = s.lang  # the DM is the asker's alone
-        markdown = render_record(s.session, project, milestone, acc, now=s.unit.now, names=names)
+        user_ids = people_of(s.session, milestone, acc)
+        lang, now = s.lang, s.unit.now  # the DM is the asker's alone
+    names = display_names(deps, set(user_ids))  # Slack, between the transactions
+    with read_scope(deps.engine) as session:
+        markdown = render_record(session, project, milestone, acc, now=now, names=names)
     slug = re.sub(r"[^\w-]+", "-", milestone.name, flags=re.UNICODE).strip("-").lower()[:60] or f"m{milestone.id}"
     try:
         dm = deps.client.conversations_open(users=who.user_id)["channel"]["id"]

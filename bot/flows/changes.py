@@ -54,14 +54,13 @@ from bot.flows import outbox_keys
 from bot.flows.delivery import deliver_now
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
-from bot.flows.people import Person
+from bot.flows.people import Person, channels_of, is_outside_channels, knowing_channels
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import person_language, t
 from bot.models import ChangeRequest, ChangeStatus, Outbox, Project, Requirement
 from bot.reports.change_wording import decision_moves
 from bot.services import changes, edits, export_changes, milestones, outbox, permissions, projects
 from bot.services.errors import DomainError, Forbidden, NotFound, ValidationFailed
-from bot.slack.channels import channels_of_user
 
 PER_PAGE = 10
 STATUSES = [s.value for s in ChangeStatus]
@@ -157,8 +156,12 @@ def _flow(deps: Deps, person: Person, channel_id: str | None, *, deliver: bool =
 
 
 def _run(deps: Deps, person: Person, channel_id: str | None, body: Callable[[_Scope], Reply], *,
-         deliver: bool = True) -> Reply:
+         deliver: bool = True, reaches: bool = True) -> Reply:
+    """`body` as one unit of work. `reaches`: it may act on a project from outside its channels,
+    so the person's channels are asked of Slack first (`knowing_channels`)."""
     owed: list[int] = []
+    if reaches:
+        person = knowing_channels(deps, person, channel_id)  # Slack first: no transaction waits on it
     try:
         with _flow(deps, person, channel_id, deliver=deliver) as s:
             reply = body(s)
@@ -178,7 +181,7 @@ def _reach(s: _Scope, project: Project) -> None:
         ok = here.id == project.id
     else:
         mine = {project.client_channel_id, project.internal_channel_id} - {None}
-        ok = bool(mine & channels_of_user(s.u.deps.client, s.person.user_id))
+        ok = bool(mine & channels_of(s.u.deps, s.person))
     if not ok:
         raise NotFound("common.not_found")
 
@@ -303,11 +306,6 @@ def _form_for(s: _Scope, project: Project) -> Reply:
     return Reply(text="", view=view)
 
 
-def _is_outside_channels(channel_id: str | None) -> bool:
-    """A DM with the bot (or no channel): there the form offers a picker of the user's projects."""
-    return not channel_id or channel_id.startswith("D")
-
-
 def request(deps: Deps, person: Person, *, channel_id: str | None, text: str) -> Reply:
     """`/change [text]`: in a project's channel the form (or, with text, a quick request with that
     title); in a DM the form with a picker of the user's projects."""
@@ -315,9 +313,9 @@ def request(deps: Deps, person: Person, *, channel_id: str | None, text: str) ->
     def body(s: _Scope) -> Reply:
         project = s.here()
         if project is None:
-            if not _is_outside_channels(channel_id):
+            if not is_outside_channels(channel_id):
                 raise NotFound("common.no_project_here")
-            mine = projects.visible_to(s.session, s.u.team_id, channels_of_user(deps.client, person.user_id),
+            mine = projects.visible_to(s.session, s.u.team_id, channels_of(deps, s.person),
                                        include_closed=False)
             if not mine:
                 raise NotFound("common.no_projects_for_you")
@@ -536,7 +534,7 @@ def withdraw(deps: Deps, person: Person, *, cr_id: int | None, channel_id: str |
 
 
 def help_text(deps: Deps, person: Person, *, channel_id: str | None) -> Reply:
-    return _run(deps, person, channel_id, lambda s: Reply(text=t("changes.help", s.lang)))
+    return _run(deps, person, channel_id, lambda s: Reply(text=t("changes.help", s.lang)), reaches=False)
 
 
 def list_page(deps: Deps, person: Person, *, channel_id: str | None, status: str | None, page: int = 1,

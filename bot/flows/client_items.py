@@ -31,12 +31,13 @@ from sqlmodel import Session, col, select
 
 from bot.blocks import client_items as cb
 from bot.blocks.text import safe
+from bot.db import read_scope
 from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.delivery import deliver_many
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
-from bot.flows.people import Person
+from bot.flows.people import Person, channels_of, knowing_channels
 from bot.flows.person_language import language_of
 from bot.flows.reminders import queued_keys
 from bot.flows.unit import Unit, unit_of_work
@@ -46,7 +47,6 @@ from bot.services import calendar, client_items, projects
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound
 from bot.services.export_client_items import render as render_export
 from bot.services.permissions import Decider
-from bot.slack.channels import channels_of_user
 from bot.slack.users import UserKind
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def _reachable(u: Unit, who: Person, item_id: int | None, channel_id: str | None
     if here is not None and here.id != project.id:
         raise NotFound("common.not_found")
     mine = {project.client_channel_id, project.internal_channel_id} - {None}
-    if here is None and not (mine & channels_of_user(u.deps.client, who.user_id)):
+    if here is None and not (mine & channels_of(u.deps, who)):
         raise NotFound("common.not_found")
     return item, project
 
@@ -400,16 +400,30 @@ def save(deps: Deps, who: Person, *, project_id: int | None, data: client_items.
     """The form submitted: the owner must be one of the project's client-side people."""
     if project_id is None:
         raise NotFound("common.not_found")
+    owner = data.owner_user_id or ""
+    client_side = bool(owner) and _asked_first(deps, project_id, owner)
     with unit_of_work(deps) as u:
         project = projects.get(u.session, u.team_id, project_id)
         with _about(project):
             _team_only(who)
-            owner = data.owner_user_id or ""
-            owners = {owner} if owner and is_client_side_person(deps, project, owner) else set()
+            owners = {owner} if client_side else set()
             item = client_items.create(u.session, u.clock, project=project, actor=who.user_id, owners=owners,
                                        data=data)
         _post(u, item, project)
         return _shown(u, who, item, project, done="created")
+
+
+def _asked_first(deps: Deps, project_id: int, owner: str) -> bool:
+    """Whether `owner` is on the client's side of the project, asked of Slack BEFORE the form is
+    saved: inside the save's transaction every other request's save waited for Slack's answer
+    (on SQLite). A read apart, not a unit of work: the save must stay the request's first unit
+    (the one that remembers the form, bot/flows/unit.py)."""
+    with read_scope(deps.engine) as session:
+        try:
+            project = projects.get(session, deps.workspace.team_id, project_id)
+        except NotFound:
+            return False  # the save says so
+    return is_client_side_person(deps, project, owner)
 
 
 # The client's side and the team's actions ---------------------------------------------------
@@ -440,6 +454,7 @@ def act(deps: Deps, who: Person, action: str, item_id: int | None, version: int 
         where: str = "") -> Shown:
     """*Done* (the client's side), *Received* / *Cancel* (the team), on the version shown."""
     assert action in ("done", "receive", "cancel")
+    who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         item, project = _reachable(u, who, item_id, channel_id)
         with _about(project):
@@ -475,6 +490,7 @@ def act(deps: Deps, who: Person, action: str, item_id: int | None, version: int 
 def open_extend(deps: Deps, who: Person, item_id: int | None, version: int | None, channel_id: str | None,
                 where: str = "") -> Shown:
     """*Need more time*: the form, for the version the button showed."""
+    who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         item, project = _reachable(u, who, item_id, channel_id)
         with _about(project):
@@ -493,6 +509,7 @@ def extend(deps: Deps, who: Person, item_id: int | None, version: int | None, *,
     """The extension form submitted: a later date and a note, kept with the item. The person is
     checked again: the client's side, and a member of one of the project's channels (asked of
     Slack: the form's metadata names no channel to trust)."""
+    who = knowing_channels(deps, who, None)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         item, project = _reachable(u, who, item_id, None)
         with _about(project):

@@ -16,7 +16,8 @@ from datetime import date
 from typing import Any
 
 from bot.deps import Deps
-from bot.flows.plan_scope import PlanScope, Who, outside_channels, plan_unit
+from bot.flows.people import is_outside_channels
+from bot.flows.plan_scope import PlanScope, Who, plan_unit
 from bot.models import Milestone, Project
 from bot.services import acceptance, edits, milestones
 from bot.services.errors import DomainError, NotFound, ValidationFailed
@@ -93,7 +94,7 @@ def start(deps: Deps, who: Who, sub: str) -> Start:
         if sub not in SUBCOMMANDS:
             return Start(s.lang, project)
         if project is None:
-            if sub == "" and outside_channels(who.channel_id):
+            if sub == "" and is_outside_channels(who.channel_id):
                 mine = s.mine()
                 if not mine:
                     raise NotFound("common.no_projects_for_you")

@@ -110,8 +110,3 @@ def plan_unit(deps: Deps, who: Who) -> Iterator[PlanScope]:
             yield scope
     except DomainError as err:
         raise Refused(err, scope.lang if scope else who.lang) from err
-
-
-def outside_channels(channel_id: str | None) -> bool:
-    """A DM with the bot, or no channel at all (App Home, a modal): never a project channel."""
-    return not channel_id or channel_id.startswith("D")

@@ -27,6 +27,7 @@ from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
+from bot.flows.people import is_outside_channels
 from bot.flows.unit import Unit, unit_of_work
 from bot.models import Outbox, Project
 from bot.services import edits, projects
@@ -48,9 +49,7 @@ def here(deps: Deps, channel_id: str | None) -> Project | None:
 def reach(deps: Deps, user_id: str, channel_id: str | None) -> set[str] | None:
     """The user's channels when a click comes from outside any channel (a DM, the App Home),
     asked before the transaction; None for a click in a channel (the channel decides)."""
-    if channel_id and channel_id[0] in "CG":
-        return None
-    return channels_of_user(deps.client, user_id)
+    return channels_of_user(deps.client, user_id) if is_outside_channels(channel_id) else None
 
 
 def within_reach(session: Session, team_id: str, project: Project, channel_id: str | None,

@@ -34,12 +34,13 @@ from sqlmodel import Session
 from bot.blocks import ids
 from bot.blocks.requirements import PER_PAGE, confirmation_message, notice_message
 from bot.blocks.text import safe
+from bot.db import read_scope
 from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.delivery import last_error
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
-from bot.flows.people import Person
+from bot.flows.people import Person, channels_of, display_names, knowing_channels
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import Outbox, Project, ProjectStatus, Requirement
@@ -47,7 +48,6 @@ from bot.reports.wording import local
 from bot.services import edits, outbox, permissions, project_cache, projects, requirements
 from bot.services.errors import DomainError, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from bot.services.export_requirements import render
-from bot.slack.channels import channels_of_user
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def _reachable(u: Unit, who: Person, req_id: int | None, channel_id: str | None)
     if here is not None and here.id != project.id:
         raise NotFound("common.not_found")
     mine = {project.client_channel_id, project.internal_channel_id} - {None}
-    if here is None and not (mine & channels_of_user(u.deps.client, who.user_id)):
+    if here is None and not (mine & channels_of(u.deps, who)):
         raise NotFound("common.not_found")
     return req, project
 
@@ -310,13 +310,10 @@ def export(deps: Deps, who: Person, channel_id: str | None) -> Exported:
             raise NotFound("common.no_project_here")
         user_ids = {x for r in requirements.all_of(u.session, project.id or 0) for x in (r.raised_by, r.decided_by)
                     if x}
-        names = {}
-        for user_id in sorted(user_ids):  # display names, where Slack knows the user
-            info = deps.users.info(deps.client, user_id)
-            if info is not None and info.name:
-                names[user_id] = info.name
-        markdown = render(u.session, project, "md", names=names, now=u.now)
-        csv_text = render(u.session, project, "csv", names=names)
+    names = display_names(deps, user_ids)  # Slack, between the transactions
+    with read_scope(deps.engine) as session:
+        markdown = render(session, project, "md", names=names, now=u.now)
+        csv_text = render(session, project, "csv", names=names)
     lang, name, stem = project.language, project.name, _file_stem(project, u.now)
     try:
         dm = deps.client.conversations_open(users=who.user_id)["channel"]["id"]
@@ -346,6 +343,7 @@ def _file_stem(project: Project, now: datetime) -> str:
 @_refusing
 def open_capture(deps: Deps, who: Person, channel_id: str | None) -> Capture:
     """Where the capture form opens: the channel's project, else a picker of the user's projects."""
+    who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         project = projects.for_channel(u.session, u.team_id, channel_id)
         return _capture(u, who, project) if project is not None else _picker(u, who)
@@ -359,7 +357,7 @@ def _capture(u: Unit, who: Person, project: Project) -> Capture:
 
 
 def _picker(u: Unit, who: Person) -> Capture:
-    mine = projects.visible_to(u.session, u.team_id, channels_of_user(u.deps.client, who.user_id),
+    mine = projects.visible_to(u.session, u.team_id, channels_of(u.deps, who),
                                include_closed=False)
     if not mine:
         raise NotFound("common.no_project_here")
@@ -444,6 +442,7 @@ def _save(u: Unit, who: Person, project: Project, req_id: int | None, data: requ
 @_refusing
 def open_edit(deps: Deps, who: Person, req_id: int | None, channel_id: str | None, where: str) -> Shown:
     """*Edit*: the form opens on the current version (its stamp says what it showed)."""
+    who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         req, project = _reachable(u, who, req_id, channel_id)
         with _about(project):
@@ -461,6 +460,7 @@ def open_edit(deps: Deps, who: Person, req_id: int | None, channel_id: str | Non
 def send(deps: Deps, who: Person, req_id: int | None, channel_id: str | None, where: str) -> Shown:
     """*Send for confirmation*: the status changes and the request is owed to the client
     channel in the same transaction; it is drawn from the record when it is posted."""
+    who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         req, project = _reachable(u, who, req_id, channel_id)
         with _about(project):
@@ -482,6 +482,7 @@ def send(deps: Deps, who: Person, req_id: int | None, channel_id: str | None, wh
 def team_action(deps: Deps, who: Person, action: str, req_id: int | None, channel_id: str | None,
                 where: str) -> Shown:
     """Defer, drop, mark done: team only, each recorded with before and after."""
+    who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         req, project = _reachable(u, who, req_id, channel_id)
         with _about(project):
@@ -514,6 +515,7 @@ def _decision_check(u: Unit, who: Person, req: Requirement, project: Project, ve
 def open_changes(deps: Deps, who: Person, req_id: int | None, version: int | None, channel_id: str | None,
                  where: str) -> Shown:
     """*Request changes*: the comment form, for the version the button showed."""
+    who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         req, project = _reachable(u, who, req_id, channel_id)
         with _about(project):
@@ -528,6 +530,8 @@ def decide(deps: Deps, who: Person, decision: str, req_id: int | None, version: 
     recorded however often it is clicked; a team member (the PM, or one listed as a client
     approver) decides on behalf of the client, and it is recorded and shown so."""
     assert decision in DECISIONS
+    if not from_form:
+        who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
         if from_form:  # the form was opened from a checked button; the decider is checked again
             if req_id is None:

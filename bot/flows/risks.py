@@ -19,7 +19,8 @@ from datetime import date
 from typing import Any
 
 from bot.deps import Deps
-from bot.flows.plan_scope import PlanScope, Who, outside_channels, plan_unit
+from bot.flows.people import is_outside_channels
+from bot.flows.plan_scope import PlanScope, Who, plan_unit
 from bot.i18n import t
 from bot.models import Milestone, Project, Risk, RiskStatus, Visibility
 from bot.services import edits, risks
@@ -106,7 +107,7 @@ def start(deps: Deps, who: Who, words: list[str], text: str) -> Start:
                 raise NotFound("common.no_project_here")
             return Start(s.lang, project, page=_page(s, deps, project, 1, len(words) == 2))
         if project is None:
-            if not outside_channels(who.channel_id):
+            if not is_outside_channels(who.channel_id):
                 raise NotFound("common.no_project_here")
             mine = s.mine()
             if not mine:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.deps import Deps
-from bot.flows.plan_scope import Refused, Who, outside_channels
+from bot.flows.people import is_outside_channels
+from bot.flows.plan_scope import Refused, Who
 from bot.handlers.common import (
     Actor,
     action_int,
@@ -29,12 +30,6 @@ from bot.slack.channels import channels_of_user
 log = logging.getLogger(__name__)
 
 
-def is_outside_channels(channel_id: str | None) -> bool:
-    """A DM with the bot (or no channel at all): there a modal offers a project picker.
-    In an ordinary channel without a project the answer is `common.no_project_here` instead."""
-    return outside_channels(channel_id)
-
-
 def who_of(deps: Deps, body: dict[str, Any], *, reach: bool = False) -> Who:
     """The asker as a flow needs them. With `reach` (a command or a click), when the request
     comes from outside any conversation (a DM, the App Home), their channels are fetched here,
@@ -42,7 +37,7 @@ def who_of(deps: Deps, body: dict[str, Any], *, reach: bool = False) -> Who:
     actor = actor_of(deps, body)
     channel_id = channel_of(body)
     channels = frozenset(channels_of_user(deps.client, actor.user_id)) if (
-        reach and actor.is_team and outside_channels(channel_id)) else None
+        reach and actor.is_team and is_outside_channels(channel_id)) else None
     return Who(user_id=actor.user_id, is_team=actor.is_team, lang=language_for(actor), channel_id=channel_id,
                channels=channels, locale=actor.locale)
 

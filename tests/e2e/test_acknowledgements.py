@@ -6,12 +6,19 @@ import json
 import logging
 import threading
 import time
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+import pytest
+
 from bot.blocks import ids
+from bot.db import session_scope
 from bot.logs import context_fields
-from tests.conftest import TEAM
+from bot.models import ChangeRequest, Project, Requirement
+from bot.services import requirements
+from tests.conftest import CLIENT_CHANNEL, TEAM
 from tests.fakes import payloads as p
+from tests.hostile.world import make_cr
 
 
 def test_slow_post_ack_work_never_delays_the_next_acknowledgement(server, fake_slack, people, make_project):
@@ -36,6 +43,48 @@ def test_slow_post_ack_work_never_delays_the_next_acknowledgement(server, fake_s
     assert took < 1.5, f"the command waited {took:.1f} s for a thread"
     assert answers == [200] * 8
     assert len(fake_slack.wait_for("views.publish", 8, timeout=20)) == 8  # the post-ack work was done too
+
+
+def _requirement(engine, clock, project, people) -> tuple[str, str, Any, Any]:
+    with session_scope(engine) as s:
+        req = requirements.create(s, clock, project=s.get(Project, project.id), actor=people.pm.id,
+                                  raised_by_client=False, data=requirements.RequirementInput(title="Guest checkout"))
+    return ids.REQ_DEFER, str(req.id), people.pm, lambda s: s.get(Requirement, req.id).status == "deferred"
+
+
+def _change_request(engine, clock, project, people) -> tuple[str, str, Any, Any]:
+    with session_scope(engine) as s:
+        cr_id = make_cr(s, clock, s.get(Project, project.id), "submitted", tag="DM", client=people.client.id,
+                        dev=people.dev.id)
+    return ids.CHANGE_WITHDRAW, str(cr_id), people.client, lambda s: s.get(ChangeRequest, cr_id).status == "withdrawn"
+
+
+@pytest.mark.parametrize("item", [_requirement, _change_request], ids=["requirement", "change request"])
+def test_a_click_waiting_on_slack_never_holds_up_another_request_s_save(server, fake_slack, people, make_project,
+                                                                          engine, clock, item):
+    """A button clicked in a DM or the App Home acts on a project only for someone in one of its
+    channels, which Slack must say (users.conversations). That lookup ran inside the click's
+    transaction: on SQLite, with every writer of the process waiting for it, a quick capture in
+    the client channel was not saved (nor acknowledged) until Slack answered."""
+    project = make_project()
+    fake_slack.set_members(CLIENT_CHANNEL, [people.pm.id, people.client.id])
+    action, value, user, applied = item(engine, clock, project, people)
+    fake_slack.delay("users.conversations", 2.5)
+    click = p.block_actions(action, value, user=user, team_id=TEAM, channel_id=f"D{user.id}",
+                            response_url=fake_slack.response_url("click"))
+    clicked = threading.Thread(target=lambda: p.post(server, *click))
+    clicked.start()
+    time.sleep(0.5)  # the click is acknowledged; its work now waits on Slack
+    started = time.perf_counter()
+    response = p.post(server, *p.slash_command("/req", "Export to PDF", user=people.dev, team_id=TEAM,
+                                               channel_id=CLIENT_CHANNEL, response_url=fake_slack.response_url("c")))
+    took = time.perf_counter() - started
+    clicked.join(timeout=30)
+    assert response.status_code == 200 and "Export to PDF" in response.json()["text"]
+    assert took < 1.5, f"the capture waited {took:.1f} s for the click's Slack call"
+    fake_slack.wait_for("response_url", 1, timeout=10)
+    with session_scope(engine) as s:  # and the click, once Slack answered, did what it was for
+        assert applied(s)
 
 
 def test_the_answer_leaves_at_ack_while_the_listener_goes_on(server, fake_slack, people, make_project):
