@@ -342,11 +342,15 @@ def _file_stem(project: Project, now: datetime) -> str:
 
 @_refusing
 def open_capture(deps: Deps, who: Person, channel_id: str | None) -> Capture:
-    """Where the capture form opens: the channel's project, else a picker of the user's projects."""
-    who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
+    """Where the capture form opens: the channel's project, else a picker of the user's projects
+    (their channels asked of Slack between two transactions, so that none waits on it)."""
     with unit_of_work(deps) as u:
         project = projects.for_channel(u.session, u.team_id, channel_id)
-        return _capture(u, who, project) if project is not None else _picker(u, who)
+        if project is not None:
+            return _capture(u, who, project)
+    who = knowing_channels(deps, who, None)
+    with unit_of_work(deps) as u:
+        return _picker(u, who)
 
 
 def _capture(u: Unit, who: Person, project: Project) -> Capture:

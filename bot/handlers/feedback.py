@@ -31,6 +31,7 @@ from bot.blocks.pagination import page_state
 from bot.blocks.text import channel_link, from_slack_text, mention, safe
 from bot.deps import Deps
 from bot.flows import feedback as flow
+from bot.flows.people import is_outside_channels
 from bot.handlers import common
 from bot.handlers.common import Actor, deps_of, domain_message, language_for, message, refusal
 from bot.handlers.routes import Routes
@@ -44,9 +45,21 @@ FIELD_TO_BLOCK = dict(score=ids.FEEDBACK_BLOCK_SCORE, comment=ids.FEEDBACK_BLOCK
 
 
 def _who(deps: Deps, body: dict[str, Any]) -> tuple[Actor, flow.Who]:
+    """Who acts. From outside any channel (a DM, the App Home) their channels decide which
+    projects they reach: asked of Slack now, before the flow's transaction begins (inside it,
+    every other request's save waited for Slack's answer); elsewhere only if the flow needs them."""
     actor = common.actor_of(deps, body)
-    return actor, flow.Who(user_id=actor.user_id, client_side=actor.is_client_side, channel_id=common.channel_of(body),
-                           channels=lambda: channels_of_user(deps.client, actor.user_id))
+    channel_id = common.channel_of(body)
+    if is_outside_channels(channel_id):
+        known = frozenset(channels_of_user(deps.client, actor.user_id))
+
+        def channels() -> set[str]:
+            return set(known)
+    else:
+        def channels() -> set[str]:
+            return channels_of_user(deps.client, actor.user_id)
+    return actor, flow.Who(user_id=actor.user_id, client_side=actor.is_client_side, channel_id=channel_id,
+                           channels=channels)
 
 
 def _said(result: flow.Result, actor: Actor) -> dict[str, Any]:
