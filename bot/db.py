@@ -206,6 +206,12 @@ def holds_turn(engine: Engine) -> bool:
     return found is not None and found[0].held_here()
 
 
+def holds_any_turn() -> bool:
+    """Whether this thread is inside a transaction's turn of any engine: what it waits for now
+    (a Slack call) every other writer of the process waits for too, on SQLite."""
+    return any(turns.held_here() for turns, _ in list(_TURNS.values()))
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any exception."""

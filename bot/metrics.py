@@ -36,6 +36,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
+from bot.db import holds_any_turn
+
 log = logging.getLogger(__name__)
 
 disable_created_metrics()  # no `_created` series beside each counter and histogram
@@ -51,6 +53,10 @@ ACK_LATENCY = Histogram("pmbot_ack_latency_seconds", "Time from receiving a Slac
 JOB_STARTED = Counter("pmbot_job_runs_started", "Scheduled job runs begun, by job", ["job"], registry=REGISTRY)
 JOB_DURATION = Histogram("pmbot_job_duration_seconds", "Scheduled job run time, by job",
                          ["job"], buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300), registry=REGISTRY)
+SLACK_CALLS_IN_TRANSACTION = Counter(
+    "pmbot_slack_api_calls_in_transaction",
+    "Slack Web API calls made inside a database transaction (other saves wait on them), by method",
+    ["method"], registry=REGISTRY)
 LAST_TICK = Gauge("pmbot_scheduler_last_tick_timestamp_seconds",
                   "Unix time at which the scheduler last finished a run of a job", registry=REGISTRY)
 
@@ -66,6 +72,9 @@ def instrument_client(client: Any) -> Any:
 
     def attempt(url: str, req: Any) -> Any:
         method = url.rstrip("/").rsplit("/", 1)[-1] or "unknown"
+        if holds_any_turn():  # a bug: Slack is asked before or after a transaction, never inside
+            SLACK_CALLS_IN_TRANSACTION.labels(method).inc()
+            log.warning("Slack Web API %s called inside a database transaction: other saves wait on it", method)
         try:
             resp = inner(url, req)
         except HTTPError as err:

@@ -27,6 +27,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.db import make_engine
 from bot.deps import Deps
+from bot.metrics import SLACK_CALLS_IN_TRANSACTION
 from bot.migrate import upgrade
 from bot.web import create_web_app
 from tests.fakes import payloads
@@ -60,6 +61,20 @@ def _real_clock_at_a_fixed_moment(request: pytest.FixtureRequest) -> Iterator[No
 
     with time_machine.travel(datetime.fromisoformat(REAL_NOW), tick=True):
         yield
+
+
+def _slack_calls_in_transactions() -> float:
+    return sum(s.value for m in SLACK_CALLS_IN_TRANSACTION.collect() for s in m.samples if s.name.endswith("_total"))
+
+
+@pytest.fixture(autouse=True)
+def _no_slack_call_inside_a_transaction() -> Iterator[None]:
+    """The bot asks Slack before or after a transaction, never inside one: every other save of
+    the process would wait for Slack's answer (bot/metrics.py counts such calls)."""
+    before = _slack_calls_in_transactions()
+    yield
+    assert _slack_calls_in_transactions() == before, \
+        "a Slack Web API call was made inside a database transaction (the bot logged which)"
 
 
 @dataclass(frozen=True)

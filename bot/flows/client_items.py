@@ -38,7 +38,7 @@ from bot.flows.delivery import deliver_many
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.people import Person, channels_of, knowing_channels
-from bot.flows.person_language import language_of
+from bot.flows.person_language import knowing_languages, language_of
 from bot.flows.reminders import queued_keys
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
@@ -535,6 +535,7 @@ def extend(deps: Deps, who: Person, item_id: int | None, version: int | None, *,
 # Overdue items: nudges and escalations --------------------------------------------------------
 
 
+@knowing_languages
 def send_nudges(deps: Deps, *, now: datetime | None = None, among: Collection[int] | None = None) -> list[str]:
     """A polite nudge in an overdue item's thread on its first overdue working day and then every
     `nudge_after_days` working days (the project's nudge setting), naming its owner; the PM is

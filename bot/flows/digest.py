@@ -32,7 +32,7 @@ from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.delivery import Lanes, deliver_many
 from bot.flows.outbox_keys import Kind
-from bot.flows.person_language import language_of
+from bot.flows.person_language import knowing_languages, language_of
 from bot.flows.unit import Unit, unit_of_work
 from bot.models import DigestWeek, Outbox, Project, ProjectStatus
 from bot.reports.facts import DigestFacts
@@ -195,6 +195,7 @@ def _collect(session: Session, weeks: list[tuple[Project, str, datetime]], now: 
 BATCH = 25  # digests built and committed together: sending starts after the first batch
 
 
+@knowing_languages
 def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None = None,
             dry_run: bool = False, among: Collection[int] | None = None) -> DigestReport:
     """Post every digest that is due and not yet posted; ask the PM about very late ones.
@@ -258,6 +259,7 @@ def run_due(deps: Deps, *, now: datetime | None = None, project_name: str | None
     return report
 
 
+@knowing_languages
 def _queue_batch(deps: Deps, batch: list[tuple[Project, str, datetime]], now: datetime,
                  report: DigestReport) -> list[int]:
     """Build and queue one batch of digests in one unit of work; the ids to send once it has
@@ -364,6 +366,7 @@ def _overrides(project: Project, dw: DigestWeek | None) -> list[str]:
     return out
 
 
+@knowing_languages
 def send(deps: Deps, *, user_id: str, channel_id: str | None, week: str | None = None,
          project_id: int | None = None, confirmed: bool = False) -> Sent:
     """Post this week's digest now. The PM posts at once; another team member first gets

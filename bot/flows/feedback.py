@@ -37,7 +37,7 @@ from bot.flows import outbox_keys
 from bot.flows.delivery import deliver, deliver_now
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
-from bot.flows.person_language import language_of
+from bot.flows.person_language import knowing_languages, language_of
 from bot.flows.unit import Unit, unit_of_work
 from bot.i18n import t
 from bot.models import (
@@ -352,6 +352,7 @@ def post_due_prompts(deps: Deps, now: datetime, among: Collection[int] | None = 
 # --- Answers ----------------------------------------------------------------------------------
 
 
+@knowing_languages
 def answer_score(deps: Deps, who: Who, *, prompt_id: int | None, score: str) -> Answered:
     """A click on one of the prompt's score buttons."""
     result = Answered()
@@ -382,6 +383,7 @@ def comment_form(deps: Deps, who: Who, prompt_id: int | None) -> Answered:
     return result
 
 
+@knowing_languages
 def comment(deps: Deps, who: Who, *, prompt_id: int | None, score: str | None, text: str) -> Answered:
     """The comment form: an optional score and a comment (an answer needs one of them)."""
     result = Answered()
@@ -429,6 +431,7 @@ def intake_form(deps: Deps, who: Who, project_id: int | None) -> FeedbackForm:
     return result
 
 
+@knowing_languages
 def give(deps: Deps, who: Who, *, project_id: int | None, picked: str | None, kind: str, score: str | None,
          text: str) -> Result:
     """The feedback form: praise, a complaint or a suggestion, with an optional score."""

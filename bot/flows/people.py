@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.db import read_scope
 from bot.deps import Deps
+from bot.models import Project
+from bot.services import project_cache, projects
 from bot.slack.channels import channels_of_user
 
 
@@ -43,20 +46,35 @@ def is_outside_channels(channel_id: str | None) -> bool:
 
 def knowing_channels(deps: Deps, who: Person, channel_id: str | None) -> Person:
     """`who`, with their channels looked up now, BEFORE the flow's transaction begins, when the
-    request comes from outside any channel: there an item may be acted on (a project picked)
-    only by someone in one of its project's channels, which only Slack can say. Looked up
-    inside the transaction, Slack's answer was waited for while holding a writer's turn: on
-    SQLite every other request's save waited with it (minutes, on a 429's Retry-After)."""
-    if not is_outside_channels(channel_id) or isinstance(who, KnownPerson):
+    request comes from a place no project holds (a DM, the App Home, a channel without a
+    project): there an item may be acted on (a project picked) only by someone in one of its
+    project's channels, which only Slack can say. Looked up inside the transaction, Slack's
+    answer was waited for while holding a writer's turn: on SQLite every other request's save
+    waited with it (minutes, on a 429's Retry-After)."""
+    if isinstance(who, KnownPerson):
+        return who
+    if not is_outside_channels(channel_id) and is_project_channel(deps, channel_id or ""):
         return who
     return KnownPerson(user_id=who.user_id, locale=who.locale, is_team=who.is_team,
                        is_client_side=who.is_client_side,
                        channels=frozenset(channels_of_user(deps.client, who.user_id)))
 
 
+def is_project_channel(deps: Deps, channel_id: str) -> bool:
+    """Whether a project of this workspace holds the channel (then the channel decides what may
+    be reached): from the project cache, else read apart (which fills the cache for the
+    transaction that follows). Outside any transaction."""
+    team_id = deps.workspace.team_id
+    cached = project_cache.peek(deps.engine, (team_id, channel_id))
+    if cached is project_cache.UNKNOWN:
+        with read_scope(deps.engine) as session:
+            return projects.for_channel(session, team_id, channel_id) is not None
+    return isinstance(cached, Project) and cached.team_id == team_id
+
+
 def channels_of(deps: Deps, who: Person) -> set[str]:
     """The channels `who` is in: as looked up before the transaction (`knowing_channels`), else
-    from Slack now (a click in a channel that no project holds: rare, so not looked up ahead)."""
+    from Slack now (a channel that lost its project between the two)."""
     if isinstance(who, KnownPerson):
         return set(who.channels)
     return channels_of_user(deps.client, who.user_id)

@@ -26,7 +26,7 @@ from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.delivery import deliver_many
 from bot.flows.outbox_keys import Kind
-from bot.flows.person_language import language_of
+from bot.flows.person_language import knowing_languages, language_of
 from bot.flows.unit import unit_of_work
 from bot.models import (
     ChangeRequest,
@@ -54,6 +54,7 @@ def _active(session: Session, among: Collection[int] | None = None) -> list[Proj
                              .order_by(col(Project.id))))
 
 
+@knowing_languages
 def send_reminders(deps: Deps, *, now: datetime | None = None, dry_run: bool = False,
                    among: Collection[int] | None = None) -> RemindReport:
     """Send each person their batches: one DM per person and local working day of each time
@@ -137,6 +138,7 @@ def _waiting(session: Session, projects: dict[int, Project]) -> list[_Waiting]:
     return out
 
 
+@knowing_languages
 def send_nudges(deps: Deps, *, now: datetime | None = None, among: Collection[int] | None = None) -> list[str]:
     """Queue and send the nudges and escalations that are due (of the projects `among`, when
     given: see `send_reminders`). Returns their keys.

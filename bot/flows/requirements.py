@@ -388,10 +388,12 @@ def quick_capture(deps: Deps, who: Person, channel_id: str | None, title: str) -
             raise Refused(ValidationFailed({"title": ("requirements.error_quick_too_long",
                                                       {"max": requirements.TITLE_MAX, "length": len(title)})}),
                           project)
-        if project is None:
-            return _picker(u, who)
-        with _about(project):
-            return _create(u, who, project, requirements.RequirementInput(title=title))
+        if project is not None:
+            with _about(project):
+                return _create(u, who, project, requirements.RequirementInput(title=title))
+    who = knowing_channels(deps, who, None)  # the picker: Slack asked between two transactions
+    with unit_of_work(deps) as u:
+        return _picker(u, who)
 
 
 def _create(u: Unit, who: Person, project: Project, data: requirements.RequirementInput) -> Saved:

@@ -14,7 +14,7 @@ from bot.blocks.outbox import undelivered_dm
 from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows.outbox_keys import Kind
-from bot.flows.person_language import language_of
+from bot.flows.person_language import knowing_languages, language_of
 from bot.flows.unit import unit_of_work
 from bot.models import Outbox, OutboxStatus, Project
 from bot.reports.facts import Undelivered
@@ -23,6 +23,7 @@ from bot.services import outbox
 SHOWN = 10  # rows named in one DM (the rest are counted)
 
 
+@knowing_languages
 def tell_pms(deps: Deps) -> int:
     """Owe each PM one DM about their project's newly failed messages. Returns how many DMs."""
     told = 0

@@ -11,23 +11,27 @@ after the commit, so Slack never shows what the database does not hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 from bot.clock import Clock
-from bot.db import insert_ignore
+from bot.db import holds_any_turn, insert_ignore
 from bot.deps import Deps
 from bot.flows.outbox_keys import Kind, update
 from bot.models import Project, Submission
 from bot.services import outbox
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -84,6 +88,70 @@ class Unit:
                 or outbox.pending_update(self.session, target) is not None:
             return
         self.owe(key=update(target), kind=Kind.update, project=project, target=target, method="chat.update")
+
+
+class AskSlackFirst(Exception):
+    """The unit needs what Slack says of some people (their locale) that it did not ask about
+    inside its transaction (`defer_lookup`): it is rolled back, to run again once they are known."""
+
+
+@dataclass
+class _Asking:
+    missing: set[str] = field(default_factory=set)  # to look up before the unit runs again
+    asked: set[str] = field(default_factory=set)  # looked up already: what there is will do
+    last: bool = False  # the last run: nobody new is put off any more
+
+
+_asking: ContextVar[_Asking | None] = ContextVar("asking", default=None)
+
+
+def defer_lookup(user_id: str) -> bool:
+    """Inside a transaction of a use case run `asking_slack_first`, and for someone not looked
+    up yet: note them, and say so (True); the caller uses a placeholder, since this run of the
+    unit is rolled back. False: the caller may ask Slack now (outside any transaction, or
+    outside such a use case), or must do with what it has (asked already, and Slack failed)."""
+    asking = _asking.get()
+    if asking is None or asking.last or user_id in asking.asked or not holds_any_turn():
+        return False
+    asking.missing.add(user_id)
+    return True
+
+
+def asking_slack_first(look_up: Callable[[Deps, str], object]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run a use case (its first argument: the `Deps`) so that no transaction of it waits on
+    Slack for people's details: a unit that needed someone not looked up yet (`defer_lookup`)
+    is rolled back, `look_up` asks Slack about each of them outside any transaction, and the
+    use case runs again. Only for use cases that may run again: one unit of work, or idempotent
+    ones (the scheduled jobs). A modal submission is remembered by the run that saves it."""
+
+    def wrap(use_case: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(use_case)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            asking = _Asking()  # its own, also inside another such use case: each runs itself again
+            token = _asking.set(asking)
+            form = submission.get()
+            try:
+                for _ in range(LOOKUP_ROUNDS):
+                    try:
+                        return use_case(*args, **kwargs)
+                    except AskSlackFirst:
+                        pass
+                    for user_id in sorted(asking.missing):
+                        look_up(args[0], user_id)  # type: ignore[arg-type]
+                    asking.asked |= asking.missing
+                    asking.missing.clear()
+                    submission.set(form)
+                asking.last = True
+                return use_case(*args, **kwargs)
+            finally:
+                _asking.reset(token)
+
+        return run
+
+    return wrap
+
+
+LOOKUP_ROUNDS = 3  # a use case that keeps finding new people runs a last time with placeholders
 
 
 class AlreadySaved(Exception):
@@ -154,6 +222,9 @@ def unit_of_work(deps: Deps, *, deliver: bool = True) -> Iterator[Unit]:
         yield unit
         if extra is not None:
             extra.leave(unit)
+        asking = _asking.get()
+        if asking is not None and asking.missing:
+            raise AskSlackFirst()
         if current is not None:
             _remember_submission(unit, current)
         claimed = _claim_owed(unit) if deliver and unit.owed else None

@@ -31,7 +31,7 @@ from bot.blocks.pagination import page_state
 from bot.blocks.text import channel_link, from_slack_text, mention, safe
 from bot.deps import Deps
 from bot.flows import feedback as flow
-from bot.flows.people import is_outside_channels
+from bot.flows.people import is_outside_channels, is_project_channel
 from bot.handlers import common
 from bot.handlers.common import Actor, deps_of, domain_message, language_for, message, refusal
 from bot.handlers.routes import Routes
@@ -45,12 +45,12 @@ FIELD_TO_BLOCK = dict(score=ids.FEEDBACK_BLOCK_SCORE, comment=ids.FEEDBACK_BLOCK
 
 
 def _who(deps: Deps, body: dict[str, Any]) -> tuple[Actor, flow.Who]:
-    """Who acts. From outside any channel (a DM, the App Home) their channels decide which
-    projects they reach: asked of Slack now, before the flow's transaction begins (inside it,
-    every other request's save waited for Slack's answer); elsewhere only if the flow needs them."""
+    """Who acts. Outside a project's channels (a DM, the App Home, a channel without a project)
+    their channels decide which projects they reach: asked of Slack now, before the flow's
+    transaction begins (inside it, every other request's save waited for Slack's answer)."""
     actor = common.actor_of(deps, body)
     channel_id = common.channel_of(body)
-    if is_outside_channels(channel_id):
+    if is_outside_channels(channel_id) or not is_project_channel(deps, channel_id or ""):
         known = frozenset(channels_of_user(deps.client, actor.user_id))
 
         def channels() -> set[str]:

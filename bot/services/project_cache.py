@@ -153,6 +153,27 @@ def lookup(session: Session, key: tuple[str, str], load: Any) -> Project | None:
     return project
 
 
+UNKNOWN = _MISSING  # what `peek` answers when memory alone cannot say
+
+
+def peek(engine: Engine, key: tuple[str, str]) -> Project | object | None:
+    """What `lookup` would answer for `key` from memory alone, without a session: the cached
+    copy of the project (to read, not to attach), None for a channel no project holds, or
+    UNKNOWN (not cached, or no longer trusted)."""
+    cache = _caches.get(engine)
+    if cache is None:
+        return UNKNOWN
+    with cache.lock:
+        generation = cache.generation
+        hit = cache.entries.get(key, _MISSING)
+    if hit is _MISSING:
+        return UNKNOWN
+    stored_at, stored_generation, cached = hit  # type: ignore[misc]
+    if stored_generation != generation or time.monotonic() - stored_at >= TTL_SECONDS:
+        return UNKNOWN
+    return cached
+
+
 def forget(engine: Engine) -> None:
     """Empty the cache of `engine` (e.g. after writing projects outside any Session)."""
     if engine in _caches:

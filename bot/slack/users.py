@@ -105,6 +105,12 @@ class UserDirectory:
             self._cache[user_id] = (now, info)
         return info
 
+    def known(self, user_id: str) -> bool:
+        """Whether `info` would answer from memory (no Slack call)."""
+        with self._lock:
+            hit = self._cache.get(user_id)
+        return hit is not None and self._monotonic() - hit[0] < self._ttl
+
     def cached_locale(self, user_id: str) -> str | None:
         """The user's Slack locale if a recent look-up knows it; never calls Slack."""
         with self._lock:

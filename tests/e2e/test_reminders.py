@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 
 from bot.blocks import ids
 from bot.flows.reminders import send_nudges as run_nudges
 from bot.flows.reminders import send_reminders as run_reminders
 from bot.models import ChangeRequest, FeedbackResponse, FollowUp, Milestone, Requirement, Risk
+from tests.conftest import TEAM
 from tests.fakes import payloads
 
 THURSDAY_0930_SHANGHAI = datetime(2026, 11, 19, 1, 30, tzinfo=UTC)
@@ -192,3 +195,30 @@ def test_a_pm_with_projects_in_tokyo_and_new_york_gets_each_batch_on_its_own_wor
     days = [date(2026, 11, 16), date(2026, 11, 17), date(2026, 11, 18)]
     assert got == {"Tokyo beta": days, "New York beta": days}
     assert len(dms(fake_slack, "U0PM")) == 6  # one DM per person and local working day of each time zone
+
+
+def test_a_reminder_run_asking_slack_for_a_language_never_holds_up_a_save(deps, server, fake_slack, make_project,
+                                                                          clock, session, people):
+    """Each reminder DM is written in its reader's language, which Slack says (users.info). The
+    run asked inside its transaction: on SQLite a quick capture waited until Slack answered."""
+    project = make_project()
+    seed(session, project, clock)
+    clock.set(THURSDAY_0930_SHANGHAI)
+    warm = payloads.post(server, *payloads.slash_command("/req", "help", user=people.dev, team_id=TEAM,
+                                                         response_url=fake_slack.response_url("warm")))
+    assert warm.status_code == 200  # the developer's details are known from here on; the PM's are not
+    fake_slack.delay("users.info", 2.5)  # the PM's locale, for the PM's reminder
+    run = threading.Thread(target=run_reminders, args=(deps,))
+    run.start()
+    time.sleep(0.5)  # the run is waiting on Slack
+    started = time.perf_counter()
+    response = payloads.post(server, *payloads.slash_command("/req", "Export to PDF", user=people.dev, team_id=TEAM,
+                                                             response_url=fake_slack.response_url("c")))
+    took = time.perf_counter() - started
+    run.join(timeout=30)
+    assert response.status_code == 200 and "Export to PDF" in response.json()["text"]
+    assert took < 1.5, f"the capture waited {took:.1f} s for the reminder run's Slack call"
+    assert [c.params["user"] for c in fake_slack.calls_to("users.info")].count("U0PM") == 1  # asked once
+    [pm] = dms(fake_slack, "U0PM")  # and the run did its work: in the PM's language
+    assert "Beta" in str(pm.params["blocks"])
+    assert len(dms(fake_slack, "U0DEV")) == 1
