@@ -24,7 +24,7 @@ def language_of(deps: Deps, user_id: str | None, fallback: str | None) -> str:
     if not user_id:
         return person_language(None, fallback)
     if not deps.users.known(user_id) and defer_lookup(user_id):
-        return person_language(None, fallback)  # a placeholder: this run of the unit is rolled back
+        return person_language(None, fallback)  # a placeholder (the run is rolled back), or Slack could not tell
     try:
         info = deps.users.info(deps.client, user_id)
     except (SlackApiError, SlackClientError, OSError) as err:

@@ -99,21 +99,23 @@ class AskSlackFirst(Exception):
 class _Asking:
     missing: set[str] = field(default_factory=set)  # to look up before the unit runs again
     asked: set[str] = field(default_factory=set)  # looked up already: what there is will do
-    last: bool = False  # the last run: nobody new is put off any more
+    last: bool = False  # the last run: nobody new is asked about, the fallback does
 
 
 _asking: ContextVar[_Asking | None] = ContextVar("asking", default=None)
 
 
 def defer_lookup(user_id: str) -> bool:
-    """Inside a transaction of a use case run `asking_slack_first`, and for someone not looked
-    up yet: note them, and say so (True); the caller uses a placeholder, since this run of the
-    unit is rolled back. False: the caller may ask Slack now (outside any transaction, or
-    outside such a use case), or must do with what it has (asked already, and Slack failed)."""
+    """Inside a transaction of a use case run `asking_slack_first`: do not ask Slack about
+    `user_id` now (True). Someone not looked up yet is noted: the caller uses a placeholder,
+    since this run of the unit is rolled back and runs again once they are known; someone
+    looked up already whom Slack could not tell about gets the caller's fallback. False:
+    outside a transaction, or outside such a use case: the caller may ask Slack now."""
     asking = _asking.get()
-    if asking is None or asking.last or user_id in asking.asked or not holds_any_turn():
+    if asking is None or not holds_any_turn():
         return False
-    asking.missing.add(user_id)
+    if not asking.last and user_id not in asking.asked:
+        asking.missing.add(user_id)
     return True
 
 
