@@ -374,10 +374,11 @@ def _is_saved(content: bytes, title: str) -> bool:
 def run_load(name: str, base: str, requests: list[Request], load: Load, *, check_saved: bool,
              fake: h.BenchSlack | None = None) -> Result:
     result = Result(name)
-    if load.client == "httpx-async":
-        asyncio.run(_run_async(base, requests, load, check_saved, result, fake))
-    else:
-        _run_threads(base, requests, load, check_saved, result, fake)
+    with h.no_collector_pauses():
+        if load.client == "httpx-async":
+            asyncio.run(_run_async(base, requests, load, check_saved, result, fake))
+        else:
+            _run_threads(base, requests, load, check_saved, result, fake)
     return result
 
 

@@ -9,6 +9,7 @@ Listens on 127.0.0.1 only; GET /healthz answers 200 once it is up.
 
 from __future__ import annotations
 
+import gc
 import os
 
 import uvicorn
@@ -66,10 +67,19 @@ def create_web_app(app: App) -> Starlette:
     ])
 
 
+def freeze_startup_objects() -> None:
+    """What start-up built stays out of the collector's full passes, as `pmbot run` keeps it
+    (bot/runner.py): a process-wide setting any app may use, so the floors have it too."""
+    gc.collect()
+    gc.freeze()
+
+
 def main() -> None:
     app = create_bolt_app(os.environ["SLACK_SIGNING_SECRET"], os.environ["SLACK_API_URL"],
                           os.environ.get("SLACK_BOT_TOKEN", "xoxb-bench-token"))
-    uvicorn.run(create_web_app(app), host="127.0.0.1", port=int(os.environ["PORT"]),
+    web_app = create_web_app(app)
+    freeze_startup_objects()
+    uvicorn.run(web_app, host="127.0.0.1", port=int(os.environ["PORT"]),
                 log_level=os.environ.get("LOG_LEVEL", "warning").lower(), timeout_graceful_shutdown=20)
 
 

@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import uvicorn  # noqa: E402
-from bare_bolt import create_web_app  # noqa: E402
+from bare_bolt import create_web_app, freeze_startup_objects  # noqa: E402
 from slack_bolt import Ack, App  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 from sqlalchemy import Connection, Engine, create_engine, event, insert, update  # noqa: E402
@@ -202,7 +202,9 @@ def main() -> None:
         project_id=int(os.environ["FLOOR_PROJECT_ID"]), team_id=os.environ.get("FLOOR_TEAM_ID", "T0TEAM"),
         client_channel=os.environ.get("FLOOR_CLIENT_CHANNEL", "C0FLOOR"),
     )
-    uvicorn.run(create_web_app(app), host="127.0.0.1", port=int(os.environ["PORT"]),
+    web_app = create_web_app(app)
+    freeze_startup_objects()
+    uvicorn.run(web_app, host="127.0.0.1", port=int(os.environ["PORT"]),
                 log_level=os.environ.get("LOG_LEVEL", "warning").lower(), timeout_graceful_shutdown=20)
 
 
