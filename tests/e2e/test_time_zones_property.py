@@ -40,6 +40,10 @@ from bot.services import calendar, reports
 from tests.conftest import TEAM
 from tests.fakes.slack_api import FakeSlack
 
+# Everything here runs on the FrozenClock of each example (the bot's, the fake Slack's ts):
+# the real clock is not moved for it (tests/conftest.py).
+pytestmark = pytest.mark.own_clock
+
 WEEKS = 8
 TICK = timedelta(minutes=15)
 PM = "U0PM"
