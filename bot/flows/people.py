@@ -51,19 +51,20 @@ def knowing_channels(deps: Deps, who: Person, channel_id: str | None) -> Person:
     project's channels, which only Slack can say. Looked up inside the transaction, Slack's
     answer was waited for while holding a writer's turn: on SQLite every other request's save
     waited with it (minutes, on a 429's Retry-After)."""
-    if isinstance(who, KnownPerson):
-        return who
-    if not is_outside_channels(channel_id) and is_project_channel(deps, channel_id or ""):
+    if isinstance(who, KnownPerson) or reached_by_channel(deps, channel_id):
         return who
     return KnownPerson(user_id=who.user_id, locale=who.locale, is_team=who.is_team,
                        is_client_side=who.is_client_side,
                        channels=frozenset(channels_of_user(deps.client, who.user_id)))
 
 
-def is_project_channel(deps: Deps, channel_id: str) -> bool:
-    """Whether a project of this workspace holds the channel (then the channel decides what may
-    be reached): from the project cache, else read apart (which fills the cache for the
-    transaction that follows). Outside any transaction."""
+def reached_by_channel(deps: Deps, channel_id: str | None) -> bool:
+    """Whether a project of this workspace holds the channel, so that the channel alone decides
+    what a request from it may reach (else the person's channels do): from the project cache,
+    else read apart (which fills the cache for the transaction that follows). Outside any
+    transaction."""
+    if channel_id is None or is_outside_channels(channel_id):
+        return False
     team_id = deps.workspace.team_id
     cached = project_cache.peek(deps.engine, (team_id, channel_id))
     if cached is project_cache.UNKNOWN:

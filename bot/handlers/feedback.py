@@ -31,7 +31,7 @@ from bot.blocks.pagination import page_state
 from bot.blocks.text import channel_link, from_slack_text, mention, safe
 from bot.deps import Deps
 from bot.flows import feedback as flow
-from bot.flows.people import is_outside_channels, is_project_channel
+from bot.flows.people import reached_by_channel
 from bot.handlers import common
 from bot.handlers.common import Actor, deps_of, domain_message, language_for, message, refusal
 from bot.handlers.routes import Routes
@@ -50,14 +50,11 @@ def _who(deps: Deps, body: dict[str, Any]) -> tuple[Actor, flow.Who]:
     transaction begins (inside it, every other request's save waited for Slack's answer)."""
     actor = common.actor_of(deps, body)
     channel_id = common.channel_of(body)
-    if is_outside_channels(channel_id) or not is_project_channel(deps, channel_id or ""):
-        known = frozenset(channels_of_user(deps.client, actor.user_id))
+    known = None if reached_by_channel(deps, channel_id) else frozenset(channels_of_user(deps.client, actor.user_id))
 
-        def channels() -> set[str]:
-            return set(known)
-    else:
-        def channels() -> set[str]:
-            return channels_of_user(deps.client, actor.user_id)
+    def channels() -> set[str]:
+        return set(known) if known is not None else channels_of_user(deps.client, actor.user_id)
+
     return actor, flow.Who(user_id=actor.user_id, client_side=actor.is_client_side, channel_id=channel_id,
                            channels=channels)
 

@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.blocks import text as kit
 from bot.blocks.reports import closeout_message, monthly_message
-from bot.services.reports import (
+from bot.reports.report_facts import (
     ChangeLine,
     CloseoutFacts,
     Impact,
