@@ -298,9 +298,9 @@ def main() -> int:
     if args.requests < 1 or args.warmup < 0:
         parser.error("--requests must be positive, --warmup not negative")
 
-    import logging
+    from bot.logs import setup_logging
 
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging("WARNING")  # as `pmbot run` sets logging up (LOG_LEVEL=WARNING)
     print(f"Machine: {h.machine()}")
     run = uuid.uuid4().hex[:6]
     fake = h.start_fake_slack(h.team_users(5))

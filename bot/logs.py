@@ -114,6 +114,10 @@ class _Handler(logging.StreamHandler):
         self._own_stream = value if value is not sys.stderr else None
 
 
+# The slack_sdk loggers that test `logger.level` itself before building a debug line.
+SLACK_SDK_SELF_LEVELLED = ("slack_sdk.web.base_client", "slack_sdk.webhook.client")
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None = None) -> None:
     """Route every logger of the process through one handler in one format."""
     numeric = logging.getLevelName(level.upper())
@@ -134,5 +138,10 @@ def setup_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | None 
         lib.handlers.clear()
         lib.propagate = True
         lib.setLevel(logging.NOTSET)
+    # slack_sdk decides whether to build its debug lines (each Web API call's whole JSON body and
+    # answer, as text) from its own logger's level, not the effective one: left unset, it built
+    # them on every call only for them to be dropped (issue 13).
+    for name in SLACK_SDK_SELF_LEVELLED:
+        logging.getLogger(name).setLevel(logging.NOTSET if numeric <= logging.DEBUG else numeric)
     # "Context impl …", "Will assume transactional DDL" on every start: shown at DEBUG only.
     logging.getLogger("alembic").setLevel(logging.WARNING if numeric > logging.DEBUG else logging.DEBUG)

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.logs import request_context, setup_logging
+from bot.logs import SLACK_SDK_SELF_LEVELLED, request_context, setup_logging
 
 
 @pytest.fixture
@@ -16,7 +16,10 @@ def restore_logging():
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     alembic = logging.getLogger("alembic").level
+    own = {name: logging.getLogger(name).level for name in SLACK_SDK_SELF_LEVELLED}
     yield
+    for name, own_level in own.items():
+        logging.getLogger(name).setLevel(own_level)
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(alembic)
@@ -53,3 +56,31 @@ def test_scheduler_chatter_is_debug_and_libraries_share_the_format(restore_loggi
     setup_logging("DEBUG", "text", stream=out)
     logging.getLogger("apscheduler.executors.default").info('Running job "tick"')
     assert 'DEBUG apscheduler.executors.default: Running job "tick"' in out.getvalue()
+
+
+class _Shown(dict):
+    """A Block Kit element that counts how often it is rendered as text (a log line would)."""
+
+    rendered = 0
+
+    def __repr__(self) -> str:
+        type(self).rendered += 1
+        return super().__repr__()
+
+
+@pytest.mark.parametrize(("level", "rendered"), [("INFO", False), ("DEBUG", True)])
+def test_web_api_calls_render_their_body_for_a_debug_line_only_at_debug(restore_logging, fake_slack, level,
+                                                                         rendered):
+    """slack_sdk decides from its own logger's level whether to build a call's debug lines (the
+    whole JSON body and answer as text); left unset, it built them on every call and dropped them."""
+    from bot.slack.transport import PooledWebClient
+
+    out = io.StringIO()
+    setup_logging(level, "text", stream=out)
+    _Shown.rendered = 0
+    client = PooledWebClient(token="xoxb-test", base_url=fake_slack.url)
+    block = _Shown(type="section", text={"type": "mrkdwn", "text": "REQ-1 · Login"})
+    client.chat_postMessage(channel="C0CLIENT", text="REQ-1 · Login", blocks=[block])
+    assert fake_slack.calls_to("chat.postMessage")[-1].params["blocks"][0]["text"]["text"] == "REQ-1 · Login"
+    assert (_Shown.rendered > 0) is rendered
+    assert ("Sending a request" in out.getvalue()) is rendered
