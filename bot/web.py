@@ -143,7 +143,7 @@ def describe_slack_body(body: bytes) -> dict[str, Any]:
             return describe_payload(json.loads(text))
         form = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
         return describe_payload(json.loads(form["payload"]) if "payload" in form else form)
-    except (ValueError, AttributeError, KeyError, IndexError, TypeError):
+    except (ValueError, AttributeError, KeyError, IndexError, TypeError, RecursionError):
         return {"type": "unparsed"}
 
 

@@ -9,6 +9,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -283,7 +284,10 @@ class _Server:
     """uvicorn serving the bot's Starlette app on a loopback port, in a thread."""
 
     def __init__(self, asgi_app: Any) -> None:
-        config = uvicorn.Config(asgi_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        # log_config=None, as `pmbot run` starts it: uvicorn's lines (an exception in the app
+        # above all) reach the root logger, where the tests' catchers are, whatever ran before
+        config = uvicorn.Config(asgi_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                                log_config=None)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -302,10 +306,62 @@ class _Server:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture
-def server(bolt_app) -> Iterator[str]:
-    with _Server(create_web_app(bolt_app)) as base:
+class _CurrentApp:
+    """The ASGI app of whichever test runs now, behind one uvicorn server per test process:
+    starting and stopping uvicorn for each test cost a quarter of a second (its shutdown waits
+    at least one 0.1 s tick and one 0.1 s grace period), a minute of every suite run."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.in_flight = 0
+        self._changed = threading.Condition()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        app = self.app
+        if app is None or scope["type"] != "http":
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"no test is running"})
+            return
+        with self._changed:
+            self.in_flight += 1
+        try:
+            await app(scope, receive, send)
+        finally:
+            with self._changed:
+                self.in_flight -= 1
+                self._changed.notify_all()
+
+    def wait_idle(self, timeout: float = 10) -> None:
+        """Until no request is being served: its answer sent AND what the app does after it (the
+        access line) done."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.in_flight == 0, timeout=timeout)
+
+    @contextmanager
+    def serving(self, app: Any) -> Iterator[None]:
+        """Serve `app` until the test ends; then wait (bounded) for its requests still in flight,
+        as uvicorn's shutdown did."""
+        self.app = app
+        try:
+            yield
+        finally:
+            self.app = None
+            self.wait_idle()
+
+
+served = _CurrentApp()  # what the per-process uvicorn serves (fixture `server`)
+
+
+@pytest.fixture(scope="session")
+def _uvicorn() -> Iterator[str]:
+    with _Server(served) as base:
         yield base
+
+
+@pytest.fixture
+def server(bolt_app, _uvicorn: str) -> Iterator[str]:
+    with served.serving(create_web_app(bolt_app)):
+        yield _uvicorn
 
 
 class SlackDriver:

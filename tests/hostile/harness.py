@@ -251,7 +251,10 @@ class Hostile:
         self.counter = counter
 
     def settle(self) -> None:
+        from tests.conftest import served
+
         self.tracker.wait_idle()
+        served.wait_idle()  # the request's access line too: it is written after the answer
 
     def send(self, built: tuple[str, dict[str, str]], *, count_rows: bool = True) -> Outcome:
         self.settle()
