@@ -33,6 +33,7 @@ from bot.migrate import upgrade
 from bot.web import create_web_app
 from tests.fakes import payloads
 from tests.fakes.slack_api import FakeSlack
+from tests.listeners import ListenerTracker, track_listeners
 
 PG_URL = os.environ.get("PMBOT_TEST_DATABASE_URL")
 TEAM = "T0TEAM"
@@ -367,15 +368,22 @@ def server(bolt_app, _uvicorn: str) -> Iterator[str]:
 class SlackDriver:
     """Sends signed requests to the bot the way Slack does, and reads what the bot sent back."""
 
-    def __init__(self, base: str, fake: FakeSlack) -> None:
+    def __init__(self, base: str, fake: FakeSlack, listeners: ListenerTracker | None = None) -> None:
         self.base = base
         self.fake = fake
+        self.listeners = listeners
         self.http = httpx.Client(base_url=base, timeout=30)
         self._n = 0
 
-    def _post(self, built: tuple[str, dict[str, str]]) -> httpx.Response:
+    def _post(self, built: tuple[str, dict[str, str]], settle: bool = True) -> httpx.Response:
+        """Send as Slack does; return once the bot has done all the request set off (`settle`),
+        so that what it sends after its answer is there to be read; at once with `settle=False`
+        (a test of what happens while that work is under way)."""
         body, headers = built
-        return self.http.post("/slack/events", content=body.encode(), headers=headers)
+        response = self.http.post("/slack/events", content=body.encode(), headers=headers)
+        if settle:
+            self.settle()
+        return response
 
     def _response_url(self) -> str:
         self._n += 1
@@ -388,11 +396,11 @@ class SlackDriver:
                                                  trigger_id=f"trigger-{self._n}"))
 
     def action(self, action_id: str, value: str | None = None, *, user: payloads.SlackUser,
-               channel_id: str = CLIENT_CHANNEL, **kwargs: Any) -> httpx.Response:
+               channel_id: str = CLIENT_CHANNEL, settle: bool = True, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("response_url", self._response_url())
         kwargs.setdefault("trigger_id", f"trigger-{self._n}")
         return self._post(payloads.block_actions(action_id, value, user=user, channel_id=channel_id,
-                                                 team_id=TEAM, **kwargs))
+                                                 team_id=TEAM, **kwargs), settle)
 
     def submit(self, callback_id: str, values: dict[str, Any], *, user: payloads.SlackUser,
                private_metadata: str = "", **kwargs: Any) -> httpx.Response:
@@ -401,6 +409,13 @@ class SlackDriver:
 
     def event(self, event: dict[str, Any]) -> httpx.Response:
         return self._post(payloads.event_callback(event, team_id=TEAM))
+
+    def settle(self) -> None:
+        """Wait until the bot has done everything the requests sent so far set off: their
+        listeners, what those send after their answer, and the access lines."""
+        if self.listeners is not None:
+            self.listeners.wait_idle()
+        served.wait_idle()
 
     def last_view(self) -> dict[str, Any]:
         """The view the bot opened or pushed most recently."""
@@ -413,8 +428,8 @@ class SlackDriver:
 
 
 @pytest.fixture
-def slack(server: str, fake_slack: FakeSlack) -> Iterator[SlackDriver]:
-    driver = SlackDriver(server, fake_slack)
+def slack(server: str, fake_slack: FakeSlack, bolt_app) -> Iterator[SlackDriver]:
+    driver = SlackDriver(server, fake_slack, track_listeners(bolt_app))
     yield driver
     driver.http.close()
 

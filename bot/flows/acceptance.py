@@ -212,6 +212,7 @@ def decide(deps: Deps, who: Who, decision: str, acc_id: int | None, version: int
     recorded so); anyone else is refused and nothing changes."""
     assert decision in DECISIONS
     with plan_unit(deps, who) as s:
+        s.unit.after_the_answer()  # the answer says what was recorded: it goes before the message's update
         if from_form:  # the form was opened from a checked button; who decides is checked again
             if acc_id is None:
                 raise NotFound("common.not_found")

@@ -459,6 +459,7 @@ def decide(deps: Deps, person: Person, *, cr_id: int | None, version: int | None
     milestones in the same transaction."""
 
     def body(s: _Scope) -> Reply:
+        s.u.after_the_answer()  # the answer says what was recorded: it goes before the message's update
         cr, project = _load(s, cr_id, reach=not in_form)
         decider = permissions.client_decider(project, person.user_id, client_side=person.is_client_side)
         if _is_stale(cr, version):

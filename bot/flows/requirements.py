@@ -539,6 +539,7 @@ def decide(deps: Deps, who: Person, decision: str, req_id: int | None, version: 
     if not from_form:
         who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
+        u.after_the_answer()  # the note says what was recorded: it goes before the message's update
         if from_form:  # the form was opened from a checked button; the decider is checked again
             if req_id is None:
                 raise NotFound("common.not_found")

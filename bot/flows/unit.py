@@ -12,6 +12,7 @@ after the commit, so Slack never shows what the database does not hold.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,6 +31,8 @@ from bot.flows.outbox_keys import Kind, update
 from bot.models import Project, Submission
 from bot.services import outbox
 
+log = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -43,6 +46,7 @@ class Unit:
     sent: set[int] = field(default_factory=set)  # after delivery: which owed rows this unit sent
     sends: bool = False  # sends what it owes after the commit: new rows are stored claimed
     claimed: dict[int, outbox.Owed] = field(default_factory=dict)  # … those rows, by id
+    sends_after_answer: bool = False  # `after_the_answer`
 
     @property
     def clock(self) -> Clock:
@@ -70,6 +74,15 @@ class Unit:
         elif row.status == "pending":
             self.owed.append(row.id)
         return row
+
+    def after_the_answer(self) -> None:
+        """What this unit owes may be sent once the person who asked has their answer, when the
+        request is served by `answering` (bot/handlers/routes.py). For use cases whose answer
+        does not depend on the sending (a decision: its note says what was recorded): against
+        Slack's real latency the clicker's note no longer waits for two Web API round trips
+        (the live message's update, the team's notice). The rows are claimed in the unit's
+        transaction as ever, so nothing is lost if the process dies before they are sent."""
+        self.sends_after_answer = True
 
     def first_submission(self, view_id: str | None, callback_id: str = "") -> bool:
         """Remember that this modal submission saves something; False when the same view was
@@ -233,7 +246,34 @@ def unit_of_work(deps: Deps, *, deliver: bool = True) -> Iterator[Unit]:
     if claimed is not None:  # committed (and SQLite's write turn handed on): send
         from bot.flows.delivery import send_claimed
 
-        unit.sent = send_claimed(deps, claimed)
+        later = _after_answer.get() if unit.sends_after_answer else None
+        if later is not None:
+            later.append(lambda: send_claimed(deps, claimed))
+        else:
+            unit.sent = send_claimed(deps, claimed)
+
+
+# Sends that wait until the request being served has its answer (`Unit.after_the_answer`).
+_after_answer: ContextVar[list[Callable[[], object]] | None] = ContextVar("after_answer", default=None)
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    """Serve one Slack request: sends its units left for after the answer (`after_the_answer`)
+    go once the block is left, i.e. once the listener has answered, however it ended. One that
+    fails unexpectedly is logged; its rows stay claimed and the sweep sends them after the claim
+    timeout, as after a crash."""
+    later: list[Callable[[], object]] = []
+    token = _after_answer.set(later)
+    try:
+        yield
+    finally:
+        _after_answer.reset(token)
+        for send in later:
+            try:
+                send()
+            except Exception:
+                log.exception("sending what a request owed after its answer failed; the sweep will retry")
 
 
 def _claim_owed(unit: Unit) -> Any:

@@ -82,17 +82,18 @@ def _dispatcher(table: dict[str, Listener], key_of: Callable[[dict[str, Any], An
         fn = table.get(key) or table[action_route(key)]
         arguments = {"ack": ack, "body": body, "context": context, "respond": respond, "say": say,
                      "client": client, "payload": payload, "logger": log, name: payload}
-        if name != "view":
-            return _call(fn, arguments)
-        token = unit.submission.set((str(payload.get("id") or ""), key) if payload.get("id") else None)
-        try:
-            return _call(fn, arguments)
-        except unit.AlreadySaved:
-            log.info("modal %s (%s) was saved before: answered, nothing stored twice", payload.get("id"), key)
-            ack(response_action="update", view=already_saved_view(_language(context, payload)))
-            return None
-        finally:
-            unit.submission.reset(token)
+        with unit.answering():  # what a unit leaves for after the answer is sent on leaving
+            if name != "view":
+                return _call(fn, arguments)
+            token = unit.submission.set((str(payload.get("id") or ""), key) if payload.get("id") else None)
+            try:
+                return _call(fn, arguments)
+            except unit.AlreadySaved:
+                log.info("modal %s (%s) was saved before: answered, nothing stored twice", payload.get("id"), key)
+                ack(response_action="update", view=already_saved_view(_language(context, payload)))
+                return None
+            finally:
+                unit.submission.reset(token)
 
     return dispatch
 

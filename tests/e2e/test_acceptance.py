@@ -121,8 +121,12 @@ def test_request_from_the_list_then_the_client_accepts(slack, fake_slack, people
     assert ts
 
     value = buttons(blocks)[ids.ACC_ACCEPT]
+    before = len(fake_slack.calls)
     slack.action(ids.ACC_ACCEPT, value, user=people.client, channel_id=CLIENT_CHANNEL)
     assert "Thank you! *Beta release* is accepted." in last_response(fake_slack, 2)["text"]  # to the client only
+    answered, updated = (next(i for i, c in enumerate(fake_slack.calls[before:]) if c.method == m)
+                         for m in ("response_url", "chat.update"))
+    assert answered < updated  # the client's answer first: it says what was recorded
     update = fake_slack.wait_for("chat.update")[-1].params
     assert update["ts"] == ts and update["channel"] == CLIENT_CHANNEL
     assert "Accepted" in text_of(update["blocks"]) and ids.ACC_ACCEPT not in buttons(update["blocks"])

@@ -124,7 +124,7 @@ def test_approve_on_an_older_assessment_is_refused_everywhere_and_the_current_on
         assert "changed since you saw it" in reply.params["text"], where
         assert "+10 days" in text and buttons(reply.params["blocks"], ids.CHANGE_APPROVE) == [current], where
         assert reply.params.get("replace_original") in (False, "false", None)
-        fake_slack.wait_for("chat.update", len(fake_slack.calls_to("chat.update")))
+        slack.settle()
         assert len(client_updates(fake_slack)) == before + 1, where  # the approval message is refreshed
         assert fake_slack.message("C0CLIENT", ts)["blocks"] == now_shown["blocks"]
     publishes = len(fake_slack.calls_to("views.publish"))
@@ -240,7 +240,7 @@ def test_a_team_member_listed_as_client_approver_decides_on_behalf_of_the_client
     assert cr.status == "approved" and cr.decided_by == people.dev.id and cr.decided_on_behalf
     [entry] = fresh(session, select(ActivityLog).where(ActivityLog.action == "approved"))
     assert entry.on_behalf_of_client
-    fake_slack.wait_for("chat.update", len(fake_slack.calls_to("chat.update")))
+    slack.settle()
     assert "Approved by <@U0DEV> on behalf of the client" in json.dumps(fake_slack.message("C0CLIENT", ts)["blocks"])
     told = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0INTERNAL"][-1]
     assert "on behalf of the client" in told.params["text"]

@@ -191,8 +191,10 @@ def test_client_raises_team_assesses_client_approves_and_the_plan_moves(flow, fa
     assert "approved" in reply.params["text"] and "2026-12-01 → 2026-12-06" in reply.params["text"]
     cr = crs(session)[0]
     assert cr.status == "approved" and cr.decided_by == people.client.id and not cr.decided_on_behalf
-    # The message is updated in place: who, when; no buttons any more.
+    # The message is updated in place, after the client's answer: who, when; no buttons any more.
+    slack.settle()
     update = fake_slack.calls_to("chat.update")[-1]
+    assert fake_slack.calls.index(update) > fake_slack.calls.index(reply)
     assert update.params["channel"] == "C0CLIENT" and update.params["ts"] == ts
     text = json.dumps(update.params["blocks"], ensure_ascii=False)
     assert "Approved by <@U0CLIENT> on 2026-11-18 18:00" in text  # Asia/Shanghai

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.blocks import ids
 from bot.db import session_scope
-from bot.models import ActivityLog, Requirement
+from bot.models import ActivityLog, Outbox, Requirement
 from bot.services import csv_cells, projects, requirements
 from bot.services.permissions import Decider
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, OTHER_ORG
@@ -315,7 +315,7 @@ def test_a_change_landing_while_an_update_is_on_its_way_is_what_slack_shows_last
     ts = reqs(session)[0].confirmation_ts
     fake_slack.delay("chat.update", 1.5, times=1)
     slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client, channel_id=CLIENT_CHANNEL,
-                 message_ts=ts, block_id=f"req_item:{req.id}:confirm")
+                 message_ts=ts, block_id=f"req_item:{req.id}:confirm", settle=False)
     deadline = time.monotonic() + 5
     while reqs(session)[0].status != "confirmed":
         assert time.monotonic() < deadline, "the confirmation was not stored"
@@ -329,6 +329,34 @@ def test_a_change_landing_while_an_update_is_on_its_way_is_what_slack_shows_last
     fast, slow, last = (c.params["text"] for c in updates)
     assert "Done" in fast and "Done" not in slow  # recorded as they land; the slow one drawn before the change
     assert "Done" in last and fake_slack.message(CLIENT_CHANNEL, ts)["text"] == last
+
+
+def test_the_client_hears_of_a_confirmation_before_slack_has_taken_its_message_update(
+        slack, fake_slack, people, session, engine, add_req):
+    """The note to the client who confirmed says what was recorded, so it goes first: it no
+    longer waits for the update of the confirmation message and the team's notice, two Web API
+    round trips (Slack slow here: a second each). Both follow, from the same claimed rows."""
+    import time
+
+    req = add_req()
+    post = send_for_confirmation(slack, fake_slack, people, req.id)
+    ts = reqs(session)[0].confirmation_ts
+    notes = len(fake_slack.calls_to("response_url"))
+    fake_slack.delay("chat.update", 1.0)
+    fake_slack.delay("chat.postMessage", 1.0)
+    clicked = time.time()
+    slack.action(ids.REQ_CONFIRM, value_of(post["blocks"]), user=people.client, channel_id=CLIENT_CHANNEL,
+                 message_ts=ts, block_id=f"req_item:{req.id}:confirm", settle=False)
+    note = fake_slack.wait_for("response_url", notes + 1)[notes]
+    assert "confirmed" in note.params["text"].lower() and reqs(session)[0].status == "confirmed"
+    assert note.at - clicked < 0.9, f"the note waited {note.at - clicked:.1f} s for Slack's other calls"
+    slack.settle()
+    [update] = [c for c in fake_slack.calls_to("chat.update") if c.params["ts"] == ts]
+    assert buttons(update.params["blocks"]) == [] and "Confirmed" in update.params["text"]
+    notice = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == INTERNAL_CHANNEL][-1]
+    assert "confirmed" in notice.params["text"].lower()
+    with session_scope(engine) as s:  # everything the confirmation owed was sent and recorded
+        assert set(s.exec(select(Outbox.status))) == {"sent"}
 
 
 @pytest.mark.parametrize("who", ["outsider", "dev", "guest"])

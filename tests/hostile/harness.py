@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import Engine, func, literal, select, union_all
 from sqlmodel import SQLModel
 
 from tests.fakes.slack_api import Call, FakeSlack
+from tests.listeners import ListenerTracker, track_listeners  # noqa: F401  (the hostile tests' imports)
 
 # Text a user could type to ping everyone, mention someone or hide a link. The bot must never
 # send one of these unescaped in a mrkdwn text. Ids with EVIL never belong to a real user, so an
@@ -30,42 +30,6 @@ EVIL_MARKUP = ("<!channel", "<!here", "<!everyone", "<!subteam", "<@UEVIL", "<@W
 # Methods whose `text` (and mrkdwn blocks) Slack renders in a channel or DM.
 MESSAGE_METHODS = {"chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage", "response_url"}
 VIEW_METHODS = {"views.open", "views.update", "views.push", "views.publish"}
-
-
-class ListenerTracker(Executor):
-    """Bolt's listener executor, counting the work still running."""
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner = inner
-        self.pending = 0
-        self.cond = threading.Condition()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        with self.cond:
-            self.pending += 1
-
-        def run() -> Any:
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                with self.cond:
-                    self.pending -= 1
-                    self.cond.notify_all()
-
-        return self.inner.submit(run)
-
-    def wait_idle(self, timeout: float = 15.0) -> None:
-        with self.cond:
-            if not self.cond.wait_for(lambda: self.pending == 0, timeout=timeout):
-                raise AssertionError(f"the bot's background work did not finish within {timeout}s")
-
-
-def track_listeners(bolt_app: Any) -> ListenerTracker:
-    runner = bolt_app.listener_runner
-    tracker = ListenerTracker(runner.listener_executor)
-    runner.listener_executor = tracker
-    runner.lazy_listener_runner.executor = tracker
-    return tracker
 
 
 class LogCatcher(logging.Handler):
