@@ -456,6 +456,7 @@ def act(deps: Deps, who: Person, action: str, item_id: int | None, version: int 
     assert action in ("done", "receive", "cancel")
     who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
+        u.after_the_answer()  # the answer says what was recorded: it goes before the message's update
         item, project = _reachable(u, who, item_id, channel_id)
         with _about(project):
             decider = client_decider(project, item, who) if action == "done" else None

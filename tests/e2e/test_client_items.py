@@ -167,9 +167,12 @@ def test_client_marks_done_once_and_the_message_is_updated_in_place(slack, fake_
     [post] = posts(fake_slack)
     [item] = items(session)
     done = value_of(post["blocks"], ids.CLIENT_DONE)
+    before = len(fake_slack.calls)
     slack.action(ids.CLIENT_DONE, done, user=people.client, block_id=block_id_of(post["blocks"], ids.CLIENT_DONE))
     said = fake_slack.wait_for("response_url")[-1].params["text"]
     assert "Thank you" in said
+    after = [c.method for c in fake_slack.calls[before:]]
+    assert after.index("response_url") < after.index("chat.update")  # the client's answer first
     item = session.get(ClientItem, item.id)
     assert (item.status, item.closed_by, item.closed_how, item.closed_on_behalf) == ("done", "U0CLIENT", "done", False)
     assert log_of(session, item.id) == ["created", "done"]
