@@ -490,6 +490,7 @@ def team_action(deps: Deps, who: Person, action: str, req_id: int | None, channe
     """Defer, drop, mark done: team only, each recorded with before and after."""
     who = knowing_channels(deps, who, channel_id)  # Slack first: no transaction waits on it
     with unit_of_work(deps) as u:
+        u.after_the_answer()  # the answer says what was recorded: it goes before the message's update
         req, project = _reachable(u, who, req_id, channel_id)
         with _about(project):
             _team_only(who)

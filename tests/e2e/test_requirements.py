@@ -490,9 +490,12 @@ def test_taking_back_a_request_updates_the_client_message(slack, fake_slack, peo
     req = add_req()
     send_for_confirmation(slack, fake_slack, people, req.id)
     ts = reqs(session)[0].confirmation_ts
+    before = len(fake_slack.calls)
     slack.action(ids.REQ_DEFER, str(req.id), user=people.pm, channel_id=INTERNAL_CHANNEL,
                  block_id=f"req_item:{req.id}:item")
     fake_slack.wait_for("response_url", 2)
+    after = [c.method for c in fake_slack.calls[before:]]
+    assert after.index("response_url") < after.index("chat.update")  # the PM's answer first
     shown = fake_slack.message(CLIENT_CHANNEL, ts)
     assert buttons(shown["blocks"]) == [] and "Deferred" in json.dumps(shown["blocks"])
 
