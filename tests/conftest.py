@@ -33,7 +33,7 @@ from bot.migrate import upgrade
 from bot.web import create_web_app
 from tests.fakes import payloads
 from tests.fakes.slack_api import FakeSlack
-from tests.listeners import ListenerTracker, track_listeners
+from tests.listeners import InFlight, ListenerTracker, track_listeners
 
 PG_URL = os.environ.get("PMBOT_TEST_DATABASE_URL")
 TEAM = "T0TEAM"
@@ -314,8 +314,7 @@ class _CurrentApp:
 
     def __init__(self) -> None:
         self.app: Any = None
-        self.in_flight = 0
-        self._changed = threading.Condition()
+        self.requests = InFlight()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         app = self.app
@@ -323,20 +322,13 @@ class _CurrentApp:
             await send({"type": "http.response.start", "status": 503, "headers": []})
             await send({"type": "http.response.body", "body": b"no test is running"})
             return
-        with self._changed:
-            self.in_flight += 1
-        try:
+        with self.requests.counting():
             await app(scope, receive, send)
-        finally:
-            with self._changed:
-                self.in_flight -= 1
-                self._changed.notify_all()
 
     def wait_idle(self, timeout: float = 10) -> None:
         """Until no request is being served: its answer sent AND what the app does after it (the
         access line) done."""
-        with self._changed:
-            self._changed.wait_for(lambda: self.in_flight == 0, timeout=timeout)
+        self.requests.wait_idle(timeout)
 
     @contextmanager
     def serving(self, app: Any) -> Iterator[None]:

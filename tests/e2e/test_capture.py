@@ -14,7 +14,6 @@ from bot.flows import delivery
 from bot.models import ActivityLog, ChangeRequest, FeedbackResponse, Outbox, Project, Requirement, Risk
 from tests.conftest import CLIENT_CHANNEL, INTERNAL_CHANNEL, OTHER_CHANNEL, TEAM
 from tests.fakes import payloads as p
-from tests.hostile.harness import track_listeners
 
 V = ids.VALUE
 ASK = ("Could the invoice page also show the VAT number? <@U0PM> said it is easy. "
@@ -68,6 +67,7 @@ def receipts(fake, channel, ts):
 
 
 def react(slack, reaction, *, user, channel=CLIENT_CHANNEL, ts, author="U0CLIENT"):
+    """Events are handled after their acknowledgement: the driver waits until that is done."""
     response = slack._post(p.reaction_added(reaction, user=user, channel=channel, ts=ts, item_user=author,
                                             team_id=TEAM))
     assert response.status_code == 200
@@ -289,8 +289,7 @@ def test_memo_in_chinese_and_a_client_reacting(slack, fake_slack, people, sessio
     assert receipts(fake_slack, CLIENT_CHANNEL, ts)[0]["text"] == f"已记录为 *REQ-{req.id}*：希望支持微信支付"
 
 
-def test_reactions_that_capture_nothing(slack, fake_slack, people, session, project, bolt_app):
-    idle = track_listeners(bolt_app).wait_idle  # events are handled after their acknowledgement
+def test_reactions_that_capture_nothing(slack, fake_slack, people, session, project):
     elsewhere = fake_slack.add_message(OTHER_CHANNEL, "Lunch?", user="U0DEV")
     react(slack, "memo", user=people.dev, channel=OTHER_CHANNEL, ts=elsewhere, author="U0DEV")
     other_emoji = fake_slack.add_message(CLIENT_CHANNEL, "Nice work.", user="U0CLIENT", team="T0EXT")
@@ -298,13 +297,11 @@ def test_reactions_that_capture_nothing(slack, fake_slack, people, session, proj
     by_bot = fake_slack.add_message(CLIENT_CHANNEL, "Digest", user="UBOT", bot_id="BBOT")
     react(slack, "memo", user=people.dev, ts=by_bot, author="UBOT")
     react(slack, "memo", user=people.dev, ts="1700000000.000100")  # gone
-    idle()
     assert not _rows(session, Requirement)
     assert not fake_slack.calls_to("chat.postEphemeral") and not fake_slack.calls_to("reactions.add")
 
 
-def test_the_capture_emoji_is_a_project_setting(slack, fake_slack, people, session, make_project, engine, bolt_app):
-    idle = track_listeners(bolt_app).wait_idle
+def test_the_capture_emoji_is_a_project_setting(slack, fake_slack, people, session, make_project, engine):
     project = make_project()
     with session_scope(engine) as s:
         s.get(Project, project.id).capture_emoji = "pushpin"
@@ -320,7 +317,6 @@ def test_the_capture_emoji_is_a_project_setting(slack, fake_slack, people, sessi
     ts2 = fake_slack.add_message(INTERNAL_CHANNEL, "And SAML.", user="U0PM")
     react(slack, "pushpin", user=people.dev, channel=INTERNAL_CHANNEL, ts=ts2, author="U0PM")
     react(slack, "memo", user=people.dev, channel=INTERNAL_CHANNEL, ts=ts2, author="U0PM")
-    idle()
     assert len(_rows(session, Requirement)) == 1 and len(fake_slack.calls_to("reactions.add")) == 1
 
 
@@ -417,15 +413,13 @@ def test_the_change_log_export_names_the_source(slack, fake_slack, people, sessi
     assert "**Source message:** https://" in md
 
 
-def test_a_closed_projects_channel_captures_nothing(slack, fake_slack, people, session, project, engine, bolt_app):
-    idle = track_listeners(bolt_app).wait_idle
+def test_a_closed_projects_channel_captures_nothing(slack, fake_slack, people, session, project, engine):
     with session_scope(engine) as s:
         s.get(Project, project.id).status = "closed"
     shortcut(slack, ids.CAPTURE_REQ_SHORTCUT, user=people.pm)
     assert "closed" in told(fake_slack) and not fake_slack.calls_to("views.open")
     ts = fake_slack.add_message(CLIENT_CHANNEL, "One more thing.", user="U0CLIENT", team="T0EXT")
     react(slack, "memo", user=people.dev, ts=ts)
-    idle()
     assert not _rows(session, Requirement) and not fake_slack.calls_to("reactions.add")
 
 

@@ -10,7 +10,7 @@ import pytest
 from bot.db import make_engine
 from tests.fakes import payloads
 from tests.hostile import world as w
-from tests.hostile.harness import Hostile, LogCatcher, track_listeners
+from tests.hostile.harness import Hostile, LogCatcher
 
 # A user of another workspace and organisation: in none of this workspace's channels.
 ELSEWHERE = payloads.SlackUser(id="U0ELSE", team_id="T0ELSE", name="eve.elsewhere", enterprise_id="E0ELSE")
@@ -48,7 +48,7 @@ def world(engine, clock, make_project, fake_slack) -> w.World:
 
 
 @pytest.fixture
-def hostile(slack, fake_slack, bolt_app, catcher, database_url, world) -> Iterator[Hostile]:
+def hostile(slack, fake_slack, catcher, database_url, world) -> Iterator[Hostile]:
     counter = make_engine(database_url, sqlite_immediate=False)
-    yield Hostile(slack, fake_slack, track_listeners(bolt_app), catcher, counter)
+    yield Hostile(slack, fake_slack, catcher, counter)
     counter.dispose()

@@ -19,7 +19,6 @@ from sqlalchemy import Engine, func, literal, select, union_all
 from sqlmodel import SQLModel
 
 from tests.fakes.slack_api import Call, FakeSlack
-from tests.listeners import ListenerTracker, track_listeners  # noqa: F401  (the hostile tests' imports)
 
 # Text a user could type to ping everyone, mention someone or hide a link. The bot must never
 # send one of these unescaped in a mrkdwn text. Ids with EVIL never belong to a real user, so an
@@ -206,19 +205,14 @@ class Outcome:
 class Hostile:
     """Sends one signed request, waits for everything it causes, and checks the properties."""
 
-    def __init__(self, slack: Any, fake: FakeSlack, tracker: ListenerTracker, logs: LogCatcher,
-                 counter: Engine) -> None:
+    def __init__(self, slack: Any, fake: FakeSlack, logs: LogCatcher, counter: Engine) -> None:
         self.slack = slack
         self.fake = fake
-        self.tracker = tracker
         self.logs = logs
         self.counter = counter
 
     def settle(self) -> None:
-        from tests.conftest import served
-
-        self.tracker.wait_idle()
-        served.wait_idle()  # the request's access line too: it is written after the answer
+        self.slack.settle()  # the listeners, what they send after their answer, the access lines
 
     def send(self, built: tuple[str, dict[str, str]], *, count_rows: bool = True) -> Outcome:
         self.settle()

@@ -22,17 +22,17 @@ from bot.db import make_engine
 from bot.models import Requirement
 from tests.conftest import CLIENT_CHANNEL, PEOPLE, TEAM
 from tests.fakes import payloads
-from tests.hostile.harness import Hostile, Outcome, track_listeners
+from tests.hostile.harness import Hostile, Outcome
 from tests.hostile.strategies import signed_interaction, unsign
 
 GUARD = "bot.slack.guard"
 
 
 @pytest.fixture
-def edge(slack, fake_slack, bolt_app, catcher, database_url) -> Iterator[Hostile]:
+def edge(slack, fake_slack, catcher, database_url) -> Iterator[Hostile]:
     """The hostile harness without the hostile world: these requests never reach a record."""
     counter = make_engine(database_url, sqlite_immediate=False)
-    yield Hostile(slack, fake_slack, track_listeners(bolt_app), catcher, counter)
+    yield Hostile(slack, fake_slack, catcher, counter)
     counter.dispose()
 
 
