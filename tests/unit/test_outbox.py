@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 
@@ -13,6 +14,13 @@ from bot.flows.delivery import deliver, deliver_due
 from bot.models import Outbox
 from bot.services import outbox
 from bot.slack.post import METADATA_EVENT
+
+# Senders of another host. Named afresh for each test process: on PostgreSQL their advisory locks
+# are the cluster's, shared by the test workers' databases, so one worker's held lock made another
+# worker's "gone" sender look alive.
+_RUN = uuid.uuid4().hex[:8]
+OTHER_SENDER = f"other-host-{_RUN}:1:1"
+SECOND_SENDER = f"other-host-{_RUN}:2:2"
 
 
 def _enqueue(deps, key="k1", channel="C0CLIENT"):
@@ -165,12 +173,12 @@ def test_a_claim_left_by_a_dead_process_on_this_host_is_taken_over_at_once(deps,
 
     gone = subprocess.run([sys.executable, "-c", "from bot.workers import this_worker; print(this_worker())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    assert is_dead(gone) and not is_dead(this_worker()) and not is_dead("other-host:1:1")
+    assert is_dead(gone) and not is_dead(this_worker()) and not is_dead(OTHER_SENDER)
     dead_row, live_row = _enqueue(deps, key="dead"), _enqueue(deps, key="live")
     with deps.session() as s:
         assert outbox.claim(s, dead_row, worker=gone, now=clock.now())
-        assert outbox.claim(s, live_row, worker="other-host:1:1", now=clock.now())
-    with hold_claim_lock(deps, "other-host:1:1"):  # (on PostgreSQL a live sender holds its lock)
+        assert outbox.claim(s, live_row, worker=OTHER_SENDER, now=clock.now())
+    with hold_claim_lock(deps, OTHER_SENDER):  # (on PostgreSQL a live sender holds its lock)
         assert deliver_due(deps) == 1  # no waiting for the timeout
     assert _row(session, "dead").status == "sent"
     assert _row(session, "live").status == "sending"  # another host's claim: it may be working
@@ -186,9 +194,9 @@ def test_on_postgresql_a_claim_whose_lock_is_free_is_taken_over_from_any_host(de
         pytest.skip("PostgreSQL run only (PMBOT_TEST_DATABASE_URL)")
     gone, alive = _enqueue(deps, key="gone"), _enqueue(deps, key="alive")
     with deps.session() as s:  # both claimed a moment ago by processes of another host
-        assert outbox.claim(s, gone, worker="other-host:1:1", now=clock.now())
-        assert outbox.claim(s, alive, worker="other-host:2:2", now=clock.now())
-    with hold_claim_lock(deps, "other-host:2:2"):  # the live one holds its lock, as a live sender does
+        assert outbox.claim(s, gone, worker=OTHER_SENDER, now=clock.now())
+        assert outbox.claim(s, alive, worker=SECOND_SENDER, now=clock.now())
+    with hold_claim_lock(deps, SECOND_SENDER):  # the live one holds its lock, as a live sender does
         assert deliver_due(deps) == 1
         assert _row(session, "gone").status == "sent"
         assert _row(session, "alive").status == "sending"
@@ -208,10 +216,10 @@ def test_a_row_waiting_for_another_takes_that_one_over_when_its_sender_dies_mean
     with deps.session() as s:
         second = outbox.enqueue(s, key="second", team_id="T0TEAM", kind="test", channel_id="C0CLIENT",
                                 payload={"text": "after"}, now=clock.now(), after_key="first").id
-        assert outbox.claim(s, first, worker="other-host:1:1", now=clock.now())
+        assert outbox.claim(s, first, worker=OTHER_SENDER, now=clock.now())
     sent: list[bool] = []
     waiting = threading.Thread(target=lambda: sent.append(deliver(deps, second)))
-    with hold_claim_lock(deps, "other-host:1:1"):  # the other sender, alive (on PostgreSQL: its lock held)
+    with hold_claim_lock(deps, OTHER_SENDER):  # the other sender, alive (on PostgreSQL: its lock held)
         waiting.start()
         time.sleep(0.5)
         assert sent == [] and fake_slack.calls_to("chat.postMessage") == []
