@@ -8,8 +8,9 @@
    Bolt app, starts the scheduler, then opens the Socket Mode connection or hands the app to the
    HTTP server. The database or Slack not answering is retried with back-off (1 s doubling up
    to 30 s), one warning line per attempt, never a traceback, never an exit.
-4. SIGTERM / SIGINT: uvicorn finishes the requests under way, then the scheduler stops after the
-   message it is sending, the Socket Mode connection closes, and the process exits 0.
+4. SIGTERM / SIGINT: uvicorn finishes the requests under way, the Socket Mode connection closes,
+   what answered requests still owe Slack is sent, then the scheduler stops after the message it
+   is sending, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.config import Settings
+from bot.flows import after_answer
 from bot.health import (
     Health,
     SlackUnreachable,
@@ -216,6 +218,8 @@ class Startup(threading.Thread):
                 self.socket_handler.close()
             except Exception as err:  # closing a broken connection: nothing left to do
                 log.debug("closing Socket Mode: %s", one_line(err))
+        # what answered requests still owe Slack (a decision's message update and notice)
+        after_answer.pool.stop(timeout=GRACEFUL_SECONDS)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
         if self.engine is not None:

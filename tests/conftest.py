@@ -28,6 +28,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.db import make_engine
 from bot.deps import Deps
+from bot.flows import after_answer
 from bot.metrics import SLACK_CALLS_IN_TRANSACTION
 from bot.migrate import upgrade
 from bot.web import create_web_app
@@ -171,6 +172,8 @@ def engine(database_url: str, pg_url: str | None) -> Iterator[Engine]:
     if pg_url:
         _truncate_all(engine)
     yield engine
+    # what a test's requests left for after their answer is sent before its database goes
+    assert after_answer.pool.wait_idle(15), "what the requests owed after their answer was not sent within 15 s"
     engine.dispose()
 
 
@@ -404,9 +407,11 @@ class SlackDriver:
 
     def settle(self) -> None:
         """Wait until the bot has done everything the requests sent so far set off: their
-        listeners, what those send after their answer, and the access lines."""
+        listeners, what those send after their answer (the process's pool of senders), and the
+        access lines."""
         if self.listeners is not None:
             self.listeners.wait_idle()
+        assert after_answer.pool.wait_idle(15), "what the requests owed after their answer was not sent within 15 s"
         served.wait_idle()
 
     def last_view(self) -> dict[str, Any]:

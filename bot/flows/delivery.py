@@ -215,6 +215,7 @@ class Claimed:
 
     rows: list[tuple[Outbox, Rendered]] = field(default_factory=list)
     left: list[int] = field(default_factory=list)  # owed rows to deliver the usual way
+    at: datetime | None = None  # when `rows` were claimed
 
 
 def claim_owed(deps: Deps, session, outbox_ids: list[int], *,
@@ -228,7 +229,7 @@ def claim_owed(deps: Deps, session, outbox_ids: list[int], *,
     stored already claimed (`preclaimed`, new in this transaction: nobody else can see them)
     are taken as they are."""
     mine = preclaimed or {}
-    claimed = Claimed()
+    claimed = Claimed(at=deps.clock.now())
     reg = registry()
     claim_locks.hold(deps.engine, deps.worker)  # before the claims commit: they must look alive
     for outbox_id in outbox_ids:
@@ -282,9 +283,16 @@ def record_sent(deps: Deps, reg: Registry, posted: list[_Posted]) -> Recorded:
 
 def send_claimed(deps: Deps, claimed: Claimed) -> set[int]:
     """Send what `claim_owed` claimed (after the unit committed), then the rows it left.
-    Returns the ids sent."""
+    Returns the ids sent. Claimed rows that waited more than half the claim timeout to be sent
+    (bot/flows/after_answer.py) are left to the sweep: another sender may be about to take their
+    claims over, and two would send them."""
     reg = registry()
-    posted = [p for row, drawn in claimed.rows if (p := _post(deps, row, drawn)) is not None]
+    rows = claimed.rows
+    if rows and claimed.at is not None and deps.clock.now() - claimed.at > claim_timeout(deps) / 2:
+        log.warning("%d claimed messages waited since %s to be sent: left to the retry sweep, which takes their"
+                    " claims over when they time out", len(rows), claimed.at.isoformat())
+        rows = []
+    posted = [p for row, drawn in rows if (p := _post(deps, row, drawn)) is not None]
     # all of them recorded in one statement (issue 13: a transaction per message before), with
     # other units' under load
     recorded = record_sent(deps, reg, posted) if posted else []

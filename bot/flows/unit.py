@@ -27,6 +27,7 @@ from sqlmodel import Session
 from bot.clock import Clock
 from bot.db import holds_any_turn, insert_ignore
 from bot.deps import Deps
+from bot.flows import after_answer
 from bot.flows.outbox_keys import Kind, update
 from bot.models import Project, Submission
 from bot.services import outbox
@@ -260,20 +261,17 @@ _after_answer: ContextVar[list[Callable[[], object]] | None] = ContextVar("after
 @contextmanager
 def answering() -> Iterator[None]:
     """Serve one Slack request: sends its units left for after the answer (`after_the_answer`)
-    go once the block is left, i.e. once the listener has answered, however it ended. One that
-    fails unexpectedly is logged; its rows stay claimed and the sweep sends them after the claim
-    timeout, as after a crash."""
+    are handed to the process's pool of senders (bot/flows/after_answer.py) once the block is
+    left, i.e. once the listener has answered, however it ended; sent here when too many wait
+    there already."""
     later: list[Callable[[], object]] = []
     token = _after_answer.set(later)
     try:
         yield
     finally:
         _after_answer.reset(token)
-        for send in later:
-            try:
-                send()
-            except Exception:
-                log.exception("sending what a request owed after its answer failed; the sweep will retry")
+        if later and not after_answer.pool.hand_over(later):
+            after_answer.run_all(later)
 
 
 def _claim_owed(unit: Unit) -> Any:
