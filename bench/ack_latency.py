@@ -38,7 +38,10 @@ block starts cold (its server was idle while the others ran), and in an open-loo
 first requests land in the p99: with 10 blocks of 100 at 150 requests/s, PM Bot's p99 was 1.38×
 (SQLite) and 1.88× (PostgreSQL) the floor's where one run in one go gave 0.92× and 1.11×. So the
 default is 1 (each server's phase in one go, one after the other; always so with --profile);
-blocks suit the closed loop and the clicks, whose figures are set by throughput.
+blocks suit the closed loop and the clicks, whose figures are set by throughput. The click
+phase runs in --click-blocks blocks (default 4): one after the other, the same build's click
+p99 ratio swung between 1.98× and 2.43× from run to run as the machine's speed drifted between
+the servers' turns (the floor's own p99 moved from 67 to 101 ms).
 
 A request's latency runs until its HTTP response has been read. The load generator is plain
 http.client keep-alive connections in threads: httpx costs the client 1.6-2.4 ms of CPU per
@@ -598,6 +601,8 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=1,
                         help="each phase in this many blocks per server, the servers taking turns block by "
                              "block (default 1: each server's phase in one go, one after the other)")
+    parser.add_argument("--click-blocks", type=int, default=4,
+                        help="the click phase in this many blocks per server, taking turns (default 4)")
     parser.add_argument("--samples", type=Path, help="write every measured request (phase, server, sent at, "
                         "latency) to this CSV file")
     args = parser.parse_args()
@@ -606,17 +611,17 @@ def main() -> int:
     if (args.requests < 1 or args.concurrency < 1 or args.users < 1 or args.clicks < 0
             or any(r <= 0 for r in args.rates)):
         parser.error("--requests, --concurrency, --users and --rates must be positive, --clicks not negative")
-    if args.blocks < 1:
-        parser.error("--blocks must be at least 1")
+    if args.blocks < 1 or args.click_blocks < 1:
+        parser.error("--blocks and --click-blocks must be at least 1")
     if args.profile:
-        args.blocks = 1  # one py-spy recording per server and phase
+        args.blocks = args.click_blocks = 1  # one py-spy recording per server and phase
 
     phases = _phases(args)
     print(f"Machine: {h.machine()}")
     sync = f" (synchronous={args.sqlite_synchronous}, PM Bot and floor)" if args.database == "sqlite" else ""
     print(f"Database: {args.database}{sync}. Per server and phase: {args.requests} measured /req quick captures "
-          f"(after {args.warmup} warm-up ones) from {args.users} users; {args.clicks} Confirm clicks; "
-          f"load generator: {args.client}")
+          f"(after {args.warmup} warm-up ones) from {args.users} users, in {args.blocks} block(s); "
+          f"{args.clicks} Confirm clicks in {args.click_blocks} block(s); load generator: {args.client}")
     users = h.team_users(args.users)
     run_id = uuid.uuid4().hex[:8]
     fake = h.start_fake_slack(users)
@@ -699,7 +704,7 @@ def main() -> int:
                                            check_saved=False, fake=fake, drain=drain)
 
                         runs.append((name, clicks, block))
-                    done.append((click_label, interleaved(runs, args.blocks)))
+                    done.append((click_label, interleaved(runs, args.click_blocks)))
 
             peak_kb = h.proc_status(pmbot.process.pid)["VmHWM"]
             load_after = h.load_average()
