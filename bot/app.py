@@ -16,7 +16,6 @@ from bot.db import make_engine
 from bot.deps import Deps, build_deps
 from bot.slack.acks import use_event_acks
 from bot.slack.respond import fallback_respond
-from bot.slack.sanitize import clean
 from bot.slack.transport import PooledRespond
 from bot.slack.users import UserDirectory, Workspace
 
@@ -74,8 +73,7 @@ def create_app(
 
     @app.middleware
     def put_deps_in_context(context: BoltContext, body: Any, next: Any) -> Any:
-        context["deps"] = deps
-        clean(body)  # no NUL or lone surrogate reaches a handler (or the database)
+        context["deps"] = deps  # (the guard made the payload's text storable: bot/slack/guard.py)
         if context.response_url:  # on the process's keep-alive connections
             context["respond"] = PooledRespond(response_url=context.response_url, proxy=client.proxy, ssl=client.ssl)
         else:  # a click in the App Home or a modal: answer by DM

@@ -510,6 +510,7 @@ def implement(deps: Deps, person: Person, *, cr_id: int | None, channel_id: str 
     def body(s: _Scope) -> Reply:
         cr, project = _load(s, cr_id)
         _team_only(s)
+        s.u.after_the_answer()  # the answer says what was recorded: it goes before the message's update
         cr = changes.implement(s.session, s.u.clock, cr_id=cr.id or 0, project=project, actor=person.user_id)
         s.u.refresh(approval_target(cr.id or 0), project)
         return Reply(text=t("changes.implemented_ack", s.reader(project), ref=ref(cr), title=safe(cr.title, 200)))
@@ -522,6 +523,7 @@ def withdraw(deps: Deps, person: Person, *, cr_id: int | None, channel_id: str |
 
     def body(s: _Scope) -> Reply:
         cr, project = _load(s, cr_id)
+        s.u.after_the_answer()  # the answer says what was recorded: it goes before the messages' updates
         cr, _former = changes.withdraw(s.session, s.u.clock, cr_id=cr.id or 0, project=project,
                                        actor=person.user_id)
         s.u.refresh(approval_target(cr.id or 0), project)

@@ -2,8 +2,9 @@
 
 PostgreSQL refuses NUL characters in text (and in any query parameter), and no database driver
 can encode a lone UTF-16 surrogate (JSON may carry one as an escape). Neither means anything in
-Slack text, so NUL is dropped and a lone surrogate becomes U+FFFD, once, at the edge: titles,
-comments, ids, channel names and option values alike.
+Slack text, so NUL is dropped and a lone surrogate becomes U+FFFD, once, at the edge (the guard,
+bot/slack/guard.py, for HTTP and Socket Mode alike): titles, comments, ids, channel names and
+option values alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ def _clean_text(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        # one U+FFFD per lone surrogate (through UTF-8 it became three)
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
 
 

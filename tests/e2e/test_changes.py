@@ -496,6 +496,8 @@ def test_implemented_after_approval_from_the_list(flow, fake_slack, people, setu
         ids.CHANGE_IMPLEMENTED, str(cr_id), user=people.dev, channel_id="C0INTERNAL", is_ephemeral=True))
     assert "implemented" in reply.params["text"]
     assert crs(session)[0].status == "implemented"
+    update = fake_slack.calls_to("chat.update")[-1]  # the approval message shows it, after the answer
+    assert update.params["ts"] == ts and fake_slack.calls.index(update) > fake_slack.calls.index(reply)
     call, _ = next_call(fake_slack, "response_url", lambda: flow.command("/change", "list", user=people.pm))
     blocks = call.params["blocks"]
     history = json.dumps(blocks)
@@ -588,6 +590,7 @@ def test_withdrawn_before_assessment_the_team_notice_loses_its_button(slack, fak
         ids.CHANGE_WITHDRAW, str(cr.id), user=people.dev, is_ephemeral=True))
     assert "withdrawn" in reply.params["text"]
     update = fake_slack.calls_to("chat.update")[-1]
+    assert fake_slack.calls.index(update) > fake_slack.calls.index(reply)  # the author's answer first
     assert update.params["channel"] == "C0INTERNAL" and update.params["ts"] == notice_ts
     assert button_ids(update.params["blocks"]) == [] and "Withdrawn by <@U0DEV>" in json.dumps(update.params)
     reply, _ = next_call(fake_slack, "response_url", lambda: slack.action(

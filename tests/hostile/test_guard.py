@@ -345,3 +345,33 @@ def test_a_40_mb_unsigned_body_is_refused_before_it_is_read(server):
     grown = _peak_rss_kb() - before
     assert grown < 10 * 1024, f"the process grew by {grown // 1024} MB"
     assert httpx.get(server + "/healthz", timeout=10).status_code == 200
+
+
+def test_socket_mode_makes_the_payload_s_text_storable(bolt_app, fake_slack, make_project, session):
+    """Text no database can store (NUL, a lone surrogate) is taken out at the edge in Socket Mode
+    too, where slack_sdk hands over the payload already parsed."""
+    from urllib.parse import parse_qsl
+
+    from bot.slack.guard import handle_socket_request
+
+    make_project()
+    command = dict(parse_qsl(payloads.slash_command("/req", "Pay by card", user=PEOPLE.pm, channel_id=CLIENT_CHANNEL,
+                                                    team_id=TEAM, response_url=fake_slack.response_url("s"))[0]))
+    command["text"] = "Pay\x00 by card \ud800"
+    client = SocketClient()
+    handle_socket_request(bolt_app, client, _envelope(command, kind="slash_commands"))
+    assert len(client.answers) == 1
+    assert session.exec(select(Requirement.title)).one() == "Pay by card \ufffd"
+
+
+@pytest.mark.parametrize(("raw", "seen"), [
+    ('"Pay\\u0000 by card"', "Pay by card"),  # NUL: dropped
+    ('"Odd \\ud800 one"', "Odd \ufffd one"),  # a lone surrogate: one replacement character
+    ('"Smile \\ud83d\\ude00"', "Smile \U0001F600"),  # a pair is a character: kept
+    ('"C:\\\\u0000"', "C:\\u0000"),  # an escaped backslash, then text: kept
+])
+def test_an_interaction_s_text_is_made_storable_only_where_needed(raw, seen):
+    from bot.slack.guard import parse
+
+    body = urlencode({"payload": '{"type": "block_actions", "text": ' + raw + "}"})
+    assert parse(body, "application/x-www-form-urlencoded")["text"] == seen
