@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from bot.blocks import capture as cb
 from bot.blocks import text as slack_text
+from bot.db import added_new
 from bot.deps import Deps
 from bot.flows import outbox_keys
 from bot.flows import requirements as req_flow
@@ -237,9 +238,11 @@ class KeepSource:
         if self.record is not None:
             return
         unit.session.flush()
-        if not self._seen:
+        model = capture.MODELS[self.kind]
+        created = [*self._seen, *(o for o in added_new(unit.session) if isinstance(o, model))]
+        if not created:
             return
-        record = self._seen[0]
+        record = created[0]
         self.record = record
         project = unit.session.get(Project, record.project_id)
         if project is None or self.source.channel_id not in {project.client_channel_id, project.internal_channel_id}:

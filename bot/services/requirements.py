@@ -33,6 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
+from bot.db import add_new
 from bot.models import (
     PRIORITIES,
     REQ_COMMENT_MAX,
@@ -172,8 +173,7 @@ def create(session: Session, clock: Clock, *, project: Project, actor: str, data
         acceptance_criteria=clean.acceptance_criteria, raised_by=actor, raised_by_client=raised_by_client,
         status=S.proposed, created_at=now, updated_at=now,
     )
-    session.add(req)
-    session.flush()
+    add_new(session, req)
     _log(session, clock, req, project, actor=actor, action="created", before=None,
          after=activity.snapshot(req, SNAPSHOT_FIELDS))
     return req

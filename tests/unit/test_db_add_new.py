@@ -1,0 +1,38 @@
+"""A new row stored with one prepared INSERT … RETURNING id (bot/db.py `add_new`), left in the
+session as a flush would leave it: what the row holds is what the object holds, and a later
+change to the object is flushed as an UPDATE."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlmodel import select
+
+from bot.db import add_new, session_scope
+from bot.models import Requirement
+
+
+def test_a_new_row_is_one_insert_and_the_object_lives_on_in_the_session(engine, make_project, clock):
+    project = make_project()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session_scope(engine) as s:
+            req = Requirement(project_id=project.id, title="Export as CSV", raised_by="U0PM", created_at=clock.now(),
+                              updated_at=clock.now())
+            add_new(s, req)
+            assert req.id is not None and req in s and not s.new and not s.dirty
+            first = list(statements)
+            req.title = "Export as CSV and PDF"  # changed after: flushed with the commit
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert first[-1] == "INSERT" and first.count("INSERT") == 1
+    assert statements[len(first):].count("UPDATE") == 1
+    with session_scope(engine) as s:
+        row = s.exec(select(Requirement).where(Requirement.id == req.id)).one()
+        assert (row.title, row.version, row.status, row.priority, row.project_id) == (
+            "Export as CSV and PDF", 2, "proposed", "should", project.id)  # the change bumped version 1
+        assert row.created_at == clock.now()
