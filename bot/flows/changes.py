@@ -55,7 +55,7 @@ from bot.flows.delivery import deliver_now
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.people import Person, channels_of, is_outside_channels, knowing_channels
-from bot.flows.unit import Unit, unit_of_work
+from bot.flows.unit import Unit, send_after_answer, unit_of_work
 from bot.i18n import person_language, t
 from bot.models import ChangeRequest, ChangeStatus, Outbox, Project, Requirement
 from bot.reports.change_wording import decision_moves
@@ -88,8 +88,10 @@ class Reply:
 
 
 def finish(deps: Deps, reply: Reply) -> None:
-    """Send what a flow queued with `deliver=False` (after the handler acknowledged)."""
-    deliver_now(deps, reply.owed)
+    """Send what a flow queued with `deliver=False`, once the request has its answer."""
+    owed = list(reply.owed)
+    if owed:
+        send_after_answer(lambda: deliver_now(deps, owed))
 
 
 # The frame of every flow -------------------------------------------------------------------

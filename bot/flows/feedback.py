@@ -38,7 +38,7 @@ from bot.flows.delivery import deliver, deliver_now
 from bot.flows.messages import Rendered
 from bot.flows.outbox_keys import Kind, Target, TargetKind
 from bot.flows.person_language import knowing_languages, language_of
-from bot.flows.unit import Unit, unit_of_work
+from bot.flows.unit import Unit, send_after_answer, unit_of_work
 from bot.i18n import t
 from bot.models import (
     CLOSEOUT_TRIGGER,
@@ -107,8 +107,11 @@ def _unit(deps: Deps, result: Result) -> Iterator[Unit]:
 
 
 def finish(deps: Deps, result: Result) -> None:
-    """Send what a use case queued (what fails stays queued for the retry sweep)."""
-    deliver_now(deps, result.owed)
+    """Send what a use case queued, once the request has its answer (what fails stays queued for
+    the retry sweep)."""
+    owed = list(result.owed)
+    if owed:
+        send_after_answer(lambda: deliver_now(deps, owed))
 
 
 @dataclass

@@ -274,6 +274,17 @@ def answering() -> Iterator[None]:
             after_answer.run_all(later)
 
 
+def send_after_answer(send: Callable[[], object]) -> None:
+    """Run `send` (a delivery of rows a use case queued) once the request being served has its
+    answer, from the process's pool of senders, like the sends of `Unit.after_the_answer`; at
+    once outside a request (a job, the CLI)."""
+    later = _after_answer.get()
+    if later is None:
+        send()
+    else:
+        later.append(send)
+
+
 def _claim_owed(unit: Unit) -> Any:
     """Claim and draw what the unit owes in its own transaction, to send once it committed."""
     from bot.flows.delivery import claim_owed

@@ -152,8 +152,9 @@ def test_client_raises_team_assesses_client_approves_and_the_plan_moves(flow, fa
     [cr] = crs(session)
     assert cr.status == "submitted" and cr.requested_by == people.client.id and cr.requested_by_client
     assert cr.title == "Add PayPal" and cr.reason == "Customers ask for it"
-    # 2. The team is told in the internal channel, with an Assess button.
+    # 2. The team is told in the internal channel, with an Assess button: after the client's answer.
     notice = next(c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0INTERNAL")
+    assert fake_slack.calls.index(notice) > fake_slack.calls.index(told)
     assert "waiting for assessment" in str(notice.params["blocks"])
     assert button_ids(notice.params["blocks"]) == [ids.CHANGE_ASSESS]
 
