@@ -49,6 +49,7 @@ from bot.services import activity, capture, permissions, projects, requirements,
 from bot.services.capture import Source
 from bot.services.errors import DomainError, Forbidden, NotFound
 from bot.slack.post import is_transient
+from bot.slack.sanitize import clean
 from bot.slack.users import UserKind
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,8 @@ def fetch_message(deps: Deps, channel_id: str, ts: str) -> Message | None:
     found = next((m for m in answer.get("messages", []) if m.get("ts") == ts), None)
     if found is None or found.get("subtype") == "tombstone":
         return None
-    return message_of(found, channel_id, deps.workspace.bot_user_id)
+    # Slack's text, about to be stored: made storable as a request's payload is (NUL, lone surrogates)
+    return message_of(clean(found), channel_id, deps.workspace.bot_user_id)
 
 
 def _permalink(deps: Deps, channel_id: str, ts: str) -> str | None:

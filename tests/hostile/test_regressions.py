@@ -194,6 +194,18 @@ def test_nul_in_user_text_is_dropped(hostile, world, session):
     Hostile.check(outcome, what="NUL in a value and a channel id")
 
 
+def test_a_message_captured_by_reaction_with_nul_in_its_text_is_stored_without_it(hostile, world, session):
+    """Found on PostgreSQL by the payload property: the capture reaction stores the message's text
+    as Slack's Web API gives it (conversations.replies), which the guard never sees; a NUL in it
+    was an unhandled error and nothing was captured."""
+    ts = world.seed_message(CLIENT_CHANNEL, "Pay\x00 by card, odd \ud800 one")
+    outcome = hostile.send(payloads.reaction_added("memo", user=PEOPLE.client, channel=CLIENT_CHANNEL, ts=ts,
+                                                   item_user="U0CLIENT"))
+    Hostile.check(outcome, what="a captured message with NUL")
+    [title] = session.exec(select(Requirement.title).where(Requirement.title.startswith("Pay"))).all()
+    assert title == "Pay by card, odd \ufffd one"
+
+
 def test_a_lone_surrogate_in_user_text_is_replaced(hostile, world, session):
     """JSON may escape a lone UTF-16 surrogate; no database driver can encode it."""
     outcome = submit(hostile, ids.REQ_MODAL, {ids.REQ_BLOCK_TITLE: {ids.VALUE: payloads.plain_text("Odd \ud800 one")}},
