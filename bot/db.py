@@ -265,6 +265,9 @@ def insert_ignore(session: Session, model: type, values: dict, conflict: list[st
     return session.execute(stmt.returning(key)).first() is not None
 
 
+_ADDED_NEW = "pmbot_added_new"  # the session.info key of what `add_new` stored
+
+
 def add_new(session: Session, obj: Any) -> Any:
     """Store the new `obj` (a table model whose id the database assigns) with one prepared INSERT
     … RETURNING id, and make it a persistent object of `session` as a flush would, without the
@@ -278,9 +281,6 @@ def add_new(session: Session, obj: Any) -> Any:
     session.add(obj)
     session.info.setdefault(_ADDED_NEW, []).append(obj)
     return obj
-
-
-_ADDED_NEW = "pmbot_added_new"
 
 
 def added_new(session: Session) -> list[Any]:

@@ -104,8 +104,9 @@ class AfterAnswer:
 
 
 def run_all(sends: list[Send]) -> None:
-    """Run one request's sends in order; one that fails unexpectedly is logged, and its rows stay
-    claimed for the sweep (after the claim timeout, as after a crash)."""
+    """Run one request's sends in order; one that fails unexpectedly is logged, and what it did
+    not send is left to the sweep (a claimed row after the claim timeout, as after a crash; a
+    pending one at its next pass)."""
     for send in sends:
         try:
             send()
