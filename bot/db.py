@@ -17,6 +17,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
+from bot.checkpoints import BACKSTOP_PAGES
 from bot.sockets import readable_now
 
 SQLITE_BUSY_SECONDS = 30
@@ -93,11 +94,15 @@ PG_TURNS = 3
 PG_TURN_WAIT = 0.25
 
 
-def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, synchronous: str = "full") -> Engine:
+def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, synchronous: str = "full",
+                background_checkpoints: bool = False) -> Engine:
     """Build an engine. SQLite gets WAL, foreign keys and a busy timeout so the HTTP server's
     threads and the scheduler can share one file, and `synchronous` (SQLITE_SYNCHRONOUS: `full`
     by default, so what the bot said was saved survives a power cut too); PostgreSQL gets a
-    pool whose connections the server closed are replaced at checkout (a restart), and turns."""
+    pool whose connections the server closed are replaced at checkout (a restart), and turns.
+
+    `background_checkpoints`: a `bot.checkpoints.Checkpointer` copies the SQLite log back; the
+    engine's own commits do so only past its backstop (no effect on PostgreSQL)."""
     if synchronous not in ("full", "normal"):
         raise ValueError(f"synchronous must be full or normal, not {synchronous!r}")
     parsed = make_url(url)
@@ -116,6 +121,8 @@ def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, 
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            if background_checkpoints and not in_memory:
+                cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

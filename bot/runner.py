@@ -101,6 +101,7 @@ class Startup(threading.Thread):
         self.stopping = threading.Event()
         self.exit_code = 0
         self.engine: Any = None
+        self.checkpointer: Any = None  # SQLite: bot/checkpoints.py
         self.scheduler: Any = None
         self.socket_handler: Any = None
 
@@ -138,12 +139,15 @@ class Startup(threading.Thread):
 
     def _start(self) -> None:
         from bot.app import create_app, deps_of
+        from bot.checkpoints import start_for
         from bot.db import make_engine
         from bot.migrate import upgrade_if_behind
 
         settings = self.settings
-        self.engine = self.health.engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+        self.engine = self.health.engine = make_engine(settings.database_url, synchronous=settings.sqlite_synchronous,
+                                                       background_checkpoints=True)
         self._retry("the database", lambda: upgrade_if_behind(self.engine))
+        self.checkpointer = start_for(self.engine)  # SQLite's log copied back there, not in a request's commit
         if self.workspace is None:
             self.workspace = self._retry("Slack", self._ask_slack)
         self.health.token_ok, self.health.token_checked_at = True, time.monotonic()
@@ -222,6 +226,8 @@ class Startup(threading.Thread):
         after_answer.pool.stop(timeout=GRACEFUL_SECONDS)
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         if self.engine is not None:
             self.engine.dispose()
 
