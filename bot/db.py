@@ -6,9 +6,9 @@ import functools
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, event, insert
 from sqlalchemy.engine import make_url
@@ -22,6 +22,7 @@ from bot.sockets import readable_now
 
 SQLITE_BUSY_SECONDS = 30
 READ_ONLY = "pmbot_read_only"  # execution option of `read_scope`'s connections
+M = TypeVar("M")
 
 
 class FairTurns:
@@ -275,15 +276,23 @@ def insert_ignore(session: Session, model: type, values: dict, conflict: list[st
 _ADDED_NEW = "pmbot_added_new"  # the session.info key of what `add_new` stored
 
 
-def add_new(session: Session, obj: Any) -> Any:
-    """Store the new `obj` (a table model whose id the database assigns) with one prepared INSERT
-    … RETURNING id, and make it a persistent object of `session` as a flush would, without the
-    ORM's unit of work for it (issue 13: flushing a new requirement was the largest part of a
-    quick capture's CPU). Every column is written from `obj`, so its Python defaults apply and
-    what it holds is what the row holds. Such objects never show in a flush's `session.new`:
-    whoever looks for the rows a unit created finds them in `added_new(session)` too."""
-    statement, columns = _add_new_statement(type(obj))
-    obj.id = session.execute(statement, {f"v_{c}": getattr(obj, c) for c in columns}).scalar_one()
+def add_new(session: Session, model: type[M], **values: Any) -> M:
+    """Store a new row of `model` (a table model whose id the database assigns) with one prepared
+    INSERT … RETURNING id, and return it as a persistent object of `session`, without the ORM's
+    unit of work for it (issue 13: flushing a new requirement was the largest part of a quick
+    capture's CPU). Columns missing from `values` take the model's Python defaults, as its
+    constructor would give them; the object is built as a query's load builds one (the SQLModel
+    constructor alone was ~90 µs a requirement), so what it holds is what the row holds, and a
+    later change to it is flushed as an UPDATE. Such objects never show in a flush's
+    `session.new`: whoever looks for the rows a unit created finds them in `added_new(session)`."""
+    statement, columns, defaults = _add_new_statement(model)
+    unknown = values.keys() - set(columns)
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column {sorted(unknown)}")
+    row = {c: values[c] if c in values else defaults[c]() for c in columns}
+    new_id = session.execute(statement, {f"v_{c}": row[c] for c in columns}).scalar_one()
+    obj = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
+    obj.__dict__.update(row, id=new_id)
     make_transient_to_detached(obj)
     session.add(obj)
     session.info.setdefault(_ADDED_NEW, []).append(obj)
@@ -296,9 +305,27 @@ def added_new(session: Session) -> list[Any]:
 
 
 @functools.cache
-def _add_new_statement(model: type) -> tuple[Any, tuple[str, ...]]:
-    """`add_new`'s statement for `model`, built once (bound parameters v_<column>)."""
+def _add_new_statement(model: type) -> tuple[Any, tuple[str, ...], dict[str, Callable[[], Any]]]:
+    """`add_new`'s statement for `model`, built once (bound parameters v_<column>), its columns
+    and, for each column with a Python default, what gives it (a column without one must be given)."""
     table = model.__table__  # type: ignore[attr-defined]
     columns = tuple(c.key for c in table.columns if not c.primary_key)
     values = {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns}
-    return insert(table).values(values).returning(table.c.id), columns
+    defaults: dict[str, Callable[[], Any]] = {}
+    for name in columns:
+        field = model.model_fields[name]  # type: ignore[attr-defined]
+        if field.default_factory is not None:
+            defaults[name] = field.default_factory
+        elif not field.is_required():
+            defaults[name] = functools.partial(_constant, field.default)
+        else:
+            defaults[name] = functools.partial(_required, model.__name__, name)
+    return insert(table).values(values).returning(table.c.id), columns, defaults
+
+
+def _constant(value: Any) -> Any:
+    return value
+
+
+def _required(model: str, column: str) -> Any:
+    raise TypeError(f"{model}.{column} has no default: add_new needs it")

@@ -168,12 +168,12 @@ def create(session: Session, clock: Clock, *, project: Project, actor: str, data
     clean = validate(data)
     now = clock.now()
     assert project.id is not None
-    req = Requirement(
+    req = add_new(
+        session, Requirement,
         project_id=project.id, title=clean.title, description=clean.description, priority=clean.priority,
         acceptance_criteria=clean.acceptance_criteria, raised_by=actor, raised_by_client=raised_by_client,
         status=S.proposed, created_at=now, updated_at=now,
     )
-    add_new(session, req)
     _log(session, clock, req, project, actor=actor, action="created", before=None,
          after=activity.snapshot(req, SNAPSHOT_FIELDS))
     return req
