@@ -45,7 +45,7 @@ def test_a_new_row_is_one_insert_and_the_object_lives_on_in_the_session(engine, 
 def test_what_has_no_default_must_be_given_and_unknown_columns_are_refused(engine, make_project, clock):
     project = make_project()
     with session_scope(engine) as s:
-        with pytest.raises(TypeError, match="Requirement.title has no default"):
+        with pytest.raises(TypeError, match=r"Requirement\.title has no default"):
             add_new(s, Requirement, project_id=project.id, raised_by="U0PM", created_at=clock.now())
         with pytest.raises(TypeError, match="no column"):
             add_new(s, Requirement, project_id=project.id, title="x", raised_by="U0PM", colour="red")
