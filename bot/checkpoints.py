@@ -9,7 +9,7 @@ was every ~0.85 s, and that request, with those queued behind it for the writer 
 `pmbot run` checkpoints from here instead, every CHECKPOINT_SECONDS. A PASSIVE checkpoint lets
 writers and readers go on meanwhile, and the interpreter is free while SQLite copies (the sqlite3
 module releases it), so the requests served meanwhile do not wait for it. The engine's connections
-still checkpoint themselves past BACKSTOP_PAGES (`make_engine(background_checkpoints=True)`),
+still checkpoint themselves past `bot.db.BACKSTOP_PAGES` (`make_engine(background_checkpoints=True)`),
 should this thread fall behind or stop: the log never grows without bound.
 """
 
@@ -21,13 +21,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.db import is_in_memory, is_sqlite
+
 log = logging.getLogger(__name__)
 
 # Each checkpoint that copies anything ends with an fsync, whose fixed cost the requests committing
 # meanwhile feel: every half second made the open loop's tails worse than SQLite's own rule
 # (p99 1.05-1.57x the floor's at 50 and 150 captures a second); every five seconds, 0.72-0.99x.
 CHECKPOINT_SECONDS = 5.0
-BACKSTOP_PAGES = 10_000  # ~40 MB of log with SQLite's 4 KiB pages; SQLite's own default is 1,000
 
 
 class Checkpointer:
@@ -84,7 +85,6 @@ class Checkpointer:
 def start_for(engine: Engine) -> Checkpointer | None:
     """A running checkpointer for `engine` when it is a SQLite file's (None for PostgreSQL and
     for an in-memory database, which has no log)."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if not is_sqlite(engine) or is_in_memory(engine.url):
         return None
     return Checkpointer(engine).start()

@@ -11,17 +11,19 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, event, insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
-from bot.checkpoints import BACKSTOP_PAGES
 from bot.sockets import readable_now
 
 SQLITE_BUSY_SECONDS = 30
 READ_ONLY = "pmbot_read_only"  # execution option of `read_scope`'s connections
+# With background_checkpoints, a connection's own commits copy the log back only past this many
+# pages (~40 MB with SQLite's 4 KiB pages; SQLite's default is 1,000): bot/checkpoints.py does it
+BACKSTOP_PAGES = 10_000
 M = TypeVar("M")
 
 
@@ -108,7 +110,7 @@ def make_engine(url: str, *, echo: bool = False, sqlite_immediate: bool = True, 
         raise ValueError(f"synchronous must be full or normal, not {synchronous!r}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        in_memory = parsed.database in (None, "", ":memory:")
+        in_memory = is_in_memory(parsed)
         kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}}
         if in_memory:
             kwargs["poolclass"] = StaticPool
@@ -180,6 +182,11 @@ def _disable_pysqlite_autobegin(engine: Engine) -> None:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def is_in_memory(url: URL) -> bool:
+    """A SQLite database that lives in memory (no file, no write-ahead log)."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 @contextmanager

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.checkpoints import BACKSTOP_PAGES, Checkpointer, start_for
-from bot.db import make_engine, session_scope
+from bot.checkpoints import Checkpointer, start_for
+from bot.db import BACKSTOP_PAGES, make_engine, session_scope
 
 ROWS = 1_500  # one page each (a 3 KB blob): past SQLite's own checkpoint threshold of 1,000 pages
 PAGE = 4096
