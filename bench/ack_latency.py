@@ -99,6 +99,8 @@ FLOOR_CLIENT_CHANNEL = "C0FLOORC"
 FLOOR_INTERNAL_CHANNEL = "C0FLOORI"
 CONFIRM = "req_confirm"
 OUTCOME_TIMEOUT = 30.0  # seconds a click's outcome (the response_url post) may take
+# perf_counter() to Unix time, for --samples (lines a slow request up with other records of the moment)
+UNIX_MINUS_PERF = time.time() - time.perf_counter()
 
 
 @dataclass
@@ -116,7 +118,8 @@ class Result:
     name: str
     latencies: list[float] = field(default_factory=list)  # seconds, of answered requests
     acks: list[float] = field(default_factory=list)  # seconds to the HTTP answer alone
-    samples: list[tuple[float, float]] = field(default_factory=list)  # (sent at, latency) since the start
+    # (sent at, seconds since the start; latency; sent at, Unix time)
+    samples: list[tuple[float, float, float]] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     wall: float = 0.0
     not_sent: int = 0
@@ -259,7 +262,7 @@ def _finish(result: Result, request: Request, started: float, acked: float, t0: 
         done = max(at, acked)
     result.acks.append(acked - started)
     result.latencies.append(done - started)
-    result.samples.append((started - t0, done - started))
+    result.samples.append((started - t0, done - started, started + UNIX_MINUS_PERF))
 
 
 def _run_threads(base: str, requests: list[Request], load: Load, check_saved: bool, result: Result,
@@ -469,10 +472,11 @@ def _start_servers(fake: h.FakeSlack, url: str, floor_project: int, log_dir: Pat
 
 def _write_samples(path: Path, phases: list[tuple[str, list[Result]]]) -> None:
     with open(path, "w") as fh:
-        fh.write("phase,server,sent_at_s,latency_ms\n")
+        fh.write("phase,server,sent_at_s,sent_at_unix,latency_ms\n")
         for label, results in phases:
             for r in results:
-                fh.writelines(f'"{label}",{r.name},{at:.4f},{1000 * lat:.2f}\n' for at, lat in r.samples)
+                fh.writelines(f'"{label}",{r.name},{at:.4f},{unix:.4f},{1000 * lat:.2f}\n'
+                              for at, lat, unix in r.samples)
 
 
 def probe_click_style(fake: h.BenchSlack, url: str, pmbot: h.Server, targets: list[tuple[int, int, str]],
@@ -516,8 +520,13 @@ def wait_sent(url: str, project_id: int, timeout: float) -> int:
 
 def measure(name: str, server: h.Server, requests: list[Request], load: Load, args: argparse.Namespace,
             ours: list[int], db_pids: list[int], label: str, *, check_saved: bool,
-            fake: h.BenchSlack | None = None, drain: Callable[[], None] | None = None) -> Result:
-    """One server's run of one phase, with its CPU time (after `drain`: work it still does)."""
+            fake: h.BenchSlack | None = None, drain: Callable[[], None] | None = None,
+            lead_in: list[Request] | None = None) -> Result:
+    """One server's run of one phase (or block), with its CPU time (after `drain`: work it still
+    does). `lead_in`: requests sent first at the same load and not measured, so that the measured
+    ones meet a server already in its steady state, not one that sat idle while the others ran."""
+    if lead_in:
+        run_load(name, server.base, lead_in, load, check_saved=False)
     cpu_before = h.cpu_seconds(server.process.pid)
     db_before = h.tree_cpu_seconds(db_pids) if db_pids else None
     with h.Interference(ours) as noise, profiled(args.profile, f"{name} {label}", server, args.profile_idle,
@@ -537,7 +546,7 @@ def _merge(into: Result, block: Result) -> None:
     offset = into.wall
     into.latencies += block.latencies
     into.acks += block.acks
-    into.samples += [(at + offset, latency) for at, latency in block.samples]
+    into.samples += [(at + offset, latency, unix) for at, latency, unix in block.samples]
     into.errors.update(block.errors)
     into.others = ((into.others * into.wall + block.others * block.wall) / (into.wall + block.wall)
                    if into.wall + block.wall else 0.0)
@@ -598,21 +607,24 @@ def main() -> int:
     parser.add_argument("--pg-dir", help="with --database postgresql: use the throwaway cluster in this folder "
                         "(scripts/pg_throwaway.sh start DIR; started if needed, left running) with a fresh "
                         "database of its own, instead of a new cluster")
-    parser.add_argument("--blocks", type=int, default=1,
-                        help="each phase in this many blocks per server, the servers taking turns block by "
-                             "block (default 1: each server's phase in one go, one after the other)")
+    parser.add_argument("--blocks", type=int, default=5,
+                        help="each capture phase in this many blocks per server, the servers taking turns "
+                             "block by block (default 5; 1: each server's phase in one go)")
+    parser.add_argument("--lead-in", type=int, default=50,
+                        help="unmeasured captures sent at the phase's load just before each capture block "
+                             "(default 50)")
     parser.add_argument("--click-blocks", type=int, default=4,
                         help="the click phase in this many blocks per server, taking turns (default 4)")
-    parser.add_argument("--samples", type=Path, help="write every measured request (phase, server, sent at, "
-                        "latency) to this CSV file")
+    parser.add_argument("--samples", type=Path, help="write every measured request (phase, server, sent at: "
+                        "seconds into the phase and Unix time, latency) to this CSV file")
     args = parser.parse_args()
     if args.quick:
         args.requests, args.clicks, args.warmup = min(args.requests, 300), min(args.clicks, 300), min(args.warmup, 50)
     if (args.requests < 1 or args.concurrency < 1 or args.users < 1 or args.clicks < 0
             or any(r <= 0 for r in args.rates)):
         parser.error("--requests, --concurrency, --users and --rates must be positive, --clicks not negative")
-    if args.blocks < 1 or args.click_blocks < 1:
-        parser.error("--blocks and --click-blocks must be at least 1")
+    if args.blocks < 1 or args.click_blocks < 1 or args.lead_in < 0:
+        parser.error("--blocks and --click-blocks must be at least 1, --lead-in not negative")
     if args.profile:
         args.blocks = args.click_blocks = 1  # one py-spy recording per server and phase
 
@@ -658,7 +670,9 @@ def main() -> int:
                 results = interleaved(
                     [(name, measured, lambda chunk, name=name, server=server, check=check, k=k, load=load: measure(
                         name, server, chunk, load, args, ours, db_pids, f"p{k}", check_saved=check,
-                        drain=(lambda: wait_sent(url, bot_project, OUTCOME_TIMEOUT)) if name == "PM Bot" else None))
+                        drain=(lambda: wait_sent(url, bot_project, OUTCOME_TIMEOUT)) if name == "PM Bot" else None,
+                        lead_in=build_requests(args.lead_in, users, f"lead-in {run_id} p{k} {uuid.uuid4().hex[:6]}",
+                                               fake)))
                      for name, server, check in trio], args.blocks)
                 done.append((label, results))
 
