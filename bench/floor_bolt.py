@@ -204,7 +204,7 @@ def main() -> None:
     )
     web_app = create_web_app(app)
     freeze_startup_objects()
-    uvicorn.run(web_app, host="127.0.0.1", port=int(os.environ["PORT"]),
+    uvicorn.run(web_app, host="127.0.0.1", port=int(os.environ["PORT"]), http="httptools",  # as pmbot run
                 log_level=os.environ.get("LOG_LEVEL", "warning").lower(), timeout_graceful_shutdown=20)
 
 

@@ -41,6 +41,9 @@ log = logging.getLogger("bot")
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 30.0
 GRACEFUL_SECONDS = 20
+# uvicorn's HTTP/1.1 implementation: httptools (C) parses a request and writes its answer for
+# ~0.3 ms less CPU than h11, uvicorn's pure-Python fallback (issue 13; bench/ack_latency.py).
+HTTP_PROTOCOL = "httptools"
 
 
 class _Stopped(Exception):
@@ -67,9 +70,7 @@ def run(settings: Settings) -> int:
 
     health = Health(settings, waiting_for="the database")
     front = StartingFront(health)
-    config = uvicorn.Config(front, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=GRACEFUL_SECONDS)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(settings, front))
     boot = Startup(settings, health, front, server, workspace)
     # uvicorn stops gracefully on SIGTERM/SIGINT: it finishes the requests under way first, then
     # raises the signal again for the handler it found. With this one, that lands back here
@@ -86,6 +87,15 @@ def run(settings: Settings) -> int:
         boot.join(timeout=GRACEFUL_SECONDS)
         boot.shut_down()
     return boot.exit_code
+
+
+def server_config(settings: Settings, app: Any) -> Any:
+    """uvicorn's settings for `pmbot run`: our own log lines (no uvicorn access log), no ASGI
+    lifespan, a graceful stop of GRACEFUL_SECONDS, HTTP/1.1 by HTTP_PROTOCOL."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                          lifespan="off", timeout_graceful_shutdown=GRACEFUL_SECONDS, http=HTTP_PROTOCOL)
 
 
 class Startup(threading.Thread):

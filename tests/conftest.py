@@ -289,9 +289,12 @@ class _Server:
 
     def __init__(self, asgi_app: Any) -> None:
         # log_config=None, as `pmbot run` starts it: uvicorn's lines (an exception in the app
-        # above all) reach the root logger, where the tests' catchers are, whatever ran before
+        # above all) reach the root logger, where the tests' catchers are, whatever ran before;
+        # and its HTTP implementation, so requests are parsed as in production
+        from bot.runner import HTTP_PROTOCOL
+
         config = uvicorn.Config(asgi_app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                                log_config=None)
+                                log_config=None, http=HTTP_PROTOCOL)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
