@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qsl
 
 from slack_bolt import BoltContext, BoltRequest
 from slack_bolt.request.internals import build_context
@@ -232,10 +232,11 @@ def parse(body: str, content_type: str | None) -> Any:
         return {}
     if content_type == "application/json" or body.startswith("{"):
         return _storable_json(body)
-    fields = parse_qs(body, keep_blank_values=True)
+    fields = dict(parse_qsl(body, keep_blank_values=True))  # a repeated field: its last value
     if "payload" in fields:  # an interaction: one form field holding JSON
-        return _storable_json(fields["payload"][-1])
-    return clean(dict(parse_qsl(body, keep_blank_values=True)))
+        return _storable_json(fields["payload"])
+    # Percent-decoding replaced every byte that is not UTF-8: only a NUL (raw or %00) is left to take out.
+    return clean(fields) if "\x00" in body or "%00" in body else fields
 
 
 # In JSON text, a NUL or a lone surrogate can only come from a \u escape: a raw NUL is refused by
