@@ -21,9 +21,9 @@ def test_pmbot_run_parses_http_with_httptools_not_h11():
     assert config.access_log is False and config.lifespan == "off"
 
 
-def test_the_tests_server_parses_as_pmbot_run_does(slack, people):
-    """Every test that talks to the bot over HTTP goes through the same parser (tests/conftest.py):
-    a signed `/req help` is answered with the help."""
+def test_a_signed_command_is_answered_through_the_tests_server(slack, people):
+    """The tests' server (tests/conftest.py) is built with HTTP_PROTOCOL too: a signed `/req help`
+    sent through it is answered with the help."""
     answer = slack.command("/req", "help", user=people.pm)
     assert answer.status_code == 200
     assert "/req list" in answer.json()["text"]
