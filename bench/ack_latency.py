@@ -266,11 +266,21 @@ def _finish(result: Result, request: Request, started: float, acked: float, t0: 
 
 
 def _run_threads(base: str, requests: list[Request], load: Load, check_saved: bool, result: Result,
-                 fake: h.BenchSlack | None) -> None:
+                 fake: h.BenchSlack | None, skip: int = 0, on_measured: Callable[[], None] | None = None) -> None:
+    """`skip`: the first requests are a lead-in, sent by the same workers on the same connections
+    and not recorded; `on_measured` is called once, as the first recorded request is taken."""
     lock = threading.Lock()
     next_index = 0
-    t0 = time.perf_counter()
-    deadline = t0 + load.max_seconds
+    t_start = time.perf_counter()
+    deadline = t_start + load.max_seconds
+    # The measured part's start: for the open loop, the first recorded request's slot; for the
+    # closed loop, the moment it is taken (set then).
+    t0 = t_start + skip / load.rate if load.rate else t_start
+    measured = threading.Event()
+    if not skip:
+        measured.set()
+        if on_measured is not None:
+            on_measured()
 
     def take() -> int | None:
         nonlocal next_index
@@ -285,18 +295,29 @@ def _run_threads(base: str, requests: list[Request], load: Load, check_saved: bo
             return next_index - 1
 
     def worker() -> None:
+        nonlocal t0
         client = _Stdlib(base, load.timeout) if load.client == "stdlib" else _Httpx(base, load.timeout)
         try:
             while (i := take()) is not None:
                 request = requests[i]
+                if i == skip and skip:
+                    if on_measured is not None:
+                        on_measured()
+                    if not load.rate:
+                        t0 = time.perf_counter()
+                    measured.set()
                 if load.rate:
                     # Open loop: the request is due at its slot; a late start counts against the
                     # server (no coordinated omission).
-                    due = t0 + i / load.rate
+                    due = t_start + i / load.rate
                     time.sleep(max(0.0, due - time.perf_counter()))
                     started = due
                 else:
                     started = time.perf_counter()
+                if i < skip:  # the lead-in: answered, not recorded
+                    with contextlib.suppress(OSError, http.client.HTTPException, httpx.HTTPError):
+                        client.post(request.body.encode(), request.headers)
+                    continue
                 try:
                     status, content = client.post(request.body.encode(), request.headers)
                 except (OSError, http.client.HTTPException, httpx.HTTPError) as err:
@@ -327,7 +348,7 @@ def _run_threads(base: str, requests: list[Request], load: Load, check_saved: bo
         thread.start()
     for thread in threads:
         thread.join(load.max_seconds + load.timeout + OUTCOME_TIMEOUT + 10)
-    result.wall = time.perf_counter() - t0
+    result.wall = time.perf_counter() - t0 if measured.is_set() else 0.0
 
 
 async def _run_async(base: str, requests: list[Request], load: Load, check_saved: bool, result: Result,
@@ -378,13 +399,23 @@ def _is_saved(content: bytes, title: str) -> bool:
 
 
 def run_load(name: str, base: str, requests: list[Request], load: Load, *, check_saved: bool,
-             fake: h.BenchSlack | None = None) -> Result:
+             fake: h.BenchSlack | None = None, lead_in: list[Request] | None = None,
+             on_measured: Callable[[], None] | None = None) -> Result:
+    """`requests` sent under `load` and recorded. `lead_in`: sent first under the same load and
+    not recorded; with the threaded clients by the same workers on the same connections, the
+    measured requests following on without a pause. `on_measured` is called as they start."""
     result = Result(name)
+    lead_in = lead_in or []
     with h.no_collector_pauses():
         if load.client == "httpx-async":
+            if lead_in:
+                asyncio.run(_run_async(base, lead_in, load, False, Result(name), None))
+            if on_measured is not None:
+                on_measured()
             asyncio.run(_run_async(base, requests, load, check_saved, result, fake))
         else:
-            _run_threads(base, requests, load, check_saved, result, fake)
+            _run_threads(base, [*lead_in, *requests], load, check_saved, result, fake, skip=len(lead_in),
+                         on_measured=on_measured)
     return result
 
 
@@ -523,20 +554,27 @@ def measure(name: str, server: h.Server, requests: list[Request], load: Load, ar
             fake: h.BenchSlack | None = None, drain: Callable[[], None] | None = None,
             lead_in: list[Request] | None = None) -> Result:
     """One server's run of one phase (or block), with its CPU time (after `drain`: work it still
-    does). `lead_in`: requests sent first at the same load and not measured, so that the measured
-    ones meet a server already in its steady state, not one that sat idle while the others ran."""
-    if lead_in:
-        run_load(name, server.base, lead_in, load, check_saved=False)
-    cpu_before = h.cpu_seconds(server.process.pid)
-    db_before = h.tree_cpu_seconds(db_pids) if db_pids else None
-    with h.Interference(ours) as noise, profiled(args.profile, f"{name} {label}", server, args.profile_idle,
-                                                   args.profile_gil):
-        result = run_load(name, server.base, requests, load, check_saved=check_saved, fake=fake)
+    does). `lead_in`: requests sent first at the same load, by the same workers on the same
+    connections, and not measured, so that the measured ones meet a server already in its steady
+    state, not one that sat idle while the others ran. CPU and interference count from the first
+    measured request on."""
+    before: dict[str, float | None] = {}
+    noise = h.Interference(ours)
+
+    def start() -> None:
+        before["cpu"] = h.cpu_seconds(server.process.pid)
+        before["db"] = h.tree_cpu_seconds(db_pids) if db_pids else None
+        noise.__enter__()
+
+    with profiled(args.profile, f"{name} {label}", server, args.profile_idle, args.profile_gil):
+        result = run_load(name, server.base, requests, load, check_saved=check_saved, fake=fake,
+                          lead_in=lead_in, on_measured=start)
         if drain is not None:
             drain()
-    result.server_cpu = h.cpu_seconds(server.process.pid) - cpu_before
-    if db_before is not None:
-        result.db_cpu = h.tree_cpu_seconds(db_pids) - db_before
+    noise.__exit__(None, None, None)
+    result.server_cpu = h.cpu_seconds(server.process.pid) - (before["cpu"] or 0.0)
+    if before["db"] is not None:
+        result.db_cpu = h.tree_cpu_seconds(db_pids) - before["db"]
     result.others = noise.share
     return result
 
