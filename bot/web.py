@@ -59,7 +59,9 @@ def create_web_app(app: App, *, health: Health | None = None) -> ASGIApp:
         body = await guard.read_body(request)
         if body is None:
             return JSONResponse({"error": "request_too_large"}, status_code=413)
-        checked = guard.http_request(body, request.headers, request.url.query, signature)
+        # The query from the scope: `request.url` would build the whole URL (host, scheme…) to get it.
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        checked = guard.http_request(body, request.headers, query, signature)
         if isinstance(checked, guard.Refused):
             return JSONResponse({"error": checked.error}, status_code=checked.status)
         request.scope[PAYLOAD_KEY] = checked.body  # parsed once: the access line reads it too
