@@ -465,13 +465,43 @@ def make_project(engine: Engine, clock: FrozenClock):
     return make
 
 
-# The longest tests first: pytest-xdist hands out tests in collection order, and one of these
-# started last kept its worker busy long after the others had finished (each time-zone scenario
-# runs half a minute; the scale-out test waits a minute for every process's scheduler to tick).
+# The longest tests first, one per worker: pytest-xdist hands out tests in collection order, and
+# one of these started last kept its worker busy long after the others had finished (each
+# time-zone scenario runs over a minute on a busy machine; the scale-out test waits a minute for
+# every process's scheduler to tick). Its first hand-out gives each worker a run of consecutive
+# tests, so two long ones side by side in the order went to the same worker, one after the other
+# (the SQLite run's last minute had one CPU idle): each long test now opens a run of its own.
+# Last of the hooks: pytest's own (fixtures.py `reorder_items`, grouping tests by the fixtures
+# they share) ran after this one and undid the order, so the long tests did not start first.
 LONGEST_FIRST = ("tests/resilience/test_scale_out.py", "tests/resilience/test_digest_signals.py",
                  "tests/e2e/test_time_zones_property.py", "tests/unit/test_digest_limits_property.py")
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    longest = [item for item in items if item.nodeid.split("::")[0] in rank]
+    run = _first_hand_out(config, len(items))
+    if run is None or not longest:
+        return
+    rest = items[len(longest):]
+    ordered: list[pytest.Item] = []
+    while longest or rest:
+        if longest:
+            ordered.append(longest.pop(0))
+        ordered += rest[:run - 1]
+        rest = rest[run - 1:]
+    items[:] = ordered
+
+
+def _first_hand_out(config: pytest.Config, count: int) -> int | None:
+    """How many consecutive tests pytest-xdist's `load` scheduler first gives each worker (as its
+    `LoadScheduling.schedule` computes it), in a worker of a distributed run; None otherwise.
+    Should a later xdist compute it otherwise, only the order's speed suffers, never a result."""
+    workers = getattr(config, "workerinput", {}).get("workercount")
+    if not workers:
+        return None
+    run = count // workers // 4
+    chunk = config.getoption("maxschedchunk", None)
+    return max(min(run, chunk) if chunk else run, 2)
