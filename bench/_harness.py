@@ -392,16 +392,24 @@ class Interference:
     def __init__(self, ours: list[int]) -> None:
         self.ours = ours
 
-    def __enter__(self) -> Interference:
+    def start(self) -> None:
         self._wall = time.monotonic()
         self._busy = machine_busy_seconds()
         self._ours = tree_cpu_seconds(self.ours)
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> float:
+        """The share of the machine other processes took since `start`."""
         wall = time.monotonic() - self._wall
         others = (machine_busy_seconds() - self._busy) - (tree_cpu_seconds(self.ours) - self._ours)
         self.share = max(0.0, others) / max(1e-9, wall * (os.cpu_count() or 1))
+        return self.share
+
+    def __enter__(self) -> Interference:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -562,24 +562,26 @@ def measure(name: str, server: h.Server, requests: list[Request], load: Load, ar
     connections, and not measured, so that the measured ones meet a server already in its steady
     state, not one that sat idle while the others ran. CPU and interference count from the first
     measured request on."""
-    before: dict[str, float | None] = {}
+    before: dict[str, float] = {}
     noise = h.Interference(ours)
 
     def start() -> None:
         before["cpu"] = h.cpu_seconds(server.process.pid)
-        before["db"] = h.tree_cpu_seconds(db_pids) if db_pids else None
-        noise.__enter__()
+        if db_pids:
+            before["db"] = h.tree_cpu_seconds(db_pids)
+        noise.start()
 
     with profiled(args.profile, f"{name} {label}", server, args.profile_idle, args.profile_gil):
         result = run_load(name, server.base, requests, load, check_saved=check_saved, fake=fake,
                           lead_in=lead_in, on_measured=start)
         if drain is not None:
             drain()
-    noise.__exit__(None, None, None)
-    result.server_cpu = h.cpu_seconds(server.process.pid) - (before["cpu"] or 0.0)
-    if before["db"] is not None:
+    if "cpu" not in before:  # the time limit ran out within the lead-in: nothing was measured
+        start()
+    result.others = noise.stop()
+    result.server_cpu = h.cpu_seconds(server.process.pid) - before["cpu"]
+    if "db" in before:
         result.db_cpu = h.tree_cpu_seconds(db_pids) - before["db"]
-    result.others = noise.share
     return result
 
 

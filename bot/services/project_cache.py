@@ -117,8 +117,8 @@ def _detached_copy(project: Project) -> Project:
     """A copy of the loaded row, built as a query's load builds an object (the SQLModel
     constructor validated every field again: ~0.1 ms of each re-read), its lists its own."""
     copy = Project.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
-    copy.__dict__.update({k: getattr(project, k) for k in _COLUMNS})
-    copy.__dict__.update({k: list(copy.__dict__[k]) for k in _MUTABLE if copy.__dict__[k] is not None})
+    values = {k: getattr(project, k) for k in _COLUMNS}
+    copy.__dict__.update(values, **{k: list(values[k]) for k in _MUTABLE if values[k] is not None})
     make_transient_to_detached(copy)
     return copy
 
