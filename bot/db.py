@@ -8,12 +8,13 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, bindparam, event, insert
+from sqlalchemy import Engine, Table, bindparam, event, insert, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import ORMExecuteState, make_transient_to_detached
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, create_engine
 
@@ -283,7 +284,17 @@ def insert_ignore(session: Session, model: type, values: dict, conflict: list[st
 _ADDED_NEW = "pmbot_added_new"  # the session.info key of what `add_new` stored
 
 
-def add_new(session: Session, model: type[M], **values: Any) -> M:
+@dataclass(frozen=True)
+class Linked:
+    """A row of another table that `add_new` stores with the new row, its `link` column set to
+    the new row's id (the activity-log entry of a new requirement)."""
+
+    table: Table
+    values: dict[str, Any]
+    link: str
+
+
+def add_new(session: Session, model: type[M], /, *, linked: Linked | None = None, **values: Any) -> M:
     """Store a new row of `model` (a table model whose id the database assigns) with one prepared
     INSERT … RETURNING id, and return it as a persistent object of `session`, without the ORM's
     unit of work for it (issue 13: flushing a new requirement was the largest part of a quick
@@ -291,19 +302,67 @@ def add_new(session: Session, model: type[M], **values: Any) -> M:
     constructor would give them; the object is built as a query's load builds one (the SQLModel
     constructor alone was ~90 µs a requirement), so what it holds is what the row holds, and a
     later change to it is flushed as an UPDATE. Such objects never show in a flush's
-    `session.new`: whoever looks for the rows a unit created finds them in `added_new(session)`."""
+    `session.new`: whoever looks for the rows a unit created finds them in `added_new(session)`.
+
+    With `linked`, that row is stored too: on PostgreSQL in the same statement (a data-modifying
+    WITH: one round trip to the server instead of two, issue 13), elsewhere by a second INSERT."""
     statement, columns, defaults = _add_new_statement(model)
     unknown = values.keys() - set(columns)
     if unknown:
         raise TypeError(f"{model.__name__} has no column {sorted(unknown)}")
     row = {c: values[c] if c in values else defaults[c]() for c in columns}
-    new_id = session.execute(statement, {f"v_{c}": row[c] for c in columns}).scalar_one()
+    params = {f"v_{c}": row[c] for c in columns}
+    if linked is None:
+        new_id = session.execute(statement, params).scalar_one()
+    else:
+        new_id = run_linked(session, statement, params, linked).id
     obj = model.__mapper__.class_manager.new_instance()  # type: ignore[attr-defined]
     obj.__dict__.update(row, id=new_id)
     make_transient_to_detached(obj)
     session.add(obj)
     session.info.setdefault(_ADDED_NEW, []).append(obj)
     return obj
+
+
+def run_linked(session: Session, statement: Any, params: dict[str, Any], linked: Linked) -> Any:
+    """Run `statement` (an INSERT or UPDATE … RETURNING the row's `id`, one row at most, built
+    once: the combined statement is kept per statement) and store `linked` with the row it
+    returns, its `link` column set to that row's id. On PostgreSQL both in one statement (a
+    data-modifying WITH: one round trip to the server instead of two, issue 13); elsewhere by a
+    second INSERT. Returns the statement's row, or None when it touched none (nothing is linked
+    then)."""
+    session.flush()  # whatever the session holds goes first, as before a statement of its own
+    keys = tuple(k for k in linked.values if k != linked.link)
+    if session.get_bind().dialect.name == "postgresql":
+        both = _linked_statement(statement, linked.table, keys, linked.link)
+        return session.execute(both, {**params, **{f"l_{k}": linked.values[k] for k in keys}}).first()
+    row = session.execute(statement, params).first()
+    if row is not None:
+        session.execute(_plain_insert(linked.table), {**linked.values, linked.link: row.id})
+    return row
+
+
+@functools.lru_cache(maxsize=256)  # bounded: a statement built for one call would be kept for ever
+def _linked_statement(statement: Any, other: Table, keys: tuple[str, ...], link: str) -> Any:
+    """WITH touched AS (statement), linked AS (INSERT INTO other (…, link) SELECT :l_…,
+    touched.id FROM touched) SELECT touched.* FROM touched. PostgreSQL runs a WITH's INSERT
+    whether or not the query reads it."""
+    touched = statement.cte("touched")
+    chosen = select(*(bindparam(f"l_{k}", type_=other.c[k].type) for k in keys), touched.c.id)
+    linked = insert(other).from_select([*keys, link], chosen, include_defaults=False).cte("linked")
+    return select(touched).add_cte(linked).execution_options(**{_WRITES: (statement.table.name, other.name)})
+
+
+_WRITES = "pmbot_writes"  # the execution option of a statement that writes but reads like a SELECT
+
+
+def tables_written(state: ORMExecuteState) -> tuple[str, ...]:
+    """The tables a statement run through a session writes (for its `do_orm_execute` listeners):
+    an INSERT, UPDATE or DELETE its table; `run_linked`'s SELECT (a WITH that writes) both."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        return (table.name,) if table is not None else ()
+    return state.execution_options.get(_WRITES, ())
 
 
 def added_new(session: Session) -> list[Any]:
@@ -328,6 +387,11 @@ def _add_new_statement(model: type) -> tuple[Any, tuple[str, ...], dict[str, Cal
         else:
             defaults[name] = functools.partial(_required, model.__name__, name)
     return insert(table).values(values).returning(table.c.id), columns, defaults
+
+
+@functools.cache
+def _plain_insert(table: Table) -> Any:
+    return insert(table)
 
 
 def _constant(value: Any) -> Any:

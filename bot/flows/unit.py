@@ -25,7 +25,7 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlmodel import Session
 
 from bot.clock import Clock
-from bot.db import holds_any_turn, insert_ignore
+from bot.db import holds_any_turn, insert_ignore, tables_written
 from bot.deps import Deps
 from bot.flows import after_answer
 from bot.flows.outbox_keys import Kind, update
@@ -98,10 +98,17 @@ class Unit:
     def refresh(self, target: str, project: Project | None = None) -> None:
         """Update a target's message in place from the record (once it has been posted). A
         pending update of the same message already draws the newest state: no second one."""
-        if any(row.target == target and row.method == "chat.update" for row in self.claimed.values()) \
-                or outbox.pending_update(self.session, target) is not None:
+        if any(row.target == target and row.method == "chat.update" for row in self.claimed.values()):
             return
-        self.owe(key=update(target), kind=Kind.update, project=project, target=target, method="chat.update")
+        claim = self.deps.worker if self.sends else None
+        team_id = project.team_id if project else self.team_id
+        row = outbox.enqueue_update(self.session, key=update(target), team_id=team_id, kind=Kind.update, target=target,
+                                    now=self.now, project_id=project.id if project else None, claim_for=claim)
+        if row is None:
+            return  # the pending one will draw this change too
+        if claim is not None:
+            self.claimed[row.id] = row
+        self.owed.append(row.id)
 
 
 class AskSlackFirst(Exception):
@@ -204,10 +211,8 @@ def _wrote(session: Session) -> None:
 
     @event.listens_for(session, "do_orm_execute")
     def _executed(state: ORMExecuteState) -> None:
-        if state.is_insert or state.is_update or state.is_delete:
-            table = getattr(state.statement, "table", None)
-            if getattr(table, "name", "") not in _BOOKKEEPING:
-                state.session.info["wrote"] = True
+        if any(name not in _BOOKKEEPING for name in tables_written(state)):
+            state.session.info["wrote"] = True
 
 
 def _remember_submission(unit: Unit, current: tuple[str, str]) -> None:

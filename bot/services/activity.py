@@ -13,7 +13,8 @@ from sqlmodel import Session, SQLModel, col, select
 from bot.clock import Clock
 from bot.models import ActivityLog
 
-_INSERT = insert(ActivityLog.__table__)  # type: ignore[attr-defined]
+TABLE = ActivityLog.__table__  # type: ignore[attr-defined]
+_INSERT = insert(TABLE)
 
 
 def _plain(value: Any) -> Any:
@@ -42,8 +43,7 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any],
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
-def record(
-    session: Session,
+def entry(
     clock: Clock,
     *,
     team_id: str,
@@ -51,21 +51,33 @@ def record(
     actor: str,
     action: str,
     entity_type: str,
-    entity_id: int | None,
+    entity_id: int | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     on_behalf_of_client: bool = False,
-) -> None:
-    """Add one entry, in the session's transaction (a Core INSERT prepared once: through the ORM
-    it cost ten times the CPU; nothing reads the entry back in the same unit)."""
-    session.flush()  # the entity it is about first
-    session.execute(_INSERT, {
+) -> dict[str, Any]:
+    """The column values of one entry (JSON-safe), to store with `record` or, for an entity
+    not stored yet, with it (`bot.db.Linked`, the entity's id filled in then)."""
+    return {
         "team_id": team_id, "project_id": project_id, "actor_user_id": actor, "action": action,
         "entity_type": entity_type, "entity_id": entity_id,
         "before": _plain(before) if before is not None else None,
         "after": _plain(after) if after is not None else None,
         "on_behalf_of_client": on_behalf_of_client, "created_at": clock.now(),
-    })
+    }
+
+
+def record(session: Session, clock: Clock, **about: Any) -> None:
+    """Add one entry (the arguments of `entry`), in the session's transaction (a Core INSERT
+    prepared once: through the ORM it cost ten times the CPU; nothing reads the entry back in
+    the same unit)."""
+    record_entry(session, entry(clock, **about))
+
+
+def record_entry(session: Session, values: dict[str, Any]) -> None:
+    """Add the entry `entry` gave, in the session's transaction."""
+    session.flush()  # the entity it is about first
+    session.execute(_INSERT, values)
 
 
 def history(session: Session, entity_type: str, entity_id: int) -> list[ActivityLog]:

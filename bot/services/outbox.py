@@ -78,6 +78,31 @@ def _insert_ignoring(session: Session) -> Any:
     return stmt
 
 
+def _insert_unless_pending(session: Session) -> Any:
+    """INSERT … SELECT the row's values WHERE NOT EXISTS (`_PENDING_UPDATE`'s row) ON CONFLICT
+    (key) DO NOTHING RETURNING id, for the session's database (its values bound by column name)."""
+    name = session.get_bind().dialect.name
+    stmt = _UNLESS_PENDING.get(name)
+    if stmt is None:
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        columns = [c.key for c in _T.columns if c.key not in ("id", *_UNSET)]
+        # `_PENDING_UPDATE`'s condition on the new row's own target (SQLite has one writer at a time)
+        pending = core_select(_T.c.id).where(_T.c.target == bindparam("target", type_=_T.c.target.type),
+                                             _T.c.method == "chat.update", _T.c.status == bindparam("b_pending"))
+        if name == "postgresql":
+            pending = pending.with_for_update(skip_locked=True)
+        chosen = core_select(*(bindparam(c, type_=_T.c[c].type) for c in columns)).where(~core_exists(pending))
+        stmt = _UNLESS_PENDING[name] = (dialect_insert(_T).from_select(columns, chosen)
+                                        .on_conflict_do_nothing(index_elements=["key"]).returning(_T.c.id))
+    return stmt
+
+
+_UNLESS_PENDING: dict[str, Any] = {}
+
+
 # What a new row holds besides the values `enqueue` gives it
 _UNSET = {"sent_at": None, "message_ts": None, "last_error": None, "rendered_hash": None}
 
@@ -105,14 +130,9 @@ def enqueue(
 
     Safe when several processes enqueue the same key at once: the insert is atomic."""
     session.flush()
-    values = {
-        "key": key, "team_id": team_id, "kind": kind, "payload": payload, "channel_id": channel_id,
-        "user_id": user_id, "project_id": project_id, "method": method, "created_at": now, "not_before": now,
-        "target": target, "after_key": after_key,
-        "status": OutboxStatus.pending, "attempts": 0, "claimed_by": None, "claimed_at": None,
-    }
-    if claim_for is not None:
-        values.update(status=OutboxStatus.sending, attempts=1, claimed_by=claim_for, claimed_at=now)
+    values = _row_values(key=key, team_id=team_id, kind=kind, payload=payload, now=now, channel_id=channel_id,
+                         user_id=user_id, project_id=project_id, method=method, target=target, after_key=after_key,
+                         claim_for=claim_for)
     # One round trip on the session's connection (Core, prepared once): a new row's id comes
     # back by RETURNING, and the row is what was inserted (reading every column back cost more
     # than the INSERT, issue 13); only when the key existed is it read. Not in the session.
@@ -122,6 +142,35 @@ def enqueue(
     found = session.execute(_BY_KEY, {"b_key": key}).first()
     assert found is not None
     return Owed(**found._mapping, inserted=False)
+
+
+def enqueue_update(session: Session, *, key: str, team_id: str, kind: str, target: str, now: datetime,
+                   channel_id: str | None = None, project_id: int | None = None,
+                   claim_for: str | None = None) -> Owed | None:
+    """Queue an in-place update of `target` (drawn from the record when it is sent) unless one
+    is pending already, not yet taken by a sender (`pending_update`): that one will draw the
+    newest state, so None then. One statement: the check is the INSERT's own condition (issue
+    13: it was a SELECT of its own on every decision). `key` is new (`outbox_keys.update`)."""
+    session.flush()
+    values = _row_values(key=key, team_id=team_id, kind=kind, payload={}, now=now, channel_id=channel_id,
+                         user_id=None, project_id=project_id, method="chat.update", target=target, after_key=None,
+                         claim_for=claim_for)
+    new = session.execute(_insert_unless_pending(session), {**values, "b_pending": OutboxStatus.pending.value}).first()
+    return None if new is None else Owed(**values, **_UNSET, id=new.id, inserted=True)
+
+
+def _row_values(*, key: str, team_id: str, kind: str, payload: dict[str, Any], now: datetime,
+                channel_id: str | None, user_id: str | None, project_id: int | None, method: str,
+                target: str | None, after_key: str | None, claim_for: str | None) -> dict[str, Any]:
+    values = {
+        "key": key, "team_id": team_id, "kind": kind, "payload": payload, "channel_id": channel_id,
+        "user_id": user_id, "project_id": project_id, "method": method, "created_at": now, "not_before": now,
+        "target": target, "after_key": after_key,
+        "status": OutboxStatus.pending, "attempts": 0, "claimed_by": None, "claimed_at": None,
+    }
+    if claim_for is not None:
+        values.update(status=OutboxStatus.sending, attempts=1, claimed_by=claim_for, claimed_at=now)
+    return values
 
 
 def exists(session: Session, key: str) -> Outbox | None:

@@ -34,6 +34,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session
 
+from bot.db import tables_written
 from bot.models import Project
 
 TTL_SECONDS = 1.0
@@ -94,11 +95,9 @@ def _after_flush(session: Session, _context: Any) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _core_write(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", "") == Project.__tablename__:
-            state.session.info[_WROTE] = True
-            _clear_for(state.session)
+    if Project.__tablename__ in tables_written(state):
+        state.session.info[_WROTE] = True
+        _clear_for(state.session)
 
 
 @event.listens_for(Session, "after_commit")

@@ -33,7 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from bot.clock import Clock
-from bot.db import add_new
+from bot.db import Linked, add_new, run_linked
 from bot.models import (
     PRIORITIES,
     REQ_COMMENT_MAX,
@@ -168,15 +168,15 @@ def create(session: Session, clock: Clock, *, project: Project, actor: str, data
     clean = validate(data)
     now = clock.now()
     assert project.id is not None
-    req = add_new(
-        session, Requirement,
+    values = dict(
         project_id=project.id, title=clean.title, description=clean.description, priority=clean.priority,
         acceptance_criteria=clean.acceptance_criteria, raised_by=actor, raised_by_client=raised_by_client,
         status=S.proposed, created_at=now, updated_at=now,
     )
-    _log(session, clock, req, project, actor=actor, action="created", before=None,
-         after=activity.snapshot(req, SNAPSHOT_FIELDS))
-    return req
+    created = activity.entry(clock, team_id=project.team_id, project_id=project.id, actor=actor, action="created",
+                             entity_type=ENTITY, after={f: values[f] for f in SNAPSHOT_FIELDS})
+    # the entry in the requirement's own INSERT (one round trip on PostgreSQL, issue 13)
+    return add_new(session, Requirement, linked=Linked(activity.TABLE, created, "entity_id"), **values)
 
 
 def edit(session: Session, clock: Clock, *, req: Requirement, project: Project, actor: str,
@@ -222,15 +222,26 @@ def _update_statement(fields: tuple[str, ...], versioned: bool, extra_where: lis
 
 
 def _conditional_update(session: Session, req: Requirement, values: dict[str, Any],
-                        extra_where: list[Any] | None = None, *, version: int | None = None) -> None:
+                        extra_where: list[Any] | None = None, *, version: int | None = None,
+                        logged: dict[str, Any] | None = None) -> None:
     """UPDATE the row only if it still has the status we read (and, given `version`, is still
-    that version); else refuse with its status now. The UPDATE bumps the version."""
+    that version); else refuse with its status now. The UPDATE bumps the version. `logged`:
+    the activity-log entry (`activity.entry`) to store when it went through, with the UPDATE
+    itself when it can be (`run_linked`: one round trip on PostgreSQL, issue 13)."""
     read_status = req.status
     params = {**{f"v_{k}": v for k, v in values.items()}, "w_id": req.id, "w_status": read_status,
               "w_version": version}
     # A Core UPDATE (the ORM's costs ten times the CPU) whose RETURNING is the row as it is now:
     # no second round trip to refresh `req` when it went through.
-    row = session.execute(_update_statement(tuple(values), version is not None, extra_where), params).first()
+    statement = _update_statement(tuple(values), version is not None, extra_where)
+    if logged is None:
+        row = session.execute(statement, params).first()
+    elif extra_where:  # a statement built for this call: not one to keep a combined one of
+        row = session.execute(statement, params).first()
+        if row is not None:
+            activity.record_entry(session, {**logged, "entity_id": req.id})
+    else:
+        row = run_linked(session, statement, params, Linked(activity.TABLE, logged, "entity_id"))
     if row is not None:
         for key, value in row._mapping.items():
             set_committed_value(req, key, value)
@@ -251,11 +262,12 @@ def _transition(session: Session, clock: Clock, *, req: Requirement, project: Pr
     allowed, target = TRANSITIONS[action]
     if req.status not in allowed:
         raise InvalidTransition(f"requirements.error_now_{req.status}")
-    before = {"status": req.status}
+    logged = activity.entry(clock, team_id=project.team_id, project_id=project.id, actor=actor,
+                            action=LOG_ACTION[action], entity_type=ENTITY, entity_id=req.id,
+                            before={"status": req.status}, after={"status": target, **(log_extra or {})},
+                            on_behalf_of_client=on_behalf)
     _conditional_update(session, req, {"status": target, "updated_at": clock.now(), **(values or {})}, extra_where,
-                        version=version)
-    _log(session, clock, req, project, actor=actor, action=LOG_ACTION[action], before=before,
-         after={"status": req.status, **(log_extra or {})}, on_behalf=on_behalf)
+                        version=version, logged=logged)
     return req
 
 

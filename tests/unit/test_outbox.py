@@ -336,3 +336,71 @@ def test_what_units_sent_meanwhile_is_recorded_in_one_transaction(deps, fake_sla
     for n in range(4):
         row = _row(session, f"gc{n}")
         assert row.status == "sent" and row.message_ts and units[n] == {row.id}
+
+
+def test_an_update_is_queued_unless_one_is_pending_in_one_statement(deps, engine, session, clock):
+    """`enqueue_update` (issue 13: the pending check was a SELECT of its own on every decision):
+    a pending update of the same target draws the newest state when sent, so none is added;
+    one a sender has taken (sending, or sent) does not count; another target's does not count.
+    Each call is one statement, and a new row is returned as it was stored."""
+    from sqlalchemy import event
+
+    from bot.flows import outbox_keys
+
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(statement.split()[0].upper())
+
+    def queue(target: str, claim_for: str | None = None):
+        with deps.session() as s:
+            before = len(statements)
+            row = outbox.enqueue_update(s, key=outbox_keys.update(target), team_id="T0TEAM", kind="update",
+                                        target=target, now=clock.now(), channel_id="C0CLIENT", claim_for=claim_for)
+            assert [st for st in statements[before:] if st != "BEGIN"] == ["INSERT"]
+            return row
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        first = queue("req:1")
+        assert first is not None and first.status == "pending" and first.inserted
+        assert queue("req:1") is None  # the pending one will show this change too
+        other = queue("req:2")  # another message's update is its own
+        with deps.session() as s:
+            assert outbox.claim(s, first.id, worker="me:1:1", now=clock.now())
+        taken = queue("req:1", claim_for="me:1:1")  # the pending one is being sent: it may show the old state
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert other is not None and taken is not None and taken.status == "sending"
+    stored = {r.id: r for r in session.exec(select(Outbox).where(Outbox.method == "chat.update"))}
+    assert sorted(stored) == sorted([first.id, other.id, taken.id])
+    for column in Outbox.__table__.c:  # type: ignore[attr-defined]
+        assert getattr(taken, column.name) == getattr(stored[taken.id], column.name), column.name
+    assert (stored[first.id].target, stored[other.id].target) == ("req:1", "req:2")
+
+
+def test_on_postgresql_an_update_being_claimed_right_now_does_not_count_as_pending(deps, engine, session, clock,
+                                                                                 pg_url):
+    """A pending update whose row a sender holds locked (its claim not committed: it may have
+    drawn the record before this change) is skipped, not waited for: a new update is queued."""
+    import pytest
+    from sqlalchemy import text
+
+    from bot.flows import outbox_keys
+
+    if pg_url is None:
+        pytest.skip("row locks: PostgreSQL only")
+    with deps.session() as s:
+        held = outbox.enqueue_update(s, key=outbox_keys.update("req:9"), team_id="T0TEAM", kind="update",
+                                     target="req:9", now=clock.now())
+    assert held is not None
+    with engine.connect() as sender:  # a sender's transaction, claiming it
+        sender.execute(text("SELECT id FROM outbox WHERE id = :id FOR UPDATE"), {"id": held.id})
+        started = time.monotonic()
+        with deps.session() as s:
+            new = outbox.enqueue_update(s, key=outbox_keys.update("req:9"), team_id="T0TEAM", kind="update",
+                                        target="req:9", now=clock.now())
+        assert time.monotonic() - started < 2
+        sender.rollback()
+    assert new is not None and new.id != held.id
+    assert len(session.exec(select(Outbox).where(Outbox.target == "req:9"))) == 2
