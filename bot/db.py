@@ -286,8 +286,9 @@ _ADDED_NEW = "pmbot_added_new"  # the session.info key of what `add_new` stored
 
 @dataclass(frozen=True)
 class Linked:
-    """A row of another table that `add_new` stores with the new row, its `link` column set to
-    the new row's id (the activity-log entry of a new requirement)."""
+    """A row of another table stored with the row a statement writes (`add_new`, `run_linked`),
+    its `link` column set to that row's id: the activity-log entry of a new requirement, or of
+    a requirement's status change."""
 
     table: Table
     values: dict[str, Any]
