@@ -263,19 +263,24 @@ def read_scope(engine: Engine) -> Iterator[Session]:
         session.close()  # ends the read transaction; loaded attributes stay loaded
 
 
+def dialect_insert(dialect_name: str) -> Callable[[Any], Any]:
+    """The `insert` of the dialect (PostgreSQL's or SQLite's), the one with ON CONFLICT."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
 def insert_ignore(session: Session, model: type, values: dict, conflict: list[str]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL. True when the row was inserted.
 
     The atomic way for several processes to create the same ledger row: exactly one wins."""
     table = model.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    insert_of = dialect_insert(session.get_bind().dialect.name)
+    stmt = insert_of(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
     # RETURNING tells reliably whether a row went in (psycopg's rowcount does not, here).
     key = table.c[conflict[0]]
     return session.execute(stmt.returning(key)).first() is not None

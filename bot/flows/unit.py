@@ -67,14 +67,17 @@ class Unit:
                              kind=kind, payload=payload or {}, now=self.now, channel_id=channel_id,
                              user_id=user_id, project_id=project.id if project else None, method=method,
                              target=target, after_key=after_key, claim_for=self.deps.worker if claim else None)
-        if row.id is None or not deliver:
-            return row
-        if claim and row.inserted:
+        if row.id is not None and deliver:
+            self._track(row, claimed=claim)
+        return row
+
+    def _track(self, row: outbox.Owed, *, claimed: bool) -> None:
+        """Remember a row this unit owes: to send after the commit (stored claimed when new)."""
+        if claimed and row.inserted:
             self.claimed[row.id] = row
             self.owed.append(row.id)
         elif row.status == "pending":
             self.owed.append(row.id)
-        return row
 
     def after_the_answer(self) -> None:
         """What this unit owes may be sent once the person who asked has their answer, when the
@@ -100,15 +103,12 @@ class Unit:
         pending update of the same message already draws the newest state: no second one."""
         if any(row.target == target and row.method == "chat.update" for row in self.claimed.values()):
             return
-        claim = self.deps.worker if self.sends else None
         team_id = project.team_id if project else self.team_id
         row = outbox.enqueue_update(self.session, key=update(target), team_id=team_id, kind=Kind.update, target=target,
-                                    now=self.now, project_id=project.id if project else None, claim_for=claim)
-        if row is None:
-            return  # the pending one will draw this change too
-        if claim is not None:
-            self.claimed[row.id] = row
-        self.owed.append(row.id)
+                                    now=self.now, project_id=project.id if project else None,
+                                    claim_for=self.deps.worker if self.sends else None)
+        if row is not None:  # else the pending one will draw this change too
+            self._track(row, claimed=self.sends)
 
 
 class AskSlackFirst(Exception):

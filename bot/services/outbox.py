@@ -17,6 +17,7 @@ from sqlalchemy import exists as core_exists
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
+from bot.db import dialect_insert
 from bot.models import Outbox, OutboxStatus
 
 # A claim older than this is taken to be abandoned (its process died). Operators may change it
@@ -56,13 +57,20 @@ _MARK_SENT = (
             rendered_hash=func.coalesce(bindparam("b_hash", type_=_T.c.rendered_hash.type), _T.c.rendered_hash))
 )
 _MARK_SENT_FENCED = _MARK_SENT.where(_T.c.claimed_by == bindparam("b_worker"), _T.c.status == bindparam("b_sending"))
+
+
+def _pending_update_of(target: Any) -> Any:
+    """A queued in-place update of `target` not yet taken by a sender (`pending_update`)."""
+    return core_select(_T.c.id).where(_T.c.target == target, _T.c.method == "chat.update",
+                                      _T.c.status == bindparam("b_pending"))
+
+
 # FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite runs one writer at a time): a pending update that
 # a sender is claiming right now (its claim not committed yet, so it may have drawn the record
 # before this change) is not reused: the change queues an update of its own (`mark_sent_all` tells).
-_PENDING_UPDATE = core_select(_T.c.id).where(_T.c.target == bindparam("b_target"), _T.c.method == "chat.update",
-                                        _T.c.status == bindparam("b_pending")).limit(1).with_for_update(
-                                            skip_locked=True)
+_PENDING_UPDATE = _pending_update_of(bindparam("b_target")).limit(1).with_for_update(skip_locked=True)
 _INSERTS: dict[str, Any] = {}
+_UNLESS_PENDING: dict[str, Any] = {}
 
 
 def _insert_ignoring(session: Session) -> Any:
@@ -70,37 +78,26 @@ def _insert_ignoring(session: Session) -> Any:
     name = session.get_bind().dialect.name
     stmt = _INSERTS.get(name)
     if stmt is None:
-        if name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        stmt = _INSERTS[name] = dialect_insert(_T).on_conflict_do_nothing(index_elements=["key"]).returning(_T.c.id)
+        stmt = _INSERTS[name] = (dialect_insert(name)(_T).on_conflict_do_nothing(index_elements=["key"])
+                                 .returning(_T.c.id))
     return stmt
 
 
 def _insert_unless_pending(session: Session) -> Any:
-    """INSERT … SELECT the row's values WHERE NOT EXISTS (`_PENDING_UPDATE`'s row) ON CONFLICT
-    (key) DO NOTHING RETURNING id, for the session's database (its values bound by column name)."""
+    """INSERT … SELECT the row's values WHERE NOT EXISTS (`_PENDING_UPDATE`'s row, of the new
+    row's own target) ON CONFLICT (key) DO NOTHING RETURNING id, for the session's database (its
+    values bound by column name)."""
     name = session.get_bind().dialect.name
     stmt = _UNLESS_PENDING.get(name)
     if stmt is None:
-        if name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
         columns = [c.key for c in _T.columns if c.key not in ("id", *_UNSET)]
-        # `_PENDING_UPDATE`'s condition on the new row's own target (SQLite has one writer at a time)
-        pending = core_select(_T.c.id).where(_T.c.target == bindparam("target", type_=_T.c.target.type),
-                                             _T.c.method == "chat.update", _T.c.status == bindparam("b_pending"))
+        pending = _pending_update_of(bindparam("target", type_=_T.c.target.type))
         if name == "postgresql":
             pending = pending.with_for_update(skip_locked=True)
         chosen = core_select(*(bindparam(c, type_=_T.c[c].type) for c in columns)).where(~core_exists(pending))
-        stmt = _UNLESS_PENDING[name] = (dialect_insert(_T).from_select(columns, chosen)
+        stmt = _UNLESS_PENDING[name] = (dialect_insert(name)(_T).from_select(columns, chosen)
                                         .on_conflict_do_nothing(index_elements=["key"]).returning(_T.c.id))
     return stmt
-
-
-_UNLESS_PENDING: dict[str, Any] = {}
 
 
 # What a new row holds besides the values `enqueue` gives it

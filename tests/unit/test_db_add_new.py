@@ -6,11 +6,12 @@ UPDATE."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, update
 from sqlmodel import select
 
-from bot.db import add_new, session_scope
-from bot.models import Requirement
+from bot.db import Linked, add_new, run_linked, session_scope, tables_written
+from bot.models import ActivityLog, Requirement
+from bot.services import activity
 
 
 def test_a_new_row_is_one_insert_and_the_object_lives_on_in_the_session(engine, make_project, clock):
@@ -57,9 +58,6 @@ def test_a_linked_row_is_stored_with_the_new_row_in_one_statement_on_postgresql(
     """The activity-log entry of a new requirement (`Linked`): on PostgreSQL in the requirement's
     own INSERT (a data-modifying WITH, one round trip), on SQLite by a second INSERT; either
     way the entry names the new row's id and holds exactly the values given."""
-    from bot.db import Linked
-    from bot.models import ActivityLog
-    from bot.services import activity
 
     project = make_project()
     statements: list[str] = []
@@ -98,11 +96,7 @@ def test_an_update_with_its_linked_row_stores_that_row_only_when_the_update_went
     comes back as it is now, and the entry is stored with it; an UPDATE that matched nothing
     returns None and stores no entry. On PostgreSQL one statement each, which says it writes
     both tables (a unit's listeners read that: `tables_written`)."""
-    from sqlalchemy import bindparam, update
 
-    from bot.db import Linked, run_linked
-    from bot.models import ActivityLog
-    from bot.services import activity
 
     project = make_project()
     table = Requirement.__table__
@@ -113,7 +107,6 @@ def test_an_update_with_its_linked_row_stores_that_row_only_when_the_update_went
     with session_scope(engine) as s:
         req = add_new(s, Requirement, project_id=project.id, title="Export", raised_by="U0PM",
                       created_at=clock.now(), updated_at=clock.now())
-    from bot.db import tables_written
 
     def seen(state):
         written.append(tables_written(state))

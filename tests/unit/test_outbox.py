@@ -8,8 +8,11 @@ import uuid
 from contextlib import contextmanager, nullcontext
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import event, text
 from sqlmodel import select
 
+from bot.flows import outbox_keys
 from bot.flows.delivery import deliver, deliver_due
 from bot.models import Outbox
 from bot.services import outbox
@@ -343,10 +346,6 @@ def test_an_update_is_queued_unless_one_is_pending_in_one_statement(deps, engine
     a pending update of the same target draws the newest state when sent, so none is added;
     one a sender has taken (sending, or sent) does not count; another target's does not count.
     Each call is one statement, and a new row is returned as it was stored."""
-    from sqlalchemy import event
-
-    from bot.flows import outbox_keys
-
     statements: list[str] = []
 
     def seen(_conn, _cursor, statement, *_args):
@@ -383,11 +382,6 @@ def test_on_postgresql_an_update_being_claimed_right_now_does_not_count_as_pendi
                                                                                  pg_url):
     """A pending update whose row a sender holds locked (its claim not committed: it may have
     drawn the record before this change) is skipped, not waited for: a new update is queued."""
-    import pytest
-    from sqlalchemy import text
-
-    from bot.flows import outbox_keys
-
     if pg_url is None:
         pytest.skip("row locks: PostgreSQL only")
     with deps.session() as s:
