@@ -225,9 +225,7 @@ def submit_rejection(ack: Ack, body: dict[str, Any], view: dict[str, Any], conte
     deps = common.deps_of(context)
     actor = common.actor_of(deps, body)
     meta = common.metadata(view)
-    version = meta.get("version")
-    reply = flows.decide(deps, actor, cr_id=as_id(meta.get("cr_id")),
-                         version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+    reply = flows.decide(deps, actor, cr_id=as_id(meta.get("cr_id")), version=as_id(meta.get("version")),
                          channel_id=_where(meta, "channel"), approve=False, in_form=True,
                          reason=text_value(common.view_values(view), ids.CHANGE_BLOCK_REJECT_REASON))
     _submitted(ack, deps, actor, reply, {}, ids.CHANGE_BLOCK_REJECT_REASON)

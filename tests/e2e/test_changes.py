@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import threading
 from datetime import date
 
@@ -597,3 +598,18 @@ def test_withdrawn_before_assessment_the_team_notice_loses_its_button(slack, fak
     reply, _ = next_call(fake_slack, "response_url", lambda: slack.action(
         ids.CHANGE_ASSESS, str(cr.id), user=people.pm, channel_id="C0INTERNAL"))
     assert "already *Withdrawn*" in reply.params["text"] and crs(session)[0].status == "withdrawn"
+
+
+@pytest.mark.parametrize("version", [2**63, -1, "9" * 30])
+def test_a_reject_form_whose_version_was_tampered_with_decides_nothing(flow, fake_slack, people, setup, session,
+                                                                        version, caplog):
+    """private_metadata is the client's to send back: a version no row can hold (past SQLite's
+    INTEGER, found by the hostile-views property test on a request not assessed yet) is refused
+    like any bad version, with an answer, never an error."""
+    cr_id = raise_from_intake(flow, fake_slack, people, setup)
+    meta = {"cr_id": cr_id, "version": version, "channel": "C0CLIENT"}
+    resp = flow.submit(ids.CHANGE_REJECT_MODAL, {ids.CHANGE_BLOCK_REJECT_REASON: {V: p.plain_text("No")}},
+                       user=people.client, private_metadata=json.dumps(meta))
+    assert resp.status_code == 200
+    assert crs(session)[0].status == "submitted"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
